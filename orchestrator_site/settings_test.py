@@ -1,0 +1,36 @@
+"""Test settings: `from .settings import *` plus fast timings and a file-backed SQLite test DB.
+
+A separate module (not override_settings) because django-q2 reads Q_CLUSTER once, at import.
+"""
+
+import os
+
+from .settings import *  # noqa: F403
+from .settings import BASE_DIR, DATABASES, Q_CLUSTER
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+
+# Tests drive workers explicitly (services.worker.run_until_idle) unless a test opts in.
+ARBOR_DISPATCH = os.environ.get("ARBOR_DISPATCH", "none")
+ARBOR_LEASE_SECONDS = 2.0
+ARBOR_HEARTBEAT_SECONDS = 0.25
+ARBOR_REAPER_INTERVAL = 0.25
+ARBOR_TIMEOUT_GRACE = 1.0
+ARBOR_CANCEL_GRACE = 1.0
+ARBOR_SHUTDOWN_GRACE = 2.0
+ARBOR_PROGRESS_INTERVAL = 0.05
+ARBOR_HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
+ARBOR_SHELL_ALLOWED_COMMANDS = ["echo hello", "sleep 600"]
+ARBOR_PYTHON_FUNCTIONS = ["tests.helpers.add"]
+
+# Worker processes started by tests must reach the same database: never in-memory SQLite.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".tmp" / "test_db.sqlite3")}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+Q_CLUSTER = {**Q_CLUSTER, "sync": False}
+LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

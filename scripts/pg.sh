@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# A private PostgreSQL for tests and benchmarks: its own data dir, port and socket under .tmp/.
+# PostgreSQL refuses to run as root, so the server runs as the `postgres` user.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PORT=${ARBOR_PG_PORT:-55432}
+BASE=${ARBOR_PG_DIR:-$ROOT/.tmp/pg-$PORT}
+DATA=$BASE/data
+SOCK=$BASE/sock
+LOG=$BASE/pg.log
+
+find_bin() {
+  for d in /usr/lib/postgresql/*/bin; do [ -x "$d/pg_ctl" ] && { echo "$d"; return; }; done
+  return 1
+}
+
+install_pg() {
+  echo "installing PostgreSQL (Debian packages)…" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq postgresql >/dev/null
+}
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then su postgres -s /bin/bash -c "$*"; else bash -c "$*"; fi
+}
+
+url() { echo "postgres://postgres@$(python3 -c "import sys,urllib.parse;print(urllib.parse.quote(sys.argv[1],safe=''))" "$SOCK"):$PORT/arbor"; }
+
+case "${1:-}" in
+  start)
+    BIN=$(find_bin) || { install_pg; BIN=$(find_bin); }
+    mkdir -p "$BASE"
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$BASE"; chmod 755 "$ROOT/.tmp" "$BASE"; fi
+    as_pg "mkdir -p '$SOCK'"
+    if [ ! -f "$DATA/PG_VERSION" ]; then
+      as_pg "'$BIN/initdb' -D '$DATA' -U postgres --auth=trust -E UTF8 >/dev/null"
+    fi
+    if ! as_pg "'$BIN/pg_ctl' -D '$DATA' status" >/dev/null 2>&1; then
+      as_pg "'$BIN/pg_ctl' -D '$DATA' -l '$LOG' -w -o \"-p $PORT -k '$SOCK' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200\" start" >/dev/null
+    fi
+    as_pg "'$BIN/psql' -h '$SOCK' -p $PORT -U postgres -tAc \"SELECT 1 FROM pg_database WHERE datname='arbor'\" | grep -q 1 || '$BIN/createdb' -h '$SOCK' -p $PORT -U postgres arbor"
+    url
+    ;;
+  stop)
+    BIN=$(find_bin) || exit 0
+    [ -f "$DATA/PG_VERSION" ] && as_pg "'$BIN/pg_ctl' -D '$DATA' -m fast -w stop" >/dev/null 2>&1 || true
+    ;;
+  restart-immediate)
+    BIN=$(find_bin)
+    as_pg "'$BIN/pg_ctl' -D '$DATA' -m immediate -w stop" >/dev/null 2>&1 || true
+    ;;
+  destroy)
+    "$0" stop || true
+    rm -rf "$BASE"
+    ;;
+  url)
+    url
+    ;;
+  *)
+    echo "usage: $0 start|stop|destroy|url" >&2; exit 2;;
+esac

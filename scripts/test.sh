@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The whole suite: lint, then SQLite (unit, services, workers, browser), then a private PostgreSQL
+# (the same plus the fault-injection suite), which this script starts and tears down itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODE=${1:-all}
+BIN=.venv/bin
+mkdir -p .tmp tests/artifacts
+export PYTHONUNBUFFERED=1
+
+pytest_ok() {  # pytest exit code 5 = "no test selected by this marker": not a failure
+  local rc=0
+  "$BIN/pytest" "$@" || rc=$?
+  [ "$rc" -eq 5 ] && rc=0
+  return "$rc"
+}
+
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "installing Debian's chromium for the browser tests…"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
+  fi
+}
+
+lint() {
+  "$BIN/ruff" check .
+  "$BIN/lint-imports" --no-cache >/dev/null && echo "import contracts kept"
+}
+
+sqlite_suite() {
+  echo "=== SQLite ==="
+  unset DATABASE_URL
+  pytest_ok -m "not e2e and not fault" -p no:playwright
+  ensure_chromium
+  pytest_ok -m "e2e"
+}
+
+postgres_suite() {
+  echo "=== PostgreSQL ==="
+  local url
+  url=$(bash scripts/pg.sh start)
+  trap 'bash scripts/pg.sh stop' EXIT
+  export DATABASE_URL="$url"
+  pytest_ok -m "not e2e" -p no:playwright
+  ensure_chromium
+  pytest_ok -m "e2e"
+  bash scripts/pg.sh stop
+  trap - EXIT
+}
+
+case "$MODE" in
+  all) lint; sqlite_suite; postgres_suite ;;
+  sqlite) sqlite_suite ;;
+  postgres) postgres_suite ;;
+  lint) lint ;;
+  *) echo "usage: $0 [all|sqlite|postgres|lint]" >&2; exit 2 ;;
+esac
+echo "all test suites passed"

@@ -1,0 +1,64 @@
+"""One error shape for the REST API: ``{"error": {"code", "message", "details"}}``."""
+
+from __future__ import annotations
+
+from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from tasks_app import exceptions as domain
+
+STATUS_BY_ERROR = [
+    (domain.NotFound, status.HTTP_404_NOT_FOUND),
+    (domain.AlreadyRunning, status.HTTP_409_CONFLICT),
+    (domain.InvalidTransition, status.HTTP_409_CONFLICT),
+    (domain.CannotDelete, status.HTTP_409_CONFLICT),
+    (domain.ArchivedTask, status.HTTP_409_CONFLICT),
+    (domain.ValidationError, status.HTTP_400_BAD_REQUEST),
+    (domain.OrchestratorError, status.HTTP_400_BAD_REQUEST),
+]
+
+
+def http_status_for(exc: domain.OrchestratorError) -> int:
+    for cls, code in STATUS_BY_ERROR:
+        if isinstance(exc, cls):
+            return code
+    return status.HTTP_400_BAD_REQUEST
+
+
+def error_body(code: str, message: str, details=None) -> dict:
+    body = {"error": {"code": code, "message": message}}
+    if details:
+        body["error"]["details"] = details
+    return body
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, domain.OrchestratorError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=http_status_for(exc))
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("limit_exceeded", "request body is larger than the limit (DATA_UPLOAD_MAX_MEMORY_SIZE)",
+                       {"limit": "max_body_bytes"}),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, OperationalError | InterfaceError):
+        response = Response(error_body("database_unavailable", "the database is unavailable; retry shortly"),
+                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        response["Retry-After"] = "5"
+        return response
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    code = getattr(exc, "default_code", "error")
+    if isinstance(data, dict) and "detail" in data and len(data) == 1:
+        message = str(data["detail"])
+        details = None
+    else:
+        message = "invalid input"
+        details = data
+    response.data = error_body(str(code), message, details)
+    return response

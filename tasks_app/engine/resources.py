@@ -1,0 +1,149 @@
+"""Resource locks (SEMANTICS "Resources").
+
+A lock is ``(key, mode)`` with ``key = f"{type}:{identifier}"``. ``read`` locks share;
+``write`` conflicts with ``write`` and ``exclusive``; ``exclusive`` conflicts with every other
+holder. A resource may also have a capacity: the maximum number of simultaneous holders, in
+any mode. A task starts only when it can take all its locks at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from tasks_app.exceptions import ValidationError
+
+READ, WRITE, EXCLUSIVE = "read", "write", "exclusive"
+MODES: tuple[str, ...] = (READ, WRITE, EXCLUSIVE)
+# Mode used when a resource declaration gives none: a plain "I use this" is a write.
+DEFAULT_MODE = WRITE
+_STRENGTH = {READ: 0, WRITE: 1, EXCLUSIVE: 2}
+
+HELD = "waiting for resource '{key}' (held {mode})"
+AT_CAPACITY = "resource '{key}' is at capacity {capacity}"
+NO_SLOT = "no free worker slot"
+INVALID_MODE = "resource '{key}' has invalid mode '{mode}'; expected read, write or exclusive"
+UNKNOWN_MODE = "invalid lock mode '{mode}'; expected read, write or exclusive"
+NOT_AN_OBJECT = "resource at index {index} is not an object"
+MISSING_FIELD = "resource at index {index} has no {field}"
+NOT_A_LIST = "resources must be a list"
+
+
+class Lock(NamedTuple):
+    key: str
+    mode: str = DEFAULT_MODE
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in _STRENGTH:
+        raise ValidationError(UNKNOWN_MODE.format(mode=mode), details={"mode": mode})
+    return mode
+
+
+def compatible(mode_a: str, mode_b: str) -> bool:
+    """Return whether two holders of one resource may hold it at the same time."""
+    _check_mode(mode_a)
+    _check_mode(mode_b)
+    if EXCLUSIVE in (mode_a, mode_b):
+        return False
+    return not (mode_a == WRITE and mode_b == WRITE)
+
+
+def strongest(locks: Iterable[Lock]) -> dict[str, str]:
+    """Return ``{key: mode}`` keeping the strongest mode requested for each key."""
+    merged: dict[str, str] = {}
+    for key, mode in locks:
+        _check_mode(mode)
+        if key not in merged or _STRENGTH[mode] > _STRENGTH[merged[key]]:
+            merged[key] = mode
+    return merged
+
+
+def can_acquire(
+    requested: Sequence[Lock], held: Sequence[Lock], capacity: Mapping[str, int] | None = None
+) -> str | None:
+    """Return ``None`` if every requested lock can be taken at once, else why not.
+
+    ``held`` has one entry per holder of a key (what running attempts hold). Repeated keys in
+    ``requested`` collapse to the strongest mode. Keys are checked in sorted order, so the
+    reason is deterministic: ``"waiting for resource 'db:x' (held exclusive)"`` (naming the
+    strongest conflicting mode held) or ``"resource 'gpu:0' is at capacity 2"``.
+    """
+    holders: dict[str, list[str]] = {}
+    for key, mode in held:
+        holders.setdefault(key, []).append(_check_mode(mode))
+    limits = capacity or {}
+    for key, mode in sorted(strongest(requested).items()):
+        current = holders.get(key, [])
+        conflicting = [other for other in current if not compatible(mode, other)]
+        if conflicting:
+            return HELD.format(key=key, mode=max(conflicting, key=_STRENGTH.__getitem__))
+        limit = limits.get(key)
+        if limit is not None and len(current) >= limit:
+            return AT_CAPACITY.format(key=key, capacity=limit)
+    return None
+
+
+def _is_part(value: Any) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool) and value != ""
+
+
+def normalise(resources: Sequence[Mapping[str, Any]] | None) -> list[Lock]:
+    """Return the locks declared by ``[{"type", "identifier", "mode"}]``, sorted by key with
+    repeated keys collapsed to the strongest mode (a missing mode means ``write``).
+
+    Raise ``ValidationError`` listing every malformed entry or invalid mode.
+    """
+    if resources is None:
+        return []
+    if not isinstance(resources, (list, tuple)):
+        raise ValidationError(NOT_A_LIST)
+    errors: list[str] = []
+    locks: list[Lock] = []
+    for index, item in enumerate(resources):
+        if not isinstance(item, Mapping):
+            errors.append(NOT_AN_OBJECT.format(index=index))
+            continue
+        missing = [name for name in ("type", "identifier") if not _is_part(item.get(name))]
+        if missing:
+            errors.extend(MISSING_FIELD.format(index=index, field=name) for name in missing)
+            continue
+        key = f"{item['type']}:{item['identifier']}"
+        mode = item.get("mode") or DEFAULT_MODE
+        if not isinstance(mode, str) or mode not in _STRENGTH:
+            errors.append(INVALID_MODE.format(key=key, mode=mode))
+            continue
+        locks.append(Lock(key, mode))
+    if errors:
+        raise ValidationError("; ".join(errors), details={"errors": errors})
+    return [Lock(key, mode) for key, mode in sorted(strongest(locks).items())]
+
+
+def select_startable(
+    candidates: Sequence[tuple[str, Sequence[Lock]]],
+    held: Sequence[Lock] = (),
+    *,
+    slots: int | None = None,
+    capacity: Mapping[str, int] | None = None,
+) -> tuple[list[str], dict[str, str]]:
+    """Pick which of the ``(task id, locks)`` candidates (given in queue order) start now.
+
+    Walk the candidates in order, starting each one whose locks can all be taken given
+    ``held`` plus the locks of the tasks already picked, while fewer than ``slots`` are picked
+    (``None``: unlimited). A candidate that cannot take its locks does not stop the ones
+    behind it. Return ``(ids to start, {id: reason} for the others)``.
+    """
+    taken = list(held)
+    started: list[str] = []
+    waiting: dict[str, str] = {}
+    for task_id, locks in candidates:
+        if slots is not None and len(started) >= slots:
+            waiting[task_id] = NO_SLOT
+            continue
+        reason = can_acquire(locks, taken, capacity)
+        if reason is not None:
+            waiting[task_id] = reason
+            continue
+        started.append(task_id)
+        taken.extend(Lock(key, mode) for key, mode in strongest(locks).items())
+    return started, waiting

@@ -1,0 +1,206 @@
+"""Small built-in executors: noop, echo, sleep, fail, aggregate_results, system_info, python_function.
+
+The network and process executors live in ``http.py`` and ``shell.py``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+import os
+import platform
+import socket
+import time
+from collections.abc import Callable
+
+from .base import CancelableExecutor, ExecutionContext, Executor, ExecutorError, PermanentError
+from .config import SETTING_PYTHON_FUNCTIONS
+
+SLEEP_MAX_SECONDS = 86400
+SLEEP_STEP_SECONDS = 0.1  # also the minimum gap between two progress reports
+
+MSG_SLEEP_SECONDS = "seconds must be a number between 0 and 86400"
+MSG_FAIL_DEFAULT = "task failed on purpose"
+
+MSG_FUNCTION_REQUIRED = "inputs.function must be a dotted path string"
+MSG_FUNCTION_NOT_ALLOWED = "function {path!r} is not listed in settings." + SETTING_PYTHON_FUNCTIONS
+MSG_FUNCTION_IMPORT = "function {path!r} cannot be imported: {error}"
+MSG_FUNCTION_NOT_CALLABLE = "{path!r} is not callable"
+MSG_KWARGS_NOT_DICT = "inputs.kwargs must be an object"
+MSG_KWARGS_MISMATCH = "kwargs do not match the signature of {path!r}: {error}"
+
+
+class NoopExecutor(Executor):
+    id = "noop"
+    name = "No-op"
+    description = "Does nothing and returns an empty object."
+
+    def execute(self, inputs: dict, context: ExecutionContext) -> dict:
+        return {}
+
+
+class EchoExecutor(Executor):
+    id = "echo"
+    name = "Echo"
+    description = "Returns inputs.result if present, otherwise all effective inputs."
+    input_schema = {
+        "type": "object",
+        "properties": {"result": {"description": "Value to return as the result"}},
+    }
+
+    def execute(self, inputs: dict, context: ExecutionContext) -> object:
+        if "result" in inputs:
+            return inputs["result"]
+        return dict(inputs)
+
+
+class SleepExecutor(CancelableExecutor):
+    id = "sleep"
+    name = "Sleep"
+    description = "Waits for the given number of seconds, reporting progress; cancelable."
+    input_schema = {
+        "type": "object",
+        "properties": {
+            "seconds": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": SLEEP_MAX_SECONDS,
+                "default": 1,
+                "description": "How long to sleep",
+            },
+        },
+    }
+
+    def execute(self, inputs: dict, context: ExecutionContext) -> dict:
+        self.bind(context)
+        seconds = _sleep_seconds(1 if inputs.get("seconds") is None else inputs["seconds"])
+        start = time.monotonic()
+        while True:
+            elapsed = time.monotonic() - start
+            if elapsed >= seconds:
+                break
+            context.report_progress(elapsed / seconds)
+            context.sleep(min(SLEEP_STEP_SECONDS, seconds - elapsed))
+        context.report_progress(1.0)
+        return {"slept": seconds}
+
+
+def _sleep_seconds(value: object) -> float:
+    if isinstance(value, bool):
+        raise PermanentError(MSG_SLEEP_SECONDS)
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise PermanentError(MSG_SLEEP_SECONDS) from None
+    if math.isnan(seconds) or not 0 <= seconds <= SLEEP_MAX_SECONDS:
+        raise PermanentError(MSG_SLEEP_SECONDS)
+    return seconds
+
+
+class FailExecutor(Executor):
+    id = "fail"
+    name = "Fail"
+    description = "Always fails; with permanent=true the failure is not retried."
+    input_schema = {
+        "type": "object",
+        "properties": {
+            "message": {"type": "string", "default": MSG_FAIL_DEFAULT},
+            "permanent": {"type": "boolean", "default": False},
+        },
+    }
+
+    def execute(self, inputs: dict, context: ExecutionContext) -> object:
+        message = str(inputs.get("message", MSG_FAIL_DEFAULT))
+        if inputs.get("permanent"):
+            raise PermanentError(message)
+        raise ExecutorError(message)
+
+
+class AggregateResultsExecutor(Executor):
+    id = "aggregate_results"
+    name = "Aggregate results"
+    description = "Collects the results of all completed dependencies, keyed by task name."
+    aggregate = True
+
+    def execute(self, inputs: dict, context: ExecutionContext) -> dict:
+        results = dict(context.dependency_results)
+        return {"results": results, "count": len(results)}
+
+
+class SystemInfoExecutor(Executor):
+    id = "system_info"
+    name = "System info"
+    description = "Reports CPU, memory and disk usage of the worker host."
+
+    def execute(self, inputs: dict, context: ExecutionContext) -> dict:
+        import psutil
+
+        memory = psutil.virtual_memory()
+        disk = psutil.disk_usage(os.path.abspath(os.sep))
+        return {
+            "cpu": {"count": psutil.cpu_count(), "percent": psutil.cpu_percent(interval=0.1)},
+            "memory": {"total": memory.total, "available": memory.available, "percent": memory.percent},
+            "disk": {"total": disk.total, "free": disk.free, "percent": disk.percent},
+            "python": platform.python_version(),
+            "host": socket.gethostname(),
+            "platform": platform.platform(),
+        }
+
+
+class PythonFunctionExecutor(Executor):
+    """Call an allow-listed function by dotted path; ``context`` is passed if it accepts one."""
+
+    id = "python_function"
+    name = "Python function"
+    description = (
+        "Calls a Python function listed in settings.ARBOR_PYTHON_FUNCTIONS with inputs.kwargs; "
+        "its return value is the result."
+    )
+    input_schema = {
+        "type": "object",
+        "required": ["function"],
+        "properties": {
+            "function": {"type": "string", "description": "Dotted path, e.g. myapp.jobs.rebuild"},
+            "kwargs": {"type": "object", "default": {}},
+        },
+    }
+
+    def execute(self, inputs: dict, context: ExecutionContext) -> object:
+        path = inputs.get("function")
+        if not isinstance(path, str) or not path:
+            raise PermanentError(MSG_FUNCTION_REQUIRED)
+        allowed = self.config.get(SETTING_PYTHON_FUNCTIONS) or ()
+        if path not in allowed:
+            raise PermanentError(MSG_FUNCTION_NOT_ALLOWED.format(path=path), error_type="not_allowed")
+        kwargs = inputs.get("kwargs") or {}
+        if not isinstance(kwargs, dict):
+            raise PermanentError(MSG_KWARGS_NOT_DICT)
+        func = _import_callable(path)
+        kwargs = dict(kwargs)
+        try:
+            signature = inspect.signature(func)
+        except (TypeError, ValueError):  # some builtins have no signature
+            signature = None
+        if signature is not None:
+            if "context" in signature.parameters:
+                kwargs["context"] = context
+            try:
+                signature.bind(**kwargs)
+            except TypeError as exc:
+                raise PermanentError(MSG_KWARGS_MISMATCH.format(path=path, error=exc)) from None
+        return func(**kwargs)
+
+
+def _import_callable(path: str) -> Callable:
+    module_path, _, attr = path.rpartition(".")
+    if not module_path:
+        raise PermanentError(MSG_FUNCTION_IMPORT.format(path=path, error="not a dotted path"))
+    try:
+        module = importlib.import_module(module_path)
+        func = getattr(module, attr)
+    except (ImportError, AttributeError) as exc:
+        raise PermanentError(MSG_FUNCTION_IMPORT.format(path=path, error=exc)) from None
+    if not callable(func):
+        raise PermanentError(MSG_FUNCTION_NOT_CALLABLE.format(path=path))
+    return func

@@ -1,0 +1,42 @@
+"""Setting names the executors understand, and the one place that reads them from Django.
+
+Executors receive these values in their ``config`` mapping (built by the registry); they never
+read settings themselves, so they can be constructed and tested without Django.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+SETTING_EXECUTORS = "ARBOR_EXECUTORS"
+SETTING_HTTP_ALLOWED_HOSTS = "ARBOR_HTTP_ALLOWED_HOSTS"
+SETTING_SHELL_ALLOWED_COMMANDS = "ARBOR_SHELL_ALLOWED_COMMANDS"
+SETTING_PYTHON_FUNCTIONS = "ARBOR_PYTHON_FUNCTIONS"
+
+# Allow-list settings copied into every executor's config; all default to "nothing allowed".
+ALLOW_LIST_SETTINGS = (SETTING_HTTP_ALLOWED_HOSTS, SETTING_SHELL_ALLOWED_COMMANDS, SETTING_PYTHON_FUNCTIONS)
+
+
+def _setting(name: str, default: Any) -> Any:
+    """Return ``settings.<name>``, or ``default`` when Django settings are not configured."""
+    try:
+        from django.conf import settings
+        from django.core.exceptions import ImproperlyConfigured
+    except ImportError:  # pragma: no cover - Django is a project dependency
+        return default
+    if not settings.configured and not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        return default
+    try:
+        return getattr(settings, name, default)
+    except (ImproperlyConfigured, ImportError):
+        return default
+
+
+def default_config() -> dict[str, Any]:
+    """Return the allow-lists from settings, as lists (empty when unset)."""
+    config: dict[str, Any] = {}
+    for name in ALLOW_LIST_SETTINGS:
+        value = _setting(name, None)
+        config[name] = list(value) if isinstance(value, (list, tuple, set, frozenset)) else []
+    return config

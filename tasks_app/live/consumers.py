@@ -1,0 +1,1 @@
+"""Websocket consumers (see docs/live.md)."""

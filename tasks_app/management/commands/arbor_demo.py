@@ -1,0 +1,38 @@
+"""Create the demo user (credentials printed) and load and start a demo tree (idempotent)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from tasks_app.models import Tree
+from tasks_app.services import control, trees
+
+
+class Command(BaseCommand):
+    help = "Create the demo user and a demo tree."
+
+    def handle(self, *args, **opts):
+        User = get_user_model()
+        username = os.environ.get("ARBOR_DEMO_USER", "demo")
+        password = os.environ.get("ARBOR_DEMO_PASSWORD", "demo-arbor")
+        user, created = User.objects.get_or_create(username=username, defaults={"is_staff": True, "is_superuser": True})
+        if created:
+            user.set_password(password)
+            user.save()
+        if not Tree.objects.filter(owner=user).exists():
+            path = Path(settings.BASE_DIR) / "examples" / "complex_workflow.json"
+            tree = trees.tree_create(owner=user, tasks=json.loads(path.read_text()), actor=user, source="cli")
+            control.tree_execute(tree=tree, actor=user, source="cli")
+            for name in ("conditional_fallback.json", "fan_in.json"):
+                extra = json.loads((Path(settings.BASE_DIR) / "examples" / name).read_text())
+                tree = trees.tree_create(owner=user, tasks=extra, actor=user, source="cli")
+                control.tree_execute(tree=tree, actor=user, source="cli")
+            self.stdout.write("demo trees loaded and started")
+        self.stdout.write(self.style.SUCCESS(f"Log in as  user: {username}  password: {password}"
+                                             + ("" if created else "  (existing user; password unchanged)")))

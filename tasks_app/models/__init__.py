@@ -1,0 +1,26 @@
+"""Arbor's persisted data.
+
+Import rule: models know the engine's status values and nothing above them (no services,
+selectors, api, ui, live or jobs). Every state change goes through ``tasks_app.services``.
+"""
+
+from .attempt import Attempt
+from .event import Event
+from .idempotency import IdempotencyRecord
+from .resource import ResourceLock, ResourcePool
+from .task import Dependency, Task, TaskStatus
+from .token import ApiToken
+from .tree import Tree
+
+__all__ = [
+    "ApiToken",
+    "Attempt",
+    "Dependency",
+    "Event",
+    "IdempotencyRecord",
+    "ResourceLock",
+    "ResourcePool",
+    "Task",
+    "TaskStatus",
+    "Tree",
+]

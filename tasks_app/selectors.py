@@ -1,0 +1,188 @@
+"""All read queries, scoped to their owner, and the one translation of ORM rows into the engine's
+:class:`~tasks_app.engine.snapshot.Graph`."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+
+from django.db.models import Count, QuerySet
+
+from tasks_app.engine.snapshot import Dep, Graph, Node
+from tasks_app.engine.states import Status
+from tasks_app.exceptions import NotFound
+from tasks_app.models import Attempt, Dependency, Event, Task, Tree
+
+
+def _is_staff(user) -> bool:
+    return bool(user is not None and getattr(user, "is_staff", False))
+
+
+def parse_uuid(value, *, what: str = "task") -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        raise NotFound(f"{what} '{value}' not found") from None
+
+
+def tree_queryset(user) -> QuerySet[Tree]:
+    qs = Tree.objects.all()
+    return qs if _is_staff(user) else qs.filter(owner=user)
+
+
+def task_queryset(user) -> QuerySet[Task]:
+    qs = Task.objects.all()
+    return qs if _is_staff(user) else qs.filter(owner=user)
+
+
+def tree_get(user, tree_id) -> Tree:
+    """A foreign id answers exactly like a missing one."""
+    try:
+        return tree_queryset(user).get(id=parse_uuid(tree_id, what="tree"))
+    except Tree.DoesNotExist:
+        raise NotFound(f"tree '{tree_id}' not found") from None
+
+
+def task_get(user, task_id) -> Task:
+    try:
+        return task_queryset(user).select_related("tree").get(id=parse_uuid(task_id))
+    except Task.DoesNotExist:
+        raise NotFound(f"task '{task_id}' not found") from None
+
+
+def tree_tasks(tree_id) -> list[Task]:
+    return list(Task.objects.filter(tree_id=tree_id).order_by("position"))
+
+
+def tree_dependencies(tree_id) -> dict:
+    """{downstream_id: [(upstream_id, required), ...]} in list order."""
+    deps: dict = defaultdict(list)
+    rows = Dependency.objects.filter(tree_id=tree_id).order_by("downstream_id", "position")
+    for down, up, required in rows.values_list("downstream_id", "upstream_id", "required"):
+        deps[down].append((up, required))
+    return deps
+
+
+def node_from_task(task: Task, deps=()) -> Node:
+    return Node(
+        id=str(task.id),
+        name=task.name,
+        status=Status(task.status),
+        priority=task.priority,
+        deps=tuple(Dep(str(up), req) for up, req in deps),
+        parent=str(task.parent_id) if task.parent_id else None,
+        created=task.position,
+        ready_at=task.ready_at.timestamp() if task.ready_at else None,
+        result=task.result,
+        executor=task.executor,
+        error_type=task.error_type,
+        in_scope=task.scheduled,
+    )
+
+
+def graph_snapshot(tree_id, tasks: list[Task] | None = None) -> Graph:
+    """The whole tree as an engine Graph (the only ORM -> engine translation)."""
+    tasks = tasks if tasks is not None else tree_tasks(tree_id)
+    deps = tree_dependencies(tree_id)
+    return Graph(node_from_task(t, deps.get(t.id, ())) for t in tasks)
+
+
+def partial_graph(task_ids) -> Graph:
+    """The given tasks plus their direct upstream dependencies: enough for readiness and fallout
+    decisions about those tasks, without loading the whole tree."""
+    task_ids = list(task_ids)
+    if not task_ids:
+        return Graph([])
+    edges = list(
+        Dependency.objects.filter(downstream_id__in=task_ids)
+        .order_by("downstream_id", "position")
+        .values_list("downstream_id", "upstream_id", "required")
+    )
+    deps: dict = defaultdict(list)
+    upstream_ids = set()
+    for down, up, required in edges:
+        deps[down].append((up, required))
+        upstream_ids.add(up)
+    ids = set(task_ids) | upstream_ids
+    tasks = Task.objects.filter(id__in=ids).only(
+        "id", "name", "status", "priority", "parent_id", "position", "ready_at", "executor", "error_type",
+        "scheduled", "tree_id",
+    )
+    nodes = []
+    for t in tasks:
+        t.result = None  # not loaded: readiness never needs results
+        nodes.append(node_from_task(t, deps.get(t.id, ()) if t.id in set(task_ids) else ()))
+    return Graph(nodes)
+
+
+def dependents_of(task_ids) -> list:
+    return list(
+        Dependency.objects.filter(upstream_id__in=list(task_ids)).values_list("downstream_id", flat=True).distinct()
+    )
+
+
+def task_attempts(task: Task) -> QuerySet[Attempt]:
+    return Attempt.objects.filter(task=task).order_by("number")
+
+
+def tree_events(tree: Tree, *, after_seq: int = 0, limit: int = 1000) -> QuerySet[Event]:
+    return Event.objects.filter(tree=tree, seq__gt=after_seq).order_by("seq")[:limit]
+
+
+def execution_stats(user, *, tree_id=None, slowest: int = 5) -> dict:
+    """Counts by status, total and average execution time, slowest tasks (the TaskManager stats)."""
+    tasks = task_queryset(user)
+    if tree_id is not None:
+        tasks = tasks.filter(tree_id=tree_id)
+    counts = {s.value: 0 for s in Status}
+    for row in tasks.values("status").annotate(n=Count("id")):
+        counts[row["status"]] = row["n"]
+    finished = tasks.filter(started_at__isnull=False, completed_at__isnull=False)
+    rows = list(finished.values("id", "name", "tree_id", "started_at", "completed_at", "status"))
+    durations = [((r["completed_at"] - r["started_at"]).total_seconds(), r) for r in rows]
+    total = sum(d for d, _ in durations)
+    durations.sort(key=lambda item: item[0], reverse=True)
+    return {
+        "counts": counts,
+        "total": sum(counts.values()),
+        "finished": len(durations),
+        "total_execution_seconds": round(total, 6),
+        "average_execution_seconds": round(total / len(durations), 6) if durations else None,
+        "slowest": [
+            {
+                "id": str(r["id"]),
+                "name": r["name"],
+                "tree": str(r["tree_id"]),
+                "status": r["status"],
+                "seconds": round(d, 6),
+            }
+            for d, r in durations[:slowest]
+        ],
+    }
+
+
+def attempt_stats(user) -> dict:
+    attempts = Attempt.objects.all() if _is_staff(user) else Attempt.objects.filter(tree__owner=user)
+    by_outcome = dict(attempts.values_list("outcome").annotate(n=Count("id")))
+    return {"by_outcome": by_outcome}
+
+
+__all__ = [
+    "attempt_stats",
+    "dependents_of",
+    "execution_stats",
+    "graph_snapshot",
+    "node_from_task",
+    "parse_uuid",
+    "partial_graph",
+    "task_attempts",
+    "task_get",
+    "task_queryset",
+    "tree_dependencies",
+    "tree_events",
+    "tree_get",
+    "tree_queryset",
+    "tree_tasks",
+]

@@ -1,0 +1,237 @@
+"""Running, cancelling, retrying and re-running trees and tasks (one write path each)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from tasks_app import selectors
+from tasks_app.engine import propagation, readiness
+from tasks_app.engine.states import TERMINAL, Outcome, Status
+from tasks_app.exceptions import AlreadyRunning, ArchivedTask, InvalidTransition
+from tasks_app.models import Attempt, Task, Tree
+
+from . import dispatch, scheduling
+from .events import EventBuffer
+
+ACTIVE = [Status.PENDING.value, Status.IN_PROGRESS.value]
+
+
+def _lock_tree(tree_id) -> Tree:
+    return Tree.objects.select_for_update().get(id=tree_id)
+
+
+def _check_writable(tree: Tree) -> None:
+    if tree.archived:
+        raise ArchivedTask(f"tree '{tree.name}' is archived and read-only")
+
+
+def _mark_ready(tree_id, events: EventBuffer, now) -> list:
+    """Give every scheduled pending task whose dependencies are satisfied a ready time, and
+    cancel the ones an already-failed required dependency blocks."""
+    graph = selectors.graph_snapshot(tree_id)
+    terminal = [n.id for n in graph.nodes.values() if n.status in TERMINAL]
+    fallout = propagation.failure_fallout(graph, terminal) if terminal else {}
+    if fallout:
+        scheduling.cancel_upstream_failed(fallout, events, now)
+        graph = selectors.graph_snapshot(tree_id)
+    ready = [i for i in readiness.ready_ids(graph) if graph.node(i).ready_at is None]
+    if ready:
+        Task.objects.filter(id__in=ready, status=Status.PENDING.value).update(ready_at=now, updated_at=now)
+        for i in ready:
+            events.add(tree_id, "task.ready", task_id=i)
+    return ready
+
+
+@transaction.atomic
+def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: str = "api") -> Tree:
+    """Start a run: the whole tree (root or no task given) or one task with its unfinished
+    upstream dependencies. Refused while the tree is already running."""
+    tree = _lock_tree(tree.id)
+    _check_writable(tree)
+    if tree.status == Status.IN_PROGRESS.value:
+        raise AlreadyRunning(f"tree '{tree.name}' is already executing")
+    graph = selectors.graph_snapshot(tree.id)
+    target = str(task.id) if task is not None else str(tree.id)
+    scope = propagation.run_scope(graph, target)
+    runnable = [i for i in scope if graph.node(i).status == Status.PENDING]
+    if not runnable:
+        raise InvalidTransition(
+            "nothing to run: every task in scope is finished (use retry for failed tasks, or rerun)"
+        )
+    now = timezone.now()
+    Task.objects.filter(tree_id=tree.id).update(scheduled=False)
+    Task.objects.filter(id__in=runnable).update(scheduled=True, updated_at=now)
+    Tree.objects.filter(id=tree.id).update(
+        status=Status.IN_PROGRESS.value, run_count=tree.run_count + 1, started_at=now, finished_at=None,
+        cancel_requested=False, updated_at=now,
+    )
+    events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
+    events.add(tree.id, "tree.status", status=Status.IN_PROGRESS.value, run=tree.run_count + 1,
+               scope=len(runnable))
+    ready = _mark_ready(tree.id, events, now)
+    scheduling.refresh_tree_status([tree.id], events, now)
+    events.flush()
+    dispatch.wake(max(1, len(ready)))
+    tree.refresh_from_db()
+    return tree
+
+
+def _end_running_attempt(task: Task, now, reason: str) -> None:
+    if task.current_attempt_id:
+        Attempt.objects.filter(id=task.current_attempt_id, outcome=Outcome.RUNNING.value).update(
+            outcome=Outcome.CANCELLED.value, error=reason, error_type="cancelled", finished_at=now,
+            lease_expires_at=None,
+        )
+
+
+@transaction.atomic
+def task_cancel(*, task: Task, actor=None, source: str = "api", reason: str = "cancelled by user") -> Task:
+    """Cancel a pending or running task. A running executor is told to stop (its worker sees the
+    attempt end at its next heartbeat) and is killed after a grace period; a late result is
+    discarded by the attempt fence. Dependents cascade to ``cancelled`` / ``upstream_failed``."""
+    tree = _lock_tree(task.tree_id)
+    _check_writable(tree)
+    task = Task.objects.get(id=task.id)
+    if task.status in (Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value):
+        raise InvalidTransition(f"task '{task.name}' is already {task.status}; only pending or running "
+                                "tasks can be cancelled")
+    now = timezone.now()
+    events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
+    _cancel_rows([task], events, now, reason)
+    scheduling.propagate([task.id], events, now)
+    scheduling.refresh_tree_status([tree.id], events, now)
+    events.flush()
+    task.refresh_from_db()
+    return task
+
+
+def _cancel_rows(tasks, events, now, reason) -> None:
+    for task in tasks:
+        _end_running_attempt(task, now, reason)
+        updated = Task.objects.filter(id=task.id, status__in=ACTIVE).update(
+            status=Status.CANCELLED.value, error=reason, error_type="cancelled", completed_at=now,
+            cancel_requested=True, ready_at=None, next_attempt_at=None, waiting_reason="", updated_at=now,
+        )
+        if updated:
+            events.add(task.tree_id, "task.status", task_id=task.id, status=Status.CANCELLED.value,
+                       error=reason, error_type="cancelled")
+
+
+@transaction.atomic
+def tree_cancel(*, tree: Tree, actor=None, source: str = "api", reason: str = "tree cancelled by user") -> Tree:
+    tree = _lock_tree(tree.id)
+    _check_writable(tree)
+    tasks = list(Task.objects.filter(tree_id=tree.id, status__in=ACTIVE))
+    if not tasks:
+        raise InvalidTransition(f"tree '{tree.name}' has nothing to cancel: every task is finished")
+    now = timezone.now()
+    events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
+    Tree.objects.filter(id=tree.id).update(cancel_requested=True)
+    _cancel_rows(tasks, events, now, reason)
+    scheduling.refresh_tree_status([tree.id], events, now)
+    events.flush()
+    tree.refresh_from_db()
+    return tree
+
+
+def _reset(ids, events, now, reason: str) -> None:
+    Task.objects.filter(id__in=ids).update(
+        status=Status.PENDING.value, result=None, error=None, error_type=None, progress=0.0,
+        progress_message="", started_at=None, completed_at=None, ready_at=None, next_attempt_at=None,
+        current_attempt=None, cancel_requested=False, waiting_reason="", scheduled=True, updated_at=now,
+    )
+    tree_of = dict(Task.objects.filter(id__in=ids).values_list("id", "tree_id"))
+    for i in ids:
+        events.add(tree_of.get(selectors.parse_uuid(i)), "task.status", task_id=i, status=Status.PENDING.value,
+                   reason=reason)
+
+
+def _resume(tree: Tree, ids, events, now, reason: str) -> Tree:
+    _reset(ids, events, now, reason)
+    Tree.objects.filter(id=tree.id).update(
+        status=Status.IN_PROGRESS.value, cancel_requested=False, finished_at=None,
+        run_count=tree.run_count or 1, started_at=tree.started_at or now, updated_at=now,
+    )
+    ready = _mark_ready(tree.id, events, now)
+    scheduling.refresh_tree_status([tree.id], events, now)
+    events.flush()
+    dispatch.wake(max(1, len(ready)))
+    tree.refresh_from_db()
+    return tree
+
+
+@transaction.atomic
+def task_retry(*, task: Task, actor=None, source: str = "api") -> Tree:
+    """Retry in place: the failed/cancelled task and every task cancelled because of it go back to
+    pending; completed tasks are not run again; attempt history is kept."""
+    tree = _lock_tree(task.tree_id)
+    _check_writable(tree)
+    graph = selectors.graph_snapshot(tree.id)
+    ids = propagation.retry_set(graph, str(task.id))
+    now = timezone.now()
+    events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
+    events.add(tree.id, "task.retry", task_id=task.id, tasks=len(ids))
+    return _resume(tree, ids, events, now, "retry")
+
+
+@transaction.atomic
+def tree_retry(*, tree: Tree, actor=None, source: str = "api") -> Tree:
+    """Retry every failed or cancelled task of a tree (and what they blocked)."""
+    tree = _lock_tree(tree.id)
+    _check_writable(tree)
+    failed = list(
+        Task.objects.filter(tree_id=tree.id, status__in=[Status.FAILED.value, Status.CANCELLED.value])
+        .exclude(error_type="upstream_failed")
+        .values_list("id", flat=True)
+    )
+    if not failed:
+        raise InvalidTransition(f"tree '{tree.name}' has no failed or cancelled task to retry")
+    graph = selectors.graph_snapshot(tree.id)
+    ids: list = []
+    for f in failed:
+        for i in propagation.retry_set(graph, str(f)):
+            if i not in ids:
+                ids.append(i)
+    now = timezone.now()
+    events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
+    events.add(tree.id, "tree.retry", tasks=len(ids))
+    return _resume(tree, ids, events, now, "retry")
+
+
+@transaction.atomic
+def task_rerun(*, task: Task, actor=None, source: str = "api") -> Tree:
+    """Re-run from here (Airflow's clear downstream): the task and everything downstream of it go
+    back to pending; their earlier attempts stay as history."""
+    tree = _lock_tree(task.tree_id)
+    _check_writable(tree)
+    graph = selectors.graph_snapshot(tree.id)
+    ids = propagation.rerun_set(graph, str(task.id))
+    now = timezone.now()
+    events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
+    events.add(tree.id, "task.rerun", task_id=task.id, tasks=len(ids))
+    return _resume(tree, ids, events, now, "rerun")
+
+
+def preview(*, task: Task, action: str) -> dict:
+    """What an action would touch, for confirmation pages and the UI's effect preview."""
+    graph = selectors.graph_snapshot(task.tree_id)
+    tid = str(task.id)
+    if action == "retry":
+        ids = propagation.retry_set(graph, tid)
+    elif action == "rerun":
+        ids = propagation.rerun_set(graph, tid)
+    elif action == "cancel":
+        ids = propagation.cancel_set(graph, tid)
+        downstream = [i for i in sorted(_descendants(graph, tid)) if graph.node(i).status not in TERMINAL]
+        ids = list(ids) + [i for i in downstream if i not in ids]
+    else:
+        raise InvalidTransition(f"unknown action '{action}'")
+    return {"action": action, "tasks": [{"id": i, "name": graph.node(i).name,
+                                         "status": graph.node(i).status.value} for i in ids]}
+
+
+def _descendants(graph, tid):
+    from tasks_app.engine.graph import descendants
+
+    return descendants(graph, tid)

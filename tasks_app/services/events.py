@@ -1,0 +1,93 @@
+"""The event outbox: every state change appends Event rows with a per-tree sequence number,
+in the same transaction as the change (Zulip's after-commit events, with a durable log).
+
+Services collect events in an :class:`EventBuffer` and flush it as the *last* write of their
+transaction, so the tree row (which holds the sequence counter) is always the last lock taken:
+two transactions never wait on each other's task rows while holding a tree row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.utils import timezone
+
+from tasks_app.live.events import publish_on_commit
+from tasks_app.models import Event, Tree
+
+
+@dataclass
+class EventBuffer:
+    actor_id: int | None = None
+    source: str = ""
+    _items: dict = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, tree_id, kind: str, *, task_id=None, **data) -> None:
+        self._items[tree_id].append((kind, task_id, data))
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._items.values())
+
+    def flush(self) -> list[Event]:
+        """Allocate sequence numbers, insert the rows, publish after commit. Call inside atomic()."""
+        rows: list[Event] = []
+        now = timezone.now()
+        for tree_id in sorted(self._items, key=str):
+            items = self._items[tree_id]
+            last = _bump_seq(tree_id, len(items))
+            first = last - len(items) + 1
+            for offset, (kind, task_id, data) in enumerate(items):
+                rows.append(
+                    Event(
+                        tree_id=tree_id,
+                        seq=first + offset,
+                        kind=kind,
+                        task_id=task_id,
+                        data=data,
+                        actor_id=self.actor_id,
+                        source=self.source,
+                        created_at=now,
+                    )
+                )
+        self._items.clear()
+        if rows:
+            Event.objects.bulk_create(rows, batch_size=500)
+            publish_on_commit([serialize_event(e) for e in rows])
+        return rows
+
+
+def _bump_seq(tree_id, count: int) -> int:
+    table = Tree._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + %s WHERE id = %s RETURNING last_seq",
+            [count, _db_uuid(tree_id)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Tree.DoesNotExist(str(tree_id))
+    return int(row[0])
+
+
+def _db_uuid(value):
+    """UUIDs are stored as 32-char hex on SQLite and as native uuid on PostgreSQL."""
+    import uuid
+
+    value = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    return value if connection.vendor == "postgresql" else value.hex
+
+
+def serialize_event(event: Event) -> dict:
+    return {
+        "type": "event",
+        "tree": str(event.tree_id),
+        "seq": event.seq,
+        "kind": event.kind,
+        "task": str(event.task_id) if event.task_id else None,
+        "data": event.data,
+        "actor": event.actor_id,
+        "source": event.source,
+        "at": event.created_at.isoformat() if event.created_at else None,
+    }

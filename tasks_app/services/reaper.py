@@ -1,0 +1,66 @@
+"""The reaper: ends attempts whose lease expired (their worker died, hung or lost the database),
+releases their locks, retries or fails their tasks, and wakes workers when claimable work waits.
+
+Runs every ``ARBOR_REAPER_INTERVAL`` seconds in each ``arbor_worker`` supervisor (several reapers
+are safe: every write is fenced by the attempt's identity and ``outcome = 'running'``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from tasks_app.engine.states import Outcome, Status
+from tasks_app.models import Attempt, ResourceLock, Task
+
+from . import dispatch, runs
+
+logger = logging.getLogger(__name__)
+
+
+def reap(now=None, *, wake: bool = True) -> int:
+    """One bounded pass. Returns how many attempts were declared lost."""
+    now = now or timezone.now()
+    expired = list(
+        Attempt.objects.filter(outcome=Outcome.RUNNING.value)
+        .filter(Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True, started_at__lt=now - _lease()))
+        .values_list("id", "task_id", "number")[:500]
+    )
+    if expired:
+        finishes = [
+            runs.Finish(attempt_id=a, task_id=t, outcome=Outcome.WORKER_LOST.value,
+                        error=f"worker lost: attempt {n} stopped renewing its lease", error_type="worker_lost")
+            for a, t, n in expired
+        ]
+        runs.finish(finishes, now=now)
+        logger.warning("reaped %d attempt(s) with expired leases", len(expired))
+    _release_orphan_locks(now)
+    if wake and runs.ready_queue(now).exists():
+        dispatch.wake(settings.ARBOR_WORKERS)
+    return len(expired)
+
+
+def _lease():
+    return dt.timedelta(seconds=settings.ARBOR_LEASE_SECONDS)
+
+
+def _release_orphan_locks(now) -> None:
+    """Locks of attempts that were ended elsewhere (cancelled while running) are released once
+    their worker had time to stop (cancel grace + one lease)."""
+    cutoff = now - dt.timedelta(seconds=settings.ARBOR_CANCEL_GRACE) - _lease()
+    with transaction.atomic():
+        ResourceLock.objects.exclude(attempt__outcome=Outcome.RUNNING.value).filter(
+            attempt__finished_at__lt=cutoff
+        ).delete()
+
+
+def stuck_tasks() -> int:
+    """In-progress tasks whose current attempt is not running (should never happen)."""
+    return Task.objects.filter(status=Status.IN_PROGRESS.value).exclude(
+        current_attempt__outcome=Outcome.RUNNING.value
+    ).count()

@@ -1,0 +1,337 @@
+"""Attempts: claim ready tasks, renew leases, record progress, record outcomes.
+
+Every write an attempt makes is fenced by its identity: ``UPDATE attempt ... WHERE id = <attempt>
+AND outcome = 'running'`` and ``UPDATE task ... WHERE current_attempt = <attempt>``. A stale or
+resumed worker therefore changes nothing once its attempt has been ended elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from tasks_app.engine import inputs as engine_inputs
+from tasks_app.engine.backoff import retry_delay as backoff_delay
+from tasks_app.engine.resources import can_acquire
+from tasks_app.engine.resources import normalise as normalise_resources
+from tasks_app.engine.states import RETRYABLE_OUTCOMES, Outcome, Status
+from tasks_app.exceptions import UnknownExecutor
+from tasks_app.executors import registry
+from tasks_app.models import Attempt, Dependency, ResourceLock, ResourcePool, Task
+
+from . import scheduling
+from .events import EventBuffer
+
+logger = logging.getLogger(__name__)
+
+# Executors cheap enough to run several per claim (no I/O, no sleeping).
+BATCHABLE = {"noop", "echo", "fail", "aggregate_results"}
+MAX_LOG_LINES = 200
+
+
+@dataclass
+class Claim:
+    attempt_id: object
+    task_id: object
+    tree_id: object
+    number: int
+    executor: str
+    name: str
+    inputs: dict
+    params: dict
+    dependency_results: dict
+    timeout: float | None
+    lease_expires_at: dt.datetime | None = None
+
+
+@dataclass
+class Finish:
+    attempt_id: object
+    task_id: object
+    outcome: str
+    result: object = None
+    error: str | None = None
+    error_type: str | None = None
+    permanent: bool = False
+    logs: list = field(default_factory=list)
+
+
+def _lease(now):
+    return now + dt.timedelta(seconds=settings.ARBOR_LEASE_SECONDS)
+
+
+def ready_queue(now):
+    """Claimable tasks in (priority, became_ready, created) order."""
+    return (
+        Task.objects.filter(status=Status.PENDING.value, ready_at__isnull=False)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("priority", "ready_at", "created_at", "position")
+    )
+
+
+def claimable_count(now=None) -> int:
+    return ready_queue(now or timezone.now()).count()
+
+
+def _advisory_lock(keys) -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for key in sorted(set(keys)):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"arbor-resource:{key}"])
+
+
+def claim_batch(*, worker: str, limit: int = 1, now=None) -> list[Claim]:
+    """Atomically claim up to ``limit`` ready tasks (compare-and-set; ``SKIP LOCKED`` on PostgreSQL).
+
+    Only batchable (instant) executors are claimed several at a time; anything else is claimed
+    alone so that a slow task never holds back work another worker could take.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        qs = ready_queue(now).only(
+            "id", "tree_id", "name", "executor", "priority", "resources", "timeout", "params", "inputs",
+            "attempt_count", "waiting_reason", "max_retries",
+        )
+        if connection.vendor == "postgresql":
+            qs = qs.select_for_update(skip_locked=True, of=("self",))
+        candidates = list(qs[: max(limit * 2, 8)])
+        chosen: list[Task] = []
+        held_new: list[tuple[str, str]] = []
+        lock_rows: list[tuple[Task, list]] = []
+        waiting_updates: list[Task] = []
+        for task in candidates:
+            if len(chosen) >= limit:
+                break
+            if chosen and (task.executor not in BATCHABLE or chosen[0].executor not in BATCHABLE):
+                continue
+            locks = []
+            if task.resources:
+                try:
+                    locks = normalise_resources(task.resources)
+                except Exception:  # validated at creation; be defensive
+                    locks = []
+                keys = [k for k, _ in locks]
+                _advisory_lock(keys)
+                held = list(ResourceLock.objects.filter(key__in=keys).values_list("key", "mode")) + held_new
+                capacity = dict(ResourcePool.objects.filter(key__in=keys).values_list("key", "capacity"))
+                reason = can_acquire(locks, held, capacity)
+                if reason:
+                    if task.waiting_reason != reason:
+                        task.waiting_reason = reason
+                        waiting_updates.append(task)
+                    continue
+                held_new.extend(locks)
+            chosen.append(task)
+            lock_rows.append((task, locks))
+        if waiting_updates:
+            Task.objects.bulk_update(waiting_updates, ["waiting_reason"])
+        if not chosen:
+            return []
+        ids = [t.id for t in chosen]
+        deps = _dependency_results(ids)
+        events = EventBuffer(source="worker")
+        attempts = []
+        claims = []
+        lease = _lease(now)
+        for index, task in enumerate(chosen):
+            executor_cls = _executor_cls(task.executor)
+            dep_rows = deps.get(task.id, [])
+            aggregate = bool(getattr(executor_cls, "aggregate", False))
+            effective = engine_inputs.effective_inputs(task.inputs or {}, dep_rows, aggregate=aggregate)
+            number = task.attempt_count + 1
+            attempt = Attempt(
+                task_id=task.id, tree_id=task.tree_id, number=number, executor=task.executor,
+                # a batch runs in queue order: keep that order visible in the start times
+                effective_inputs=effective, worker=worker, started_at=now + dt.timedelta(microseconds=index),
+                heartbeat_at=now,
+                lease_expires_at=lease,
+            )
+            attempts.append(attempt)
+            task.attempt_count = number
+            task.current_attempt_id = attempt.id
+            claims.append(
+                Claim(
+                    attempt_id=attempt.id, task_id=task.id, tree_id=task.tree_id, number=number,
+                    executor=task.executor, name=task.name, inputs=effective, params=task.params or {},
+                    dependency_results=engine_inputs.aggregate_results(dep_rows), timeout=_timeout(task),
+                    lease_expires_at=lease,
+                )
+            )
+            events.add(task.tree_id, "task.status", task_id=task.id, status=Status.IN_PROGRESS.value,
+                       attempt=number, worker=worker)
+        claimed = Task.objects.filter(id__in=ids, status=Status.PENDING.value).update(
+            status=Status.IN_PROGRESS.value, started_at=now, completed_at=None, next_attempt_at=None,
+            waiting_reason="", progress=0.0, progress_message="", error=None, error_type=None, result=None,
+            updated_at=now,
+        )
+        if claimed != len(ids):  # cannot happen under the row locks / IMMEDIATE transaction
+            raise RuntimeError("claim lost a compare-and-set race")
+        Attempt.objects.bulk_create(attempts)
+        Task.objects.bulk_update(chosen, ["attempt_count", "current_attempt"])
+        locks = [
+            ResourceLock(key=key, mode=mode, attempt_id=task.current_attempt_id, task_id=task.id)
+            for task, task_locks in lock_rows
+            for key, mode in task_locks
+        ]
+        if locks:
+            ResourceLock.objects.bulk_create(locks)
+        tree_ids = {t.tree_id for t in chosen}
+        scheduling.refresh_tree_status(tree_ids, events, now)
+        events.flush()
+    return claims
+
+
+def _executor_cls(executor_id):
+    try:
+        return registry.get_executor_class(executor_id)
+    except UnknownExecutor:
+        return None
+
+
+def _timeout(task: Task) -> float | None:
+    return task.timeout if task.timeout is not None else settings.ARBOR_DEFAULT_TIMEOUT
+
+
+def _dependency_results(task_ids) -> dict:
+    """{task_id: [(dep_name, status, result), ...]} in dependency-list order."""
+    out: dict = {}
+    rows = (
+        Dependency.objects.filter(downstream_id__in=task_ids)
+        .order_by("downstream_id", "position")
+        .values_list("downstream_id", "upstream__name", "upstream__status", "upstream__result")
+    )
+    for down, name, status, result in rows:
+        out.setdefault(down, []).append((name, Status(status), result))
+    return out
+
+
+def heartbeat(attempt_id, *, progress: float | None = None, message: str | None = None,
+              logs: list | None = None, task_id=None, tree_id=None) -> bool:
+    """Renew the lease (and flush throttled progress and log lines). False means the attempt was
+    ended elsewhere (cancelled, reaped, fenced): the worker must stop its executor."""
+    now = timezone.now()
+    with transaction.atomic():
+        alive = Attempt.objects.filter(id=attempt_id, outcome=Outcome.RUNNING.value).update(
+            heartbeat_at=now, lease_expires_at=_lease(now)
+        )
+        if not alive:
+            return False
+        events = EventBuffer(source="worker")
+        if progress is not None and task_id is not None:
+            Task.objects.filter(id=task_id, current_attempt_id=attempt_id).update(
+                progress=max(0.0, min(1.0, progress)), progress_message=(message or "")[:500]
+            )
+            events.add(tree_id, "task.progress", task_id=task_id, progress=round(progress, 4), message=message or "")
+        for level, line in logs or []:
+            events.add(tree_id, "task.log", task_id=task_id, level=level, line=str(line)[:2000])
+        if len(events):
+            events.flush()
+    return True
+
+
+def cancel_requested(task_id) -> bool:
+    return Task.objects.filter(id=task_id, cancel_requested=True).exists()
+
+
+def finish(finishes: list[Finish], *, actor=None, now=None) -> list:
+    """Record attempt outcomes (fenced), move tasks on, release locks, propagate, refresh tree
+    status — one transaction for the whole batch. Returns the ids of tasks that became ready."""
+    now = now or timezone.now()
+    became_ready = []
+    with transaction.atomic():
+        events = EventBuffer(actor_id=getattr(actor, "pk", None), source="worker")
+        terminal: list = []
+        trees: set = set()
+        for f in finishes:
+            became = _finish_one(f, events, now)
+            if became is None:
+                continue
+            tree_id, is_terminal = became
+            trees.add(tree_id)
+            if is_terminal:
+                terminal.append(f.task_id)
+        if terminal:
+            became_ready = scheduling.propagate(terminal, events, now)
+        if trees:
+            scheduling.refresh_tree_status(trees, events, now)
+        events.flush()
+    return became_ready
+
+
+def _finish_one(f: Finish, events: EventBuffer, now):
+    logs = (f.logs or [])[-MAX_LOG_LINES:]
+    ended = Attempt.objects.filter(id=f.attempt_id, outcome=Outcome.RUNNING.value).update(
+        outcome=f.outcome, result=f.result if f.outcome == Outcome.COMPLETED.value else None,
+        error=f.error, error_type=f.error_type, finished_at=now, lease_expires_at=None, logs=logs,
+    )
+    ResourceLock.objects.filter(attempt_id=f.attempt_id).delete()
+    if not ended:
+        logger.info("discarded a late outcome of attempt %s (%s)", f.attempt_id, f.outcome)
+        return None
+    task = Task.objects.filter(id=f.task_id, current_attempt_id=f.attempt_id).only(
+        "id", "tree_id", "status", "max_retries", "retry_delay", "attempt_count", "name"
+    ).first()
+    if task is None or task.status != Status.IN_PROGRESS.value:
+        return None
+    fenced = Task.objects.filter(id=f.task_id, current_attempt_id=f.attempt_id, status=Status.IN_PROGRESS.value)
+    outcome = Outcome(f.outcome)
+    if outcome == Outcome.COMPLETED:
+        fenced.update(status=Status.COMPLETED.value, result=f.result, error=None, error_type=None, progress=1.0,
+                      completed_at=now, cancel_requested=False, updated_at=now)
+        events.add(task.tree_id, "task.status", task_id=task.id, status=Status.COMPLETED.value,
+                   attempt=task.attempt_count, result=_preview(f.result))
+        return task.tree_id, True
+    if outcome == Outcome.INTERRUPTED:
+        # shutdown: back to the queue at once; an interruption does not consume a retry
+        fenced.update(status=Status.PENDING.value, next_attempt_at=None, updated_at=now, progress=0.0)
+        events.add(task.tree_id, "task.status", task_id=task.id, status=Status.PENDING.value,
+                   attempt=task.attempt_count, reason="interrupted")
+        return task.tree_id, False
+    if outcome == Outcome.CANCELLED:
+        fenced.update(status=Status.CANCELLED.value, error=f.error or "cancelled", error_type="cancelled",
+                      completed_at=now, updated_at=now)
+        events.add(task.tree_id, "task.status", task_id=task.id, status=Status.CANCELLED.value,
+                   error=f.error or "cancelled", error_type="cancelled")
+        return task.tree_id, True
+    # failed, timed_out, worker_lost
+    failures = Attempt.objects.filter(
+        task_id=task.id, outcome__in=[o.value for o in RETRYABLE_OUTCOMES]
+    ).count()
+    max_retries = task.max_retries if task.max_retries is not None else settings.ARBOR_DEFAULT_MAX_RETRIES
+    if outcome in RETRYABLE_OUTCOMES and not f.permanent and failures <= max_retries:
+        base = task.retry_delay if task.retry_delay is not None else settings.ARBOR_DEFAULT_RETRY_DELAY
+        delay = backoff_delay(base, failures, settings.ARBOR_MAX_RETRY_DELAY)
+        fenced.update(status=Status.PENDING.value, next_attempt_at=now + dt.timedelta(seconds=delay),
+                      error=f.error, error_type=f.error_type or outcome.value, updated_at=now)
+        events.add(task.tree_id, "task.status", task_id=task.id, status=Status.PENDING.value,
+                   attempt=task.attempt_count, reason="retry", retry_in=round(delay, 3), error=f.error,
+                   outcome=outcome.value)
+        return task.tree_id, False
+    fenced.update(status=Status.FAILED.value, error=f.error, error_type=f.error_type or outcome.value,
+                  completed_at=now, updated_at=now)
+    events.add(task.tree_id, "task.status", task_id=task.id, status=Status.FAILED.value,
+               attempt=task.attempt_count, error=f.error, error_type=f.error_type or outcome.value)
+    return task.tree_id, True
+
+
+def _preview(result, limit: int = 2000):
+    """Events carry small results inline; big ones are fetched from the API."""
+    import json
+
+    try:
+        text = json.dumps(result)
+    except (TypeError, ValueError):
+        return None
+    return result if len(text) <= limit else {"truncated": True, "bytes": len(text)}
+
+
+def fail_unrunnable(claim: Claim, message: str, error_type: str) -> Finish:
+    return Finish(attempt_id=claim.attempt_id, task_id=claim.task_id, outcome=Outcome.FAILED.value,
+                  error=message, error_type=error_type, permanent=True)

@@ -1,0 +1,158 @@
+"""Readiness, failure fallout and tree status: the one write path that follows any task reaching a
+terminal state (completion, failure, cancellation, lost worker).
+
+Decisions come from the pure engine over a partial snapshot; this module only loads the
+snapshot, locks the rows it is about to change, and writes.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from tasks_app import selectors
+from tasks_app.engine import propagation, readiness
+from tasks_app.engine.states import UPSTREAM_FAILED, Status
+from tasks_app.engine.status import tree_status
+from tasks_app.models import Task, Tree
+
+from .events import EventBuffer
+
+ACTIVE = (Status.PENDING.value, Status.IN_PROGRESS.value)
+
+
+def lock_tasks(ids) -> None:
+    """Row-lock tasks in primary-key order (PostgreSQL; SQLite transactions are IMMEDIATE)."""
+    ids = sorted(ids, key=str)
+    if ids and connection.vendor == "postgresql":
+        list(Task.objects.select_for_update().filter(id__in=ids).order_by("id").values_list("id", flat=True))
+
+
+def propagate(finished_ids, events: EventBuffer, now=None) -> list:
+    """After tasks became terminal: cancel the dependents that can no longer run
+    (``upstream_failed``, cascading) and mark the dependents that became ready.
+
+    Returns the ids that became ready. Concurrency: the candidate dependents are row-locked
+    before their dependencies' statuses are read, so two transactions finishing the last two
+    dependencies of one task serialise and the second one sees the first one's commit.
+    """
+    now = now or timezone.now()
+    frontier = {str(i) for i in finished_ids}
+    became_ready: list = []
+    seen_cancelled: set = set()
+    guard = 0
+    while frontier and guard < 10_000:
+        guard += 1
+        candidates = selectors.dependents_of(frontier)
+        if not candidates:
+            break
+        lock_tasks(candidates)
+        pending = list(
+            Task.objects.filter(id__in=candidates, status=Status.PENDING.value, scheduled=True).values_list(
+                "id", flat=True
+            )
+        )
+        if not pending:
+            break
+        graph = selectors.partial_graph(pending)
+        frontier = {i for i in frontier if i in graph.nodes}  # finished tasks with pending dependents
+        fallout = propagation.failure_fallout(graph, frontier)
+        fallout = {k: v for k, v in fallout.items() if k not in seen_cancelled}
+        ready = [
+            i for i in readiness.newly_ready(graph, frontier)
+            if i not in fallout and graph.node(i).ready_at is None
+        ]
+        if ready:
+            Task.objects.filter(id__in=ready, status=Status.PENDING.value, ready_at__isnull=True).update(
+                ready_at=now, waiting_reason="", updated_at=now
+            )
+            became_ready.extend(ready)
+            tree_of = dict(Task.objects.filter(id__in=ready).values_list("id", "tree_id"))
+            for i in ready:
+                events.add(tree_of.get(_uuid(i)), "task.ready", task_id=i)
+        if fallout:
+            cancel_upstream_failed(fallout, events, now)
+            seen_cancelled |= set(fallout)
+        frontier = set(fallout)
+    return became_ready
+
+
+def cancel_upstream_failed(fallout: dict, events: EventBuffer, now) -> None:
+    rows = Task.objects.filter(id__in=list(fallout), status=Status.PENDING.value)
+    trees = dict(rows.values_list("id", "tree_id"))
+    for task_id, message in fallout.items():
+        updated = Task.objects.filter(id=task_id, status=Status.PENDING.value).update(
+            status=Status.CANCELLED.value,
+            error=message,
+            error_type=UPSTREAM_FAILED,
+            completed_at=now,
+            ready_at=None,
+            next_attempt_at=None,
+            waiting_reason="",
+            updated_at=now,
+        )
+        if updated:
+            events.add(
+                trees.get(_uuid(task_id)), "task.status", task_id=task_id, status=Status.CANCELLED.value,
+                error=message, error_type=UPSTREAM_FAILED,
+            )
+
+
+def _uuid(value):
+    import uuid
+
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def refresh_tree_status(tree_ids, events: EventBuffer, now=None) -> None:
+    """Recompute the run status of each tree cheaply: a tree stays in progress while any
+    scheduled task is pending or running; only then is the full status derived."""
+    now = now or timezone.now()
+    for tree_id in {str(t) for t in tree_ids if t}:
+        tree = Tree.objects.filter(id=tree_id).values("status", "cancel_requested", "run_count").first()
+        if tree is None:
+            continue
+        active = Task.objects.filter(tree_id=tree_id).filter(
+            Q(status=Status.IN_PROGRESS.value) | Q(status=Status.PENDING.value, scheduled=True)
+        ).exists()
+        if active:
+            new = Status.IN_PROGRESS.value if tree["run_count"] else Status.PENDING.value
+        else:
+            new = _final_status(tree_id, tree["cancel_requested"], started=bool(tree["run_count"]))
+        if new != tree["status"]:
+            terminal = new in (Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value)
+            Tree.objects.filter(id=tree_id).update(
+                status=new, updated_at=now, finished_at=now if terminal else None
+            )
+            events.add(tree_id, "tree.status", status=new)
+
+
+def _final_status(tree_id, cancelled_by_user: bool, started: bool) -> str:
+    counts = dict(
+        Task.objects.filter(tree_id=tree_id)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    if not started:
+        return Status.PENDING.value
+    upstream_failed = Task.objects.filter(
+        tree_id=tree_id, status=Status.CANCELLED.value, error_type=UPSTREAM_FAILED
+    ).exists()
+    if counts.get(Status.FAILED.value) or upstream_failed:
+        return Status.FAILED.value
+    if cancelled_by_user or counts.get(Status.CANCELLED.value):
+        return Status.CANCELLED.value
+    if counts.get(Status.PENDING.value):
+        # finished run, but some tasks were outside its scope
+        return Status.COMPLETED.value
+    return Status.COMPLETED.value
+
+
+def full_tree_status(tree_id) -> str:
+    """The engine's derivation over a full snapshot (used by tests and the admin to cross-check)."""
+    tree = Tree.objects.get(id=tree_id)
+    return tree_status(
+        selectors.graph_snapshot(tree_id), started=bool(tree.run_count), cancelled_by_user=tree.cancel_requested
+    ).value

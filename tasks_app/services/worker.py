@@ -1,0 +1,314 @@
+"""The worker loop: claim, run, record — without a broker round trip per task.
+
+A django-q2 worker process runs :func:`drain`, which keeps claiming ready tasks (the dependent
+that its own completion just made ready included) until the queue is empty, the drain budget is
+spent, or the cluster is shutting down.
+
+Each non-trivial executor runs in a thread supervised by this loop, which renews the attempt's
+lease, flushes throttled progress and log lines, and enforces timeouts and cancellation:
+cooperative first (``cancel()`` and the context's cancel event), then, after a grace period, a
+hard kill of the executor's child processes and of this worker process itself (django-q2's
+sentinel starts a fresh one). A worker that cannot renew its lease stops its executor.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, close_old_connections
+
+from tasks_app.engine.states import Outcome
+from tasks_app.exceptions import UnknownExecutor
+from tasks_app.executors import registry
+from tasks_app.executors.base import ExecutionCancelled, ExecutionContext, ExecutorError
+
+from . import dispatch, runs
+
+logger = logging.getLogger(__name__)
+_stop = threading.Event()
+HARD_KILL_EXIT_CODE = 75
+
+
+def refresh_connections() -> None:
+    """Drop broken or expired connections between units of work (never inside a transaction)."""
+    from django.db import connection
+
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def request_stop() -> None:
+    _stop.set()
+
+
+def stopping() -> bool:
+    if _stop.is_set():
+        return True
+    stop_file = os.environ.get("ARBOR_STOP_FILE")
+    return bool(stop_file and os.path.exists(stop_file))
+
+
+def _db_retry(fn, *args, attempts: int = 20, **kwargs):
+    """Run a service call, surviving a database restart or terminated connections."""
+    delay = 0.1
+    for i in range(attempts):
+        try:
+            return fn(*args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            if i == attempts - 1:
+                raise
+            logger.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
+            from django.db import connection
+
+            if connection.in_atomic_block:
+                raise
+            try:
+                connection.close()
+            except Exception:
+                pass
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    return None
+
+
+def drain(*, hard_kill: bool = True, budget: float | None = None, max_tasks: int | None = None) -> int:
+    """Claim and run ready tasks until there are none. Returns how many attempts ran."""
+    refresh_connections()
+    budget = settings.ARBOR_DRAIN_BUDGET if budget is None else budget
+    deadline = time.monotonic() + budget
+    ran = 0
+    me = worker_id()
+    while not stopping() and time.monotonic() < deadline:
+        if max_tasks is not None and ran >= max_tasks:
+            break
+        claims = _db_retry(runs.claim_batch, worker=me, limit=settings.ARBOR_CLAIM_BATCH)
+        if not claims:
+            break
+        if len(claims) == settings.ARBOR_CLAIM_BATCH or claims[0].executor not in runs.BATCHABLE:
+            dispatch.wake(1)  # more work may be waiting: let an idle worker help
+        finishes = []
+        for i, claim in enumerate(claims):
+            if stopping():
+                finishes.extend(_interrupted(c) for c in claims[i:])
+                break
+            finishes.append(run_claim(claim, hard_kill=hard_kill, rest=claims[i + 1:]))
+        ran += len(finishes)
+        became_ready = _db_retry(runs.finish, finishes) or []
+        if len(became_ready) > 1:
+            dispatch.wake(len(became_ready) - 1)
+    return ran
+
+
+def run_until_idle(*, hard_kill: bool = False, timeout: float = 60.0) -> int:
+    """Drain in this process until nothing is claimable (tests, CLI ``--inline``)."""
+    total = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = drain(hard_kill=hard_kill, budget=max(0.1, deadline - time.monotonic()))
+        total += n
+        if n == 0:
+            break
+    return total
+
+
+def _interrupted(claim: runs.Claim) -> runs.Finish:
+    return runs.Finish(attempt_id=claim.attempt_id, task_id=claim.task_id, outcome=Outcome.INTERRUPTED.value,
+                       error="worker shut down", error_type="interrupted")
+
+
+@dataclass
+class _Reporter:
+    """Collects progress and log lines from the executor thread; flushed with each heartbeat."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    progress: float | None = None
+    message: str = ""
+    dirty: bool = False
+    pending_logs: list = field(default_factory=list)
+    all_logs: list = field(default_factory=list)
+
+    def on_progress(self, fraction: float, message: str = "") -> None:
+        with self.lock:
+            self.progress, self.message, self.dirty = fraction, message, True
+
+    def on_log(self, level: str, line: str) -> None:
+        with self.lock:
+            entry = [level, str(line)[:2000]]
+            if len(self.pending_logs) < 1000:  # a chatty executor cannot flood clients
+                self.pending_logs.append(entry)
+            self.all_logs.append(entry)
+            del self.all_logs[: -runs.MAX_LOG_LINES]
+
+    def take(self):
+        with self.lock:
+            progress = self.progress if self.dirty else None
+            logs, self.pending_logs = self.pending_logs, []
+            self.dirty = False
+            return progress, self.message, logs
+
+
+def _json_result(result):
+    try:
+        json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        raise ExecutorError(f"result is not JSON-serialisable: {exc}", permanent=True,
+                            error_type="invalid_result") from None
+    return result
+
+
+def run_claim(claim: runs.Claim, *, hard_kill: bool, rest=()) -> runs.Finish:
+    reporter = _Reporter()
+    ctx = ExecutionContext(
+        task_id=str(claim.task_id), attempt_id=str(claim.attempt_id), attempt_number=claim.number,
+        task_name=claim.name, task_key=str(claim.task_id), params=claim.params,
+        dependency_results=claim.dependency_results, timeout=claim.timeout,
+        progress_callback=reporter.on_progress, log_callback=reporter.on_log,
+    )
+    try:
+        executor = registry.get_executor(claim.executor)
+    except UnknownExecutor as exc:
+        return runs.fail_unrunnable(claim, exc.message, "executor_not_found")
+    except Exception as exc:
+        return runs.fail_unrunnable(claim, f"executor could not be created: {exc}", "executor_error")
+    if claim.executor in runs.BATCHABLE:
+        return _outcome(claim, reporter, *_call(executor, claim, ctx))
+    return _supervise(claim, executor, ctx, reporter, hard_kill=hard_kill, rest=rest)
+
+
+def _call(executor, claim, ctx):
+    try:
+        return _json_result(executor.execute(claim.inputs, ctx)), None
+    except BaseException as exc:
+        return None, exc
+
+
+def _outcome(claim, reporter, result, exc, reason: str | None = None, elapsed: float = 0.0) -> runs.Finish:
+    base = {"attempt_id": claim.attempt_id, "task_id": claim.task_id, "logs": list(reporter.all_logs)}
+    if reason == "timed_out":
+        return runs.Finish(**base, outcome=Outcome.TIMED_OUT.value,
+                           error=f"timed out after {claim.timeout:g}s", error_type="timeout")
+    if reason == "interrupted":
+        return runs.Finish(**base, outcome=Outcome.INTERRUPTED.value, error="worker shut down",
+                           error_type="interrupted")
+    if reason in ("cancelled", "fenced"):
+        # the attempt was already ended elsewhere; this is discarded by the fence
+        return runs.Finish(**base, outcome=Outcome.CANCELLED.value, error="cancelled", error_type="cancelled")
+    if exc is None:
+        return runs.Finish(**base, outcome=Outcome.COMPLETED.value, result=result)
+    if isinstance(exc, ExecutionCancelled):
+        return runs.Finish(**base, outcome=Outcome.CANCELLED.value, error=str(exc) or "cancelled",
+                           error_type="cancelled", permanent=True)
+    if isinstance(exc, ExecutorError):
+        return runs.Finish(**base, outcome=Outcome.FAILED.value, error=str(exc), error_type=exc.error_type,
+                           permanent=exc.permanent)
+    message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return runs.Finish(**base, outcome=Outcome.FAILED.value, error=message[:5000],
+                       error_type=type(exc).__name__)
+
+
+def _supervise(claim, executor, ctx, reporter, *, hard_kill: bool, rest) -> runs.Finish:
+    box: dict = {}
+    done = threading.Event()
+
+    def target():
+        box["result"], box["exc"] = _call(executor, claim, ctx)
+        done.set()
+
+    thread = threading.Thread(target=target, name=f"executor-{claim.task_id}", daemon=True)
+    start = time.monotonic()
+    thread.start()
+    beat_every = settings.ARBOR_HEARTBEAT_SECONDS
+    progress_every = settings.ARBOR_PROGRESS_INTERVAL
+    next_beat = start + beat_every
+    next_flush = start + progress_every
+    last_renewed = start
+    reason = None
+    kill_at = None
+    shutdown_since = None
+    while not done.wait(0.02):
+        now = time.monotonic()
+        if now >= next_beat or now >= next_flush:
+            progress, message, logs = reporter.take()
+            beat = now >= next_beat
+            if beat or progress is not None or logs:
+                try:
+                    alive = runs.heartbeat(claim.attempt_id, progress=progress, message=message, logs=logs,
+                                           task_id=claim.task_id, tree_id=claim.tree_id)
+                    last_renewed = now
+                except (OperationalError, InterfaceError):
+                    refresh_connections()
+                    alive = now - last_renewed < settings.ARBOR_LEASE_SECONDS * 0.8
+                if not alive and reason is None:
+                    # cancelled, reaped, or we could not renew our lease in time: self-fence
+                    reason = "fenced"
+                    kill_at = now + settings.ARBOR_CANCEL_GRACE
+                    _signal_cancel(executor, ctx)
+            if beat:
+                next_beat = now + beat_every
+            next_flush = now + progress_every
+        if reason is None and claim.timeout and now - start >= claim.timeout:
+            reason = "timed_out"
+            kill_at = now + settings.ARBOR_TIMEOUT_GRACE
+            _signal_cancel(executor, ctx)
+        if reason is None and stopping():
+            shutdown_since = shutdown_since or now
+            if now - shutdown_since >= settings.ARBOR_SHUTDOWN_GRACE:
+                reason = "interrupted"
+                kill_at = now + min(1.0, settings.ARBOR_CANCEL_GRACE)
+                _signal_cancel(executor, ctx)
+        if kill_at is not None and now >= kill_at:
+            return _hard_kill(claim, reporter, reason, hard_kill=hard_kill, rest=rest)
+    progress, message, logs = reporter.take()
+    if logs or progress is not None:
+        try:
+            runs.heartbeat(claim.attempt_id, progress=progress, message=message, logs=logs,
+                           task_id=claim.task_id, tree_id=claim.tree_id)
+        except (OperationalError, InterfaceError):
+            refresh_connections()
+    return _outcome(claim, reporter, box.get("result"), box.get("exc"), reason, time.monotonic() - start)
+
+
+def _signal_cancel(executor, ctx) -> None:
+    ctx.cancel_event.set()
+    try:
+        executor.cancel()
+    except Exception:
+        logger.exception("executor.cancel() raised")
+
+
+def _kill_children() -> None:
+    try:
+        from tasks_app.executors.shell import active_process_groups
+    except ImportError:
+        return
+    for pgid in list(active_process_groups()):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _hard_kill(claim, reporter, reason, *, hard_kill: bool, rest) -> runs.Finish:
+    """The executor ignored the cooperative stop: record the outcome, kill its children, and
+    (in a real worker process) kill this process; django-q2's sentinel starts a fresh one."""
+    record = _outcome(claim, reporter, None, None, reason)
+    logger.warning("attempt %s of task %s did not stop; hard kill (%s)", claim.number, claim.task_id, reason)
+    _kill_children()
+    if not hard_kill:
+        return record  # tests / inline mode: abandon the daemon thread
+    try:
+        _db_retry(runs.finish, [record, *(_interrupted(c) for c in rest)], attempts=5)
+    finally:
+        os._exit(HARD_KILL_EXIT_CODE)

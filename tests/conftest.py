@@ -1,0 +1,55 @@
+import os
+
+import pytest
+
+# Sync Playwright leaves an asyncio loop running in the main thread; the ORM needs this in tests.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("alice", password="pw-alice-123")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user("mallory", password="pw-mallory-123")
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user("root", password="pw-root-123", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def tm(user):
+    from tasks_app.taskmanager import TaskManager
+
+    return TaskManager(user)
+
+
+@pytest.fixture
+def run_tree(tm):
+    """Create, execute and drain a tree in this process; returns {name: Task} and the tree."""
+    from tasks_app.models import Task
+    from tasks_app.services.worker import run_until_idle
+
+    def _run(tasks, *, execute=True):
+        tree = tm.create_tree(tasks)
+        if execute:
+            tm.execute(tree.id)
+            run_until_idle(hard_kill=False, timeout=30)
+        tree.refresh_from_db()
+        return tree, {t.name: t for t in Task.objects.filter(tree=tree)}
+
+    return _run

@@ -1,0 +1,62 @@
+import dataclasses
+
+import pytest
+
+from tasks_app.engine import UPSTREAM_FAILED, Dep, Graph, Node, Status, progress, status_counts, tree_status
+
+P, R, C, F, X = Status.PENDING, Status.IN_PROGRESS, Status.COMPLETED, Status.FAILED, Status.CANCELLED
+
+
+def n(node_id, *deps, **fields):
+    return Node(node_id, node_id, deps=tuple(Dep(d.rstrip("?"), not d.endswith("?")) for d in deps), **fields)
+
+
+def build(*nodes):
+    return Graph(dataclasses.replace(node, created=i) for i, node in enumerate(nodes))
+
+
+def up(node_id, *deps):
+    return n(node_id, *deps, status=X, error_type=UPSTREAM_FAILED)
+
+
+@pytest.mark.parametrize(
+    ("nodes", "started", "by_user", "expected"),
+    [
+        ([n("a"), n("b", "a")], False, False, P),
+        ([n("a"), n("b", "a")], True, False, R),
+        ([n("a", status=R), n("b", "a")], False, False, R),
+        ([n("a", status=C), n("b", "a")], True, False, R),
+        ([n("a", status=C), n("b", "a", status=C)], True, False, C),
+        ([n("a", status=C), n("b", "a", status=C)], False, False, C),
+        ([n("a", status=F), n("b", status=C)], True, False, F),
+        ([n("a", status=F), up("b", "a")], True, False, F),
+        # cancelled as upstream_failed makes the tree failed even when the cause was a user cancel
+        ([n("a", status=X), up("b", "a")], True, False, F),
+        ([n("a", status=X), n("b", status=C)], True, False, X),
+        ([n("a", status=C), n("b", status=C)], True, True, X),
+        ([n("a", status=F), n("b", status=X)], True, True, F),
+        # a task still running keeps the tree in progress, even after a cancel request
+        ([n("a", status=R), n("b", status=X)], True, True, R),
+        # pending tasks that can no longer run (fallout not applied yet) do not keep it in progress
+        ([n("a", status=F), n("b", "a"), n("c", "b")], True, False, F),
+        ([n("a", status=X), n("b", "a")], True, False, F),
+        # pending with only an optional failed dependency can still run
+        ([n("a", status=F), n("b", "a?")], True, False, R),
+        # out-of-scope pending tasks do not count
+        ([n("a", status=C), n("b", in_scope=False)], True, False, C),
+        ([n("a", status=F), n("b", in_scope=False)], True, False, F),
+        ([], False, False, P),
+        ([], True, False, C),
+    ],
+)
+def test_tree_status(nodes, started, by_user, expected):
+    assert tree_status(build(*nodes), started=started, cancelled_by_user=by_user) is expected
+
+
+def test_status_counts_and_progress():
+    g = build(n("a", status=C), n("b", status=F), n("c"), n("d", status=R), n("e", status=X), n("f", status=C))
+    assert status_counts(g) == {"pending": 1, "in_progress": 1, "completed": 2, "failed": 1, "cancelled": 1}
+    assert progress(g) == pytest.approx(4 / 6)
+    assert status_counts(Graph()) == {"pending": 0, "in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0}
+    assert progress(Graph()) == 0.0
+    assert progress(build(n("a", status=C))) == 1.0
