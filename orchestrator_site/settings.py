@@ -144,7 +144,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("ARBOR_MAX_BODY_BYTES", 5 * 1024 * 1024)
 ARBOR_LIMITS = {
     "max_tasks_per_tree": envint("ARBOR_MAX_TASKS_PER_TREE", 10_000),
     "max_tree_depth": envint("ARBOR_MAX_TREE_DEPTH", 50),
-    "max_dependencies_per_task": envint("ARBOR_MAX_DEPENDENCIES_PER_TASK", 100),
+    "max_dependencies_per_task": envint("ARBOR_MAX_DEPENDENCIES_PER_TASK", 1000),
     "max_json_depth": envint("ARBOR_MAX_JSON_DEPTH", 20),
     "max_batch_size": envint("ARBOR_MAX_BATCH_SIZE", 50),
     "max_resources_per_task": envint("ARBOR_MAX_RESOURCES_PER_TASK", 20),

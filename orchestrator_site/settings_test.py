@@ -28,9 +28,13 @@ ARBOR_HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
 ARBOR_SHELL_ALLOWED_COMMANDS = ["echo hello", "sleep 600"]
 ARBOR_PYTHON_FUNCTIONS = ["tests.helpers.add"]
 
-# Worker processes started by tests must reach the same database: never in-memory SQLite.
+# Worker processes started by tests must reach the same database: never in-memory SQLite. Each
+# pytest run gets its own test database, so parallel runs never clash.
+RUN_ID = os.environ.setdefault("ARBOR_TEST_RUN_ID", str(os.getpid()))
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".tmp" / "test_db.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".tmp" / f"test_db_{RUN_ID}.sqlite3")}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_arbor_{RUN_ID}"}
 Q_CLUSTER = {**Q_CLUSTER, "sync": False}
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

@@ -37,8 +37,11 @@ case "${1:-}" in
     if [ ! -f "$DATA/PG_VERSION" ]; then
       as_pg "'$BIN/initdb' -D '$DATA' -U postgres --auth=trust -E UTF8 >/dev/null"
     fi
+    # tests trade durability for speed; benchmarks set ARBOR_PG_DURABLE=1 (PostgreSQL defaults)
+    OPTS="-p $PORT -k '$SOCK' -c listen_addresses=127.0.0.1 -c max_connections=200 ${ARBOR_PG_EXTRA:-}"
+    [ "${ARBOR_PG_DURABLE:-0}" = 1 ] || OPTS="$OPTS -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     if ! as_pg "'$BIN/pg_ctl' -D '$DATA' status" >/dev/null 2>&1; then
-      as_pg "'$BIN/pg_ctl' -D '$DATA' -l '$LOG' -w -o \"-p $PORT -k '$SOCK' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200\" start" >/dev/null
+      as_pg "'$BIN/pg_ctl' -D '$DATA' -l '$LOG' -w -o \"$OPTS\" start" >/dev/null
     fi
     as_pg "'$BIN/psql' -h '$SOCK' -p $PORT -U postgres -tAc \"SELECT 1 FROM pg_database WHERE datname='arbor'\" | grep -q 1 || '$BIN/createdb' -h '$SOCK' -p $PORT -U postgres arbor"
     url

@@ -29,7 +29,6 @@ COPY_MODES: tuple[str, ...] = ("minimal", "full", "custom")
 UNKNOWN_MODE = "unknown copy mode '{mode}'; expected minimal, full or custom"
 CUSTOM_NEEDS_IDS = "a custom copy needs at least one task id"
 NOT_IN_TREE = "task '{ref}' is not in this tree"
-NOT_ONE_TREE = "the selected tasks are not in one tree"
 MISSING_NEW_ID = "no new id for copied task '{name}'"
 
 
@@ -159,8 +158,7 @@ def _connect(graph: Graph, selected: set[str]) -> tuple[str, set[str]]:
         while length < min(len(common), len(top_down)) and common[length] == top_down[length]:
             length += 1
         common = common[:length]
-    if not common:
-        raise ValidationError(NOT_ONE_TREE)
+    assert common, "every selected task lies in one tree, so the chains share its root"
     root = common[-1]
     connectors: set[str] = set()
     for chain in chains.values():

@@ -56,4 +56,6 @@ def test_retry_delay_bounds(base, attempt, cap, rand):
 @given(base=st.floats(min_value=0.01, max_value=100), attempt=st.integers(min_value=1, max_value=30))
 def test_retry_delay_upper_bound_is_monotonic(base, attempt):
     cap = 1e9
-    assert retry_delay(base, attempt, cap, rand=lambda: 1.0) <= retry_delay(base, attempt + 1, cap, rand=lambda: 1.0)
+    assert retry_delay(base, attempt, cap, rand=lambda: 1.0) <= retry_delay(
+        base, attempt + 1, cap, rand=lambda: 1.0
+    )

@@ -70,7 +70,9 @@ def test_minimal_joins_branches_at_the_lowest_common_ancestor():
 
 
 def test_minimal_follows_dependents_of_dependents_across_branches():
-    g = build(n("r"), n("a", parent="r"), n("b", "a", parent="r"), n("c", "b", parent="r"), n("u", parent="r"))
+    g = build(
+        n("r"), n("a", parent="r"), n("b", "a", parent="r"), n("c", "b", parent="r"), n("u", parent="r")
+    )
     plan = plan_copy(g, "a")
     assert plan.ids == ["r", "a", "b", "c"]
 
@@ -139,7 +141,9 @@ def test_custom_include_children(tree):
 
 
 def test_custom_refuses_unknown_or_foreign_ids(tree):
-    with pytest.raises(InvalidReference, match="^task 'ghost' is not in this tree; task 'other' is not in this tree$"):
+    with pytest.raises(
+        InvalidReference, match="^task 'ghost' is not in this tree; task 'other' is not in this tree$"
+    ):
         plan_copy(tree, "a", mode="custom", custom_ids=["a1", "ghost", "other"])
     with pytest.raises(ValidationError, match="at least one task id"):
         plan_copy(tree, "a", mode="custom")

@@ -94,8 +94,17 @@ def test_engine_is_pure(path):
         if top == "tasks_app":
             assert module == "tasks_app.exceptions" or module.startswith("tasks_app.engine"), module
         else:
-            assert top in {"__future__", "collections", "copy", "dataclasses", "enum", "heapq", "math",
-                           "random", "typing"}, module
+            assert top in {
+                "__future__",
+                "collections",
+                "copy",
+                "dataclasses",
+                "enum",
+                "heapq",
+                "math",
+                "random",
+                "typing",
+            }, module
 
 
 def test_exceptions_module_imports_only_stdlib():

@@ -55,7 +55,9 @@ def test_coerce_dep():
 
 
 def test_graph_indexes():
-    g = build(n("root"), n("a", parent="root"), n("b", "a", "a", parent="root"), n("c", "a?", "b", parent="a"))
+    g = build(
+        n("root"), n("a", parent="root"), n("b", "a", "a", parent="root"), n("c", "a?", "b", parent="a")
+    )
     assert g.roots() == ["root"]
     assert g.children("root") == ["a", "b"]
     assert g.children("a") == ["c"]

@@ -54,7 +54,10 @@ def test_scalar_result_overwrites_own_key_of_same_name():
 
 @pytest.mark.parametrize("status", [F, X, "pending", "in_progress"])
 def test_dependencies_that_did_not_complete_are_absent(status):
-    assert effective_inputs({"a": 1}, [("dep", status, {"b": 2}), ("ok", "completed", 3)]) == {"a": 1, "ok": 3}
+    assert effective_inputs({"a": 1}, [("dep", status, {"b": 2}), ("ok", "completed", 3)]) == {
+        "a": 1,
+        "ok": 3,
+    }
 
 
 def test_own_inputs_are_never_modified_and_nothing_is_shared():

@@ -81,8 +81,14 @@ def test_optional_dependency_cancelled_as_upstream_failed_does_not_block():
 
 
 def test_siblings_and_independent_branches_continue():
-    g = build(n("root"), n("a", status=F, parent="root"), n("b", "a", parent="root"), n("s", parent="root"),
-              n("t", "s", parent="root"), n("m", "a?", "s", parent="root"))
+    g = build(
+        n("root"),
+        n("a", status=F, parent="root"),
+        n("b", "a", parent="root"),
+        n("s", parent="root"),
+        n("t", "s", parent="root"),
+        n("m", "a?", "s", parent="root"),
+    )
     assert failure_fallout(g, ["a"]) == {"b": "upstream task 'a' failed"}
 
 
@@ -174,7 +180,13 @@ def test_retry_unknown_task():
 
 
 def test_rerun_set_is_task_and_everything_downstream():
-    g = build(n("a", status=C), n("b", "a", status=C), n("c", "b", status=F), n("d", "a?", status=X), n("e", status=C))
+    g = build(
+        n("a", status=C),
+        n("b", "a", status=C),
+        n("c", "b", status=F),
+        n("d", "a?", status=X),
+        n("e", status=C),
+    )
     assert rerun_set(g, "a") == ["a", "b", "c", "d"]
     assert rerun_set(g, "c") == ["c"]
 
@@ -199,7 +211,9 @@ def test_cancel_terminal_task_is_refused(status):
 
 
 def test_tree_cancel_set_is_every_non_terminal_task():
-    g = build(n("a", status=C), n("b", status=R), n("c"), n("d", status=F), n("e", status=X), n("f", in_scope=False))
+    g = build(
+        n("a", status=C), n("b", status=R), n("c"), n("d", status=F), n("e", status=X), n("f", in_scope=False)
+    )
     assert tree_cancel_set(g) == ["b", "c", "f"]
 
 

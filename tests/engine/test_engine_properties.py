@@ -10,7 +10,6 @@ from tasks_app.engine import (
     TERMINAL,
     UPSTREAM_FAILED,
     Dep,
-    DependencyCycle,
     Graph,
     Lock,
     Node,
@@ -32,6 +31,7 @@ from tasks_app.engine import (
     tree_status,
     validate_tree,
 )
+from tasks_app.exceptions import DependencyCycle, InvalidTransition
 
 PROPERTY = settings(max_examples=200, deadline=None)
 
@@ -164,7 +164,9 @@ def test_ready_tasks_have_every_dependency_satisfied(graph):
 @given(trees(forest=True, statuses=True))
 def test_failure_fallout_is_exactly_the_blocked_closure(graph):
     fallout = failure_fallout(graph)
-    blocked = {node_id for node_id, node in graph.nodes.items() if node.status in (Status.FAILED, Status.CANCELLED)}
+    blocked = {
+        node_id for node_id, node in graph.nodes.items() if node.status in (Status.FAILED, Status.CANCELLED)
+    }
     blocked |= set(fallout)
     for node_id, node in graph.nodes.items():
         has_blocked_required = any(dep.required and dep.id in blocked for dep in node.deps)
@@ -184,7 +186,7 @@ def test_retry_set_is_the_task_and_its_upstream_failed_descendants(graph, data):
     node = graph.nodes[node_id]
     try:
         selected = retry_set(graph, node_id)
-    except Exception:  # noqa: BLE001 - refusal is checked below
+    except InvalidTransition:
         assert node.status not in (Status.FAILED, Status.CANCELLED) or node.error_type == UPSTREAM_FAILED
         return
     assert selected[0] == node_id
@@ -217,42 +219,36 @@ def _check_run(graph, result, workers, fail, locks=None, capacity=None):
             if dep.required:
                 assert final.nodes[dep.id].status is Status.COMPLETED
 
-    # (3) the run terminates with every in-scope task terminal and a terminal tree status
+    # (3) the run terminates with every in-scope task terminal and a terminal tree status;
+    # tasks outside the run's scope are never touched
     for node in final.nodes.values():
-        assert (node.status in TERMINAL) is node.in_scope or node.status is Status.PENDING
-        if node.in_scope:
-            assert node.status in TERMINAL
+        assert node.status in TERMINAL if node.in_scope else node.status is Status.PENDING
     assert tree_status(final, started=True) in TERMINAL
 
-    # (4) at each moment, started tasks have the lowest order key among ready ones, and a ready
-    # task is left waiting only when every worker is busy (or, with locks, a lock is taken)
-    def became_ready(node):
-        return max((end[dep.id] for dep in node.deps), default=0)
+    # (4) at each moment, the tasks started have the lowest order keys among the ready ones, and a
+    # ready task is left waiting only while every worker is busy (without locks)
+    def was_ready(node_id, t):
+        node = graph.nodes[node_id]
+        not_started_before = start.get(node_id, t) >= t
+        not_cancelled = node_id in start or end.get(node_id, t + 1) > t
+        deps_done = all(dep.id in end and end[dep.id] <= t for dep in node.deps)
+        required_ok = all(final.nodes[dep.id].status is Status.COMPLETED for dep in node.deps if dep.required)
+        return node.in_scope and not_started_before and not_cancelled and deps_done and required_ok
+
+    def key(node_id):
+        node = graph.nodes[node_id]
+        return (node.priority, max((end[dep.id] for dep in node.deps), default=0), node.created, node_id)
 
     moments = sorted(set(start.values()))
     for t in moments:
-        started_now = [node_id for node_id, s in start.items() if s == t]
-        ready_now = [
-            node_id
-            for node_id, node in graph.nodes.items()
-            if node.in_scope
-            and start.get(node_id, t + 1) >= t
-            and end.get(node_id, t + 1) >= t
-            and (node_id in start or node_id not in end or end[node_id] > t)
-            and all(dep.id in end and end[dep.id] <= t for dep in node.deps)
-            and all(final.nodes[dep.id].status is Status.COMPLETED for dep in node.deps if dep.required)
-        ]
-        waiting = [node_id for node_id in ready_now if node_id not in started_now and start.get(node_id, -1) != t]
-        waiting = [node_id for node_id in waiting if start.get(node_id, t + 1) > t]
-        keys = {
-            node_id: (graph.nodes[node_id].priority, became_ready(graph.nodes[node_id]), graph.nodes[node_id].created,
-                      node_id)
-            for node_id in ready_now
-        }
-        busy = sum(1 for node_id, s in start.items() if s <= t and end[node_id] > t)
+        ready_now = {node_id for node_id in graph.nodes if was_ready(node_id, t)}
+        started_now = {node_id for node_id, s in start.items() if s == t}
+        assert started_now <= ready_now
+        waiting = ready_now - started_now
         if waiting and not locks:
+            busy = sum(1 for node_id, s in start.items() if s <= t < end[node_id])
             assert busy == workers
-            assert max(keys[s] for s in started_now) < min(keys[w] for w in waiting)
+            assert max(map(key, started_now)) < min(map(key, waiting))
 
     # (5) only tasks with a failed/cancelled required path are cancelled; failures are exactly `fail`
     for node_id, node in final.nodes.items():
@@ -274,7 +270,7 @@ def _check_run(graph, result, workers, fail, locks=None, capacity=None):
             holding = defaultdict(list)
             for node_id, s in start.items():
                 if s <= t < end[node_id]:
-                    for key, mode in {k: m for k, m in locks.get(node_id, ())}.items():
+                    for key, mode in dict(locks.get(node_id, ())).items():
                         holding[key].append(mode)
             for key, modes in holding.items():
                 for i, a in enumerate(modes):
@@ -299,13 +295,17 @@ def test_simulated_runs_obey_the_contract(graph, data):
 def test_simulated_runs_with_locks_never_share_conflicting_resources(graph, data):
     keys = ["db:a", "db:b"]
     locks = {
-        node_id: [Lock(key, data.draw(st.sampled_from(MODES))) for key in data.draw(st.lists(st.sampled_from(keys),
-                                                                                          max_size=2))]
+        node_id: [
+            Lock(key, data.draw(st.sampled_from(MODES)))
+            for key in data.draw(st.lists(st.sampled_from(keys), max_size=2))
+        ]
         for node_id in graph.nodes
     }
     capacity = {"db:a": data.draw(st.integers(1, 3))}
     fail = set(data.draw(st.lists(st.sampled_from(sorted(graph.nodes)), max_size=2)))
-    result = simulate(graph, workers=3, fail=fail, locks=locks, capacity=capacity, seed=data.draw(st.integers(0, 99)))
+    result = simulate(
+        graph, workers=3, fail=fail, locks=locks, capacity=capacity, seed=data.draw(st.integers(0, 99))
+    )
     _check_run(graph, result, 3, fail, locks=locks, capacity=capacity)
 
 
@@ -318,7 +318,9 @@ def test_copy_plans_are_one_consistent_tree(graph, data):
     task_id = data.draw(st.sampled_from(sorted(graph.nodes)))
     mode = data.draw(st.sampled_from(["minimal", "full", "custom"]))
     custom = data.draw(st.lists(st.sampled_from(sorted(graph.nodes)), min_size=1, max_size=3))
-    plan = plan_copy(graph, task_id, mode=mode, custom_ids=custom, custom_include_children=data.draw(st.booleans()))
+    plan = plan_copy(
+        graph, task_id, mode=mode, custom_ids=custom, custom_include_children=data.draw(st.booleans())
+    )
     ids = set(plan.ids)
     assert len(ids) == len(plan.ids)
     assert plan.root in ids

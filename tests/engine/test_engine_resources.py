@@ -39,7 +39,10 @@ def test_can_acquire_follows_the_matrix(modes, expected):
 def test_can_acquire_needs_all_locks_at_once():
     held = [Lock("db:a", "read"), Lock("db:b", "write")]
     assert can_acquire([Lock("db:a", "read"), Lock("db:c", "exclusive")], held) is None
-    assert can_acquire([Lock("db:a", "read"), Lock("db:b", "write")], held) == "waiting for resource 'db:b' (held write)"
+    assert (
+        can_acquire([Lock("db:a", "read"), Lock("db:b", "write")], held)
+        == "waiting for resource 'db:b' (held write)"
+    )
     assert can_acquire([], held) is None
     assert can_acquire([Lock("db:a", "write")], []) is None
 
@@ -47,14 +50,20 @@ def test_can_acquire_needs_all_locks_at_once():
 def test_reason_names_strongest_conflicting_holder_and_first_key_in_order():
     held = [Lock("k", "read"), Lock("k", "read"), Lock("j", "write")]
     assert can_acquire([Lock("k", "exclusive")], held) == "waiting for resource 'k' (held read)"
-    assert can_acquire([Lock("k", "exclusive"), Lock("j", "write")], held) == "waiting for resource 'j' (held write)"
+    assert (
+        can_acquire([Lock("k", "exclusive"), Lock("j", "write")], held)
+        == "waiting for resource 'j' (held write)"
+    )
     held = [Lock("k", "read"), Lock("k", "write")]
     assert can_acquire([Lock("k", "exclusive")], held) == "waiting for resource 'k' (held write)"
 
 
 def test_repeated_keys_in_one_request_collapse_to_strongest_mode():
     held = [Lock("k", "read")]
-    assert can_acquire([Lock("k", "read"), Lock("k", "exclusive")], held) == "waiting for resource 'k' (held read)"
+    assert (
+        can_acquire([Lock("k", "read"), Lock("k", "exclusive")], held)
+        == "waiting for resource 'k' (held read)"
+    )
     assert can_acquire([Lock("k", "read"), Lock("k", "write")], held) is None
 
 

@@ -27,7 +27,9 @@ def test_simulation_runs_a_tree_to_completion():
 
 
 def test_simulation_orders_by_priority_and_ready_time():
-    g = build(n("low", priority=3), n("high", priority=0), n("mid", priority=1), n("after_high", "high", priority=3))
+    g = build(
+        n("low", priority=3), n("high", priority=0), n("mid", priority=1), n("after_high", "high", priority=3)
+    )
     result = simulate(g, workers=1, max_duration=1)
     # after_high became ready at t=1, low has been ready since t=0: same priority, earlier ready time first.
     assert starts(result.events) == ["high", "mid", "low", "after_high"]

@@ -54,9 +54,17 @@ def test_tree_status(nodes, started, by_user, expected):
 
 
 def test_status_counts_and_progress():
-    g = build(n("a", status=C), n("b", status=F), n("c"), n("d", status=R), n("e", status=X), n("f", status=C))
+    g = build(
+        n("a", status=C), n("b", status=F), n("c"), n("d", status=R), n("e", status=X), n("f", status=C)
+    )
     assert status_counts(g) == {"pending": 1, "in_progress": 1, "completed": 2, "failed": 1, "cancelled": 1}
     assert progress(g) == pytest.approx(4 / 6)
-    assert status_counts(Graph()) == {"pending": 0, "in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0}
+    assert status_counts(Graph()) == {
+        "pending": 0,
+        "in_progress": 0,
+        "completed": 0,
+        "failed": 0,
+        "cancelled": 0,
+    }
     assert progress(Graph()) == 0.0
     assert progress(build(n("a", status=C))) == 1.0

@@ -40,7 +40,13 @@ def build(*nodes):
 
 
 def test_valid_tree_returns_dependencies_first_ties_in_input_order():
-    tasks = [t("root", None, "c", "b"), t("a", "root"), t("b", "root", "a"), t("c", "root"), t("d", "b", "a?")]
+    tasks = [
+        t("root", None, "c", "b"),
+        t("a", "root"),
+        t("b", "root", "a"),
+        t("c", "root"),
+        t("d", "b", "a?"),
+    ]
     assert validate_tree(tasks) == ["a", "b", "c", "root", "d"]
 
 
@@ -155,7 +161,12 @@ def test_mixed_problems_are_collected_in_one_error():
         "circular dependency: a -> b -> a",
         "tree has 2 roots: 'a', 'c'; exactly one task must have no parent",
     ]
-    assert error.details["codes"] == ["tree_validation", "invalid_reference", "circular_dependency", "tree_validation"]
+    assert error.details["codes"] == [
+        "tree_validation",
+        "invalid_reference",
+        "circular_dependency",
+        "tree_validation",
+    ]
 
 
 def test_max_deps_and_max_depth():
@@ -195,7 +206,10 @@ def test_resolve_refs_by_id_and_by_name():
 
 
 def test_resolve_refs_id_match_wins_over_name_match():
-    raw = [{"id": "a", "name": "first"}, {"id": "b", "name": "a", "parent_id": "first", "dependencies": ["a"]}]
+    raw = [
+        {"id": "a", "name": "first"},
+        {"id": "b", "name": "a", "parent_id": "first", "dependencies": ["a"]},
+    ]
     assert resolve_refs(raw)[1] == SpecTask("b", "a", "a", (("a", True),))
 
 
@@ -206,19 +220,30 @@ def test_resolve_refs_collapses_duplicate_dependencies():
         {
             "name": "c",
             "parent_id": "a",
-            "dependencies": [{"id": "b", "required": False}, {"id": "x", "required": False}, "a", {"name": "b"}],
+            "dependencies": [
+                {"id": "b", "required": False},
+                {"id": "x", "required": False},
+                "a",
+                {"name": "b"},
+            ],
         },
     ]
     assert resolve_refs(raw)[2].deps == (("b", True), ("x", True))
 
 
 def test_resolve_refs_accepts_int_ids_and_empty_values():
-    raw = [{"id": 1, "name": "a", "parent_id": "", "dependencies": None}, {"name": "b", "parent_id": 1, "dependencies": [1]}]
+    raw = [
+        {"id": 1, "name": "a", "parent_id": "", "dependencies": None},
+        {"name": "b", "parent_id": 1, "dependencies": [1]},
+    ]
     assert resolve_refs(raw) == [SpecTask("1", "a", None, ()), SpecTask("b", "b", "1", (("1", True),))]
 
 
 def test_resolve_refs_reports_every_unknown_reference():
-    raw = [{"name": "a", "dependencies": ["zzz"]}, {"name": "b", "parent_id": "nope", "dependencies": ["zzz", "yyy"]}]
+    raw = [
+        {"name": "a", "dependencies": ["zzz"]},
+        {"name": "b", "parent_id": "nope", "dependencies": ["zzz", "yyy"]},
+    ]
     with pytest.raises(InvalidReference) as info:
         resolve_refs(raw)
     assert info.value.errors == [
@@ -244,7 +269,10 @@ def test_resolve_refs_non_strict_keeps_unknown_references():
         ([{"name": "a", "id": ["x"]}], "task 'a' has an id that is not a string"),
         ([{"name": "a", "parent_id": {"id": 1}}], "task 'a' has a parent_id that is not a string"),
         ([{"name": "a", "dependencies": "b"}], "task 'a' has dependencies that are not a list"),
-        ([{"name": "a", "dependencies": [{"required": True}]}], "task 'a' has a dependency without an id or name"),
+        (
+            [{"name": "a", "dependencies": [{"required": True}]}],
+            "task 'a' has a dependency without an id or name",
+        ),
         ([{"name": "a", "dependencies": [None]}], "task 'a' has a dependency without an id or name"),
         ([{"name": "a", "dependencies": [[1]]}], "task 'a' has a dependency without an id or name"),
         (
@@ -288,7 +316,9 @@ def test_validate_spec_happy_path_and_limits():
 
 @pytest.fixture
 def chain():
-    return build(n("r"), n("a", parent="r"), n("b", "a", parent="r"), n("c", "b", parent="r"), n("x", parent="r"))
+    return build(
+        n("r"), n("a", parent="r"), n("b", "a", parent="r"), n("c", "b", parent="r"), n("x", parent="r")
+    )
 
 
 def test_validate_new_edge_accepts_valid_and_existing_edges(chain):

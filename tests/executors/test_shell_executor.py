@@ -177,8 +177,10 @@ def test_kill_active_process_groups_for_supervisors(make_context, run_in_thread,
         os.killpg(pgid, 0)
 
 
-def test_output_is_truncated_to_one_mebibyte(make_context, monkeypatch):
+def test_output_is_truncated_to_one_mebibyte(make_context, recorder, monkeypatch):
     monkeypatch.setattr(shell, "MAX_OUTPUT_BYTES", 10)
-    result = run(make_context, "echo 0123456789abcdef")
+    result = run(make_context, "sh -c 'echo 0123456789abcdef; echo more; echo more'")
     assert result["stdout"] == "0123456789"
     assert result["stdout_truncated"] is True
+    assert "stderr_truncated" not in result
+    assert recorder.lines() == ["0123456789abcdef [output truncated]"]
