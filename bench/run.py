@@ -152,7 +152,7 @@ def wait_terminal(tree_id, timeout=600.0) -> str:
         status = Tree.objects.filter(id=tree_id).values_list("status", flat=True).first()
         if status in ("completed", "failed", "cancelled"):
             return status
-        time.sleep(0.002)
+        time.sleep(0.01)
     raise TimeoutError(f"tree {tree_id} not terminal after {timeout}s")
 
 

@@ -117,6 +117,39 @@ def partial_graph(task_ids) -> Graph:
     return Graph(nodes)
 
 
+PARTIAL_NODE_FIELDS = ("id", "tree_id", "name", "status", "priority", "parent_id", "position", "ready_at",
+                       "executor", "error_type", "scheduled")
+
+
+def partial_graph_from_rows(rows) -> Graph:
+    """Like :func:`partial_graph`, for task rows already read (``PARTIAL_NODE_FIELDS`` order): one
+    more query reads their dependency edges together with each upstream task's status."""
+    ids = [row[0] for row in rows]
+    edges = (
+        Dependency.objects.filter(downstream_id__in=ids)
+        .order_by("downstream_id", "position")
+        .values_list("downstream_id", "upstream_id", "required", "upstream__name", "upstream__status",
+                     "upstream__priority", "upstream__position", "upstream__error_type", "upstream__scheduled")
+    )
+    deps: dict = defaultdict(list)
+    upstream_nodes: dict = {}
+    for down, up, required, name, status, priority, position, error_type, scheduled in edges:
+        deps[down].append(Dep(str(up), required))
+        upstream_nodes[up] = Node(id=str(up), name=name, status=Status(status), priority=priority,
+                                  created=position, error_type=error_type, in_scope=scheduled)
+    nodes = {}
+    for tid, _tree, name, status, priority, parent, position, ready_at, executor, error_type, scheduled in rows:
+        nodes[tid] = Node(
+            id=str(tid), name=name, status=Status(status), priority=priority, deps=tuple(deps.get(tid, ())),
+            parent=str(parent) if parent else None, created=position,
+            ready_at=ready_at.timestamp() if ready_at else None, executor=executor, error_type=error_type,
+            in_scope=scheduled,
+        )
+    for up, node in upstream_nodes.items():
+        nodes.setdefault(up, node)
+    return Graph(nodes.values())
+
+
 def dependents_of(task_ids) -> list:
     return list(
         Dependency.objects.filter(upstream_id__in=list(task_ids)).values_list("downstream_id", flat=True).distinct()

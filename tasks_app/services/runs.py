@@ -27,6 +27,7 @@ from tasks_app.models import Attempt, Dependency, ResourceLock, ResourcePool, Ta
 
 from . import scheduling
 from .events import EventBuffer
+from .sql import update_rows
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class Claim:
     dependency_results: dict
     timeout: float | None
     lease_expires_at: dt.datetime | None = None
+    has_locks: bool = False
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Finish:
     error_type: str | None = None
     permanent: bool = False
     logs: list = field(default_factory=list)
+    has_locks: bool = True  # False lets the batch skip the lock-release statement
 
 
 def _lease(now):
@@ -95,96 +98,108 @@ def claim_batch(*, worker: str, limit: int = 1, now=None) -> list[Claim]:
     """
     now = now or timezone.now()
     with transaction.atomic():
-        qs = ready_queue(now).only(
-            "id", "tree_id", "name", "executor", "priority", "resources", "timeout", "params", "inputs",
-            "attempt_count", "waiting_reason", "max_retries",
-        )
-        if connection.vendor == "postgresql":
-            qs = qs.select_for_update(skip_locked=True, of=("self",))
-        candidates = list(qs[: max(limit * 2, 8)])
-        chosen: list[Task] = []
-        held_new: list[tuple[str, str]] = []
-        lock_rows: list[tuple[Task, list]] = []
-        waiting_updates: list[Task] = []
-        for task in candidates:
-            if len(chosen) >= limit:
-                break
-            if chosen and (task.executor not in BATCHABLE or chosen[0].executor not in BATCHABLE):
+        return _claim(worker=worker, limit=limit, now=now)
+
+
+def _claim(*, worker: str, limit: int, now, events: EventBuffer | None = None) -> list[Claim]:
+    qs = ready_queue(now).only(
+        "id", "tree_id", "name", "executor", "priority", "resources", "timeout", "params", "inputs",
+        "attempt_count", "waiting_reason", "max_retries",
+    )
+    if connection.vendor == "postgresql":
+        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    candidates = list(qs[: max(limit * 2, 8)])
+    chosen: list[Task] = []
+    held_new: list[tuple[str, str]] = []
+    lock_rows: list[tuple[Task, list]] = []
+    waiting_updates: list[Task] = []
+    for task in candidates:
+        if len(chosen) >= limit:
+            break
+        if chosen and (task.executor not in BATCHABLE or chosen[0].executor not in BATCHABLE):
+            continue
+        locks = []
+        if task.resources:
+            try:
+                locks = normalise_resources(task.resources)
+            except Exception:  # validated at creation; be defensive
+                locks = []
+            keys = [k for k, _ in locks]
+            _advisory_lock(keys)
+            held = list(ResourceLock.objects.filter(key__in=keys).values_list("key", "mode")) + held_new
+            capacity = dict(ResourcePool.objects.filter(key__in=keys).values_list("key", "capacity"))
+            reason = can_acquire(locks, held, capacity)
+            if reason:
+                if task.waiting_reason != reason:
+                    task.waiting_reason = reason
+                    waiting_updates.append(task)
                 continue
-            locks = []
-            if task.resources:
-                try:
-                    locks = normalise_resources(task.resources)
-                except Exception:  # validated at creation; be defensive
-                    locks = []
-                keys = [k for k, _ in locks]
-                _advisory_lock(keys)
-                held = list(ResourceLock.objects.filter(key__in=keys).values_list("key", "mode")) + held_new
-                capacity = dict(ResourcePool.objects.filter(key__in=keys).values_list("key", "capacity"))
-                reason = can_acquire(locks, held, capacity)
-                if reason:
-                    if task.waiting_reason != reason:
-                        task.waiting_reason = reason
-                        waiting_updates.append(task)
-                    continue
-                held_new.extend(locks)
-            chosen.append(task)
-            lock_rows.append((task, locks))
-        if waiting_updates:
-            Task.objects.bulk_update(waiting_updates, ["waiting_reason"])
-        if not chosen:
-            return []
-        ids = [t.id for t in chosen]
-        deps = _dependency_results(ids)
-        events = EventBuffer(source="worker")
-        attempts = []
-        claims = []
-        lease = _lease(now)
-        for index, task in enumerate(chosen):
-            executor_cls = _executor_cls(task.executor)
-            dep_rows = deps.get(task.id, [])
-            aggregate = bool(getattr(executor_cls, "aggregate", False))
-            effective = engine_inputs.effective_inputs(task.inputs or {}, dep_rows, aggregate=aggregate)
-            number = task.attempt_count + 1
-            attempt = Attempt(
-                task_id=task.id, tree_id=task.tree_id, number=number, executor=task.executor,
-                # a batch runs in queue order: keep that order visible in the start times
-                effective_inputs=effective, worker=worker, started_at=now + dt.timedelta(microseconds=index),
-                heartbeat_at=now,
-                lease_expires_at=lease,
-            )
-            attempts.append(attempt)
-            task.attempt_count = number
-            task.current_attempt_id = attempt.id
-            claims.append(
-                Claim(
-                    attempt_id=attempt.id, task_id=task.id, tree_id=task.tree_id, number=number,
-                    executor=task.executor, name=task.name, inputs=effective, params=task.params or {},
-                    dependency_results=engine_inputs.aggregate_results(dep_rows), timeout=_timeout(task),
-                    lease_expires_at=lease,
-                )
-            )
-            events.add(task.tree_id, "task.status", task_id=task.id, status=Status.IN_PROGRESS.value,
-                       attempt=number, worker=worker)
-        claimed = Task.objects.filter(id__in=ids, status=Status.PENDING.value).update(
-            status=Status.IN_PROGRESS.value, started_at=now, completed_at=None, next_attempt_at=None,
-            waiting_reason="", progress=0.0, progress_message="", error=None, error_type=None, result=None,
-            updated_at=now,
+            held_new.extend(locks)
+        chosen.append(task)
+        lock_rows.append((task, locks))
+    if waiting_updates:
+        Task.objects.bulk_update(waiting_updates, ["waiting_reason"])
+    if not chosen:
+        if events is not None:
+            events.flush()
+        return []
+    ids = [t.id for t in chosen]
+    deps = _dependency_results(ids)
+    shared = events is not None
+    events = events if shared else EventBuffer(source="worker")
+    attempts = []
+    claims = []
+    lease = _lease(now)
+    for index, task in enumerate(chosen):
+        executor_cls = _executor_cls(task.executor)
+        dep_rows = deps.get(task.id, [])
+        aggregate = bool(getattr(executor_cls, "aggregate", False))
+        effective = engine_inputs.effective_inputs(task.inputs or {}, dep_rows, aggregate=aggregate)
+        number = task.attempt_count + 1
+        attempt = Attempt(
+            task_id=task.id, tree_id=task.tree_id, number=number, executor=task.executor,
+            # a batch runs in queue order: keep that order visible in the start times
+            effective_inputs=effective, worker=worker, started_at=now + dt.timedelta(microseconds=index),
+            heartbeat_at=now,
+            lease_expires_at=lease,
         )
-        if claimed != len(ids):  # cannot happen under the row locks / IMMEDIATE transaction
-            raise RuntimeError("claim lost a compare-and-set race")
-        Attempt.objects.bulk_create(attempts)
-        Task.objects.bulk_update(chosen, ["attempt_count", "current_attempt"])
-        locks = [
-            ResourceLock(key=key, mode=mode, attempt_id=task.current_attempt_id, task_id=task.id)
-            for task, task_locks in lock_rows
-            for key, mode in task_locks
-        ]
-        if locks:
-            ResourceLock.objects.bulk_create(locks)
-        tree_ids = {t.tree_id for t in chosen}
-        scheduling.refresh_tree_status(tree_ids, events, now)
-        events.flush()
+        attempts.append(attempt)
+        task.attempt_count = number
+        task.current_attempt_id = attempt.id
+        claims.append(
+            Claim(
+                attempt_id=attempt.id, task_id=task.id, tree_id=task.tree_id, number=number,
+                executor=task.executor, name=task.name, inputs=effective, params=task.params or {},
+                dependency_results=engine_inputs.aggregate_results(dep_rows), timeout=_timeout(task),
+                lease_expires_at=lease, has_locks=bool(task.resources),
+            )
+        )
+        events.add(task.tree_id, "task.status", task_id=task.id, status=Status.IN_PROGRESS.value,
+                   attempt=number, worker=worker)
+    Attempt.objects.bulk_create(attempts)
+    fields = ["status", "started_at", "completed_at", "next_attempt_at", "waiting_reason", "progress",
+              "progress_message", "error", "error_type", "result", "updated_at", "attempt_count", "current_attempt"]
+    claimed = update_rows(
+        Task,
+        [{"pk": t.id, "status": Status.IN_PROGRESS.value, "started_at": now, "completed_at": None,
+          "next_attempt_at": None, "waiting_reason": "", "progress": 0.0, "progress_message": "", "error": None,
+          "error_type": None, "result": None, "updated_at": now, "attempt_count": t.attempt_count,
+          "current_attempt": t.current_attempt_id} for t in chosen],
+        fields,
+        where="t.status = %s",  # the compare-and-set
+        where_params=[Status.PENDING.value],
+    )
+    if claimed != len(ids):  # cannot happen under the row locks / IMMEDIATE transaction
+        raise RuntimeError("claim lost a compare-and-set race")
+    locks = [
+        ResourceLock(key=key, mode=mode, attempt_id=task.current_attempt_id, task_id=task.id)
+        for task, task_locks in lock_rows
+        for key, mode in task_locks
+    ]
+    if locks:
+        ResourceLock.objects.bulk_create(locks)
+    # the tree is already in progress (execute/retry/rerun set it): no status refresh here
+    events.flush()
     return claims
 
 
@@ -244,62 +259,105 @@ def finish(finishes: list[Finish], *, actor=None, now=None) -> list:
     """Record attempt outcomes (fenced), move tasks on, release locks, propagate, refresh tree
     status — one transaction for the whole batch. Returns the ids of tasks that became ready."""
     now = now or timezone.now()
-    became_ready = []
     with transaction.atomic():
-        events = EventBuffer(actor_id=getattr(actor, "pk", None), source="worker")
-        terminal: list = []
-        trees: set = set()
-        for f in finishes:
-            became = _finish_one(f, events, now)
-            if became is None:
-                continue
-            tree_id, is_terminal = became
-            trees.add(tree_id)
-            if is_terminal:
-                terminal.append(f.task_id)
-        if terminal:
-            became_ready = scheduling.propagate(terminal, events, now)
-        if trees:
-            scheduling.refresh_tree_status(trees, events, now)
+        return _finish(finishes, actor=actor, now=now)
+
+
+def finish_and_claim(finishes: list[Finish], *, worker: str, limit: int, now=None) -> tuple[list, list[Claim]]:
+    """Record a batch's outcomes and claim the next batch in the same transaction: the dependent
+    that this completion made ready goes straight to this worker, with one commit per hop."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        events = EventBuffer(source="worker")
+        became_ready = _finish(finishes, actor=None, now=now, events=events, flush=False)
+        claims = _claim(worker=worker, limit=limit, now=now, events=events)
+        return became_ready, claims
+
+
+def _finish(finishes: list[Finish], *, actor, now, events: EventBuffer | None = None, flush: bool = True) -> list:
+    events = events if events is not None else EventBuffer(actor_id=getattr(actor, "pk", None), source="worker")
+    attempt_ids = [f.attempt_id for f in finishes]
+    # the fence: only attempts that are still running record an outcome (one statement)
+    alive = update_rows(
+        Attempt,
+        [
+            {"pk": f.attempt_id, "outcome": f.outcome,
+             "result": f.result if f.outcome == Outcome.COMPLETED.value else None,
+             "error": f.error, "error_type": f.error_type, "finished_at": now, "lease_expires_at": None,
+             "logs": (f.logs or [])[-MAX_LOG_LINES:]}
+            for f in finishes
+        ],
+        ["outcome", "result", "error", "error_type", "finished_at", "lease_expires_at", "logs"],
+        where="t.outcome = %s",
+        where_params=[Outcome.RUNNING.value],
+        returning=True,
+    )
+    if any(f.has_locks for f in finishes):
+        ResourceLock.objects.filter(attempt_id__in=attempt_ids).delete()  # released however it ended
+    for f in finishes:
+        if f.attempt_id not in alive:
+            logger.info("discarded a late outcome of attempt %s (%s)", f.attempt_id, f.outcome)
+    live = [f for f in finishes if f.attempt_id in alive]
+    if not live:
+        if flush:
+            events.flush()
+        return []
+    tasks = {
+        t.id: t
+        for t in Task.objects.filter(
+            id__in=[f.task_id for f in live], status=Status.IN_PROGRESS.value
+        ).only("id", "tree_id", "status", "max_retries", "retry_delay", "attempt_count", "name", "current_attempt_id")
+    }
+    completed: list[Task] = []
+    terminal: list = []
+    trees: set = set()
+    for f in live:
+        task = tasks.get(f.task_id)
+        if task is None or task.current_attempt_id != f.attempt_id:
+            continue  # the task moved on (cancelled, re-run): nothing more to record
+        trees.add(task.tree_id)
+        if f.outcome == Outcome.COMPLETED.value:
+            task.status, task.result, task.error, task.error_type = Status.COMPLETED.value, f.result, None, None
+            task.progress, task.completed_at, task.cancel_requested, task.updated_at = 1.0, now, False, now
+            completed.append(task)
+            terminal.append(task.id)
+            events.add(task.tree_id, "task.status", task_id=task.id, status=Status.COMPLETED.value,
+                       attempt=task.attempt_count, result=_preview(f.result))
+        elif _finish_other(task, f, events, now):
+            terminal.append(task.id)
+    if completed:
+        update_rows(
+            Task,
+            [{"pk": t.id, "status": Status.COMPLETED.value, "result": t.result, "error": None, "error_type": None,
+              "progress": 1.0, "completed_at": now, "cancel_requested": False, "updated_at": now} for t in completed],
+            ["status", "result", "error", "error_type", "progress", "completed_at", "cancel_requested", "updated_at"],
+        )
+    became_ready = scheduling.propagate(terminal, events, now) if terminal else []
+    # a tree in which something just became ready is still in progress: no need to look
+    still_running = set(scheduling.trees_of_ready(became_ready)) if became_ready else set()
+    if trees - still_running:
+        scheduling.refresh_tree_status(trees - still_running, events, now)
+    if flush:
         events.flush()
     return became_ready
 
 
-def _finish_one(f: Finish, events: EventBuffer, now):
-    logs = (f.logs or [])[-MAX_LOG_LINES:]
-    ended = Attempt.objects.filter(id=f.attempt_id, outcome=Outcome.RUNNING.value).update(
-        outcome=f.outcome, result=f.result if f.outcome == Outcome.COMPLETED.value else None,
-        error=f.error, error_type=f.error_type, finished_at=now, lease_expires_at=None, logs=logs,
-    )
-    ResourceLock.objects.filter(attempt_id=f.attempt_id).delete()
-    if not ended:
-        logger.info("discarded a late outcome of attempt %s (%s)", f.attempt_id, f.outcome)
-        return None
-    task = Task.objects.filter(id=f.task_id, current_attempt_id=f.attempt_id).only(
-        "id", "tree_id", "status", "max_retries", "retry_delay", "attempt_count", "name"
-    ).first()
-    if task is None or task.status != Status.IN_PROGRESS.value:
-        return None
+def _finish_other(task: Task, f: Finish, events: EventBuffer, now) -> bool:
+    """Every outcome but success (rare: one row at a time). Returns True if the task is terminal."""
     fenced = Task.objects.filter(id=f.task_id, current_attempt_id=f.attempt_id, status=Status.IN_PROGRESS.value)
     outcome = Outcome(f.outcome)
-    if outcome == Outcome.COMPLETED:
-        fenced.update(status=Status.COMPLETED.value, result=f.result, error=None, error_type=None, progress=1.0,
-                      completed_at=now, cancel_requested=False, updated_at=now)
-        events.add(task.tree_id, "task.status", task_id=task.id, status=Status.COMPLETED.value,
-                   attempt=task.attempt_count, result=_preview(f.result))
-        return task.tree_id, True
     if outcome == Outcome.INTERRUPTED:
         # shutdown: back to the queue at once; an interruption does not consume a retry
         fenced.update(status=Status.PENDING.value, next_attempt_at=None, updated_at=now, progress=0.0)
         events.add(task.tree_id, "task.status", task_id=task.id, status=Status.PENDING.value,
                    attempt=task.attempt_count, reason="interrupted")
-        return task.tree_id, False
+        return False
     if outcome == Outcome.CANCELLED:
         fenced.update(status=Status.CANCELLED.value, error=f.error or "cancelled", error_type="cancelled",
                       completed_at=now, updated_at=now)
         events.add(task.tree_id, "task.status", task_id=task.id, status=Status.CANCELLED.value,
                    error=f.error or "cancelled", error_type="cancelled")
-        return task.tree_id, True
+        return True
     # failed, timed_out, worker_lost
     failures = Attempt.objects.filter(
         task_id=task.id, outcome__in=[o.value for o in RETRYABLE_OUTCOMES]
@@ -313,12 +371,12 @@ def _finish_one(f: Finish, events: EventBuffer, now):
         events.add(task.tree_id, "task.status", task_id=task.id, status=Status.PENDING.value,
                    attempt=task.attempt_count, reason="retry", retry_in=round(delay, 3), error=f.error,
                    outcome=outcome.value)
-        return task.tree_id, False
+        return False
     fenced.update(status=Status.FAILED.value, error=f.error, error_type=f.error_type or outcome.value,
                   completed_at=now, updated_at=now)
     events.add(task.tree_id, "task.status", task_id=task.id, status=Status.FAILED.value,
                attempt=task.attempt_count, error=f.error, error_type=f.error_type or outcome.value)
-    return task.tree_id, True
+    return True
 
 
 def _preview(result, limit: int = 2000):
@@ -334,4 +392,4 @@ def _preview(result, limit: int = 2000):
 
 def fail_unrunnable(claim: Claim, message: str, error_type: str) -> Finish:
     return Finish(attempt_id=claim.attempt_id, task_id=claim.task_id, outcome=Outcome.FAILED.value,
-                  error=message, error_type=error_type, permanent=True)
+                  error=message, error_type=error_type, permanent=True, has_locks=claim.has_locks)

@@ -15,11 +15,23 @@ from tasks_app import selectors
 from tasks_app.engine import propagation, readiness
 from tasks_app.engine.states import UPSTREAM_FAILED, Status
 from tasks_app.engine.status import tree_status
-from tasks_app.models import Task, Tree
+from tasks_app.models import Dependency, Task, Tree
 
 from .events import EventBuffer
 
 ACTIVE = (Status.PENDING.value, Status.IN_PROGRESS.value)
+
+
+class ReadyList(list):
+    """Ids of tasks that became ready, plus the trees they belong to."""
+
+    def __init__(self):
+        super().__init__()
+        self.trees: set = set()
+
+
+def trees_of_ready(ready) -> set:
+    return getattr(ready, "trees", set())
 
 
 def lock_tasks(ids) -> None:
@@ -39,23 +51,20 @@ def propagate(finished_ids, events: EventBuffer, now=None) -> list:
     """
     now = now or timezone.now()
     frontier = {str(i) for i in finished_ids}
-    became_ready: list = []
+    became_ready = ReadyList()
     seen_cancelled: set = set()
     guard = 0
     while frontier and guard < 10_000:
         guard += 1
-        candidates = selectors.dependents_of(frontier)
-        if not candidates:
+        downstream = Dependency.objects.filter(upstream_id__in=list(frontier)).values("downstream_id")
+        pending_qs = Task.objects.filter(id__in=downstream, status=Status.PENDING.value, scheduled=True)
+        if connection.vendor == "postgresql":
+            pending_qs = pending_qs.select_for_update().order_by("id")  # lock in primary-key order
+        rows = list(pending_qs.values_list(*selectors.PARTIAL_NODE_FIELDS))
+        if not rows:
             break
-        lock_tasks(candidates)
-        pending = list(
-            Task.objects.filter(id__in=candidates, status=Status.PENDING.value, scheduled=True).values_list(
-                "id", flat=True
-            )
-        )
-        if not pending:
-            break
-        graph = selectors.partial_graph(pending)
+        tree_of = {row[0]: row[1] for row in rows}
+        graph = selectors.partial_graph_from_rows(rows)
         frontier = {i for i in frontier if i in graph.nodes}  # finished tasks with pending dependents
         fallout = propagation.failure_fallout(graph, frontier)
         fallout = {k: v for k, v in fallout.items() if k not in seen_cancelled}
@@ -68,8 +77,8 @@ def propagate(finished_ids, events: EventBuffer, now=None) -> list:
                 ready_at=now, waiting_reason="", updated_at=now
             )
             became_ready.extend(ready)
-            tree_of = dict(Task.objects.filter(id__in=ready).values_list("id", "tree_id"))
             for i in ready:
+                became_ready.trees.add(tree_of.get(_uuid(i)))
                 events.add(tree_of.get(_uuid(i)), "task.ready", task_id=i)
         if fallout:
             cancel_upstream_failed(fallout, events, now)

@@ -90,12 +90,8 @@ def drain(*, hard_kill: bool = True, budget: float | None = None, max_tasks: int
     deadline = time.monotonic() + budget
     ran = 0
     me = worker_id()
-    while not stopping() and time.monotonic() < deadline:
-        if max_tasks is not None and ran >= max_tasks:
-            break
-        claims = _db_retry(runs.claim_batch, worker=me, limit=settings.ARBOR_CLAIM_BATCH)
-        if not claims:
-            break
+    claims = _db_retry(runs.claim_batch, worker=me, limit=settings.ARBOR_CLAIM_BATCH)
+    while claims:
         if len(claims) == settings.ARBOR_CLAIM_BATCH or claims[0].executor not in runs.BATCHABLE:
             dispatch.wake(1)  # more work may be waiting: let an idle worker help
         finishes = []
@@ -105,7 +101,14 @@ def drain(*, hard_kill: bool = True, budget: float | None = None, max_tasks: int
                 break
             finishes.append(run_claim(claim, hard_kill=hard_kill, rest=claims[i + 1:]))
         ran += len(finishes)
-        became_ready = _db_retry(runs.finish, finishes) or []
+        more = not stopping() and time.monotonic() < deadline and (max_tasks is None or ran < max_tasks)
+        if more:
+            # record this batch and take the next one in the same transaction (one commit per hop)
+            became_ready, claims = _db_retry(
+                runs.finish_and_claim, finishes, worker=me, limit=settings.ARBOR_CLAIM_BATCH
+            ) or ([], [])
+        else:
+            became_ready, claims = _db_retry(runs.finish, finishes) or [], []
         if len(became_ready) > 1:
             dispatch.wake(len(became_ready) - 1)
     return ran
@@ -125,7 +128,7 @@ def run_until_idle(*, hard_kill: bool = False, timeout: float = 60.0) -> int:
 
 def _interrupted(claim: runs.Claim) -> runs.Finish:
     return runs.Finish(attempt_id=claim.attempt_id, task_id=claim.task_id, outcome=Outcome.INTERRUPTED.value,
-                       error="worker shut down", error_type="interrupted")
+                       error="worker shut down", error_type="interrupted", has_locks=claim.has_locks)
 
 
 @dataclass
@@ -195,7 +198,8 @@ def _call(executor, claim, ctx):
 
 
 def _outcome(claim, reporter, result, exc, reason: str | None = None, elapsed: float = 0.0) -> runs.Finish:
-    base = {"attempt_id": claim.attempt_id, "task_id": claim.task_id, "logs": list(reporter.all_logs)}
+    base = {"attempt_id": claim.attempt_id, "task_id": claim.task_id, "logs": list(reporter.all_logs),
+            "has_locks": claim.has_locks}
     if reason == "timed_out":
         return runs.Finish(**base, outcome=Outcome.TIMED_OUT.value,
                            error=f"timed out after {claim.timeout:g}s", error_type="timeout")
