@@ -7,6 +7,7 @@ optionally, REDIS_URL. See docs/deployment.md for every variable.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -39,7 +40,13 @@ def envlist(name: str, default: list[str] | None = None) -> list[str]:
 
 
 DEBUG = envbool("DEBUG", True)
-SECRET_KEY = os.environ.get("SECRET_KEY", "arbor-insecure-development-key-change-me-in-production-0123456789")
+DEV_SECRET_KEY = "arbor-insecure-development-key-change-me-in-production-0123456789"
+SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
+    # the key signs sessions and django-q2's pickled jobs: a known key is remote code execution
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SECRET_KEY must be set (a long random string) when DEBUG=0")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 VAR_DIR = Path(os.environ.get("ARBOR_VAR_DIR", BASE_DIR / "var"))
@@ -55,12 +62,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "django_q",
     "tasks_app",
 ]
 
 MIDDLEWARE = [
+    "tasks_app.ops.middleware.ProbeMiddleware",  # /healthz /readyz /metrics: before host checks and SSL redirect
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tasks_app.middleware.DatabaseUnavailableMiddleware",
@@ -101,8 +110,9 @@ SQLITE_OPTIONS = {
 }
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+CONN_MAX_AGE = envint("ARBOR_DB_CONN_MAX_AGE", 600)
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)}
 else:
     DATABASES = {
         "default": {
@@ -115,6 +125,31 @@ else:
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+def _process_role() -> str:
+    """web (Daphne), worker, qcluster, migrate, ...: names connections and picks the pooling mode."""
+    prog = sys.argv[0] if sys.argv else ""
+    if os.path.basename(prog) == "manage.py" and len(sys.argv) > 1:
+        return sys.argv[1].removeprefix("arbor_")
+    if "daphne" in prog:
+        return "web"
+    return os.path.basename(prog) or "python"
+
+
+# Daphne runs every request in a thread of its own, so persistent connections (CONN_MAX_AGE)
+# would pile up, one per thread ever used (measured: 104 connections after 1,000 requests). Web
+# processes therefore use a bounded per-process pool; single-threaded roles keep persistent ones.
+ARBOR_DB_POOL_SIZE = envint("ARBOR_DB_POOL_SIZE", 10 if _process_role() == "web" else 0)
+if IS_POSTGRES:
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _pg_options.setdefault("connect_timeout", envint("ARBOR_DB_CONNECT_TIMEOUT", 5))
+    _pg_options.setdefault(
+        "application_name", os.environ.get("ARBOR_DB_APPLICATION_NAME") or f"arbor-{_process_role()}"[:63]
+    )
+    if ARBOR_DB_POOL_SIZE > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+        _pg_options["pool"] = {"min_size": 1, "max_size": ARBOR_DB_POOL_SIZE, "timeout": 10}
 
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -133,7 +168,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("ARBOR_STATIC_ROOT", BASE_DIR / "staticfiles"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -200,6 +235,14 @@ Q_CLUSTER = {
     "sync": envbool("ARBOR_Q_SYNC", False),
 }
 
+# --- operations: probes, metrics, heartbeats (tasks_app/ops, docs/deployment.md) ---------------
+ARBOR_METRICS_TOKEN = os.environ.get("ARBOR_METRICS_TOKEN", "")
+ARBOR_HEALTH_STALE_SECONDS = envfloat("ARBOR_HEALTH_STALE_SECONDS", 15.0)
+ARBOR_METRICS_WINDOW = envfloat("ARBOR_METRICS_WINDOW", 300.0)
+ARBOR_METRICS_CACHE_SECONDS = envfloat("ARBOR_METRICS_CACHE_SECONDS", 5.0)
+# prefix of Attempt.worker ("<label>:<host>:<pid>"), e.g. the machine or cluster name
+ARBOR_WORKER_LABEL = os.environ.get("ARBOR_WORKER_LABEL", "")
+
 # --- channels ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
@@ -212,6 +255,9 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Live updates (docs/live.md): how web processes hear of events committed by other processes.
+# "auto": Redis if REDIS_URL is set, else LISTEN/NOTIFY on PostgreSQL, else polling the event table.
+ARBOR_LIVE_WAKEUP = os.environ.get("ARBOR_LIVE_WAKEUP", "auto")
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -237,6 +283,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI assets are served from the drf-spectacular-sidecar package (no CDN)
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- security ---------------------------------------------------------------------------------
@@ -252,6 +301,8 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
     SECURE_CONTENT_TYPE_NOSNIFF = True
+# HSTS preload is opt-in (SECURE_HSTS_PRELOAD=1 once the domain is ready for the preload list).
+SILENCED_SYSTEM_CHECKS = envlist("SILENCED_SYSTEM_CHECKS", ["security.W021"])
 
 # --- logging ----------------------------------------------------------------------------------
 LOG_FORMAT = os.environ.get("ARBOR_LOG_FORMAT", "text")  # "json" for structured logs

@@ -3,6 +3,9 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("tasks_app.ops.urls")),  # /healthz /readyz /metrics (also served by ProbeMiddleware)
     path("", include("tasks_app.api.urls")),
+    path("", include("tasks_app.api.rpc_urls")),  # JSON-RPC: POST /tasks, GET /tasks/methods
     path("", include("tasks_app.ui.urls")),
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError
+from django.db import DataError, InterfaceError, OperationalError
+from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -49,16 +50,35 @@ def exception_handler(exc, context):
                             status=status.HTTP_503_SERVICE_UNAVAILABLE)
         response["Retry-After"] = "5"
         return response
+    if isinstance(exc, DataError):
+        # e.g. a value the database cannot store (PostgreSQL refuses NUL characters in text)
+        return Response(error_body("validation", "a value cannot be stored: " + str(exc).splitlines()[0]),
+                        status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
     data = response.data
     code = getattr(exc, "default_code", "error")
+    if isinstance(exc, drf_exceptions.ValidationError):
+        code = "validation"
     if isinstance(data, dict) and "detail" in data and len(data) == 1:
         message = str(data["detail"])
         details = None
     else:
-        message = "invalid input"
+        message = "; ".join(_flatten(data)) or "invalid input"
         details = data
     response.data = error_body(str(code), message, details)
     return response
+
+
+def _flatten(data, prefix: str = "") -> list[str]:
+    """``{"mode": ["not a valid choice"]}`` -> ``["mode: not a valid choice"]``."""
+    if isinstance(data, dict):
+        return [
+            message
+            for key, value in data.items()
+            for message in _flatten(value, prefix if key == "non_field_errors" else f"{prefix}{key}: ")
+        ]
+    if isinstance(data, list):
+        return [m for item in data for m in _flatten(item, prefix)]
+    return [f"{prefix}{data}"]

@@ -1,1 +1,21 @@
-urlpatterns: list = []
+"""URLs of the REST API (``/api/v1/``) and its OpenAPI schema (``/api/schema/``, ``/api/docs/``)."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+router = DefaultRouter()
+router.register("trees", views.TreeViewSet, basename="tree")
+router.register("tasks", views.TaskViewSet, basename="task")
+router.register("tokens", views.TokenViewSet, basename="token")
+
+urlpatterns = [
+    path("api/v1/executors/", views.ExecutorListView.as_view(), name="executor-list"),
+    path("api/v1/stats/", views.StatsView.as_view(), name="stats"),
+    path("api/v1/validate/", views.ValidateView.as_view(), name="validate"),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]

@@ -1,0 +1,466 @@
+"""The methods: apflow's names and params, each a thin call to one selector or service."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count
+
+from tasks_app import exceptions as domain
+from tasks_app import selectors
+from tasks_app.engine.states import TERMINAL, Status
+from tasks_app.models import Task, Tree
+from tasks_app.services import control, copying, trees
+
+from .protocol import (
+    INVALID_PARAMS,
+    JSONRPC,
+    LIST_DEFAULT_LIMIT,
+    LIST_MAX_LIMIT,
+    MAX_OFFSET,
+    MSG_TYPE,
+    MSG_WEBHOOK,
+    SOURCE,
+    WAIT_DEFAULT_TIMEOUT,
+    WAIT_MAX_TIMEOUT,
+    RpcError,
+    id_list,
+    param,
+    param_bool,
+    param_int,
+    param_number,
+    rpc_error_for,
+    statuses_param,
+)
+from .render import attempt_dict, iso, output_list, task_dict, task_dicts, tree_dict
+
+# --- calls -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Call:
+    request: Any
+    user: Any
+    rpc_id: Any
+    batch: bool = False
+
+
+@dataclass
+class Streaming:
+    """A handler's answer that replaces the JSON envelope (``use_streaming``)."""
+
+    response: Any
+    result: dict
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    handler: Callable[[Call, Any], Any]
+    category: str
+    description: str
+    params: tuple = ()
+    array_params: bool = False
+
+
+def _task(call: Call, params: dict, *names: str) -> Task:
+    return selectors.task_get(call.user, param(params, *names))
+
+
+def _owner_filter(call: Call, params: dict, qs):
+    """``user_id`` narrows lists to one owner for staff; it is ignored for everybody else."""
+    user_id = params.get("user_id")
+    if user_id is None or not getattr(call.user, "is_staff", False):
+        return qs
+    text = str(user_id)
+    if text.isdigit() and int(text) <= MAX_OFFSET:
+        return qs.filter(owner_id=int(text))
+    return qs.filter(owner__username=text)
+
+
+def rpc_create(call: Call, params):
+    if isinstance(params, dict) and isinstance(params.get("tasks"), list) and "name" not in params:
+        params = params["tasks"]
+    tree = trees.tree_create(owner=call.user, tasks=params, actor=call.user, source=SOURCE)
+    return output_list(tree)
+
+
+def rpc_get(call: Call, params):
+    task = _task(call, params, "task_id", "id")
+    data = task_dict(task)
+    data["attempts"] = [attempt_dict(a) for a in selectors.task_attempts(task)]
+    return data
+
+
+def rpc_tree(call: Call, params):
+    task = _task(call, params, "task_id", "root_id")
+    return tree_dict(selectors.tree_tasks(task.tree_id), task.id)
+
+
+def rpc_children(call: Call, params):
+    task = _task(call, params, "parent_id", "task_id")
+    return task_dicts(list(Task.objects.filter(parent_id=task.id).order_by("priority", "position")))
+
+
+def rpc_list(call: Call, params):
+    qs = _owner_filter(call, params, selectors.task_queryset(call.user))
+    statuses = statuses_param(params.get("status"), "status")
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    if param_bool(params, "root_only", True):
+        qs = qs.filter(parent__isnull=True)
+    limit = min(param_int(params, "limit", LIST_DEFAULT_LIMIT, minimum=1), LIST_MAX_LIMIT)
+    offset = param_int(params, "offset", 0)
+    return task_dicts(list(qs.order_by("-created_at", "-position")[offset:offset + limit]))
+
+
+def rpc_count(call: Call, params):
+    qs = _owner_filter(call, params, selectors.task_queryset(call.user))
+    root_only = param_bool(params, "root_only", False)
+    if root_only:
+        qs = qs.filter(parent__isnull=True)
+    statuses = statuses_param(params.get("statuses", params.get("status")), "statuses")
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    counts = {s.value: 0 for s in Status}
+    for status, n in qs.values_list("status").annotate(n=Count("id")).order_by():
+        counts[status] = n
+    counts["total"] = sum(counts.values())
+    if params.get("user_id") is not None and getattr(call.user, "is_staff", False):
+        counts["user_id"] = params["user_id"]
+    counts["root_only"] = root_only
+    return counts
+
+
+def rpc_update(call: Call, params):
+    from tasks_app.services import tasks as task_services
+
+    task = _task(call, params, "task_id", "id")
+    data = {k: v for k, v in params.items() if k not in ("task_id", "id")}
+    updated = task_services.task_update(task=task, data=data, actor=call.user, source=SOURCE)
+    return task_dict(updated) if isinstance(updated, Task) else updated
+
+
+def rpc_delete(call: Call, params):
+    from tasks_app.services import tasks as task_services
+
+    task = _task(call, params, "task_id", "id")
+    outcome = task_services.task_delete(task=task, actor=call.user, source=SOURCE)
+    deleted = outcome.get("deleted", [])
+    return {
+        "success": True,
+        "task_id": str(task.id),
+        "deleted_count": len(deleted),
+        "children_deleted": max(0, len(deleted) - 1),
+        **outcome,
+    }
+
+
+def rpc_execute(call: Call, params):
+    if isinstance(params, list):
+        params = {"tasks": params}
+    if params.get("webhook_config") is not None:
+        raise RpcError(INVALID_PARAMS, MSG_WEBHOOK)
+    copy_execution = param_bool(params, "copy_execution", False)
+    copy_children = param_bool(params, "copy_children", False)
+    use_streaming = param_bool(params, "use_streaming", False)
+    wait = param_bool(params, "wait", False)
+    timeout = param_number(params, "timeout", WAIT_DEFAULT_TIMEOUT, maximum=WAIT_MAX_TIMEOUT)
+    if params.get("tasks") is not None:
+        created = trees.tree_create(owner=call.user, tasks=params["tasks"], actor=call.user, source=SOURCE)
+        task = Task.objects.select_related("tree").get(id=created.id)
+    else:
+        task = _task(call, params, "task_id", "id")
+    original = None
+    if copy_execution:
+        original = task
+        tree = copying.task_copy(task=task, mode="minimal", children=copy_children, actor=call.user, source=SOURCE)
+        task = Task.objects.select_related("tree").get(tree=tree, original_task=original)
+        run_target = None
+    else:
+        tree = task.tree
+        run_target = None if task.id == tree.id else task
+    tree = control.tree_execute(tree=tree, task=run_target, actor=call.user, source=SOURCE)
+    result = {
+        "success": True,
+        "protocol": "jsonrpc",
+        "root_task_id": str(tree.id),
+        "task_id": str(task.id),
+        "status": tree.status,
+        "message": "execution started",
+    }
+    if original is not None:
+        result["original_task_id"] = str(original.id)
+    if use_streaming and not call.batch:
+        try:
+            from tasks_app.live.sse import stream_tree_events
+        except ImportError:
+            result["streaming"] = False
+            result["message"] = "execution started; streaming is unavailable on this server"
+        else:
+            result["streaming"] = True
+            response = stream_tree_events(request=call.request, tree=tree, rpc_id=call.rpc_id, first_result=result)
+            return Streaming(response, result)
+    if wait:
+        status = _wait_for(tree.id, timeout)
+        result["status"] = status
+        result["final"] = Status(status) in TERMINAL
+        result["message"] = "execution finished" if result["final"] else f"still {status} after {timeout:g}s"
+        root = Task.objects.get(id=tree.id)
+        result["result"] = root.result
+        result["error"] = root.error
+    return result
+
+
+def _wait_for(tree_id, timeout: float) -> str:
+    """Poll the tree's status until it is terminal or ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        status = Tree.objects.filter(id=tree_id).values_list("status", flat=True).first()
+        if status is None or Status(status) in TERMINAL or time.monotonic() >= deadline:
+            return status or Status.CANCELLED.value
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, 0.5)
+
+
+def rpc_cancel(call: Call, params):
+    raw = params.get("task_ids")
+    if raw is None:
+        raw = params.get("context_ids")
+    ids = id_list(raw, "task_ids")
+    force = param_bool(params, "force", False)
+    message = params.get("error_message")
+    if message is not None and not isinstance(message, str):
+        raise RpcError(INVALID_PARAMS, MSG_TYPE.format(name="error_message", kind="a string"))
+    results = []
+    first_missing = None
+    for raw_id in ids:
+        try:
+            task = selectors.task_get(call.user, raw_id)
+        except domain.NotFound as exc:
+            first_missing = first_missing or exc
+            error = rpc_error_for(exc)
+            results.append({"task_id": raw_id, "status": "error", "message": exc.message, "force": force,
+                            "error": error.body()})
+            continue
+        try:
+            if task.id == task.tree_id:
+                control.tree_cancel(tree=task.tree, actor=call.user, source=SOURCE,
+                                    reason=message or "tree cancelled by user")
+            else:
+                control.task_cancel(task=task, actor=call.user, source=SOURCE, reason=message or "cancelled by user")
+        except (domain.InvalidTransition, domain.ArchivedTask) as exc:
+            results.append({"task_id": str(task.id), "status": "failed", "message": exc.message, "force": force})
+            continue
+        task.refresh_from_db()
+        results.append({"task_id": str(task.id), "status": task.status, "message": "cancelled", "force": force,
+                        "error": task.error, "result": task.result})
+    if first_missing is not None and all(r["status"] == "error" for r in results):
+        raise first_missing
+    return results
+
+
+def _visible_ids(call: Call, value, name: str):
+    """Task ids given to copy or link are looked up like any id (another user's task is simply not
+    found, -32001); client ids and names pass through for the service to resolve in the tree."""
+    if value is None:
+        return None
+    out = []
+    for ref in id_list(value, name):
+        try:
+            selectors.parse_uuid(ref)
+        except domain.NotFound:
+            out.append(ref)
+        else:
+            out.append(str(selectors.task_get(call.user, ref).id))
+    return out
+
+
+def rpc_copy(call: Call, params):
+    task = _task(call, params, "task_id", "id")
+    save = param_bool(params, "save", True)
+    outcome = copying.task_copy(
+        task=task,
+        mode=params.get("copy_mode") or "minimal",
+        children=param_bool(params, "children", False),
+        custom_task_ids=_visible_ids(call, params.get("custom_task_ids"), "custom_task_ids"),
+        custom_include_children=param_bool(params, "custom_include_children", False),
+        reset_fields=params.get("reset_fields"),
+        save=save,
+        actor=call.user,
+        source=SOURCE,
+    )
+    if not save:
+        return {"tasks": outcome, "saved": False}
+    return tree_dict(selectors.tree_tasks(outcome.id), outcome.id)
+
+
+def rpc_clone(call: Call, params):
+    task = _task(call, params, "task_id", "id")
+    save = param_bool(params, "save", True)
+    outcome = copying.task_clone(
+        task=task,
+        origin_type=params.get("origin_type") or "copy",
+        recursive=param_bool(params, "recursive", True),
+        reset_fields=params.get("reset_fields"),
+        save=save,
+        link_task_ids=_visible_ids(call, params.get("link_task_ids"), "link_task_ids"),
+        actor=call.user,
+        source=SOURCE,
+    )
+    if not save:
+        return {"tasks": outcome, "saved": False}
+    return output_list(outcome)
+
+
+def _running_trees(call: Call, params):
+    qs = selectors.tree_queryset(call.user).filter(status=Status.IN_PROGRESS.value)
+    return _owner_filter(call, params, qs)
+
+
+def rpc_running_list(call: Call, params):
+    limit = min(param_int(params, "limit", LIST_DEFAULT_LIMIT, minimum=1), LIST_MAX_LIMIT)
+    tree_ids = list(_running_trees(call, params).order_by("-started_at", "-created_at").values_list("id", flat=True)
+                    [:limit])
+    roots = {t.id: t for t in Task.objects.filter(id__in=tree_ids)}
+    return task_dicts([roots[i] for i in tree_ids if i in roots])
+
+
+def rpc_running_status(call: Call, params):
+    raw = params.get("task_ids")
+    if raw is None:
+        raw = params.get("context_ids")
+    ids = id_list(raw, "task_ids")
+    out = []
+    first_missing = None
+    for raw_id in ids:
+        try:
+            task = selectors.task_get(call.user, raw_id)
+        except domain.NotFound as exc:
+            first_missing = first_missing or exc
+            out.append({"task_id": raw_id, "status": "not_found", "message": exc.message})
+            continue
+        tree_running = task.tree.status == Status.IN_PROGRESS.value
+        out.append({
+            "task_id": str(task.id),
+            "context_id": str(task.tree_id),
+            "name": task.name,
+            "status": task.status,
+            "tree_status": task.tree.status,
+            "progress": task.progress,
+            "error": task.error,
+            "is_running": tree_running and Status(task.status) not in TERMINAL,
+            "started_at": iso(task.started_at),
+            "updated_at": iso(task.updated_at),
+        })
+    if first_missing is not None and all(r["status"] == "not_found" for r in out):
+        raise first_missing
+    return out
+
+
+def rpc_running_count(call: Call, params):
+    out = {"count": _running_trees(call, params).count()}
+    if params.get("user_id") is not None and getattr(call.user, "is_staff", False):
+        out["user_id"] = params["user_id"]
+    return out
+
+
+def _p(name: str, kind: str, description: str, *, required: bool = False, default=None) -> dict:
+    spec = {"name": name, "type": kind, "required": required, "description": description}
+    if default is not None:
+        spec["default"] = default
+    return spec
+
+
+TASK_ID = _p("task_id", "string", "task id (apflow also accepts 'id')", required=True)
+FILTER_USER = _p("user_id", "string", "staff only: one owner's tasks (username or user id); ignored otherwise")
+
+METHODS: dict[str, Method] = {m.name: m for m in [
+    Method("tasks.create", rpc_create, "crud",
+           "Create a tree from a task dict, a task array, or params given as an array; returns the task "
+           "dict (one task) or the list in pre-order.",
+           (_p("tasks", "array", "the task array (or pass params itself as an array, or one task dict)"),),
+           array_params=True),
+    Method("tasks.get", rpc_get, "crud", "One task with its attempts.", (TASK_ID,)),
+    Method("tasks.detail", rpc_get, "crud", "Same as tasks.get.", (TASK_ID,)),
+    Method("tasks.tree", rpc_tree, "crud", "{task, children} of the subtree rooted at the task.",
+           (_p("task_id", "string", "task id (or 'root_id')", required=True),)),
+    Method("tasks.children", rpc_children, "crud", "Direct children, by priority (0 first).",
+           (_p("parent_id", "string", "parent task id (or 'task_id')", required=True),)),
+    Method("tasks.list", rpc_list, "crud", "Tasks, newest first.", (
+        FILTER_USER, _p("status", "string|array", "only these statuses"),
+        _p("root_only", "boolean", "only roots (trees)", default=True),
+        _p("limit", "integer", f"page size, at most {LIST_MAX_LIMIT}", default=LIST_DEFAULT_LIMIT),
+        _p("offset", "integer", "skip this many", default=0))),
+    Method("tasks.count", rpc_count, "crud", "Number of tasks by status.", (
+        FILTER_USER, _p("root_only", "boolean", "count roots only", default=False),
+        _p("statuses", "array", "only these statuses"))),
+    Method("tasks.update", rpc_update, "crud",
+           "Change editable fields of a pending task outside an active run (status and results are "
+           "read-only: use execute, cancel, retry).",
+           (TASK_ID, _p("name, executor, priority, inputs, params, schemas, resources, timeout, max_retries, "
+                        "retry_delay, tags, metadata, parent_id, dependencies", "any", "fields to change"))),
+    Method("tasks.delete", rpc_delete, "crud",
+           "Delete a task and its subtree (the root: the whole tree) when nothing depends on it.", (TASK_ID,)),
+    Method("tasks.execute", rpc_execute, "execution",
+           "Start a run and return at once with the tree's current status; wait=true waits for the final "
+           "status.", (
+               _p("task_id", "string", "the task to run (the root runs the whole tree)"),
+               _p("tasks", "array", "a task array to create and run"),
+               _p("wait", "boolean", "wait for the final status", default=False),
+               _p("timeout", "number", f"seconds to wait, at most {WAIT_MAX_TIMEOUT:g}", default=WAIT_DEFAULT_TIMEOUT),
+               _p("use_streaming", "boolean", "answer with a text/event-stream of the run", default=False),
+               _p("copy_execution", "boolean", "copy (minimal) first and run the copy", default=False),
+               _p("copy_children", "boolean", "with copy_execution: also copy each child's subtree", default=False)),
+           array_params=True),
+    Method("tasks.cancel", rpc_cancel, "execution",
+           "Cancel tasks (a root cancels its whole tree); one entry per task.", (
+               _p("task_ids", "array|string", "ids (or 'context_ids'); a list or comma-separated", required=True),
+               _p("force", "boolean", "accepted; cancellation is always immediate", default=False),
+               _p("error_message", "string", "the reason recorded on cancelled tasks"))),
+    Method("tasks.running.cancel", rpc_cancel, "monitoring", "Same as tasks.cancel.", (
+        _p("task_ids", "array|string", "ids (or 'context_ids')", required=True),
+        _p("force", "boolean", "accepted", default=False), _p("error_message", "string", "reason"))),
+    Method("tasks.copy", rpc_copy, "copy", "Legacy copy (apflow <= 0.11): new pending tasks, originals untouched.", (
+        TASK_ID, _p("copy_mode", "string", "minimal | full | custom", default="minimal"),
+        _p("children", "boolean", "also copy each direct child's subtree", default=False),
+        _p("custom_task_ids", "array", "custom mode: the tasks to copy (upstream dependencies are added)"),
+        _p("custom_include_children", "boolean", "custom mode: add their subtrees", default=False),
+        _p("reset_fields", "array", "outcome fields to reset (default: all)"),
+        _p("save", "boolean", "false: return the create-ready array, write nothing", default=True))),
+    Method("tasks.clone", rpc_clone, "copy", "Copy, link, archive or mix (apflow >= 0.12) into a new tree.", (
+        TASK_ID, _p("origin_type", "string", "copy | link | archive | mixed", default="copy"),
+        _p("recursive", "boolean", "include the subtree", default=True),
+        _p("reset_fields", "object", "overrides for copied tasks (status pending, result, priority, ...)"),
+        _p("link_task_ids", "array", "mixed: the tasks to link rather than copy"),
+        _p("save", "boolean", "false: return a preview array, write nothing", default=True))),
+    Method("tasks.running.list", rpc_running_list, "monitoring", "Roots of the trees now in progress.", (
+        FILTER_USER, _p("limit", "integer", f"at most {LIST_MAX_LIMIT}", default=LIST_DEFAULT_LIMIT))),
+    Method("tasks.running.status", rpc_running_status, "monitoring", "Status and progress of tasks.", (
+        _p("task_ids", "array|string", "ids (or 'context_ids')", required=True),)),
+    Method("tasks.running.count", rpc_running_count, "monitoring", "Number of trees in progress.", (FILTER_USER,)),
+]}
+
+
+def methods_catalogue() -> dict:
+    categories: dict[str, list[str]] = defaultdict(list)
+    for method in METHODS.values():
+        categories[method.category].append(method.name)
+    return {
+        "total": len(METHODS),
+        "categories": dict(categories),
+        "methods": [
+            {"name": m.name, "category": m.category, "description": m.description, "params": list(m.params)}
+            for m in METHODS.values()
+        ],
+        "protocols": [
+            {"name": "jsonrpc", "version": JSONRPC, "endpoint": "/tasks", "methods": "/tasks/methods"},
+            {"name": "rest", "endpoint": "/api/v1/", "schema": "/api/schema/"},
+            {"name": "websocket", "endpoint": "/ws/"},
+        ],
+    }

@@ -1,0 +1,449 @@
+"""REST API views. Each method: validate input -> one service or selector call -> render.
+
+Every queryset comes from ``selectors.tree_queryset`` / ``task_queryset`` (staff see all), and
+every id, in the URL or in a body, is looked up through them: a foreign id answers 404 exactly
+like a missing one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlencode
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import filters as drf_filters
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tasks_app import selectors
+from tasks_app.exceptions import NotFound, TreeValidationError
+from tasks_app.executors import registry
+from tasks_app.models import ApiToken, Task, Tree
+from tasks_app.services import control, trees
+from tasks_app.services import tasks as task_services
+from tasks_app.services.copying import task_copy
+
+from . import serializers as s
+from .filters import TaskFilter, TreeFilter
+from .idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from .limits import LimitedJSONParser, Pagination
+from .permissions import SessionForTokenWrites
+
+SOURCE = "api"
+MSG_BODY_SHAPE = "the body must be a task array or an object {\"tasks\": [...], \"execute\": bool}"
+MSG_PATCH_SHAPE = "the body must be an object of fields to change"
+
+ERRORS = {
+    400: OpenApiResponse(s.ErrorSerializer, description="invalid input (the message names the task and field)"),
+    404: OpenApiResponse(s.ErrorSerializer, description="not found (also for another user's id)"),
+    409: OpenApiResponse(s.ErrorSerializer, description="not allowed in the current state"),
+}
+WRITE_ERRORS = {
+    **ERRORS,
+    413: OpenApiResponse(s.ErrorSerializer, description="request body larger than the limit"),
+    422: OpenApiResponse(s.ErrorSerializer, description="Idempotency-Key reused with another body"),
+}
+TREE_CREATE_BODY = PolymorphicProxySerializer(
+    component_name="TreeCreateBody",
+    serializers=[s.TaskSpecSerializer(many=True), s.TreeCreateSerializer],
+    resource_type_field_name=None,
+    many=False,
+)
+COPY_RESPONSES = {
+    201: OpenApiResponse(s.TreeDetailSerializer, description="save=true: the new tree"),
+    200: OpenApiResponse(s.CopyArraySerializer, description="save=false: the task array, nothing written"),
+    **WRITE_ERRORS,
+}
+
+
+class StableOrderingFilter(drf_filters.OrderingFilter):
+    """Ordering plus a unique tie-breaker, so offset pages never repeat or skip rows."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = list(super().get_ordering(request, queryset, view) or [])
+        return [*ordering, "pk"] if "pk" not in ordering and "-pk" not in ordering else ordering
+
+
+FILTER_BACKENDS = [DjangoFilterBackend, drf_filters.SearchFilter, StableOrderingFilter]
+
+
+class ApiViewMixin:
+    parser_classes = [LimitedJSONParser]
+    pagination_class = Pagination
+
+    @property
+    def user(self):
+        return self.request.user
+
+
+def _events_page(request, rows, tree: Tree, limit: int) -> dict:
+    rows = list(rows)
+    next_url = None
+    if len(rows) == limit:
+        query = request.query_params.copy()
+        query["after_seq"] = str(rows[-1].seq)
+        next_url = request.build_absolute_uri(request.path) + "?" + urlencode(query)
+    return {"results": s.EventSerializer(rows, many=True).data, "next": next_url, "last_seq": tree.last_seq}
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _copy(request, task: Task):
+    """Shared by trees/{id}/copy/ and tasks/{id}/copy/."""
+    body = s.CopySerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    data = body.validated_data
+    custom_ids = data.get("custom_task_ids")
+    for ref in custom_ids or ():
+        if _is_uuid(ref):
+            # copy sources are looked up like any id: another user's task is simply not found
+            selectors.task_get(request.user, ref)
+    result = task_copy(
+        task=task, mode=data["mode"], children=data["children"], custom_task_ids=custom_ids,
+        custom_include_children=data["custom_include_children"], reset_fields=data.get("reset_fields"),
+        save=data["save"], actor=request.user, source=SOURCE,
+    )
+    if data["save"]:
+        tree = selectors.tree_get(request.user, result.id)  # as committed (last_seq)
+        return Response(s.render_tree(tree, detail=True), status=status.HTTP_201_CREATED)
+    return Response({"tasks": result})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List trees", responses=s.TreeSerializer(many=True)),
+    retrieve=extend_schema(summary="A tree with all its tasks and counts by status",
+                           responses={200: s.TreeDetailSerializer, 404: ERRORS[404]}),
+    destroy=extend_schema(summary="Delete a tree (refused while it runs)",
+                          responses={200: s.DeleteResultSerializer, **ERRORS}),
+)
+class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
+    queryset = Tree.objects.none()
+    serializer_class = s.TreeSerializer
+    filterset_class = TreeFilter
+    filter_backends = FILTER_BACKENDS
+    search_fields = ["name"]
+    ordering_fields = ["created_at", "updated_at", "name", "status"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Tree.objects.none()
+        return selectors.tree_queryset(self.user).select_related("owner")
+
+    def get_tree(self) -> Tree:
+        return selectors.tree_get(self.user, self.kwargs["pk"])
+
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(s.render_trees(page))
+
+    @extend_schema(
+        summary="Create a tree from a task array",
+        request=TREE_CREATE_BODY,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: s.TreeDetailSerializer, **WRITE_ERRORS},
+    )
+    @idempotent
+    def create(self, request):
+        data = request.data
+        execute = False
+        if isinstance(data, dict) and "tasks" in data:
+            body = s.TreeCreateSerializer(data=data)
+            body.is_valid(raise_exception=True)
+            tasks, execute = body.validated_data["tasks"], body.validated_data["execute"]
+        elif isinstance(data, list):
+            tasks = data
+        else:
+            raise TreeValidationError([MSG_BODY_SHAPE])
+        tree = trees.tree_create(owner=request.user, tasks=tasks, actor=request.user, source=SOURCE)
+        if execute:
+            control.tree_execute(tree=tree, actor=request.user, source=SOURCE)
+        tree = selectors.tree_get(request.user, tree.id)  # as committed (status, last_seq)
+        return Response(s.render_tree(tree, detail=True), status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, pk=None):
+        return Response(s.render_tree(self.get_tree(), detail=True))
+
+    def destroy(self, request, pk=None):
+        return Response(task_services.tree_delete(tree=self.get_tree(), actor=request.user, source=SOURCE))
+
+    @extend_schema(summary="Run the whole tree", request=None, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={200: s.TreeSerializer, **WRITE_ERRORS})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def execute(self, request, pk=None):
+        tree = control.tree_execute(tree=self.get_tree(), actor=request.user, source=SOURCE)
+        return Response(s.render_tree(tree))
+
+    @extend_schema(summary="Cancel every unfinished task of the tree", request=None,
+                   parameters=[IDEMPOTENCY_PARAMETER], responses={200: s.TreeSerializer, **WRITE_ERRORS})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def cancel(self, request, pk=None):
+        tree = control.tree_cancel(tree=self.get_tree(), actor=request.user, source=SOURCE)
+        return Response(s.render_tree(tree))
+
+    @extend_schema(summary="Retry every failed or cancelled task (in place)", request=None,
+                   parameters=[IDEMPOTENCY_PARAMETER], responses={200: s.TreeSerializer, **WRITE_ERRORS})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def retry(self, request, pk=None):
+        tree = control.tree_retry(tree=self.get_tree(), actor=request.user, source=SOURCE)
+        return Response(s.render_tree(tree))
+
+    @extend_schema(summary="Copy the tree (minimal / full / custom)", request=s.CopySerializer,
+                   parameters=[IDEMPOTENCY_PARAMETER], responses=COPY_RESPONSES)
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def copy(self, request, pk=None):
+        tree = self.get_tree()
+        return _copy(request, selectors.task_get(request.user, tree.id))
+
+    @extend_schema(summary="The tree's events in sequence order (catch up with ?after_seq=)",
+                   parameters=[s.AfterSeqQuerySerializer], responses={200: s.EventPageSerializer, **ERRORS})
+    @action(detail=True, methods=["get"])
+    def events(self, request, pk=None):
+        query = s.AfterSeqQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        tree = self.get_tree()
+        limit = query.validated_data["limit"]
+        rows = selectors.tree_events(tree, after_seq=query.validated_data["after_seq"], limit=limit)
+        return Response(_events_page(request, rows.select_related("actor"), tree, limit))
+
+    @extend_schema(summary="Every execution attempt in the tree", responses=s.AttemptSerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=Pagination)
+    def attempts(self, request, pk=None):
+        page = self.paginate_queryset(selectors.tree_attempts(self.get_tree()))
+        return self.get_paginated_response(s.AttemptSerializer(page, many=True).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List tasks (filter, search, order, paginate)",
+                       responses=s.TaskSerializer(many=True)),
+    retrieve=extend_schema(summary="A task", responses={200: s.TaskSerializer, 404: ERRORS[404]}),
+    destroy=extend_schema(summary="Delete a task and its subtree, where safe",
+                          responses={200: s.DeleteResultSerializer, **ERRORS}),
+)
+class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
+    queryset = Task.objects.none()
+    serializer_class = s.TaskSerializer
+    filterset_class = TaskFilter
+    search_fields = ["name"]
+    filter_backends = FILTER_BACKENDS
+    ordering_fields = ["created_at", "priority", "name", "status"]
+    ordering = ["-created_at"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Task.objects.none()
+        return selectors.task_queryset(self.user)
+
+    def get_task(self, key: str = "pk") -> Task:
+        return selectors.task_get(self.user, self.kwargs[key])
+
+    def list(self, request):
+        rows = s.task_values(self.filter_queryset(self.get_queryset()))
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(s.render_tasks(page))
+
+    def retrieve(self, request, pk=None):
+        return Response(s.render_task(self.get_task()))
+
+    @extend_schema(summary="Edit a pending task (read-only fields are refused, naming them)",
+                   request=s.TaskUpdateSerializer, responses={200: s.TaskSerializer, **WRITE_ERRORS})
+    def partial_update(self, request, pk=None):
+        task = self.get_task()
+        if not isinstance(request.data, dict):
+            raise TreeValidationError([MSG_PATCH_SHAPE])
+        task = task_services.task_update(task=task, data=dict(request.data), actor=request.user, source=SOURCE)
+        return Response(s.render_task(task))
+
+    def destroy(self, request, pk=None):
+        return Response(task_services.task_delete(task=self.get_task(), actor=request.user, source=SOURCE))
+
+    @extend_schema(summary="Run this task with its unfinished upstream dependencies (the root: the whole tree)",
+                   request=None, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={200: s.TreeSerializer, **WRITE_ERRORS})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def execute(self, request, pk=None):
+        task = self.get_task()
+        tree = control.tree_execute(tree=task.tree, task=None if task.is_root else task, actor=request.user,
+                                    source=SOURCE)
+        return Response(s.render_tree(tree))
+
+    @extend_schema(summary="Cancel a pending or running task (dependents cascade)", request=None,
+                   parameters=[IDEMPOTENCY_PARAMETER], responses={200: s.TaskSerializer, **WRITE_ERRORS})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def cancel(self, request, pk=None):
+        task = control.task_cancel(task=self.get_task(), actor=request.user, source=SOURCE)
+        return Response(s.render_task(task))
+
+    @extend_schema(summary="Retry a failed or cancelled task in place (with what it blocked)", request=None,
+                   parameters=[IDEMPOTENCY_PARAMETER], responses={200: s.TaskSerializer, **WRITE_ERRORS})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def retry(self, request, pk=None):
+        task = self.get_task()
+        control.task_retry(task=task, actor=request.user, source=SOURCE)
+        return Response(s.render_task(self.get_task()))
+
+    @extend_schema(summary="Re-run from here: this task and everything downstream go back to pending",
+                   request=None, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={200: s.TaskSerializer, **WRITE_ERRORS})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def rerun(self, request, pk=None):
+        task = self.get_task()
+        control.task_rerun(task=task, actor=request.user, source=SOURCE)
+        return Response(s.render_task(self.get_task()))
+
+    @extend_schema(summary="Copy from this task (minimal / full / custom)", request=s.CopySerializer,
+                   parameters=[IDEMPOTENCY_PARAMETER], responses=COPY_RESPONSES)
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def copy(self, request, pk=None):
+        return _copy(request, self.get_task())
+
+    @extend_schema(summary="Which tasks an action would touch", parameters=[s.PreviewQuerySerializer],
+                   responses={200: s.PreviewSerializer, **ERRORS})
+    @action(detail=True, methods=["get"])
+    def preview(self, request, pk=None):
+        query = s.PreviewQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(control.preview(task=self.get_task(), action=query.validated_data["action"]))
+
+    @extend_schema(summary="The task's execution attempts", responses=s.AttemptSerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=Pagination)
+    def attempts(self, request, pk=None):
+        page = self.paginate_queryset(selectors.task_attempts(self.get_task()))
+        return self.get_paginated_response(s.AttemptSerializer(page, many=True).data)
+
+    @extend_schema(summary="The task's events (catch up with ?after_seq=)",
+                   parameters=[s.AfterSeqQuerySerializer], responses={200: s.EventPageSerializer, **ERRORS})
+    @action(detail=True, methods=["get"])
+    def events(self, request, pk=None):
+        query = s.AfterSeqQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        task = self.get_task()
+        limit = query.validated_data["limit"]
+        rows = selectors.task_events(task, after_seq=query.validated_data["after_seq"], limit=limit)
+        return Response(_events_page(request, rows.select_related("actor"), task.tree, limit))
+
+    @extend_schema(summary="The task's original and its copies", responses={200: s.LineageSerializer, **ERRORS})
+    @action(detail=True, methods=["get"])
+    def lineage(self, request, pk=None):
+        return Response(s.LineageSerializer(selectors.task_lineage(request.user, self.get_task())).data)
+
+    @extend_schema(summary="Add a dependency (this task depends on `upstream`)", request=s.DependencyAddSerializer,
+                   parameters=[IDEMPOTENCY_PARAMETER], responses={201: s.TaskSerializer, **WRITE_ERRORS})
+    @action(detail=True, methods=["post"], url_path="dependencies")
+    @idempotent
+    def dependencies(self, request, pk=None):
+        task = self.get_task()
+        body = s.DependencyAddSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upstream = selectors.task_get(request.user, body.validated_data["upstream"])
+        task_services.dependency_add(downstream=task, upstream=upstream, required=body.validated_data["required"],
+                                     actor=request.user, source=SOURCE)
+        return Response(s.render_task(self.get_task()), status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Remove a dependency", request=None,
+                   parameters=[OpenApiParameter("upstream_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+                   responses={200: s.TaskSerializer, **ERRORS})
+    @action(detail=True, methods=["delete"], url_path=r"dependencies/(?P<upstream_id>[^/]+)",
+            url_name="dependency-detail")
+    def remove_dependency(self, request, pk=None, upstream_id=None):
+        task = self.get_task()
+        upstream = self.get_task("upstream_id")
+        task_services.dependency_remove(downstream=task, upstream=upstream, actor=request.user, source=SOURCE)
+        return Response(s.render_task(self.get_task()))
+
+
+class ExecutorListView(ApiViewMixin, APIView):
+    pagination_class = None
+
+    @extend_schema(summary="Registered executors", responses=s.ExecutorSerializer(many=True))
+    def get(self, request):
+        return Response(registry.describe_all())
+
+
+class StatsView(ApiViewMixin, APIView):
+    @extend_schema(summary="Execution statistics (all your tasks, or one tree)",
+                   parameters=[s.StatsQuerySerializer], responses={200: s.StatsSerializer, **ERRORS})
+    def get(self, request):
+        query = s.StatsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        tree_id = query.validated_data.get("tree")
+        if tree_id is not None:
+            tree_id = selectors.tree_get(request.user, tree_id).id
+        stats = selectors.execution_stats(request.user, tree_id=tree_id)
+        stats["attempts"] = selectors.attempt_stats(request.user, tree_id=tree_id)
+        return Response(stats)
+
+
+class ValidateView(ApiViewMixin, APIView):
+    @extend_schema(
+        summary="Validate a task array without creating anything",
+        request=TREE_CREATE_BODY,
+        responses={200: s.ValidateResultSerializer, 400: ERRORS[400], 413: WRITE_ERRORS[413]},
+    )
+    def post(self, request):
+        data = request.data
+        tasks = data.get("tasks") if isinstance(data, dict) and "tasks" in data else data
+        drafts = trees.parse_tree(tasks)
+        return Response({"valid": True, "order": [d.key for d in drafts], "names": [d.name for d in drafts]})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your API tokens", responses=s.TokenSerializer(many=True)),
+    create=extend_schema(summary="Create a token (browser session only); the token is shown once",
+                         request=s.TokenCreateSerializer, responses={201: s.NewTokenSerializer, **ERRORS}),
+    destroy=extend_schema(summary="Revoke a token (browser session only)",
+                          parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+                          responses={204: None, **ERRORS}),
+)
+class TokenViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.TokenSerializer
+    queryset = ApiToken.objects.none()
+    filter_backends: list = []
+    permission_classes = [*viewsets.GenericViewSet.permission_classes, SessionForTokenWrites]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ApiToken.objects.none()
+        # tokens are personal: staff see only their own here (the admin lists everyone's)
+        return ApiToken.objects.filter(user=self.user, revoked=False)
+
+    def create(self, request):
+        body = s.TokenCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        raw = ApiToken.generate()
+        token = ApiToken.objects.create(user=request.user, name=body.validated_data["name"], key_prefix=raw[:10],
+                                        digest=ApiToken.hash(raw))
+        token.token = raw
+        return Response(s.NewTokenSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request, pk=None):
+        updated = self.get_queryset().filter(pk=pk if str(pk).isdigit() else -1).update(revoked=True)
+        if not updated:
+            raise NotFound(f"token '{pk}' not found")
+        return Response(status=status.HTTP_204_NO_CONTENT)

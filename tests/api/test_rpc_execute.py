@@ -1,0 +1,155 @@
+"""tasks.execute over JSON-RPC: returns at once, waits on request, copies first, streams.
+
+Workers: most tests run them in-process after the call (``run_until_idle``), which is how the
+"returns at once" contract is observed. The ``wait: true`` test needs a worker running *while* the
+request waits, so it uses a background thread draining the queue against the same (transactional,
+committed) test database; ARBOR_DISPATCH stays "none" so the request itself never runs tasks.
+"""
+
+import json
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from tasks_app.models import Attempt, Task, Tree
+from tasks_app.services.worker import run_until_idle
+
+pytestmark = pytest.mark.django_db
+
+
+def t(name, executor="noop", **kw):
+    return {"id": name, "name": name, "executor": executor, **kw}
+
+
+def rpc(client, method, params=None, rpc_id=1):
+    body = {"jsonrpc": "2.0", "id": rpc_id, "method": method}
+    if params is not None:
+        body["params"] = params
+    return client.post("/tasks", body, format="json")
+
+
+def result_of(resp):
+    assert resp.status_code == 200, resp.json()
+    return resp.json()["result"]
+
+
+TREE = [t("root"), t("a", "echo", parent_id="root", inputs={"v": 1}), t("b", "echo", parent_id="root",
+                                                                         dependencies=["a"])]
+
+
+def test_execute_returns_at_once_with_the_current_status(api):
+    tasks = result_of(rpc(api, "tasks.create", TREE))
+    started = result_of(rpc(api, "tasks.execute", {"task_id": tasks[0]["id"]}))
+    assert started == {"success": True, "protocol": "jsonrpc", "root_task_id": tasks[0]["id"],
+                       "task_id": tasks[0]["id"], "status": "in_progress", "message": "execution started"}
+    assert not Attempt.objects.exists()  # nothing ran inside the request
+    run_until_idle(hard_kill=False, timeout=30)
+    root = result_of(rpc(api, "tasks.get", {"task_id": tasks[0]["id"]}))
+    assert root["status"] == "completed"
+    assert Tree.objects.get(id=tasks[0]["id"]).status == "completed"
+
+
+def test_execute_a_task_array_creates_then_runs_it(api):
+    started = result_of(rpc(api, "tasks.execute", {"tasks": TREE}))
+    assert started["root_task_id"] == started["task_id"] and started["status"] == "in_progress"
+    as_array = result_of(rpc(api, "tasks.execute", [t("solo")]))
+    assert Task.objects.get(id=as_array["task_id"]).name == "solo"
+    run_until_idle(hard_kill=False, timeout=30)
+    assert set(Tree.objects.values_list("status", flat=True)) == {"completed"}
+
+
+def test_execute_a_child_runs_it_with_its_upstream_only(api):
+    tasks = {task["name"]: task for task in result_of(rpc(api, "tasks.create", TREE))}
+    started = result_of(rpc(api, "tasks.execute", {"task_id": tasks["b"]["id"]}))
+    assert (started["root_task_id"], started["task_id"]) == (tasks["root"]["id"], tasks["b"]["id"])
+    run_until_idle(hard_kill=False, timeout=30)
+    statuses = dict(Task.objects.values_list("name", "status"))
+    assert statuses == {"root": "pending", "a": "completed", "b": "completed"}
+
+
+def test_wait_times_out_with_the_current_status(api):
+    tasks = result_of(rpc(api, "tasks.create", TREE))
+    waited = result_of(rpc(api, "tasks.execute", {"task_id": tasks[0]["id"], "wait": True, "timeout": 0.2}))
+    assert (waited["status"], waited["final"]) == ("in_progress", False)
+    assert waited["message"] == "still in_progress after 0.2s"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wait_returns_the_final_status(api):
+    tasks = result_of(rpc(api, "tasks.create", TREE + [t("boom", "fail", parent_id="root")]))
+    tree_id = tasks[0]["id"]
+    done = threading.Event()
+
+    def worker():
+        try:
+            deadline = time.monotonic() + 30
+            while not done.is_set() and time.monotonic() < deadline:
+                run_until_idle(hard_kill=False, timeout=30)
+                if Tree.objects.filter(id=tree_id, status__in=["completed", "failed", "cancelled"]).exists():
+                    return
+                done.wait(0.02)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        waited = result_of(rpc(api, "tasks.execute", {"task_id": tree_id, "wait": True, "timeout": 30}))
+    finally:
+        done.set()
+        thread.join(30)
+    assert (waited["status"], waited["final"], waited["message"]) == ("failed", True, "execution finished")
+    assert dict(Task.objects.filter(tree_id=tree_id).values_list("name", "status")) == {
+        "root": "completed", "a": "completed", "b": "completed", "boom": "failed"}
+
+
+def test_copy_execution_runs_a_copy_and_leaves_the_original_alone(api):
+    tasks = {task["name"]: task for task in result_of(rpc(api, "tasks.create", TREE))}
+    started = result_of(rpc(api, "tasks.execute", {"task_id": tasks["a"]["id"], "copy_execution": True,
+                                                   "copy_children": True}))
+    assert started["original_task_id"] == tasks["a"]["id"]
+    assert started["task_id"] != tasks["a"]["id"] and started["root_task_id"] != tasks["root"]["id"]
+    copy = Task.objects.get(id=started["task_id"])
+    assert (str(copy.original_task_id), copy.origin_type, copy.name) == (tasks["a"]["id"], "copy", "a")
+    run_until_idle(hard_kill=False, timeout=30)
+    assert Tree.objects.get(id=started["root_task_id"]).status == "completed"
+    # a's dependent b was copied along and ran; the original tree never ran
+    assert set(Task.objects.filter(tree_id=started["root_task_id"]).values_list("name", "status")) == {
+        ("root", "completed"), ("a", "completed"), ("b", "completed")}
+    assert set(Task.objects.filter(tree_id=tasks["root"]["id"]).values_list("status", flat=True)) == {"pending"}
+
+
+def test_streaming_falls_back_to_the_plain_answer_without_sse(api, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_sse(name, *args, **kwargs):
+        if name == "tasks_app.live.sse":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_sse)
+    started = result_of(rpc(api, "tasks.execute", {"tasks": TREE, "use_streaming": True}))
+    assert started["streaming"] is False and started["status"] == "in_progress"
+
+
+def test_streaming_is_ignored_inside_a_batch(api):
+    answers = api.post("/tasks", [{"jsonrpc": "2.0", "id": 1, "method": "tasks.execute",
+                                   "params": {"tasks": TREE, "use_streaming": True}}], format="json").json()
+    assert answers[0]["result"]["status"] == "in_progress" and "streaming" not in answers[0]["result"]
+
+
+def test_streaming_answers_with_an_event_stream_starting_with_the_result(api):
+    resp = rpc(api, "tasks.execute", {"tasks": TREE, "use_streaming": True}, rpc_id="s1")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("text/event-stream")
+    run_until_idle(hard_kill=False, timeout=30)  # the stream ends once the tree is terminal
+    body = b"".join(resp.streaming_content).decode()
+    resp.close()
+    first = json.loads(body.split("\n\n")[0].removeprefix("data: "))
+    assert first["id"] == "s1" and first["result"]["streaming"] is True
+    assert first["result"]["status"] == "in_progress"
+    assert '"type":"final","status":"completed"' in body and body.rstrip().endswith("event: end\ndata: {}")
