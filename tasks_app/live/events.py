@@ -1,8 +1,10 @@
-"""Delivery of committed events to websocket groups.
+"""Delivery of committed events: group names, and the hooks services call.
 
-Services build event payloads and call :func:`publish_on_commit`; nothing here knows models.
-The channel layer is at-most-once, so an event pushed here is only a notification: clients
-that miss one catch up from the event table by sequence number (see docs/live.md).
+Services build event payloads, write them to the Event table in the same transaction as the
+change, and call :func:`publish_on_commit`; nothing here knows models. The Event table is the
+source of truth: what this module sends after commit is only a wake-up for the web processes'
+tailers (see ``hub`` and ``delivery``, and docs/live.md). Nothing is published for a rolled-back
+transaction: ``on_commit`` callbacks are dropped, and so is a NOTIFY queued inside it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,14 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
+STAFF_GROUP = "dashboard.all"
+
+TREE_CREATED = "tree.created"
+TREE_STATUS = "tree.status"
+TREE_DELETED = "tree.deleted"
+TASK_PROGRESS = "task.progress"
+TASK_LOG = "task.log"
+
 
 def tree_group(tree_id) -> str:
     return f"tree.{tree_id}"
@@ -23,11 +33,16 @@ def user_group(user_id) -> str:
     return f"user.{user_id}"
 
 
-def publish_on_commit(payloads: Iterable[dict]) -> None:
-    """Hand committed events to the in-process delivery hub after the transaction commits.
+def notify_in_transaction(tree_seqs: dict) -> None:
+    """Inside the writing transaction: queue the cross-process wake-up that is only delivered on
+    commit (PostgreSQL NOTIFY; a no-op on other deployments). ``tree_seqs``: ``{tree: last seq}``."""
+    from .delivery import notify_in_transaction as notify
 
-    Nothing is published for a rolled-back transaction: ``on_commit`` callbacks are dropped.
-    """
+    notify(tree_seqs)
+
+
+def publish_on_commit(payloads: Iterable[dict]) -> None:
+    """Wake the live tailers after the current transaction commits (never if it rolls back)."""
     payloads = list(payloads)
     if not payloads:
         return
@@ -36,8 +51,9 @@ def publish_on_commit(payloads: Iterable[dict]) -> None:
 
 def _deliver(payloads: list[dict]) -> None:
     try:
-        from .hub import deliver_local
+        from . import delivery, hub
 
-        deliver_local(payloads)
+        hub.deliver_local(payloads)
+        delivery.after_commit(payloads)
     except Exception:  # delivery must never break a committed write
         logger.exception("live delivery failed")

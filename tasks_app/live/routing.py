@@ -1,2 +1,10 @@
+"""Websocket URLs (mounted at the site root by orchestrator_site.asgi)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from . import consumers
+
+websocket_urlpatterns = [
+    path("ws/trees/<uuid:tree_id>/", consumers.TreeConsumer.as_asgi()),
+    path("ws/dashboard/", consumers.DashboardConsumer.as_asgi()),
+]

@@ -1,0 +1,460 @@
+"""The websocket consumers through Channels' communicator (auth, access, snapshot, deltas, resume,
+limits, throttling, re-checks) with the real hub tailing the test database."""
+
+import uuid
+
+import pytest
+from django.test import override_settings
+
+from tasks_app.live import consumers as live_consumers
+from tasks_app.models import ApiToken, Event, Task, Tree
+from tasks_app.services import control
+from tasks_app.services.worker import run_until_idle
+
+from .utils import (
+    adb,
+    add_events,
+    collect_until,
+    communicator,
+    expect_close,
+    make_token,
+    receive,
+    run,
+    seqs_covered,
+    session_cookie,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def tree_path(tree_id) -> str:
+    return f"/ws/trees/{tree_id}/"
+
+
+# --- authentication and access ------------------------------------------------------------------
+
+
+def test_anonymous_connection_is_closed_with_4401(small_tree):
+    async def body():
+        comm = communicator(tree_path(small_tree.id))
+        connected, _ = await comm.connect()
+        assert connected
+        assert await expect_close(comm) == 4401
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_invalid_token_is_anonymous_even_with_a_session(small_tree, user):
+    cookie = session_cookie(user)
+
+    async def body():
+        comm = communicator(tree_path(small_tree.id), token="arb_not-a-token", cookie=cookie)
+        await comm.connect()
+        assert await expect_close(comm) == 4401
+
+    run(body)
+
+
+def test_foreign_and_missing_trees_close_identically_with_4404(small_tree, other_user):
+    token = make_token(other_user)
+
+    async def body():
+        codes = []
+        for path in (tree_path(small_tree.id), tree_path(uuid.uuid4())):
+            comm = communicator(path, token=token)
+            await comm.connect()
+            codes.append(await expect_close(comm))
+        assert codes == [4404, 4404]
+
+    run(body)
+
+
+def test_dashboard_requires_authentication():
+    async def body():
+        comm = communicator("/ws/dashboard/")
+        await comm.connect()
+        assert await expect_close(comm) == 4401
+
+    run(body)
+
+
+def test_session_cookie_header_token_and_subprotocol_token_all_authenticate(small_tree, user):
+    token = make_token(user)
+    cookie = session_cookie(user)
+
+    async def body():
+        for kwargs in ({"cookie": cookie}, {"token": token},
+                       {"subprotocols": ["arbor.v1", f"arbor.bearer.{token}"]}):
+            comm = communicator(tree_path(small_tree.id), **kwargs)
+            connected, subprotocol = await comm.connect()
+            assert connected
+            assert subprotocol == ("arbor.v1" if "subprotocols" in kwargs else None)
+            snap = await receive(comm)
+            assert snap["type"] == "snapshot", kwargs
+            await comm.disconnect()
+
+    run(body)
+
+
+def test_origin_is_checked_against_allowed_hosts(small_tree, user):
+    from channels.security.websocket import AllowedHostsOriginValidator
+
+    from .utils import application
+
+    token = make_token(user)
+
+    async def body():
+        with override_settings(ALLOWED_HOSTS=["arbor.example"]):
+            app = AllowedHostsOriginValidator(application())
+        for origin, ok in (("http://evil.example", False), (None, False), ("https://arbor.example", True)):
+            comm = communicator(tree_path(small_tree.id), token=token, app=app, origin=origin)
+            connected, _ = await comm.connect()
+            assert connected is ok, origin
+            await comm.disconnect()
+
+    run(body)
+
+
+# --- snapshot, deltas, resume -------------------------------------------------------------------
+
+
+def test_snapshot_then_deltas_in_order(small_tree, user):
+    token = make_token(user)
+
+    async def body():
+        comm = communicator(tree_path(small_tree.id), token=token)
+        await comm.connect()
+        snap = await receive(comm)
+        assert snap["type"] == "snapshot"
+        assert snap["seq"] == (await adb(Tree.objects.get)(id=small_tree.id)).last_seq
+        assert snap["tree"]["id"] == str(small_tree.id) and snap["tree"]["owner"] == "alice"
+        tasks = {t["name"]: t for t in snap["tasks"]}
+        assert set(tasks) == {"root", "a", "b", "c"}
+        assert tasks["b"]["dependencies"] == [{"id": tasks["a"]["id"], "name": "a", "required": True}]
+        assert tasks["a"]["parent"] == tasks["root"]["id"] and tasks["root"]["is_root"] is True
+        for key in ("status", "progress", "progress_message", "error", "error_type", "waiting_reason",
+                    "attempt_count"):
+            assert key in tasks["a"]
+
+        await adb(control.tree_execute)(tree=small_tree, actor=user)
+        await adb(run_until_idle)(timeout=30)
+        last = (await adb(Tree.objects.get)(id=small_tree.id)).last_seq
+        frames = await collect_until(comm, lambda f: f.get("seq") == last)
+        events = [f for f in frames if f["type"] == "event"]
+        assert [e["seq"] for e in events] == list(range(snap["seq"] + 1, last + 1))
+        assert events[-1]["kind"] == "tree.status" and events[-1]["data"]["status"] == "completed"
+        db = await adb(lambda: list(Event.objects.filter(tree_id=small_tree.id, seq__gt=snap["seq"])
+                                    .order_by("seq").values_list("seq", "kind")))()
+        assert [(e["seq"], e["kind"]) for e in events] == db
+        assert await comm.receive_nothing(0.2)
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_resume_replays_exactly_the_missed_events(small_tree, user):
+    token = make_token(user)
+
+    async def body():
+        comm = communicator(tree_path(small_tree.id), token=token)
+        await comm.connect()
+        snap = await receive(comm)
+        seen = snap["seq"]
+        await comm.disconnect()
+        # the tree runs while the client is away
+        await adb(control.tree_execute)(tree=small_tree, actor=user)
+        await adb(run_until_idle)(timeout=30)
+        last = (await adb(Tree.objects.get)(id=small_tree.id)).last_seq
+        assert last > seen
+
+        for how in ("message", "query"):
+            if how == "message":
+                comm = communicator(tree_path(small_tree.id), token=token)
+                await comm.connect()
+                assert (await receive(comm))["type"] == "snapshot"
+                await comm.send_json_to({"type": "resume", "after_seq": seen})
+            else:
+                comm = communicator(f"{tree_path(small_tree.id)}?after_seq={seen}", token=token)
+                await comm.connect()
+            resumed = await receive(comm)
+            assert resumed == {"type": "resumed", "after_seq": seen, "seq": last}
+            frames = await collect_until(comm, lambda f: f.get("seq") == last)
+            assert [f["seq"] for f in frames] == list(range(seen + 1, last + 1))
+            assert await comm.receive_nothing(0.2)
+            await comm.disconnect()
+
+    run(body)
+
+
+def test_resume_too_far_back_sends_a_fresh_snapshot(small_tree, user):
+    token = make_token(user)
+    add_events(small_tree.id, [("test.tick", None, {"i": i}) for i in range(1005)])
+    last = Tree.objects.get(id=small_tree.id).last_seq
+
+    async def body():
+        comm = communicator(f"{tree_path(small_tree.id)}?after_seq=1", token=token)
+        await comm.connect()
+        snap = await receive(comm)
+        assert snap["type"] == "snapshot" and snap["seq"] == last
+        # a resume from the future (another database?) also gets a snapshot
+        await comm.send_json_to({"type": "resume", "after_seq": last + 50})
+        assert (await receive(comm))["type"] == "snapshot"
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_a_deleted_tree_is_announced_and_closed(user, tm):
+    tree = tm.create_tree([{"id": "x", "name": "x", "executor": "noop"}])
+    token = make_token(user)
+
+    async def body():
+        from tasks_app.services.tasks import tree_delete
+
+        comm = communicator(tree_path(tree.id), token=token)
+        await comm.connect()
+        await receive(comm)
+        await adb(tree_delete)(tree=tree, actor=user)
+        frame = await receive(comm)
+        assert frame["kind"] == "tree.deleted" and frame["tree"] == str(tree.id)
+        assert await expect_close(comm) == 4404
+
+    run(body)
+
+
+# --- limits ---------------------------------------------------------------------------------------
+
+
+def test_inbound_frame_over_64_kib_closes_the_socket(small_tree, user):
+    token = make_token(user)
+
+    async def body():
+        comm = communicator(tree_path(small_tree.id), token=token)
+        await comm.connect()
+        await receive(comm)
+        await comm.send_to(text_data='{"type":"ping","pad":"' + "x" * (64 * 1024) + '"}')
+        assert await expect_close(comm) == live_consumers.CLOSE_TOO_BIG
+
+    run(body)
+
+
+def test_more_than_ten_messages_a_second_closes_the_socket(small_tree, user):
+    token = make_token(user)
+
+    async def body():
+        comm = communicator(tree_path(small_tree.id), token=token)
+        await comm.connect()
+        await receive(comm)
+        for _ in range(10):
+            await comm.send_json_to({"type": "ping"})
+        pongs = [await receive(comm) for _ in range(10)]
+        assert pongs == [{"type": "pong"}] * 10
+        await comm.send_json_to({"type": "ping"})
+        assert await expect_close(comm) == live_consumers.CLOSE_RATE_LIMITED
+
+    run(body)
+
+
+def test_bad_messages_get_an_error_not_a_close(small_tree, user):
+    token = make_token(user)
+
+    async def body():
+        comm = communicator(tree_path(small_tree.id), token=token)
+        await comm.connect()
+        await receive(comm)
+        await comm.send_to(text_data="not json")
+        assert (await receive(comm))["code"] == "bad_message"
+        await comm.send_json_to({"type": "resume", "after_seq": "x"})
+        assert (await receive(comm))["code"] == "bad_message"
+        await comm.send_json_to({"type": "nope"})
+        assert (await receive(comm))["code"] == "unknown_type"
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_chatty_logs_are_capped_and_the_drop_is_announced(small_tree, user, settings):
+    settings.ARBOR_LIVE_LOG_PER_SECOND = 10.0
+    settings.ARBOR_LIVE_LOG_BURST = 20.0
+    token = make_token(user)
+    task_id = Task.objects.get(tree=small_tree, name="a").id
+
+    async def body():
+        comm = communicator(tree_path(small_tree.id), token=token)
+        await comm.connect()
+        snap = await receive(comm)
+        await adb(add_events)(small_tree.id, [("task.log", task_id, {"level": "info", "line": f"l{i}"})
+                                              for i in range(300)])
+        last = snap["seq"] + 300
+        frames = await collect_until(
+            comm, lambda f: f.get("seq") == last or (f["type"] == "dropped" and f["seqs"][-1][1] == last))
+        logs = [f for f in frames if f["type"] == "event"]
+        assert 20 <= len(logs) <= 25
+        assert [f["data"]["line"] for f in logs[:20]] == [f"l{i}" for i in range(20)]
+        assert sorted(seqs_covered(frames)) == list(range(snap["seq"] + 1, last + 1))
+        dropped = [f for f in frames if f["type"] == "dropped"]
+        assert sum(f["counts"]["task.log"] for f in dropped) == 300 - len(logs)
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_progress_is_coalesced_per_task(small_tree, user):
+    token = make_token(user)
+    a = str(Task.objects.get(tree=small_tree, name="a").id)
+    c = str(Task.objects.get(tree=small_tree, name="c").id)
+
+    async def body():
+        comm = communicator(tree_path(small_tree.id), token=token)
+        await comm.connect()
+        snap = await receive(comm)
+        items = []
+        for i in range(1, 51):
+            items.append(("task.progress", a, {"progress": i / 50, "message": f"a{i}"}))
+            items.append(("task.progress", c, {"progress": i / 100, "message": f"c{i}"}))
+        await adb(add_events)(small_tree.id, items)
+        last = snap["seq"] + 100
+        frames = await collect_until(comm, lambda f: f.get("seq") == last)
+        sent = [f for f in frames if f["type"] == "event"]
+        # only the newest value of each task goes out: everything older was superseded
+        assert [(f["task"], f["data"]["message"]) for f in sent] == [(a, "a50"), (c, "c50")]
+        assert sorted(seqs_covered(frames)) == list(range(snap["seq"] + 1, last + 1))
+        # a value within 100 ms of the last one waits for its slot, then goes out
+        await adb(add_events)(small_tree.id, [("task.progress", a, {"progress": 1.0, "message": "done"})])
+        frame = await collect_until(comm, lambda f: f.get("type") == "event")
+        assert frame[-1]["data"]["message"] == "done"
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_a_client_far_behind_gets_a_fresh_snapshot_instead_of_a_backlog(small_tree, user, settings):
+    settings.ARBOR_LIVE_MAX_BACKLOG = 20
+    token = make_token(user)
+
+    async def body():
+        comm = communicator(tree_path(small_tree.id), token=token)
+        await comm.connect()
+        await receive(comm)
+        await adb(add_events)(small_tree.id, [("test.tick", None, {"i": i}) for i in range(50)])
+        last = (await adb(Tree.objects.get)(id=small_tree.id)).last_seq
+        frame = await receive(comm)
+        assert frame["type"] == "snapshot" and frame["seq"] == last
+        assert await comm.receive_nothing(0.2)
+        await comm.disconnect()
+
+    run(body)
+
+
+# --- re-checks of long-lived connections --------------------------------------------------------
+
+
+@pytest.mark.parametrize("change", ["deactivate", "revoke", "give_away"])
+def test_connections_are_rechecked_periodically(change, small_tree, user, other_user, settings):
+    settings.ARBOR_LIVE_RECHECK_SECONDS = 0.1
+    token = make_token(user)
+
+    def apply():
+        if change == "deactivate":
+            type(user).objects.filter(pk=user.pk).update(is_active=False)
+        elif change == "revoke":
+            ApiToken.objects.filter(user=user).update(revoked=True)
+        else:
+            Tree.objects.filter(id=small_tree.id).update(owner=other_user)
+
+    async def body():
+        comm = communicator(tree_path(small_tree.id), token=token)
+        await comm.connect()
+        await receive(comm)
+        assert await comm.receive_nothing(0.3)  # still allowed: stays open
+        await adb(apply)()
+        assert await expect_close(comm) == (4404 if change == "give_away" else 4401)
+
+    run(body)
+
+
+def test_logout_ends_a_session_connection(small_tree, user, settings):
+    from django.contrib.sessions.models import Session
+
+    settings.ARBOR_LIVE_RECHECK_SECONDS = 0.1
+    cookie = session_cookie(user)
+
+    async def body():
+        comm = communicator(tree_path(small_tree.id), cookie=cookie)
+        await comm.connect()
+        await receive(comm)
+        assert await comm.receive_nothing(0.3)
+        await adb(lambda: Session.objects.filter(session_key=cookie).delete())()
+        assert await expect_close(comm) == 4401
+
+    run(body)
+
+
+def test_recheck_catches_up_if_a_wake_up_was_lost(small_tree, user, settings):
+    settings.ARBOR_LIVE_RECHECK_SECONDS = 0.2
+    token = make_token(user)
+
+    async def body():
+        from tasks_app.live.hub import get_hub
+
+        comm = communicator(tree_path(small_tree.id), token=token)
+        await comm.connect()
+        snap = await receive(comm)
+        hub = get_hub()
+        await hub.stop()  # the tail is gone: only the re-check can notice the new events
+        await adb(add_events)(small_tree.id, [("test.tick", None, {"i": i}) for i in range(3)])
+        frames = await collect_until(comm, lambda f: f.get("seq") == snap["seq"] + 3)
+        assert [f["seq"] for f in frames] == [snap["seq"] + 1, snap["seq"] + 2, snap["seq"] + 3]
+        await comm.disconnect()
+
+    run(body)
+
+
+# --- dashboard ------------------------------------------------------------------------------------
+
+
+def test_dashboard_gets_own_trees_only_with_counts(user, other_user, tm, staff_user):
+    from tasks_app.taskmanager import TaskManager
+
+    mine = tm.create_tree([{"id": "r", "name": "r", "executor": "noop"},
+                           {"id": "k", "name": "k", "executor": "noop", "parent_id": "r"}])
+    theirs = TaskManager(other_user).create_tree([{"id": "z", "name": "z", "executor": "noop"}])
+    token = make_token(user)
+    staff_token = make_token(staff_user)
+
+    async def body():
+        comm = communicator("/ws/dashboard/", token=token)
+        await comm.connect()
+        snap = await receive(comm)
+        assert snap["type"] == "snapshot"
+        assert [t["id"] for t in snap["trees"]] == [str(mine.id)]
+        assert snap["trees"][0]["counts"]["pending"] == 2
+        staff = communicator("/ws/dashboard/", token=staff_token)
+        await staff.connect()
+        staff_snap = await receive(staff)
+        assert {t["id"] for t in staff_snap["trees"]} == {str(mine.id), str(theirs.id)}
+
+        await adb(control.tree_execute)(tree=theirs, actor=other_user)
+        await adb(control.tree_execute)(tree=mine, actor=user)
+        await adb(run_until_idle)(timeout=30)
+        seen = {"counts": False, "status": False}
+
+        def done(f):
+            seen["counts"] |= f.get("type") == "tree" and f["counts"]["completed"] == 2
+            seen["status"] |= f.get("kind") == "tree.status" and f["data"]["status"] == "completed"
+            return all(seen.values())
+
+        frames = await collect_until(comm, done)
+        trees = {f["tree"] for f in frames}
+        assert trees == {str(mine.id)}  # nothing about the other user's tree
+        statuses = [f["data"]["status"] for f in frames if f.get("kind") == "tree.status"]
+        assert statuses[0] == "in_progress" and "completed" in statuses
+        staff_frames = await collect_until(
+            staff, lambda f: f.get("kind") == "tree.status" and f["data"]["status"] == "completed"
+            and f["tree"] == str(mine.id))
+        assert str(theirs.id) in {f["tree"] for f in staff_frames} | {f.get("tree") for f in staff_frames}
+        await comm.disconnect()
+        await staff.disconnect()
+
+    run(body)
