@@ -189,7 +189,7 @@ def creation_bench(user, runs, n=10_000):
     client.force_login(user)
     tasks = [{"id": "root", "name": "root", "executor": "noop"}]
     tasks += [{"id": f"c{i}", "name": f"c{i}", "executor": "noop", "parent_id": "root",
-               "dependencies": [f"c{i - 1}"] if i % 10 else []} for i in range(1, n)]
+               "dependencies": [f"c{i - 1}"] if i % 10 != 1 else []} for i in range(1, n)]
     body = json.dumps(tasks)
     out = []
     for _ in range(runs):

@@ -32,9 +32,31 @@ ARBOR_PYTHON_FUNCTIONS = ["tests.helpers.add"]
 # pytest run gets its own test database, so parallel runs never clash.
 RUN_ID = os.environ.setdefault("ARBOR_TEST_RUN_ID", str(os.getpid()))
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    (BASE_DIR / ".tmp").mkdir(exist_ok=True)
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".tmp" / f"test_db_{RUN_ID}.sqlite3")}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_arbor_{RUN_ID}"}
 Q_CLUSTER = {**Q_CLUSTER, "sync": False}
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+
+# Fault tests: worker subprocesses register the misbehaving test executors and may log django-q2's
+# process lifecycle ("ready for work at PID ...") to find the worker to kill.
+FAULT_EXECUTORS = {  # the same table as tests.fault_executors.FAULT_EXECUTORS (a test checks)
+    "write_marker_file": "tests.fault_executors.WriteMarkerFile",
+    "kill_self": "tests.fault_executors.KillSelf",
+    "block_signals_busy_loop": "tests.fault_executors.BlockSignalsBusyLoop",
+    "spawn_child_then_hang": "tests.fault_executors.SpawnChildThenHang",
+    "sleep_ignoring_cancel": "tests.fault_executors.SleepIgnoringCancel",
+}
+if os.environ.get("ARBOR_TEST_EXECUTORS"):
+    ARBOR_EXECUTORS = {**globals().get("ARBOR_EXECUTORS", {}), **FAULT_EXECUTORS}
+if os.environ.get("ARBOR_TEST_Q_LOG"):
+    LOGGING = {
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {"t": {"format": "%(asctime)s.%(msecs)03d %(process)d %(name)s %(message)s",
+                             "datefmt": "%H:%M:%S"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "t"}},
+        "root": {"level": "WARNING", "handlers": ["console"]},
+        "loggers": {"django-q": {"level": "INFO"}, "arbor": {"level": "INFO"}},
+    }

@@ -42,10 +42,21 @@ postgres_suite() {
   url=$(bash scripts/pg.sh start)
   trap 'bash scripts/pg.sh stop' EXIT
   export DATABASE_URL="$url"
-  pytest_ok -m "not e2e" -p no:playwright
+  pytest_ok -m "not e2e and not fault" -p no:playwright
   ensure_chromium
   pytest_ok -m "e2e"
   bash scripts/pg.sh stop
+  trap - EXIT
+  fault_suite
+}
+
+fault_suite() {  # real worker processes and signals, on a second private server the suite may restart
+  echo "=== PostgreSQL: fault injection ==="
+  local url
+  url=$(ARBOR_PG_PORT=55433 bash scripts/pg.sh start)
+  trap 'ARBOR_PG_PORT=55433 bash scripts/pg.sh stop' EXIT
+  DATABASE_URL="$url" pytest_ok -m fault -p no:playwright -rs
+  ARBOR_PG_PORT=55433 bash scripts/pg.sh stop
   trap - EXIT
 }
 
@@ -53,7 +64,8 @@ case "$MODE" in
   all) lint; sqlite_suite; postgres_suite ;;
   sqlite) sqlite_suite ;;
   postgres) postgres_suite ;;
+  fault) fault_suite ;;
   lint) lint ;;
-  *) echo "usage: $0 [all|sqlite|postgres|lint]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|sqlite|postgres|fault|lint]" >&2; exit 2 ;;
 esac
 echo "all test suites passed"

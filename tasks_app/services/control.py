@@ -9,7 +9,7 @@ from tasks_app import selectors
 from tasks_app.engine import propagation, readiness
 from tasks_app.engine.states import TERMINAL, Outcome, Status
 from tasks_app.exceptions import AlreadyRunning, ArchivedTask, InvalidTransition
-from tasks_app.models import Attempt, Task, Tree
+from tasks_app.models import Attempt, Dependency, Task, Tree
 
 from . import dispatch, scheduling
 from .events import EventBuffer
@@ -149,10 +149,17 @@ def _reset(ids, events, now, reason: str) -> None:
 
 def _resume(tree: Tree, ids, events, now, reason: str) -> Tree:
     _reset(ids, events, now, reason)
+    # a pending dependent that became ready because these tasks had finished must wait for them again
+    Task.objects.filter(
+        tree_id=tree.id, status=Status.PENDING.value, ready_at__isnull=False,
+        id__in=Dependency.objects.filter(upstream_id__in=ids).values("downstream_id"),
+    ).update(ready_at=None, waiting_reason="", updated_at=now)
     Tree.objects.filter(id=tree.id).update(
         status=Status.IN_PROGRESS.value, cancel_requested=False, finished_at=None,
         run_count=tree.run_count or 1, started_at=tree.started_at or now, updated_at=now,
     )
+    if tree.status != Status.IN_PROGRESS.value:  # watchers see the tree running again
+        events.add(tree.id, "tree.status", status=Status.IN_PROGRESS.value, reason=reason)
     ready = _mark_ready(tree.id, events, now)
     scheduling.refresh_tree_status([tree.id], events, now)
     events.flush()
@@ -223,15 +230,12 @@ def preview(*, task: Task, action: str) -> dict:
         ids = propagation.rerun_set(graph, tid)
     elif action == "cancel":
         ids = propagation.cancel_set(graph, tid)
-        downstream = [i for i in sorted(_descendants(graph, tid)) if graph.node(i).status not in TERMINAL]
-        ids = list(ids) + [i for i in downstream if i not in ids]
+        # exactly the cascade task_cancel applies: dependents that can no longer run (required
+        # edges only, tasks outside the current run untouched)
+        fallout = propagation.failure_fallout(graph.with_status(tid, Status.CANCELLED), [tid])
+        ids = list(ids) + [i for i in fallout if i not in ids]
     else:
         raise InvalidTransition(f"unknown action '{action}'")
     return {"action": action, "tasks": [{"id": i, "name": graph.node(i).name,
                                          "status": graph.node(i).status.value} for i in ids]}
 
-
-def _descendants(graph, tid):
-    from tasks_app.engine.graph import descendants
-
-    return descendants(graph, tid)

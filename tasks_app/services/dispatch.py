@@ -39,10 +39,13 @@ def _wake_now(count: int, mode: str) -> None:
             _local.draining = False
         return
     try:
+        from django.utils import timezone
         from django_q.models import OrmQ
         from django_q.tasks import async_task
 
-        queued = OrmQ.objects.count()
+        # only deliverable jobs count: a job whose worker died while running it stays locked for
+        # Q_CLUSTER["retry"] and would otherwise stop every later wake-up (poison tasks)
+        queued = OrmQ.objects.filter(lock__lte=timezone.now()).count()
         missing = max(0, min(count, settings.ARBOR_WORKERS) - queued)
         for _ in range(missing):
             async_task(DRAIN_JOB, q_options={"timeout": settings.Q_CLUSTER["timeout"]})

@@ -37,12 +37,18 @@ def reap(now=None, *, wake: bool = True) -> int:
                         error=f"worker lost: attempt {n} stopped renewing its lease", error_type="worker_lost")
             for a, t, n in expired
         ]
-        runs.finish(finishes, now=now)
+        runs.finish(finishes, now=now, expired_only=True)
         logger.warning("reaped %d attempt(s) with expired leases", len(expired))
     _release_orphan_locks(now)
-    if wake and runs.ready_queue(now).exists():
-        dispatch.wake(settings.ARBOR_WORKERS)
+    if wake:
+        wake_if_ready(now)
     return len(expired)
+
+
+def wake_if_ready(now=None) -> None:
+    """Wake workers while claimable work waits (recovers lost wake-ups and dead deliveries)."""
+    if runs.ready_queue(now or timezone.now()).exists():
+        dispatch.wake(settings.ARBOR_WORKERS)
 
 
 def _lease():

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from tasks_app.engine import inputs as engine_inputs
 from tasks_app.engine.backoff import retry_delay as backoff_delay
-from tasks_app.engine.resources import can_acquire
+from tasks_app.engine.resources import AT_CAPACITY, can_acquire, compatible
 from tasks_app.engine.resources import normalise as normalise_resources
 from tasks_app.engine.states import RETRYABLE_OUTCOMES, Outcome, Status
 from tasks_app.exceptions import UnknownExecutor
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # Executors cheap enough to run several per claim (no I/O, no sleeping).
 BATCHABLE = {"noop", "echo", "fail", "aggregate_results"}
+QUEUED = "waiting for resource '{key}' (queued behind a {mode} request)"
+CLAIM_PAGES = 4  # how far past lock-blocked tasks a claim looks (pages of max(2 x batch, 8))
 MAX_LOG_LINES = 200
 
 
@@ -82,6 +84,48 @@ def claimable_count(now=None) -> int:
     return ready_queue(now or timezone.now()).count()
 
 
+def lock_verdict(locks, held, reserved, capacity) -> str | None:
+    """Why a task cannot take ``locks`` now (``None``: it can). ``held``: locks of live attempts;
+    ``reserved``: locks wanted by tasks ahead of it in the queue that are waiting themselves — a
+    request that conflicts with one of those queues behind it, so a stream of readers can never
+    starve a writer (FIFO per resource), and a freed capacity slot goes to the first in line."""
+    reason = can_acquire(locks, held, capacity)
+    if reason is not None or not reserved:
+        return reason
+    for key, mode in locks:
+        for other_key, other_mode in reserved:
+            if other_key == key and not compatible(mode, other_mode):
+                return QUEUED.format(key=key, mode=other_mode)
+        limit = capacity.get(key)
+        if limit is not None:
+            taken = sum(1 for k, _ in held if k == key) + sum(1 for k, _ in reserved if k == key)
+            if taken >= limit:
+                return AT_CAPACITY.format(key=key, capacity=limit)
+    return None
+
+
+def claimable_since(since, *, now=None, sample: int = 100) -> bool:
+    """Whether a ready task has been claimable (nothing changed it, its backoff was over, its
+    locks were free and nobody ahead waited for them) since ``since`` — the watchdog's sign of a
+    cluster that stopped claiming."""
+    now = now or timezone.now()
+    queue = list(ready_queue(now).only("id", "resources", "updated_at", "next_attempt_at")[:sample])
+    wanted = {task.id: _task_locks(task) for task in queue}
+    keys = sorted({key for locks in wanted.values() for key, _ in locks})
+    held = list(ResourceLock.objects.filter(key__in=keys).values_list("key", "mode")) if keys else []
+    capacity = dict(ResourcePool.objects.filter(key__in=keys).values_list("key", "capacity")) if keys else {}
+    reserved: list = []
+    for task in queue:
+        locks = wanted[task.id]
+        if locks and lock_verdict(locks, held, reserved, capacity):
+            reserved.extend(locks)
+            continue
+        held.extend(locks)  # a claim pass would have started it
+        if task.updated_at < since and (task.next_attempt_at is None or task.next_attempt_at < since):
+            return True
+    return False
+
+
 def _advisory_lock(keys) -> None:
     if connection.vendor != "postgresql":
         return
@@ -94,59 +138,78 @@ def claim_batch(*, worker: str, limit: int = 1, now=None) -> list[Claim]:
     """Atomically claim up to ``limit`` ready tasks (compare-and-set; ``SKIP LOCKED`` on PostgreSQL).
 
     Only batchable (instant) executors are claimed several at a time; anything else is claimed
-    alone so that a slow task never holds back work another worker could take.
+    alone so that a slow task never holds back work another worker could take. ``now`` is for
+    tests with a fake clock; without it the attempt's start time is read after the queue was
+    read, so it is never earlier than the commit that made the task claimable.
     """
-    now = now or timezone.now()
     with transaction.atomic():
         return _claim(worker=worker, limit=limit, now=now)
 
 
-def _claim(*, worker: str, limit: int, now, events: EventBuffer | None = None) -> list[Claim]:
-    qs = ready_queue(now).only(
+def _task_locks(task: Task) -> list:
+    if not task.resources:
+        return []
+    try:
+        return normalise_resources(task.resources)
+    except Exception:  # validated at creation; be defensive
+        return []
+
+
+def _claim(*, worker: str, limit: int, now=None, events: EventBuffer | None = None) -> list[Claim]:
+    qs = ready_queue(now or timezone.now()).only(
         "id", "tree_id", "name", "executor", "priority", "resources", "timeout", "params", "inputs",
         "attempt_count", "waiting_reason", "max_retries",
     )
     if connection.vendor == "postgresql":
         qs = qs.select_for_update(skip_locked=True, of=("self",))
-    candidates = list(qs[: max(limit * 2, 8)])
+    page = max(limit * 2, 8)
     chosen: list[Task] = []
     held_new: list[tuple[str, str]] = []
     lock_rows: list[tuple[Task, list]] = []
     waiting_updates: list[Task] = []
-    for task in candidates:
-        if len(chosen) >= limit:
-            break
-        if chosen and (task.executor not in BATCHABLE or chosen[0].executor not in BATCHABLE):
-            continue
-        locks = []
-        if task.resources:
-            try:
-                locks = normalise_resources(task.resources)
-            except Exception:  # validated at creation; be defensive
-                locks = []
-            keys = [k for k, _ in locks]
-            _advisory_lock(keys)
-            held = list(ResourceLock.objects.filter(key__in=keys).values_list("key", "mode")) + held_new
-            capacity = dict(ResourcePool.objects.filter(key__in=keys).values_list("key", "capacity"))
-            reason = can_acquire(locks, held, capacity)
-            if reason:
-                if task.waiting_reason != reason:
-                    task.waiting_reason = reason
-                    waiting_updates.append(task)
+    reserved: list[tuple[str, str]] = []  # wanted by tasks that wait: later conflicting ones queue behind
+    # Tasks waiting for a lock keep their place, but never hide claimable work behind them: look
+    # further down the queue (a few pages at most) while everything seen so far is blocked.
+    for offset in range(0, page * CLAIM_PAGES, page):
+        candidates = list(qs[offset: offset + page])
+        wanted = {task.id: _task_locks(task) for task in candidates}
+        # every resource this page may need, locked once in sorted order: claimers never deadlock
+        _advisory_lock([key for locks in wanted.values() for key, _ in locks])
+        if now is None:
+            now = timezone.now()  # read after the queue: later than any commit the queue saw
+        for task in candidates:
+            if len(chosen) >= limit:
+                break
+            if chosen and (task.executor not in BATCHABLE or chosen[0].executor not in BATCHABLE):
                 continue
-            held_new.extend(locks)
-        chosen.append(task)
-        lock_rows.append((task, locks))
+            locks = wanted[task.id]
+            if locks:
+                keys = [k for k, _ in locks]
+                held = list(ResourceLock.objects.filter(key__in=keys).values_list("key", "mode")) + held_new
+                capacity = dict(ResourcePool.objects.filter(key__in=keys).values_list("key", "capacity"))
+                reason = lock_verdict(locks, held, reserved, capacity)
+                if reason:
+                    reserved.extend(locks)
+                    if task.waiting_reason != reason:
+                        task.waiting_reason = reason
+                        waiting_updates.append(task)
+                    continue
+                held_new.extend(locks)
+            chosen.append(task)
+            lock_rows.append((task, locks))
+        if chosen or len(candidates) < page:
+            break
+    shared = events is not None
+    events = events if shared else EventBuffer(source="worker")
     if waiting_updates:
         Task.objects.bulk_update(waiting_updates, ["waiting_reason"])
+        for task in waiting_updates:  # shown live as "waiting for <resource>", not as stuck
+            events.add(task.tree_id, "task.waiting", task_id=task.id, reason=task.waiting_reason)
     if not chosen:
-        if events is not None:
-            events.flush()
+        events.flush()
         return []
     ids = [t.id for t in chosen]
     deps = _dependency_results(ids)
-    shared = events is not None
-    events = events if shared else EventBuffer(source="worker")
     attempts = []
     claims = []
     lease = _lease(now)
@@ -255,28 +318,39 @@ def cancel_requested(task_id) -> bool:
     return Task.objects.filter(id=task_id, cancel_requested=True).exists()
 
 
-def finish(finishes: list[Finish], *, actor=None, now=None) -> list:
+def finish(finishes: list[Finish], *, actor=None, now=None, expired_only: bool = False) -> list:
     """Record attempt outcomes (fenced), move tasks on, release locks, propagate, refresh tree
-    status — one transaction for the whole batch. Returns the ids of tasks that became ready."""
+    status — one transaction for the whole batch. Returns the ids of tasks that became ready.
+
+    ``expired_only`` is the reaper's fence: an attempt whose lease was renewed after the reaper
+    looked (its worker was only slow) is left alone, locks included."""
     now = now or timezone.now()
     with transaction.atomic():
-        return _finish(finishes, actor=actor, now=now)
+        return _finish(finishes, actor=actor, now=now, expired_only=expired_only)
 
 
 def finish_and_claim(finishes: list[Finish], *, worker: str, limit: int, now=None) -> tuple[list, list[Claim]]:
     """Record a batch's outcomes and claim the next batch in the same transaction: the dependent
     that this completion made ready goes straight to this worker, with one commit per hop."""
+    fake_clock = now
     now = now or timezone.now()
     with transaction.atomic():
         events = EventBuffer(source="worker")
         became_ready = _finish(finishes, actor=None, now=now, events=events, flush=False)
-        claims = _claim(worker=worker, limit=limit, now=now, events=events)
+        claims = _claim(worker=worker, limit=limit, now=fake_clock, events=events)
         return became_ready, claims
 
 
-def _finish(finishes: list[Finish], *, actor, now, events: EventBuffer | None = None, flush: bool = True) -> list:
+def _finish(finishes: list[Finish], *, actor, now, events: EventBuffer | None = None, flush: bool = True,
+            expired_only: bool = False) -> list:
     events = events if events is not None else EventBuffer(actor_id=getattr(actor, "pk", None), source="worker")
     attempt_ids = [f.attempt_id for f in finishes]
+    where, where_params = "t.outcome = %s", [Outcome.RUNNING.value]
+    if expired_only:
+        where += " AND (t.lease_expires_at < %s OR (t.lease_expires_at IS NULL AND t.started_at < %s))"
+        cutoff = now - dt.timedelta(seconds=settings.ARBOR_LEASE_SECONDS)
+        where_params += [connection.ops.adapt_datetimefield_value(now),
+                         connection.ops.adapt_datetimefield_value(cutoff)]
     # the fence: only attempts that are still running record an outcome (one statement)
     alive = update_rows(
         Attempt,
@@ -288,12 +362,15 @@ def _finish(finishes: list[Finish], *, actor, now, events: EventBuffer | None = 
             for f in finishes
         ],
         ["outcome", "result", "error", "error_type", "finished_at", "lease_expires_at", "logs"],
-        where="t.outcome = %s",
-        where_params=[Outcome.RUNNING.value],
+        where=where,
+        where_params=where_params,
         returning=True,
     )
     if any(f.has_locks for f in finishes):
-        ResourceLock.objects.filter(attempt_id__in=attempt_ids).delete()  # released however it ended
+        # released however the attempt ended; a worker reporting on its own attempt also releases
+        # what it held after the attempt was ended elsewhere (cancelled while running)
+        released = [a for a in attempt_ids if a in alive] if expired_only else attempt_ids
+        ResourceLock.objects.filter(attempt_id__in=released).delete()
     for f in finishes:
         if f.attempt_id not in alive:
             logger.info("discarded a late outcome of attempt %s (%s)", f.attempt_id, f.outcome)
@@ -306,7 +383,8 @@ def _finish(finishes: list[Finish], *, actor, now, events: EventBuffer | None = 
         t.id: t
         for t in Task.objects.filter(
             id__in=[f.task_id for f in live], status=Status.IN_PROGRESS.value
-        ).only("id", "tree_id", "status", "max_retries", "retry_delay", "attempt_count", "name", "current_attempt_id")
+        ).only("id", "tree_id", "status", "max_retries", "retry_delay", "attempt_count", "name", "current_attempt_id",
+               "ready_at")
     }
     completed: list[Task] = []
     terminal: list = []
@@ -358,10 +436,12 @@ def _finish_other(task: Task, f: Finish, events: EventBuffer, now) -> bool:
         events.add(task.tree_id, "task.status", task_id=task.id, status=Status.CANCELLED.value,
                    error=f.error or "cancelled", error_type="cancelled")
         return True
-    # failed, timed_out, worker_lost
-    failures = Attempt.objects.filter(
-        task_id=task.id, outcome__in=[o.value for o in RETRYABLE_OUTCOMES]
-    ).count()
+    # failed, timed_out, worker_lost: count this run's failures (retry and re-run start afresh;
+    # ``ready_at`` is when the task joined the current run, and a backoff or an interruption keeps it)
+    failures = Attempt.objects.filter(task_id=task.id, outcome__in=[o.value for o in RETRYABLE_OUTCOMES])
+    if task.ready_at is not None:
+        failures = failures.filter(started_at__gte=task.ready_at)
+    failures = failures.count()
     max_retries = task.max_retries if task.max_retries is not None else settings.ARBOR_DEFAULT_MAX_RETRIES
     if outcome in RETRYABLE_OUTCOMES and not f.permanent and failures <= max_retries:
         base = task.retry_delay if task.retry_delay is not None else settings.ARBOR_DEFAULT_RETRY_DELAY

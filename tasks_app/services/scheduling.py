@@ -118,8 +118,14 @@ def refresh_tree_status(tree_ids, events: EventBuffer, now=None) -> None:
     """Recompute the run status of each tree cheaply: a tree stays in progress while any
     scheduled task is pending or running; only then is the full status derived."""
     now = now or timezone.now()
-    for tree_id in {str(t) for t in tree_ids if t}:
-        tree = Tree.objects.filter(id=tree_id).values("status", "cancel_requested", "run_count").first()
+    for tree_id in sorted({str(t) for t in tree_ids if t}):
+        # Lock the tree row before looking at its tasks: two workers finishing a tree's last two
+        # tasks concurrently would otherwise each still see the other's task in progress, and
+        # neither would end the tree (found by tests/ops/test_multiprocess.py). Sorted: lock order.
+        tree = (
+            Tree.objects.select_for_update().filter(id=tree_id)
+            .values("status", "cancel_requested", "run_count").first()
+        )
         if tree is None:
             continue
         active = Task.objects.filter(tree_id=tree_id).filter(

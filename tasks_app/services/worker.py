@@ -35,6 +35,9 @@ from . import dispatch, runs
 logger = logging.getLogger(__name__)
 _stop = threading.Event()
 HARD_KILL_EXIT_CODE = 75
+# A worker that could not renew its lease for this fraction of it stops its executor (the reaper
+# may hand the task to another worker once the lease is over).
+LEASE_SAFETY = 0.8
 
 
 def refresh_connections() -> None:
@@ -46,7 +49,8 @@ def refresh_connections() -> None:
 
 
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    label = getattr(settings, "ARBOR_WORKER_LABEL", "")  # ops: which machine/cluster ran it
+    return f"{label}:{socket.gethostname()}:{os.getpid()}" if label else f"{socket.gethostname()}:{os.getpid()}"
 
 
 def request_stop() -> None:
@@ -60,14 +64,18 @@ def stopping() -> bool:
     return bool(stop_file and os.path.exists(stop_file))
 
 
-def _db_retry(fn, *args, attempts: int = 20, **kwargs):
-    """Run a service call, surviving a database restart or terminated connections."""
+def _db_retry(fn, *args, attempts: int | None = None, **kwargs):
+    """Run a service call, surviving a database restart or terminated connections: retried for up
+    to ``ARBOR_DB_RETRY_SECONDS`` (or ``attempts`` times), then the error is raised."""
     delay = 0.1
-    for i in range(attempts):
+    deadline = time.monotonic() + getattr(settings, "ARBOR_DB_RETRY_SECONDS", 60.0)
+    i = 0
+    while True:
+        i += 1
         try:
             return fn(*args, **kwargs)
         except (OperationalError, InterfaceError) as exc:
-            if i == attempts - 1:
+            if (attempts is not None and i >= attempts) or time.monotonic() + delay > deadline:
                 raise
             logger.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
             from django.db import connection
@@ -79,12 +87,14 @@ def _db_retry(fn, *args, attempts: int = 20, **kwargs):
             except Exception:
                 pass
             time.sleep(delay)
-            delay = min(delay * 2, 2.0)
-    return None
+            # back soon after the database is: well within a lease, before the reaper gives up on us
+            delay = min(delay * 2, 2.0, settings.ARBOR_LEASE_SECONDS / 4)
 
 
 def drain(*, hard_kill: bool = True, budget: float | None = None, max_tasks: int | None = None) -> int:
     """Claim and run ready tasks until there are none. Returns how many attempts ran."""
+    if stopping():
+        return 0  # shutting down: a drain job delivered now claims nothing
     refresh_connections()
     budget = settings.ARBOR_DRAIN_BUDGET if budget is None else budget
     deadline = time.monotonic() + budget
@@ -206,6 +216,10 @@ def _outcome(claim, reporter, result, exc, reason: str | None = None, elapsed: f
     if reason == "interrupted":
         return runs.Finish(**base, outcome=Outcome.INTERRUPTED.value, error="worker shut down",
                            error_type="interrupted")
+    if reason == "lease_lost":
+        # the database was unreachable for most of the lease: a lost worker, as the reaper would say
+        return runs.Finish(**base, outcome=Outcome.WORKER_LOST.value, error="worker lost its lease "
+                           "(database unreachable); executor stopped", error_type="worker_lost")
     if reason in ("cancelled", "fenced"):
         # the attempt was already ended elsewhere; this is discarded by the fence
         return runs.Finish(**base, outcome=Outcome.CANCELLED.value, error="cancelled", error_type="cancelled")
@@ -247,16 +261,19 @@ def _supervise(claim, executor, ctx, reporter, *, hard_kill: bool, rest) -> runs
             progress, message, logs = reporter.take()
             beat = now >= next_beat
             if beat or progress is not None or logs:
+                lease_lost = False
                 try:
                     alive = runs.heartbeat(claim.attempt_id, progress=progress, message=message, logs=logs,
                                            task_id=claim.task_id, tree_id=claim.tree_id)
                     last_renewed = now
                 except (OperationalError, InterfaceError):
                     refresh_connections()
-                    alive = now - last_renewed < settings.ARBOR_LEASE_SECONDS * 0.8
+                    alive = time.monotonic() - last_renewed < settings.ARBOR_LEASE_SECONDS * LEASE_SAFETY
+                    lease_lost = not alive
                 if not alive and reason is None:
-                    # cancelled, reaped, or we could not renew our lease in time: self-fence
-                    reason = "fenced"
+                    # cancelled or reaped ("fenced"), or we could not renew our lease in time
+                    # ("lease_lost"): self-fence before anyone else may start the task again
+                    reason = "lease_lost" if lease_lost else "fenced"
                     kill_at = now + settings.ARBOR_CANCEL_GRACE
                     _signal_cancel(executor, ctx)
             if beat:
@@ -292,12 +309,34 @@ def _signal_cancel(executor, ctx) -> None:
         logger.exception("executor.cancel() raised")
 
 
-def _kill_children() -> None:
+def _kill_children(*, descendants: bool = False) -> None:
+    """Kill the process groups the shell executor started and, in a real worker process that is
+    about to exit (``descendants``), every process it spawned — whatever executor started it, even
+    in a new session — so a hard kill leaves no orphans."""
+    groups: set[int] = set()
     try:
         from tasks_app.executors.shell import active_process_groups
+
+        groups.update(active_process_groups())
     except ImportError:
-        return
-    for pgid in list(active_process_groups()):
+        pass
+    if descendants:
+        import psutil
+
+        own_group = os.getpgrp()
+        try:
+            children = psutil.Process().children(recursive=True)
+        except psutil.Error:
+            children = []
+        for child in children:
+            try:
+                pgid = os.getpgid(child.pid)
+                if pgid != own_group:
+                    groups.add(pgid)
+                child.kill()
+            except (ProcessLookupError, PermissionError, psutil.Error):
+                pass
+    for pgid in groups:
         try:
             os.killpg(pgid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -309,7 +348,7 @@ def _hard_kill(claim, reporter, reason, *, hard_kill: bool, rest) -> runs.Finish
     (in a real worker process) kill this process; django-q2's sentinel starts a fresh one."""
     record = _outcome(claim, reporter, None, None, reason)
     logger.warning("attempt %s of task %s did not stop; hard kill (%s)", claim.number, claim.task_id, reason)
-    _kill_children()
+    _kill_children(descendants=hard_kill)
     if not hard_kill:
         return record  # tests / inline mode: abandon the daemon thread
     try:

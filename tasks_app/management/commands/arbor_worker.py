@@ -40,10 +40,11 @@ class Command(BaseCommand):
         self.signals = 0
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        var = Path(settings.VAR_DIR)
-        var.mkdir(parents=True, exist_ok=True)
-        self.stop_file = var / f"worker-{os.getpid()}.stop"
-        self.stop_file.unlink(missing_ok=True)
+        self.var = Path(settings.VAR_DIR)
+        self.var.mkdir(parents=True, exist_ok=True)
+        self.generation = 0
+        self.retiring: list[tuple[subprocess.Popen, float, Path]] = []  # (cluster, kill at, stop file)
+        self.db_error_at: float | None = None
         self.cluster = None if opts["no_cluster"] else self._start_cluster()
         self.stdout.write(f"arbor worker {os.getpid()}: cluster pid {getattr(self.cluster, 'pid', None)}")
         self.stdout.flush()
@@ -61,12 +62,18 @@ class Command(BaseCommand):
     def _on_signal(self, signum, frame):
         self.signals += 1
         if self.signals == 1:
-            self.stop_file.touch()
-        elif self.cluster is not None:
-            self._kill_cluster()
+            if self.cluster is not None:
+                self.stop_file.touch()  # workers stop claiming at once
+        else:
+            for proc in [self.cluster, *(r[0] for r in self.retiring)]:
+                if proc is not None:
+                    self._kill_cluster(proc)
             sys.exit(1)
 
     def _start_cluster(self):
+        self.generation += 1
+        self.stop_file = self.var / f"worker-{os.getpid()}-{self.generation}.stop"
+        self.stop_file.unlink(missing_ok=True)
         env = {**os.environ, "ARBOR_STOP_FILE": str(self.stop_file)}
         self.cluster_started = time.monotonic()
         return subprocess.Popen(
@@ -75,53 +82,126 @@ class Command(BaseCommand):
             start_new_session=True,
         )
 
-    def _kill_cluster(self):
+    @staticmethod
+    def _kill_cluster(proc):
         try:
-            os.killpg(self.cluster.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         try:
-            self.cluster.wait(timeout=5)
+            proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
 
-    def _stop_cluster(self, grace: float):
-        if self.cluster is None or self.cluster.poll() is not None:
+    @classmethod
+    def _stop_cluster(cls, proc, grace: float):
+        if proc is None or proc.poll() is not None:
             return
-        self.cluster.send_signal(signal.SIGTERM)  # the main qcluster pid only (django-q2 pitfall)
+        proc.send_signal(signal.SIGTERM)  # the main qcluster pid only (django-q2 pitfall)
         try:
-            self.cluster.wait(timeout=grace)
+            proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             logger.warning("cluster did not stop within %.0fs; killing it", grace)
-            self._kill_cluster()
+            cls._kill_cluster(proc)
 
-    def _tick(self):
-        from tasks_app.models import Attempt
-        from tasks_app.services import reaper, runs
+    def _retire_cluster(self):
+        """Replace a wedged cluster without waiting for it: its workers stop claiming, running
+        attempts get the shutdown grace (then ``interrupted``), and the process group is killed
+        after that; the new cluster starts at once."""
+        old, stop_file = self.cluster, self.stop_file
+        stop_file.touch()
+        try:
+            old.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        self.retiring.append((old, time.monotonic() + settings.ARBOR_SHUTDOWN_GRACE + 3, stop_file))
+        self.cluster = self._start_cluster()
+
+    def _reap_retired(self):
+        keep = []
+        for proc, kill_at, stop_file in self.retiring:
+            if proc.poll() is None and time.monotonic() >= kill_at:
+                self._kill_cluster(proc)
+            if proc.poll() is None:
+                keep.append((proc, kill_at, stop_file))
+            else:
+                stop_file.unlink(missing_ok=True)
+        self.retiring = keep
+
+    def _cluster_workers(self) -> list[str]:
+        """Worker ids (``host:pid``) of the current cluster's processes."""
+        import psutil
+
+        from tasks_app.services.worker import worker_id
 
         try:
+            children = psutil.Process(self.cluster.pid).children(recursive=True)
+        except psutil.Error:
+            return []
+        host = worker_id().rsplit(":", 1)[0]
+        return [f"{host}:{child.pid}" for child in children]
+
+    def _wedged(self) -> bool:
+        """Claimable work has waited a whole stall period while this cluster had a free worker and
+        started nothing (django-q2 #23: a worker killed while holding the queue lock)."""
+        from tasks_app.engine.states import Outcome
+        from tasks_app.models import Attempt
+        from tasks_app.services import runs
+
+        stall = settings.ARBOR_WATCHDOG_STALL_SECONDS
+        if time.monotonic() - self.cluster_started < stall:
+            return False
+        now = timezone.now()
+        cutoff = now - dt.timedelta(seconds=stall)
+        if not runs.claimable_since(cutoff, now=now):
+            return False
+        ours = self._cluster_workers()
+        busy = Attempt.objects.filter(outcome=Outcome.RUNNING.value, worker__in=ours).count()
+        if busy >= settings.ARBOR_WORKERS:
+            return False  # every worker is busy: full, not wedged
+        return not Attempt.objects.filter(started_at__gte=cutoff, worker__in=ours).exists()
+
+    def _tick(self):
+        from tasks_app.ops import health as ops_health
+        from tasks_app.services import reaper
+
+        try:
+            self._reap_retired()
             close_old_connections()
-            reaper.reap()
+            # After our own database outage, give live workers one lease to renew before reaping.
+            grace = self.db_error_at is not None and time.monotonic() - self.db_error_at < settings.ARBOR_LEASE_SECONDS
+            if grace:
+                reaper.wake_if_ready()
+            else:
+                reaper.reap()
+            ops_health.beat(cluster=self.cluster)  # ops: "workers alive" / "reaper alive" for /readyz
             if self.cluster is None:
                 return
             if self.cluster.poll() is not None:
                 logger.warning("cluster exited with %s; restarting it", self.cluster.returncode)
+                self.stop_file.unlink(missing_ok=True)
                 self.cluster = self._start_cluster()
                 return
-            stall = settings.ARBOR_WATCHDOG_STALL_SECONDS
-            if time.monotonic() - self.cluster_started < stall:
-                return
-            cutoff = timezone.now() - dt.timedelta(seconds=stall)
-            waiting = runs.ready_queue(timezone.now()).filter(ready_at__lt=cutoff).exists()
-            if waiting and not Attempt.objects.filter(started_at__gte=cutoff).exists():
-                logger.error("watchdog: claimable work waited %.0fs with no claim; restarting the cluster", stall)
-                self._stop_cluster(grace=5)
-                self.cluster = self._start_cluster()
+            if self._wedged():
+                logger.error("watchdog: claimable work waited %.0fs with no claim; restarting the cluster",
+                             settings.ARBOR_WATCHDOG_STALL_SECONDS)
+                self._retire_cluster()
         except (OperationalError, InterfaceError) as exc:
             logger.warning("reaper: database unavailable (%s)", exc)
+            self.db_error_at = time.monotonic()
             close_old_connections()
 
     def _shutdown(self):
-        self.stop_file.touch()
-        self._stop_cluster(grace=settings.ARBOR_SHUTDOWN_GRACE + 10)
-        self.stop_file.unlink(missing_ok=True)
+        if self.cluster is not None:
+            self.stop_file.touch()
+        for _, _, stop_file in self.retiring:
+            stop_file.touch()
+        self._stop_cluster(self.cluster, grace=settings.ARBOR_SHUTDOWN_GRACE + 10)
+        for proc, _, stop_file in self.retiring:
+            self._stop_cluster(proc, grace=1)
+            stop_file.unlink(missing_ok=True)
+        if self.cluster is not None:
+            self.stop_file.unlink(missing_ok=True)
+        from tasks_app.ops import health as ops_health
+
+        ops_health.forget()  # ops: a clean stop is not a dead worker
