@@ -7,6 +7,7 @@ selectors, api, ui, live or jobs). Every state change goes through ``tasks_app.s
 from .attempt import Attempt
 from .event import Event
 from .idempotency import IdempotencyRecord
+from .ops import ProcessHeartbeat
 from .resource import ResourceLock, ResourcePool
 from .task import Dependency, Task, TaskStatus
 from .token import ApiToken
@@ -18,6 +19,7 @@ __all__ = [
     "Dependency",
     "Event",
     "IdempotencyRecord",
+    "ProcessHeartbeat",
     "ResourceLock",
     "ResourcePool",
     "Task",

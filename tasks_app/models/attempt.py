@@ -54,6 +54,8 @@ class Attempt(models.Model):
                 fields=["lease_expires_at"], name="attempt_live_lease", condition=models.Q(outcome="running")
             ),
             models.Index(fields=["tree", "started_at"], name="attempt_tree_started"),
+            # recent-window metrics (tasks_app/ops/metrics.py): claim latency, durations by outcome
+            models.Index(fields=["started_at"], name="attempt_started"),
         ]
 
     def __str__(self) -> str:
