@@ -1,0 +1,135 @@
+"""Resource pools, API tokens, and the django-q2 pages restricted to superusers."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
+
+from tasks_app.models import ApiToken, ResourceLock, ResourcePool
+
+TOKEN_CREATED_TEMPLATE = "admin/tasks_app/apitoken/token_created.html"
+PREFIX_CHARS = 10  # the same prefix length as ``manage.py arbor_token``
+
+
+@admin.register(ResourcePool)
+class ResourcePoolAdmin(admin.ModelAdmin):
+    list_display = ("key", "capacity", "holders", "description")
+    list_editable = ("capacity",)
+    search_fields = ("key", "description")
+    fields = ("key", "capacity", "description")
+
+    def get_queryset(self, request):
+        held = (ResourceLock.objects.filter(key=OuterRef("key")).order_by().values("key")
+                .annotate(n=Count("id")).values("n"))
+        return super().get_queryset(request).annotate(
+            held=Coalesce(Subquery(held, output_field=IntegerField()), 0)
+        )
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.save()
+        elif form.changed_data:
+            obj.save(update_fields=form.changed_data)
+
+    @admin.display(description="held now", ordering="held")
+    def holders(self, obj):
+        return obj.held
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Only the SHA-256 digest and a short prefix are stored; the clear token is shown once, on the
+    page that answers the "add" form (never in a message cookie or the session)."""
+
+    list_display = ("name", "user", "key_prefix", "created_at", "last_used_at", "expires_at", "revoked")
+    list_filter = ("revoked",)
+    list_select_related = ("user",)
+    search_fields = ("name", "user__username", "key_prefix")
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("user", "name", "expires_at")
+        return ("user", "name", "key_prefix", "created_at", "last_used_at", "expires_at", "revoked")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return ("user", "key_prefix", "created_at", "last_used_at", "revoked")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            raw = ApiToken.generate()
+            obj.key_prefix = raw[:PREFIX_CHARS]
+            obj.digest = ApiToken.hash(raw)
+            request._arbor_new_token = raw
+            obj.save()
+        elif form.changed_data:
+            obj.save(update_fields=form.changed_data)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        raw = getattr(request, "_arbor_new_token", None)
+        if raw is None:
+            return super().response_add(request, obj, post_url_continue)
+        opts = self.model._meta
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "API token created",
+            "token": raw,
+            "original": obj,
+            "opts": opts,
+            "app_label": opts.app_label,
+        }
+        response = TemplateResponse(request, TOKEN_CREATED_TEMPLATE, context)
+        add_never_cache_headers(response)
+        return response
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    def revoke(self, request, queryset):
+        tokens = list(queryset.filter(revoked=False))
+        ApiToken.objects.filter(pk__in=[t.pk for t in tokens]).update(revoked=True)
+        for token in tokens:
+            self.log_change(request, token, "Revoked")
+        self.message_user(request, f"Revoked {len(tokens)} token(s).", messages.SUCCESS)
+
+
+# --- django-q2 -----------------------------------------------------------------------------------
+
+
+class SuperuserOnlyMixin:
+    """django-q2's pages (schedules, queued, failed and successful jobs) for superusers only: a
+    ``Schedule`` names an arbitrary ``func``, so creating one is code execution on the workers."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args):
+        return request.user.is_active and request.user.is_superuser and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
+def restrict_django_q(site: admin.AdminSite = admin.site) -> list[str]:
+    """Re-register every django_q model admin with ``SuperuserOnlyMixin`` in front (their pages
+    stay exactly as django-q2 made them). Return the names of the models restricted."""
+    import django_q.admin  # noqa: F401  (registers django-q2's admins first, whatever the app order)
+
+    restricted = []
+    for model, model_admin in list(site._registry.items()):
+        if model._meta.app_label != "django_q" or isinstance(model_admin, SuperuserOnlyMixin):
+            continue
+        cls = type(model_admin)
+        site.unregister(model)
+        site.register(model, type(f"SuperuserOnly{cls.__name__}", (SuperuserOnlyMixin, cls), {}))
+        restricted.append(model._meta.model_name)
+    return restricted
