@@ -1,1 +1,12 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+app_name = "ui"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("trees/new/", views.tree_new, name="tree_new"),
+    path("trees/<uuid:tree_id>/", views.tree_run, name="tree_run"),
+    path("trees/<uuid:tree_id>/edit/", views.tree_edit, name="tree_edit"),
+]
