@@ -164,6 +164,22 @@ def tree_events(tree: Tree, *, after_seq: int = 0, limit: int = 1000) -> QuerySe
     return Event.objects.filter(tree=tree, seq__gt=after_seq).order_by("seq")[:limit]
 
 
+def task_events(task: Task, *, after_seq: int = 0, limit: int = 1000) -> QuerySet[Event]:
+    return Event.objects.filter(tree_id=task.tree_id, task_id=task.id, seq__gt=after_seq).order_by("seq")[:limit]
+
+
+def tree_attempts(tree: Tree) -> QuerySet[Attempt]:
+    return Attempt.objects.filter(tree=tree).order_by("started_at", "number", "id")
+
+
+def task_lineage(user, task: Task) -> dict:
+    """``{"original": Task | None, "copies": [Task, ...]}``, both scoped to what ``user`` may see."""
+    visible = task_queryset(user)
+    original = visible.filter(id=task.original_task_id).first() if task.original_task_id else None
+    copies = list(visible.filter(original_task_id=task.id).order_by("created_at", "id"))
+    return {"original": original, "copies": copies}
+
+
 def execution_stats(user, *, tree_id=None, slowest: int = 5) -> dict:
     """Counts by status, total and average execution time, slowest tasks (the TaskManager stats)."""
     tasks = task_queryset(user)
@@ -196,8 +212,10 @@ def execution_stats(user, *, tree_id=None, slowest: int = 5) -> dict:
     }
 
 
-def attempt_stats(user) -> dict:
+def attempt_stats(user, *, tree_id=None) -> dict:
     attempts = Attempt.objects.all() if _is_staff(user) else Attempt.objects.filter(tree__owner=user)
+    if tree_id is not None:
+        attempts = attempts.filter(tree_id=tree_id)
     by_outcome = dict(attempts.values_list("outcome").annotate(n=Count("id")))
     return {"by_outcome": by_outcome}
 
@@ -211,9 +229,12 @@ __all__ = [
     "parse_uuid",
     "partial_graph",
     "task_attempts",
+    "task_events",
+    "task_lineage",
     "task_get",
     "task_queryset",
     "tree_dependencies",
+    "tree_attempts",
     "tree_events",
     "tree_get",
     "tree_queryset",
