@@ -230,9 +230,13 @@ def preview(*, task: Task, action: str) -> dict:
         ids = propagation.rerun_set(graph, tid)
     elif action == "cancel":
         ids = propagation.cancel_set(graph, tid)
-        # exactly the cascade task_cancel applies: dependents that can no longer run (required
-        # edges only, tasks outside the current run untouched)
-        fallout = propagation.failure_fallout(graph.with_status(tid, Status.CANCELLED), [tid])
+        # the cascade task_cancel applies: dependents that can no longer run (required
+        # edges only, tasks outside the current run untouched); a task of a tree that has not run
+        # yet dooms the dependents that will be cancelled when it runs
+        after = graph.with_status(tid, Status.CANCELLED)
+        if not graph.node(tid).in_scope:
+            after = after.replace({i: {"in_scope": True} for i, n in graph.nodes.items() if not n.in_scope})
+        fallout = propagation.failure_fallout(after, [tid])
         ids = list(ids) + [i for i in fallout if i not in ids]
     else:
         raise InvalidTransition(f"unknown action '{action}'")

@@ -575,3 +575,36 @@ def test_readers_queue_behind_a_waiting_writer(tm):
     assert w.name == "w" and claim_one() is None
     done(w)
     assert claim_one().name == "r2"
+
+
+def test_a_task_waiting_for_a_lock_is_announced_once_with_its_reason(tm):
+    from tasks_app.models import Event
+
+    res = [{"type": "db", "identifier": "x", "mode": "exclusive"}]
+    tree = start(tm, t("holder", "sleep", priority=0, resources=res), t("waiter", "sleep", priority=1, resources=res))
+    claim_named(tree, "holder")
+    for _ in range(3):  # every later claim pass sees the same reason: no new event
+        claim_one()
+    waits = Event.objects.filter(tree_id=tree.id, kind="task.waiting", task_id=get(tree, "waiter").id)
+    assert [e.data["reason"] for e in waits] == ["waiting for resource 'db:x' (held exclusive)"]
+
+
+def test_rerun_of_a_finished_tree_announces_it_running_again(tm):
+    from tasks_app.models import Event
+
+    tree = start(tm, t("a"), t("b", dependencies=["a"]))
+    worker.run_until_idle(timeout=10)
+    last = Event.objects.filter(tree_id=tree.id).order_by("-seq").first().seq
+    control.task_rerun(task=get(tree, "a"))
+    kinds = [(e.kind, e.data.get("status")) for e in Event.objects.filter(tree_id=tree.id, seq__gt=last)]
+    assert ("tree.status", "in_progress") in kinds
+
+
+def test_cancel_preview_lists_exactly_the_cascade(tm):
+    tree = start(tm, t("a", "sleep"), t("req", dependencies=["a"]), t("opt", dependencies=[{"id": "a", "required": False}]),
+                 t("next", dependencies=["req"]))
+    preview = control.preview(task=get(tree, "a"), action="cancel")
+    assert [x["name"] for x in preview["tasks"]] == ["a", "req", "next"]
+    control.task_cancel(task=get(tree, "a"))
+    cancelled = set(Task.objects.filter(tree=tree, status="cancelled").values_list("name", flat=True))
+    assert cancelled == {"a", "req", "next"}
