@@ -45,9 +45,26 @@ postgres_suite() {
   pytest_ok -m "not e2e and not fault" -p no:playwright
   ensure_chromium
   pytest_ok -m "e2e"
+  redis_suite
   bash scripts/pg.sh stop
   trap - EXIT
   fault_suite
+}
+
+redis_suite() {  # live delivery and the multi-process test again, with Redis as the wake-up path
+  echo "=== PostgreSQL + Redis: live delivery and scale-out ==="
+  if ! command -v redis-server >/dev/null; then
+    echo "installing Debian's redis-server for the Redis pass…"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null \
+      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+  fi
+  local port=${ARBOR_REDIS_PORT:-56379}
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+    --dir "$PWD/.tmp" --pidfile "$PWD/.tmp/redis-$port.pid" --logfile "$PWD/.tmp/redis-$port.log"
+  local rc=0
+  REDIS_URL="redis://127.0.0.1:$port/0" pytest_ok tests/live tests/ops -p no:playwright -m "not e2e" || rc=$?
+  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || kill "$(cat ".tmp/redis-$port.pid")" 2>/dev/null || true
+  return "$rc"
 }
 
 fault_suite() {  # real worker processes and signals, on a second private server the suite may restart
@@ -65,7 +82,8 @@ case "$MODE" in
   sqlite) sqlite_suite ;;
   postgres) postgres_suite ;;
   fault) fault_suite ;;
+  redis) url=$(bash scripts/pg.sh start); trap 'bash scripts/pg.sh stop' EXIT; DATABASE_URL="$url" redis_suite ;;
   lint) lint ;;
-  *) echo "usage: $0 [all|sqlite|postgres|fault|lint]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|sqlite|postgres|fault|redis|lint]" >&2; exit 2 ;;
 esac
 echo "all test suites passed"

@@ -8,6 +8,7 @@ events written by the workers in this process reach the browser over the websock
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from functools import partial
@@ -16,7 +17,9 @@ from pathlib import Path
 import pytest
 
 UI_PORTS = range(58410, 58490)  # this suite's share of the machine's ports
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# tests/artifacts/screenshots by default; ARBOR_UPDATE_SCREENSHOTS=1 refreshes the README's pictures
+_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = _ROOT / ("docs/screenshots" if os.environ.get("ARBOR_UPDATE_SCREENSHOTS") else "tests/artifacts/screenshots")
 VIEWPORT = {"width": 1280, "height": 720}
 
 
@@ -138,7 +141,7 @@ def user_page(page, arbor_server, user):
 
 
 def screenshot(page, name: str) -> None:
-    """docs/screenshots/<name>-light.png and -dark.png of the page as it is now."""
+    """<SCREENSHOTS>/<name>-light.png and -dark.png of the page as it is now."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
