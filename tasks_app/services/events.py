@@ -8,6 +8,7 @@ two transactions never wait on each other's task rows while holding a tree row.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -34,6 +35,8 @@ class EventBuffer:
         """Allocate sequence numbers, insert the rows, publish after commit. Call inside atomic()."""
         rows: list[Event] = []
         now = timezone.now()
+        if connection.vendor == "postgresql":
+            return self._flush_postgresql(now)
         for tree_id in sorted(self._items, key=str):
             items = self._items[tree_id]
             last = _bump_seq(tree_id, len(items))
@@ -56,6 +59,49 @@ class EventBuffer:
             Event.objects.bulk_create(rows, batch_size=500)
             # PostgreSQL: NOTIFY in this transaction (delivered only on commit); no-op elsewhere
             notify_in_transaction({e.tree_id: e.seq for e in rows})
+            publish_on_commit([serialize_event(e) for e in rows])
+        return rows
+
+
+    def _flush_postgresql(self, now) -> list[Event]:
+        """The same in one statement per tree: bump the counter, insert the rows and queue the
+        NOTIFY (delivered on commit) — one round trip instead of three on the hot path."""
+        from tasks_app.live.delivery import PG_CHANNEL, wake_mode
+
+        notify = wake_mode() == "postgres"
+        tree_table, event_table = Tree._meta.db_table, Event._meta.db_table
+        rows: list[Event] = []
+        for tree_id in sorted(self._items, key=str):
+            items = self._items[tree_id]
+            n = len(items)
+            sql = (
+                f"WITH s AS (UPDATE {tree_table} SET last_seq = last_seq + %s WHERE id = %s RETURNING last_seq), "
+                f"ins AS (INSERT INTO {event_table} (tree_id, seq, kind, task_id, data, actor_id, source, created_at) "
+                "SELECT %s, s.last_seq - %s + v.n, v.kind, v.task_id, v.data, %s, %s, %s FROM s, "
+                "unnest(%s::varchar[], %s::uuid[], %s::jsonb[]) WITH ORDINALITY AS v(kind, task_id, data, n) "
+                "RETURNING id, seq) "
+                "SELECT last_seq, ARRAY(SELECT id FROM ins ORDER BY seq)" + (", pg_notify(%s, %s || ':' || last_seq::text)" if notify else "") + " FROM s"
+            )
+            tree_uuid = _db_uuid(tree_id)
+            params = [n, tree_uuid, tree_uuid, n, self.actor_id, self.source, now,
+                      [kind for kind, _, _ in items],
+                      [_db_uuid(task_id) if task_id else None for _, task_id, _ in items],
+                      [json.dumps(data) for _, _, data in items]]
+            if notify:
+                params += [PG_CHANNEL, str(tree_id)]
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+            if row is None:
+                raise Tree.DoesNotExist(str(tree_id))
+            first, ids = int(row[0]) - n + 1, row[1]
+            rows.extend(
+                Event(id=ids[offset], tree_id=tree_id, seq=first + offset, kind=kind, task_id=task_id, data=data,
+                      actor_id=self.actor_id, source=self.source, created_at=now)
+                for offset, (kind, task_id, data) in enumerate(items)
+            )
+        self._items.clear()
+        if rows:
             publish_on_commit([serialize_event(e) for e in rows])
         return rows
 
