@@ -207,6 +207,8 @@ ARBOR_DRAIN_BUDGET = envfloat("ARBOR_DRAIN_BUDGET", 30.0)
 ARBOR_CLAIM_BATCH = envint("ARBOR_CLAIM_BATCH", 64)
 ARBOR_PROGRESS_INTERVAL = envfloat("ARBOR_PROGRESS_INTERVAL", 0.25)
 ARBOR_WATCHDOG_STALL_SECONDS = envfloat("ARBOR_WATCHDOG_STALL_SECONDS", 30.0)
+# how long a worker retries a service call while the database is unreachable (docs/reliability.md)
+ARBOR_DB_RETRY_SECONDS = envfloat("ARBOR_DB_RETRY_SECONDS", 60.0)
 
 # Executors that reach outside are off unless allow-listed here.
 ARBOR_EXECUTORS: dict[str, str] = {}

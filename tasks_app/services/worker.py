@@ -68,7 +68,7 @@ def _db_retry(fn, *args, attempts: int | None = None, **kwargs):
     """Run a service call, surviving a database restart or terminated connections: retried for up
     to ``ARBOR_DB_RETRY_SECONDS`` (or ``attempts`` times), then the error is raised."""
     delay = 0.1
-    deadline = time.monotonic() + getattr(settings, "ARBOR_DB_RETRY_SECONDS", 60.0)
+    deadline = time.monotonic() + settings.ARBOR_DB_RETRY_SECONDS
     i = 0
     while True:
         i += 1
