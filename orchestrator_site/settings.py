@@ -318,7 +318,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("ARBOR_LOG_LEVEL", "INFO")},
     "loggers": {
-        "django_q": {"level": os.environ.get("ARBOR_Q_LOG_LEVEL", "WARNING"), "propagate": True},
+        "django-q": {"level": os.environ.get("ARBOR_Q_LOG_LEVEL", "WARNING"), "propagate": True},  # its logger name
         "daphne": {"level": "WARNING"},
     },
 }
