@@ -60,7 +60,9 @@ def task(tree, name) -> Task:
 
 
 def running(tree, name=None, min_age=0.2):
-    qs = Attempt.objects.filter(tree=tree, outcome="running")
+    qs = Attempt.objects.filter(outcome="running")
+    if tree is not None:
+        qs = qs.filter(tree=tree)
     if name:
         qs = qs.filter(task__name=name)
     cutoff = timezone.now() - timezone.timedelta(seconds=min_age)
@@ -100,6 +102,40 @@ def test_rt01_sigkill_a_busy_worker(tm, fault):
     report("RT-01", "SIGKILL of a busy worker: lost attempt reaped, re-run elsewhere",
            (retried.started_at - killed).total_seconds(), extra,
            f"(lost recorded after {(lost.finished_at - killed).total_seconds():.2f}s)")
+
+
+def test_rt06_random_kills_during_a_thousand_task_run(tm, fault):
+    import random
+
+    fault.cluster(workers=2)
+    trees = [build(tm, *(probe(f"t{i}", fault.log, max_retries=1, retry_delay=0, inputs={"seconds": 0.02})
+                         for i in range(99)))
+             for _ in range(10)]  # 10 trees x 100 tasks (99 probes + a noop root each)
+    started = time.monotonic()
+    for tree in trees:
+        tm.execute(tree.id)
+    rng, kills = random.Random(6), []
+    for _ in range(3):
+        time.sleep(rng.uniform(0.5, 1.5))
+        busy = wait_until(lambda: [a for a in running(None, min_age=0) if not gone(worker_pid(a))], 20,
+                          interval=0.005, what="a busy, live worker")
+        victim = rng.choice(busy)
+        try:
+            os.kill(worker_pid(victim), signal.SIGKILL)
+            kills.append(victim.id)
+        except ProcessLookupError:
+            pass
+    for tree in trees:
+        settle(tree, timeout=120)
+    took = time.monotonic() - started
+    ids = [tree.id for tree in trees]
+    assert set(Task.objects.filter(tree_id__in=ids).values_list("status", flat=True)) == {"completed"}
+    assert len(kills) == 3
+    extra = len({e["attempt_id"] for e in fault.starts()}) - 990
+    assert extra <= 3  # at most the attempt each killed worker was running
+    assert_invariants(ids, settled=True, log_entries=fault.executions())
+    report("RT-06", "1,000 tasks in 10 trees, 3 random SIGKILLs of busy workers: nothing lost", took, extra,
+           "(recovery = whole run)")
 
 
 def test_rt02_sigkill_the_whole_cluster(tm, fault):
@@ -413,6 +449,35 @@ def test_rt25_sigterm_interrupts_what_outlives_the_grace(tm, fault):
     assert_invariants([tree.id], settled=True)
     report("RT-25", "SIGTERM with 60 s tasks: interrupted after the 2 s grace, released at once, re-queued",
            max(released), 0, f"(worker exited {exit_after:.1f}s after SIGTERM)")
+
+
+def test_rt26_a_second_signal_exits_at_once_and_the_reaper_recovers(tm, fault):
+    cluster = fault.cluster(workers=2)
+    tree = build(tm, *(probe(f"t{i}", fault.log, max_retries=1, inputs={"seconds": 3}) for i in range(2)))
+    tm.execute(tree.id)
+    wait_until(lambda: len(running(tree, min_age=0.1)) >= 2, 20, what="both running")
+    signalled = cluster.signal(signal.SIGTERM)
+    time.sleep(0.3)
+    cluster.signal(signal.SIGTERM)  # the impatient operator: no more waiting
+    code = cluster.wait(timeout=10)
+    exit_after = time.monotonic() - signalled
+    assert code != 0 and exit_after <= 2.0  # well before the 2 s grace would have ended
+    pids = list(cluster.known)
+    wait_until(lambda: all(gone(pid) for pid in pids), 10, what="the whole cluster gone")
+    left = list(Attempt.objects.filter(tree=tree, outcome="running"))
+    assert len(left) == 2  # nobody recorded them: the reaper must
+    stopped_at = timezone.now()
+    fault.cluster(workers=2)  # a fresh arbor_worker: its reaper finds the expired leases
+    settle(tree, timeout=30)
+    for name in ("t0", "t1"):
+        first, second = attempts(tree, name)
+        assert first.outcome == "worker_lost" and second.outcome == "completed"
+        assert (first.finished_at - stopped_at).total_seconds() <= LEASE + TICK + 3.0
+    assert set(Task.objects.filter(tree=tree).values_list("status", flat=True)) == {"completed"}
+    assert_invariants([tree.id], settled=True, log_entries=fault.executions())
+    reaped = max((attempts(tree, n)[0].finished_at - stopped_at).total_seconds() for n in ("t0", "t1"))
+    report("RT-26", "second SIGTERM during the drain: exit at once, attempts reaped by the next reaper",
+           reaped, extra_executions(fault, tree, 2), f"(exited {exit_after:.2f}s after the first signal)")
 
 
 # --- dependencies, locks, cancellation -------------------------------------------------------
