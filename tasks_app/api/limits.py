@@ -37,27 +37,32 @@ def body_depth_limit() -> int:
     return settings.ARBOR_LIMITS["max_json_depth"] + BODY_NESTING_SLACK
 
 
-def check_json(value, limit: int) -> None:
+def check_json(value, limit: int, *, nul_possible: bool = True) -> None:
     """Raise ``LimitExceeded`` for nesting deeper than ``limit`` and ``ParseError`` for NUL
-    characters (PostgreSQL cannot store them in text or jsonb). Iterative: no recursion limit."""
+    characters (PostgreSQL cannot store them in text or jsonb). Iterative: no recursion limit.
+    ``nul_possible=False`` (the JSON text has no ``\\u0000`` escape, the only way a parsed string
+    can hold a NUL) skips the string checks: only containers are walked then."""
+    if not isinstance(value, dict | list):
+        if nul_possible and isinstance(value, str) and "\x00" in value:
+            raise ParseError(MSG_NUL)
+        return
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        if depth > limit:
+            raise LimitExceeded(MSG_TOO_DEEP.format(limit=limit), limit="max_json_depth",
+                                details={"value": limit})
         if isinstance(item, dict):
-            if depth > limit:
-                raise LimitExceeded(MSG_TOO_DEEP.format(limit=limit), limit="max_json_depth",
-                                    details={"value": limit})
-            for key, child in item.items():
-                if "\x00" in key:
-                    raise ParseError(MSG_NUL)
+            if nul_possible and any("\x00" in key for key in item):
+                raise ParseError(MSG_NUL)
+            children = item.values()
+        else:
+            children = item
+        for child in children:
+            if isinstance(child, dict | list):
                 stack.append((child, depth + 1))
-        elif isinstance(item, list):
-            if depth > limit:
-                raise LimitExceeded(MSG_TOO_DEEP.format(limit=limit), limit="max_json_depth",
-                                    details={"value": limit})
-            stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, str) and "\x00" in item:
-            raise ParseError(MSG_NUL)
+            elif nul_possible and isinstance(child, str) and "\x00" in child:
+                raise ParseError(MSG_NUL)
 
 
 def _strict_constant(value):
@@ -94,5 +99,5 @@ class LimitedJSONParser(JSONParser):
                                 details={"value": limit_depth}) from None
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
-        check_json(data, body_depth_limit())
+        check_json(data, body_depth_limit(), nul_possible="\\u0000" in text)
         return data

@@ -29,6 +29,7 @@ from tasks_app import selectors
 from tasks_app.exceptions import NotFound, TreeValidationError
 from tasks_app.executors import registry
 from tasks_app.models import ApiToken, Task, Tree
+from tasks_app.perf import gc_paused
 from tasks_app.services import control, trees
 from tasks_app.services import tasks as task_services
 from tasks_app.services.copying import task_copy
@@ -67,11 +68,17 @@ COPY_RESPONSES = {
 
 
 class StableOrderingFilter(drf_filters.OrderingFilter):
-    """Ordering plus a unique tie-breaker, so offset pages never repeat or skip rows."""
+    """Ordering plus tie-breakers ending with the primary key, so offset pages never repeat or skip
+    rows. The tie-breakers (the view's ``ordering_tiebreak``, default ``["pk"]``) take the direction
+    of the last ordering field, so one index serves both directions (tasks: ``task_owner_created``
+    is ``(owner, created_at, position, id)``, read backwards for the default newest-first order)."""
 
     def get_ordering(self, request, queryset, view):
         ordering = list(super().get_ordering(request, queryset, view) or [])
-        return [*ordering, "pk"] if "pk" not in ordering and "-pk" not in ordering else ordering
+        named = {field.lstrip("-") for field in ordering}
+        sign = "-" if ordering and ordering[-1].startswith("-") else ""
+        tiebreak = getattr(view, "ordering_tiebreak", ["pk"])
+        return [*ordering, *(sign + field for field in tiebreak if field not in named)]
 
 
 FILTER_BACKENDS = [DjangoFilterBackend, drf_filters.SearchFilter, StableOrderingFilter]
@@ -160,6 +167,7 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         responses={201: s.TreeDetailSerializer, **WRITE_ERRORS},
     )
     @idempotent
+    @gc_paused()  # the body, the drafts and the response of up to 10,000 tasks: see tasks_app.perf
     def create(self, request):
         data = request.data
         execute = False
@@ -172,10 +180,12 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         else:
             raise TreeValidationError([MSG_BODY_SHAPE])
         tree = trees.tree_create(owner=request.user, tasks=tasks, actor=request.user, source=SOURCE)
+        written = (tree.written_rows, tree.written_edges)  # render the tasks without reading them back
         if execute:
             control.tree_execute(tree=tree, actor=request.user, source=SOURCE)
-        tree = selectors.tree_get(request.user, tree.id)  # as committed (status, last_seq)
-        return Response(s.render_tree(tree, detail=True), status=status.HTTP_201_CREATED)
+            written = None  # the run changed them: read them
+        stored = selectors.tree_get(request.user, tree.id)  # as committed (status, last_seq)
+        return Response(s.render_tree(stored, detail=True, written=written), status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, pk=None):
         return Response(s.render_tree(self.get_tree(), detail=True))
@@ -248,6 +258,7 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
     filter_backends = FILTER_BACKENDS
     ordering_fields = ["created_at", "priority", "name", "status"]
     ordering = ["-created_at"]
+    ordering_tiebreak = ["position", "pk"]  # a tree's tasks share created_at: then creation order
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
@@ -259,9 +270,9 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
         return selectors.task_get(self.user, self.kwargs[key])
 
     def list(self, request):
-        rows = s.task_values(self.filter_queryset(self.get_queryset()))
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(s.render_tasks(page))
+        # the page is chosen on ids alone (an index-only walk of the list order), then its rows read
+        ids = self.paginate_queryset(self.filter_queryset(self.get_queryset()).values_list("pk", flat=True))
+        return self.get_paginated_response(s.render_tasks(s.task_rows_by_id(ids)))
 
     def retrieve(self, request, pk=None):
         return Response(s.render_task(self.get_task()))
@@ -406,6 +417,7 @@ class ValidateView(ApiViewMixin, APIView):
         request=TREE_CREATE_BODY,
         responses={200: s.ValidateResultSerializer, 400: ERRORS[400], 413: WRITE_ERRORS[413]},
     )
+    @gc_paused()
     def post(self, request):
         data = request.data
         tasks = data.get("tasks") if isinstance(data, dict) and "tasks" in data else data

@@ -157,7 +157,8 @@ def validate_tree(
         first = index[task.key] == position  # only the first task with a key joins the graph checks
         if task.parent is not None and task.parent not in index:
             problems.add(_REFERENCE, UNKNOWN_PARENT.format(name=task.name, ref=task.parent))
-        dep_keys = list(dict.fromkeys(key for key, _ in task.deps))
+        deps = task.deps
+        dep_keys = [deps[0][0]] if len(deps) == 1 else list(dict.fromkeys([key for key, _ in deps]))
         for key in dep_keys:
             if key not in index:
                 problems.add(_REFERENCE, UNKNOWN_DEPENDENCY.format(name=task.name, ref=key))
@@ -171,10 +172,12 @@ def validate_tree(
             dep_edges[task.key] = [key for key in dep_keys if key in index and key != task.key]
             parent_edges[task.key] = [task.parent] if task.parent in index else []
 
-    for cycle in _all_cycles(dep_edges):
-        names = [name_of[key] for key in cycle]
-        problems.add(_CYCLE, cycle_message(names))
-        problems.cycles.append(names)
+    order = _ordered_keys(tasks, dep_edges, index)
+    if len(order) < len(dep_edges):  # only then is there a cycle to find
+        for cycle in _all_cycles(dep_edges):
+            names = [name_of[key] for key in cycle]
+            problems.add(_CYCLE, cycle_message(names))
+            problems.cycles.append(names)
 
     roots = [task.name for task in tasks if task.parent is None]
     if len(roots) > 1:
@@ -182,7 +185,8 @@ def validate_tree(
     elif not roots:
         problems.add(_STRUCTURE, NO_ROOT)
 
-    remaining = dict(parent_edges)
+    levels, reached = _tree_levels(parent_edges)
+    remaining = dict(parent_edges) if reached < len(parent_edges) else {}  # unreached: on or under a cycle
     while (cycle := find_cycle(remaining)) is not None:
         if len(cycle) == 2:
             problems.add(_STRUCTURE, SELF_PARENT.format(name=name_of[cycle[0]]))
@@ -191,14 +195,12 @@ def validate_tree(
         for key in cycle:
             remaining.pop(key, None)
 
-    if max_depth is not None:
-        levels = _tree_depth(parent_edges)
-        if levels > max_depth:
-            problems.add(_LIMIT, TOO_DEEP.format(depth=levels, limit=max_depth))
-            problems.limits.append("max_depth")
+    if max_depth is not None and levels > max_depth:
+        problems.add(_LIMIT, TOO_DEEP.format(depth=levels, limit=max_depth))
+        problems.limits.append("max_depth")
 
     problems.raise_if_any()
-    return _ordered_keys(tasks, dep_edges, index)
+    return order
 
 
 def _all_cycles(edges: Mapping[str, list[str]]) -> list[list[str]]:
@@ -211,7 +213,9 @@ def _all_cycles(edges: Mapping[str, list[str]]) -> list[list[str]]:
     return cycles
 
 
-def _tree_depth(parent_edges: Mapping[str, list[str]]) -> int:
+def _tree_levels(parent_edges: Mapping[str, list[str]]) -> tuple[int, int]:
+    """Return how many levels the organisational tree has below its roots, and how many tasks
+    those levels reach (fewer than all: some task is on or under a parent cycle)."""
     children: dict[str, list[str]] = {key: [] for key in parent_edges}
     level = []
     for key, parents in parent_edges.items():
@@ -219,11 +223,12 @@ def _tree_depth(parent_edges: Mapping[str, list[str]]) -> int:
             children[parents[0]].append(key)
         else:
             level.append(key)
-    levels = 0
+    levels = reached = 0
     while level:
         levels += 1
+        reached += len(level)
         level = [child for key in level for child in children[key]]
-    return levels
+    return levels, reached
 
 
 def _ordered_keys(
@@ -252,7 +257,9 @@ def _ordered_keys(
 
 def _as_ref(value: Any) -> str | None:
     """Return a reference as a string (ints are accepted), ``None`` for empty, raise for others."""
-    if value is None or value == "":
+    if type(value) is str:  # the usual case first
+        return value or None
+    if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise TypeError
@@ -281,7 +288,7 @@ def resolve_refs(raw: Sequence[Mapping[str, Any]], *, strict: bool = True) -> li
     by_key: dict[str, str] = {}
     by_name: dict[str, str] = {}
     for position, item in enumerate(raw):
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):  # (the ABC check is slow)
             shape.append(NOT_AN_OBJECT.format(index=position))
             continue
         name = item.get("name")
@@ -323,7 +330,7 @@ def resolve_refs(raw: Sequence[Mapping[str, Any]], *, strict: bool = True) -> li
         for raw_dep in raw_deps:
             required: Any = True
             try:
-                if isinstance(raw_dep, Mapping):
+                if type(raw_dep) is not str and isinstance(raw_dep, Mapping):
                     ref = _as_ref(raw_dep.get("id")) or _as_ref(raw_dep.get("name"))
                     required = raw_dep.get("required", True)
                 else:

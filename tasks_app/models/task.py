@@ -23,8 +23,11 @@ class OriginType(models.TextChoices):
 
 class Task(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    tree = models.ForeignKey("tasks_app.Tree", on_delete=models.CASCADE, related_name="tasks")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks")
+    # no single-column indexes: (tree, name), (tree, position), (tree, status) and the owner
+    # indexes below start with these columns
+    tree = models.ForeignKey("tasks_app.Tree", on_delete=models.CASCADE, related_name="tasks", db_index=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks",
+                              db_index=False)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
     )
@@ -81,7 +84,11 @@ class Task(models.Model):
                 condition=models.Q(status="pending", ready_at__isnull=False),
             ),
             models.Index(fields=["tree", "status"], name="task_tree_status"),
-            models.Index(fields=["owner", "status", "-created_at"], name="task_owner_status"),
+            # the task list's order (newest first, ties by position then id; read backwards), per
+            # owner, per owner and status, and for staff
+            models.Index(fields=["owner", "created_at", "position", "id"], name="task_owner_created"),
+            models.Index(fields=["owner", "status", "created_at", "position", "id"], name="task_owner_status"),
+            models.Index(fields=["created_at", "position", "id"], name="task_created"),
             models.Index(fields=["status", "-created_at"], name="task_status_created"),
             models.Index(fields=["executor"], name="task_executor"),
         ]
@@ -125,7 +132,8 @@ class Dependency(models.Model):
     """``downstream`` depends on ``upstream``. ``position`` keeps the list order (results merge)."""
 
     tree = models.ForeignKey("tasks_app.Tree", on_delete=models.CASCADE, related_name="dependencies")
-    upstream = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="dependent_edges")
+    # indexed by dependency_unique_edge, which starts with it
+    upstream = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="dependent_edges", db_index=False)
     downstream = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="dependency_edges")
     required = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
@@ -138,7 +146,6 @@ class Dependency(models.Model):
                 condition=~models.Q(upstream=models.F("downstream")), name="dependency_not_self"
             ),
         ]
-        indexes = [models.Index(fields=["upstream"], name="dependency_upstream")]
 
     def __str__(self) -> str:
         kind = "requires" if self.required else "optionally uses"

@@ -13,7 +13,9 @@ from tasks_app.engine.resources import normalise as normalise_resources
 from tasks_app.exceptions import LimitExceeded, TreeValidationError, UnknownExecutor, ValidationError
 from tasks_app.executors import registry
 from tasks_app.models import Dependency, Task, Tree
+from tasks_app.perf import gc_paused
 
+from . import sql
 from .events import EventBuffer
 
 TASK_FIELDS = {
@@ -75,8 +77,14 @@ def resolve_executor(raw: dict) -> str:
     return registry.ALIASES.get(executor, executor)
 
 
+# fields with nothing to clean here (references and the executor are resolved by parse_tree)
+UNCLEANED_FIELDS = frozenset({"id", "name", "executor", "parent_id", "dependencies"} | IGNORED_FIELDS)
+
+
 def parse_task_fields(raw: dict, label: str, errors: list[str]) -> dict:
     """Validate the plain fields of one task dict; returns cleaned values, appends errors."""
+    if raw.keys() <= UNCLEANED_FIELDS:  # the common minimal task: nothing to do
+        return {}
     limits = settings.ARBOR_LIMITS
     out: dict = {}
     unknown = set(raw) - TASK_FIELDS - IGNORED_FIELDS - READ_ONLY_FIELDS
@@ -137,6 +145,7 @@ def parse_task_fields(raw: dict, label: str, errors: list[str]) -> dict:
     return out
 
 
+@gc_paused()
 def parse_tree(raw_tasks) -> list[TaskDraft]:
     """Validate a create request and return drafts in a valid order; raises with every problem."""
     limits = settings.ARBOR_LIMITS
@@ -206,68 +215,100 @@ def parse_tree(raw_tasks) -> list[TaskDraft]:
     return drafts
 
 
-def _new_id(ref: str, taken: set) -> uuid.UUID:
-    """Client UUIDs are kept as ids when free; any other client id stays in ``ref``."""
+def _client_uuid(ref: str) -> uuid.UUID | None:
+    if len(ref) < 32:  # shorter than any spelling of a UUID: skip the exception
+        return None
     try:
-        candidate = uuid.UUID(ref)
-    except (ValueError, AttributeError, TypeError):
-        return uuid.uuid4()
-    if candidate in taken or Task.objects.filter(id=candidate).exists():
-        return uuid.uuid4()
-    return candidate
+        return uuid.UUID(ref)
+    except ValueError:
+        return None
 
 
+def _new_ids(drafts: list[TaskDraft]) -> dict[str, uuid.UUID]:
+    """Client UUIDs are kept as ids when free; any other client id stays in ``ref``. One query
+    finds which of the offered UUIDs are already taken (not one per task)."""
+    offered = {d.key: candidate for d in drafts if d.ref and (candidate := _client_uuid(d.ref)) is not None}
+    taken: set = set()
+    candidates = list(set(offered.values()))
+    for start in range(0, len(candidates), 500):
+        taken.update(Task.objects.filter(id__in=candidates[start:start + 500]).values_list("id", flat=True))
+    ids: dict[str, uuid.UUID] = {}
+    for d in drafts:
+        candidate = offered.get(d.key)
+        if candidate is None or candidate in taken:
+            ids[d.key] = uuid.uuid4()
+        else:
+            taken.add(candidate)
+            ids[d.key] = candidate
+    return ids
+
+
+# Every column of a task row, written by one set-based insert (services.sql.insert_rows).
+TASK_COLUMNS = [f.attname for f in Task._meta.concrete_fields]
+TASK_COLUMN_INDEX = {name: i for i, name in enumerate(TASK_COLUMNS)}
+# columns taken from a draft as they are
+_DRAFT_COLUMNS = [(TASK_COLUMN_INDEX[name], name) for name in (
+    "name", "executor", "priority", "inputs", "params", "schemas", "resources", "timeout", "max_retries",
+    "retry_delay", "tags", "metadata", "original_task_id", "origin_type",
+)]
+DEPENDENCY_COLUMNS = ["tree_id", "upstream_id", "downstream_id", "required", "position"]
+
+
+def _edge_key(edge):  # (upstream, downstream) as numbers: UUID objects compare in Python, slowly
+    return edge[1].int, edge[2].int
+
+
+def _task_rows(drafts: list[TaskDraft], ids: dict, tree: Tree, owner) -> list[list]:
+    """One row (``TASK_COLUMNS`` order) per draft: model defaults, then the draft's values."""
+    template = [f.get_default() for f in Task._meta.concrete_fields]
+    # the tasks of a tree are created together: one timestamp, creation order in ``position``
+    for name, value in (("tree_id", tree.id), ("owner_id", owner.pk), ("created_at", tree.created_at),
+                        ("updated_at", tree.created_at)):
+        template[TASK_COLUMN_INDEX[name]] = value
+    i_id, i_parent, i_ref, i_position = (TASK_COLUMN_INDEX[n] for n in ("id", "parent_id", "ref", "position"))
+    rows = []
+    for position, d in enumerate(drafts):
+        row = template.copy()
+        task_id = row[i_id] = ids[d.key]
+        row[i_parent] = ids[d.parent_key] if d.parent_key else None
+        row[i_ref] = "" if len(d.ref) >= 32 and d.ref == str(task_id) else d.ref
+        row[i_position] = position
+        for i, name in _DRAFT_COLUMNS:
+            row[i] = getattr(d, name)
+        if d.carry:
+            for name, value in d.carry.items():
+                row[TASK_COLUMN_INDEX[name]] = value
+        rows.append(row)
+    return rows
+
+
+@gc_paused()
 @transaction.atomic
 def tree_create(*, owner, tasks, actor=None, source: str = "api", drafts: list[TaskDraft] | None = None,
                 original_tree=None) -> Tree:
-    """Create a whole tree in one transaction (bulk inserts)."""
+    """Create a whole tree in one transaction: one insert of the tree, set-based inserts of its
+    tasks and dependency edges (``services.sql.insert_rows``), and one ``tree.created`` event.
+
+    The tasks share one ``created_at`` (the tree's); ``position`` keeps their creation order. The
+    returned tree carries ``key_map`` (request key -> task id) and ``written_rows`` /
+    ``written_edges`` (the rows as written)."""
     drafts = drafts if drafts is not None else parse_tree(tasks)
-    taken: set = set()
-    ids: dict[str, uuid.UUID] = {}
-    for d in drafts:
-        ids[d.key] = _new_id(d.ref, taken)
-        taken.add(ids[d.key])
+    ids = _new_ids(drafts)
     root = next(d for d in drafts if d.parent_key is None)
     tree = Tree.objects.create(
         id=ids[root.key], owner=owner, name=root.name, task_count=len(drafts), original_tree=original_tree
     )
-    rows = []
-    for position, d in enumerate(drafts):
-        carry = d.carry or {}
-        rows.append(
-            Task(
-                id=ids[d.key],
-                tree=tree,
-                owner=owner,
-                parent_id=ids[d.parent_key] if d.parent_key else None,
-                ref=d.ref if d.ref != str(ids[d.key]) else "",
-                name=d.name,
-                position=position,
-                executor=d.executor,
-                priority=d.priority,
-                inputs=d.inputs,
-                params=d.params,
-                schemas=d.schemas,
-                resources=d.resources,
-                timeout=d.timeout,
-                max_retries=d.max_retries,
-                retry_delay=d.retry_delay,
-                tags=d.tags,
-                metadata=d.metadata,
-                original_task_id=d.original_task_id,
-                origin_type=d.origin_type,
-                **carry,
-            )
-        )
-    Task.objects.bulk_create(rows, batch_size=1000)
-    edges = [
-        Dependency(tree=tree, upstream_id=ids[up], downstream_id=ids[d.key], required=req, position=i)
-        for d in drafts
-        for i, (up, req) in enumerate(d.deps)
-    ]
-    Dependency.objects.bulk_create(edges, batch_size=1000)
+    rows = _task_rows(drafts, ids, tree, owner)
+    sql.insert_rows(Task, TASK_COLUMNS, rows)  # in position order: most task indexes append
+    edges = [(tree.id, ids[up], ids[d.key], req, i) for d in drafts for i, (up, req) in enumerate(d.deps)]
+    # in (upstream, downstream) order, so the unique index takes them in one pass over its pages
+    # rather than at random (the ids are random UUIDs)
+    sql.insert_rows(Dependency, DEPENDENCY_COLUMNS, sorted(edges, key=_edge_key))
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     events.add(tree.id, "tree.created", name=tree.name, tasks=len(rows), origin=root.origin_type)
     events.flush()
     tree.key_map = {d.key: str(ids[d.key]) for d in drafts}
+    # what was written (TASK_COLUMNS rows in position order, DEPENDENCY_COLUMNS edges in list
+    # order), so that a caller can answer with the new tree without reading it back
+    tree.written_rows, tree.written_edges = rows, edges
     return tree

@@ -28,6 +28,31 @@ def test_create_from_bare_array_answers_the_tree_detail(api, make_tree):
     assert tasks["a"]["ref"] == "a"
 
 
+def test_create_answers_exactly_what_a_read_answers(api, make_tree):
+    """The create response is rendered from the rows just written (no read-back): it must equal a
+    GET of the tree, field for field, client UUID ids, optional dependencies and JSON included."""
+    client_id = "6f1c2d3e-4a5b-4c6d-8e7f-8091a2b3c4d5"
+    tree, _ = make_tree([
+        t("root", inputs={"b": 1, "aa": [1.5, None, "\u2028"]}, tags=["x"], priority=0, timeout=3,
+          max_retries=2, retry_delay=0.5, metadata={"k": {"v": True}},
+          resources=[{"type": "db", "identifier": "main", "mode": "read"}]),
+        {"id": client_id, "name": "a", "executor": "echo", "parent_id": "root"},
+        t("b", parent_id="root", dependencies=["a", {"name": "root", "required": False}]),
+    ])
+    assert tree == api.get(f"/api/v1/trees/{tree['id']}/").json()
+    assert [task["id"] for task in tree["tasks"]][1] == client_id
+
+
+def test_tasks_of_a_tree_share_created_at_and_list_newest_first_by_position(api, make_tree):
+    make_tree([t("old")])
+    tree, tasks = make_tree([t("root"), t("a", parent_id="root"), t("b", parent_id="root")])
+    assert len({task["created_at"] for task in tree["tasks"]}) == 1
+    listed = api.get("/api/v1/tasks/").json()["results"]
+    assert [task["name"] for task in listed] == ["b", "a", "root", "old"]
+    oldest = api.get("/api/v1/tasks/?ordering=created_at").json()["results"]
+    assert [task["name"] for task in oldest] == ["old", "root", "a", "b"]
+
+
 def test_create_with_execute_starts_the_run(api, make_tree, drain):
     tree, _ = make_tree([t("root"), t("a", parent_id="root")], execute=True)
     assert tree["status"] == "in_progress"
