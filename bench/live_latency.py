@@ -121,10 +121,14 @@ def base_env(database_url: str, redis_url: str = "") -> dict:
     return env
 
 
+# a private server of its own (not the test suite's), destroyed at the end
+PG_ENV = {"ARBOR_PG_PORT": "55450", "ARBOR_PG_DIR": str(ROOT / ".tmp" / "live-bench-pg")}
+
+
 def postgres_url() -> str | None:
     try:
         url = subprocess.run(["bash", "scripts/pg.sh", "start"], cwd=ROOT, capture_output=True, text=True,
-                             check=True, timeout=120).stdout.strip()
+                             check=True, timeout=120, env={**os.environ, **PG_ENV}).stdout.strip()
     except Exception as exc:  # no PostgreSQL here
         print(f"(PostgreSQL unavailable: {exc})")
         return None
@@ -286,6 +290,8 @@ def main() -> None:
             print(f"  {name}: done", flush=True)
     finally:
         redis.stop()
+        subprocess.run(["bash", "scripts/pg.sh", "destroy"], cwd=ROOT, capture_output=True,
+                       env={**os.environ, **PG_ENV}, check=False)
     print()
     print(f"{'path':<10} {'database':<11} {'wake-up':<27} {'n':>4} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
           f"{'max ms':>8} {'target':>7}  met")
