@@ -10,6 +10,7 @@ and with one ``executemany`` on SQLite, using Django's own field adaptation.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 from django.db import connection, models
@@ -76,23 +77,31 @@ def update_rows(model, rows: list[dict], fields: list[str], *, where: str = "", 
 EMPTY_JSON = {dict: "{}", list: "[]"}
 
 
-def _sqlite_adapter(field):
-    """How a Python value of ``field`` is handed to sqlite3, chosen once per column (``None``: as it
-    is). ``bulk_create`` calls ``pre_save`` and ``get_db_prep_save`` per value instead: on a
+def _json_adapter(field):
+    """JSON text as Django writes it (``json.dumps`` with the field's encoder); most task fields are
+    ``{}`` or ``[]``, which skip the call."""
+    encoder = field.encoder
+
+    def adapt_json(value):
+        if value is None:
+            return None  # SQL NULL, as Django stores a Python None
+        if not value and type(value) in EMPTY_JSON:
+            return EMPTY_JSON[type(value)]
+        return json.dumps(value, cls=encoder)
+
+    return adapt_json
+
+
+def _column_adapter(field):
+    """How a Python value of ``field`` is handed to the driver, chosen once per column (``None``:
+    as it is). ``bulk_create`` calls ``pre_save`` and ``get_db_prep_save`` per value instead: on a
     10,000-task tree that is 400,000 calls and most of the creation time."""
     target = field.target_field if field.is_relation else field
     if isinstance(target, models.JSONField):
-        encoder = target.encoder
-
-        def adapt_json(value):
-            if value is None:
-                return None  # SQL NULL, as Django stores a Python None
-            if not value and type(value) in EMPTY_JSON:  # most task fields are {} or []
-                return EMPTY_JSON[type(value)]
-            return json.dumps(value, cls=encoder)
-
-        return adapt_json
-    if isinstance(target, models.UUIDField):  # stored as 32 hex digits
+        return _json_adapter(target)
+    if connection.vendor == "postgresql":
+        return None  # COPY: psycopg writes str, numbers, bool, None, UUID and datetime itself
+    if isinstance(target, models.UUIDField):  # SQLite stores 32 hex digits
         last = [None, None]  # a column often repeats one id (the tree, the parent)
 
         def adapt_uuid(value):
@@ -119,48 +128,40 @@ def _sqlite_adapter(field):
     return lambda value: target.get_db_prep_save(value, connection)
 
 
-def _postgresql_adapter(field):
-    """For COPY (text format): JSON columns as JSON text, the rest as psycopg writes them."""
-    target = field.target_field if field.is_relation else field
-    if isinstance(target, models.JSONField):
-        return _sqlite_adapter(target)
-    return None
-
-
 def insert_rows(model, fields: list[str], rows) -> int:
     """Insert ``rows`` (sequences of Python values in ``fields`` order, attribute names such as
     ``tree_id``) into ``model``'s table and return how many were written.
 
     No model instances, no ``pre_save`` (pass ``auto_now`` timestamps and defaults yourself), no
-    signals. PostgreSQL: one statement with one parameter, the rows as a JSON array of objects
-    (``json.dumps`` runs in C) that ``json_populate_recordset`` turns into rows of the table's own
-    type on the server; JSON columns nest as they are (a ``None`` becomes SQL NULL, as Django
-    stores it), ids and timestamps are written as text. SQLite: one ``executemany`` (the driver
-    loops in C) with values adapted once per column kind.
+    signals; values are adapted once per column kind. PostgreSQL: one ``COPY … FROM STDIN`` (text
+    format, formatted by psycopg in C and streamed while the server inserts). SQLite: one
+    ``executemany`` (the driver loops in C).
     """
     meta = model._meta
     columns = [meta.get_field(name) for name in fields]
+    adapters = [(i, adapt) for i, f in enumerate(columns) if (adapt := _column_adapter(f)) is not None]
+
+    def adapted():
+        for row in rows:
+            row = list(row)
+            for i, adapt in adapters:
+                row[i] = adapt(row[i])
+            yield row
+
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
     names = ", ".join(quote(f.column) for f in columns)
     if connection.vendor == "postgresql":
-        adapters = [(i, adapt) for i, f in enumerate(columns) if (adapt := _postgresql_adapter(f)) is not None]
-        count = 0
-        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                row = list(row)
-                for i, adapt in adapters:
-                    row[i] = adapt(row[i])
+        statement = f"COPY {table} ({names}) FROM STDIN"
+        count, start = 0, time.monotonic()
+        with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+            for row in adapted():
                 copy.write_row(row)
                 count += 1
+        if connection.queries_logged:  # as Django logs executemany (COPY bypasses its cursor wrapper)
+            connection.queries_log.append({"sql": f"{count} rows: {statement}", "time": f"{time.monotonic() - start:.3f}"})
         return count
-    adapters = [(i, adapt) for i, f in enumerate(columns) if (adapt := _sqlite_adapter(f)) is not None]
-    prepared = []
-    for row in rows:
-        row = list(row)
-        for i, adapt in adapters:
-            row[i] = adapt(row[i])
-        prepared.append(row)
+    prepared = list(adapted())
     if prepared:
         with connection.cursor() as cursor:
             cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})", prepared)
