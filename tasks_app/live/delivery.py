@@ -55,16 +55,6 @@ def _layer_backend() -> str:
 # --- the writing side -------------------------------------------------------------------------
 
 
-def notify_in_transaction(tree_seqs: dict) -> None:
-    """PostgreSQL: queue one NOTIFY per tree inside the writing transaction (delivered only if it
-    commits). ``tree_seqs`` is ``{tree_id: last seq written}``."""
-    if not tree_seqs or connection.vendor != "postgresql" or wake_mode() != "postgres":
-        return
-    payloads = [f"{tree}:{seq}" for tree, seq in tree_seqs.items()]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p", [PG_CHANNEL, payloads])
-
-
 def after_commit(payloads: list[dict]) -> None:
     """Cross-process wake-up after a commit (Redis), and a NOTIFY for events that have no row
     (``tree.deleted``) on PostgreSQL."""

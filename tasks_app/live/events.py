@@ -33,14 +33,6 @@ def user_group(user_id) -> str:
     return f"user.{user_id}"
 
 
-def notify_in_transaction(tree_seqs: dict) -> None:
-    """Inside the writing transaction: queue the cross-process wake-up that is only delivered on
-    commit (PostgreSQL NOTIFY; a no-op on other deployments). ``tree_seqs``: ``{tree: last seq}``."""
-    from .delivery import notify_in_transaction as notify
-
-    notify(tree_seqs)
-
-
 def publish_on_commit(payloads: Iterable[dict]) -> None:
     """Wake the live tailers after the current transaction commits (never if it rolls back)."""
     payloads = list(payloads)

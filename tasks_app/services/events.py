@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.utils import timezone
 
-from tasks_app.live.events import notify_in_transaction, publish_on_commit
+from tasks_app.live.events import publish_on_commit
 from tasks_app.models import Event, Tree
 
 
@@ -57,8 +57,6 @@ class EventBuffer:
         self._items.clear()
         if rows:
             Event.objects.bulk_create(rows, batch_size=500)
-            # PostgreSQL: NOTIFY in this transaction (delivered only on commit); no-op elsewhere
-            notify_in_transaction({e.tree_id: e.seq for e in rows})
             publish_on_commit([serialize_event(e) for e in rows])
         return rows
 
