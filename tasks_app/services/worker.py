@@ -18,10 +18,12 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
+import psutil
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 
@@ -321,8 +323,6 @@ def _kill_children(*, descendants: bool = False) -> None:
     except ImportError:
         pass
     if descendants:
-        import psutil
-
         own_group = os.getpgrp()
         try:
             children = psutil.Process().children(recursive=True)
@@ -347,6 +347,12 @@ def _hard_kill(claim, reporter, reason, *, hard_kill: bool, rest) -> runs.Finish
     """The executor ignored the cooperative stop: record the outcome, kill its children, and
     (in a real worker process) kill this process; django-q2's sentinel starts a fresh one."""
     record = _outcome(claim, reporter, None, None, reason)
+    if hard_kill:
+        # The executor thread is still running and may be a busy loop holding the GIL: then each
+        # blocking call below (reading /proc, each database round trip) waits a whole switch
+        # interval (5 ms) to get the GIL back, which made this path take up to a second. The
+        # process exits at the end, so it can give the executor thread far shorter slices.
+        sys.setswitchinterval(0.0002)
     logger.warning("attempt %s of task %s did not stop; hard kill (%s)", claim.number, claim.task_id, reason)
     _kill_children(descendants=hard_kill)
     if not hard_kill:
