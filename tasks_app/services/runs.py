@@ -170,6 +170,7 @@ def _claim(*, worker: str, limit: int, now=None, events: EventBuffer | None = No
     reserved: list[tuple[str, str]] = []  # wanted by tasks that wait: later conflicting ones queue behind
     # Tasks waiting for a lock keep their place, but never hide claimable work behind them: look
     # further down the queue (a few pages at most) while everything seen so far is blocked.
+    seen: set = set()
     for offset in range(0, page * CLAIM_PAGES, page):
         candidates = list(qs[offset: offset + page])
         wanted = {task.id: _task_locks(task) for task in candidates}
@@ -177,7 +178,13 @@ def _claim(*, worker: str, limit: int, now=None, events: EventBuffer | None = No
         _advisory_lock([key for locks in wanted.values() for key, _ in locks])
         if now is None:
             now = timezone.now()  # read after the queue: later than any commit the queue saw
-        for task in candidates:
+        for task in _with_skipped(candidates, wanted, seen, now, offset + 2 * page):
+            if task.id not in wanted:
+                # ahead of us in the queue but row-locked by a concurrent claimer (SKIP LOCKED hid
+                # it): its claim is not committed, so it has not taken its locks yet. Keep its
+                # place, or we could take a lock a higher-priority task is about to take.
+                reserved.extend(_task_locks(task))
+                continue
             if len(chosen) >= limit:
                 break
             if chosen and (task.executor not in BATCHABLE or chosen[0].executor not in BATCHABLE):
@@ -264,6 +271,29 @@ def _claim(*, worker: str, limit: int, now=None, events: EventBuffer | None = No
     # the tree is already in progress (execute/retry/rerun set it): no status refresh here
     events.flush()
     return claims
+
+
+def _with_skipped(candidates: list[Task], wanted: dict, seen: set, now, depth: int) -> list[Task]:
+    """``candidates`` (a page read with ``SKIP LOCKED``) in queue order, with the lock-wanting
+    tasks ahead of them that the page skipped merged in at their places. Only on PostgreSQL, only
+    when the page wants a lock, and read after the advisory locks: a concurrent claimer of one of
+    our resources has committed by then (its task is no longer pending) or has not reached the
+    resource yet (its task is still pending, and keeps its place ahead of ours)."""
+    seen.update(wanted)
+    if connection.vendor != "postgresql" or not any(wanted.values()):
+        return candidates
+    head = list(ready_queue(now).only("id", "resources")[:depth])
+    if all(task.id in seen for task in head):
+        return candidates
+    mine = {task.id: task for task in candidates}
+    merged = []
+    for task in head:
+        if task.id in mine:
+            merged.append(mine.pop(task.id))
+        elif task.id not in seen and task.resources:
+            merged.append(task)
+        seen.add(task.id)
+    return merged + [task for task in candidates if task.id in mine]
 
 
 def _executor_cls(executor_id):

@@ -577,6 +577,47 @@ def test_readers_queue_behind_a_waiting_writer(tm):
     assert claim_one().name == "r2"
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SKIP LOCKED claims are PostgreSQL's")
+def test_a_task_row_locked_by_a_concurrent_claimer_keeps_its_place_for_the_resource(tm):
+    """RT-29 seen in CI: claimer 1 has row-locked "holder" (priority 0) but not yet taken its lock;
+    claimer 2's SKIP LOCKED page holds only "waiter" (priority 1, same write lock). Claimer 2 must
+    not take the lock first: the waiter queues behind the holder it cannot see."""
+    from django.db import connections, transaction
+
+    res = [{"type": "db", "identifier": "z", "mode": "write"}]
+    tree = start(tm, t("holder", "sleep", priority=0, resources=res), t("waiter", "sleep", priority=1, resources=res))
+    locked, release, errors = threading.Event(), threading.Event(), []
+
+    def claimer_one():
+        try:
+            with transaction.atomic():
+                Task.objects.select_for_update().filter(tree=tree, name="holder").get()
+                locked.set()
+                release.wait(10)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+            locked.set()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=claimer_one)
+    thread.start()
+    try:
+        assert locked.wait(10) and not errors
+        assert claim_one(worker_name="claimer-2") is None
+        waiter = get(tree, "waiter")
+        assert waiter.status == "pending"
+        assert waiter.waiting_reason == "waiting for resource 'db:z' (queued behind a write request)"
+        assert not ResourceLock.objects.exists()
+    finally:
+        release.set()
+        thread.join(10)
+    assert not errors
+    assert claim_one().name == "holder"
+    assert claim_one() is None  # the holder has the lock now
+
+
 def test_a_task_waiting_for_a_lock_is_announced_once_with_its_reason(tm):
     from tasks_app.models import Event
 
