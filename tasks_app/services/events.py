@@ -28,6 +28,9 @@ class EventBuffer:
     def add(self, tree_id, kind: str, *, task_id=None, **data) -> None:
         self._items[tree_id].append((kind, task_id, data))
 
+    def tree_ids(self) -> set:
+        return {tree_id for tree_id, items in self._items.items() if items}
+
     def __len__(self) -> int:
         return sum(len(v) for v in self._items.values())
 

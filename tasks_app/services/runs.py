@@ -213,7 +213,8 @@ def _claim(*, worker: str, limit: int, now=None, events: EventBuffer | None = No
         for task in waiting_updates:  # shown live as "waiting for <resource>", not as stuck
             events.add(task.tree_id, "task.waiting", task_id=task.id, reason=task.waiting_reason)
     if not chosen:
-        events.flush()
+        if not shared:
+            events.flush()
         return []
     ids = [t.id for t in chosen]
     deps = _dependency_results(ids)
@@ -269,7 +270,8 @@ def _claim(*, worker: str, limit: int, now=None, events: EventBuffer | None = No
     if locks:
         ResourceLock.objects.bulk_create(locks)
     # the tree is already in progress (execute/retry/rerun set it): no status refresh here
-    events.flush()
+    if not shared:
+        events.flush()  # a shared buffer is written by its owner, with the other tree rows
     return claims
 
 
@@ -356,7 +358,10 @@ def finish(finishes: list[Finish], *, actor=None, now=None, expired_only: bool =
     looked (its worker was only slow) is left alone, locks included."""
     now = now or timezone.now()
     with transaction.atomic():
-        return _finish(finishes, actor=actor, now=now, expired_only=expired_only)
+        events = EventBuffer(actor_id=getattr(actor, "pk", None), source="worker")
+        became_ready, refresh = _finish(finishes, now=now, events=events, expired_only=expired_only)
+        _settle(refresh, events, now)
+        return became_ready
 
 
 def finish_and_claim(finishes: list[Finish], *, worker: str, limit: int, now=None) -> tuple[list, list[Claim]]:
@@ -366,14 +371,27 @@ def finish_and_claim(finishes: list[Finish], *, worker: str, limit: int, now=Non
     now = now or timezone.now()
     with transaction.atomic():
         events = EventBuffer(source="worker")
-        became_ready = _finish(finishes, actor=None, now=now, events=events, flush=False)
+        became_ready, refresh = _finish(finishes, now=now, events=events)
         claims = _claim(worker=worker, limit=limit, now=fake_clock, events=events)
+        _settle(refresh, events, now)
         return became_ready, claims
 
 
-def _finish(finishes: list[Finish], *, actor, now, events: EventBuffer | None = None, flush: bool = True,
-            expired_only: bool = False) -> list:
-    events = events if events is not None else EventBuffer(actor_id=getattr(actor, "pk", None), source="worker")
+def _settle(refresh: set, events: EventBuffer, now) -> None:
+    """Refresh the status of the trees in ``refresh`` and write the events. These are the only
+    tree rows a finish (and claim) writes, and they are locked first, in one statement in id order:
+    two workers finishing tasks of two trees at once (one refreshing tree A, then numbering an
+    event of tree B; the other the reverse) deadlocked, and the attempt that PostgreSQL rolled back
+    could outlive its lease while its worker retried (seen in RT-06)."""
+    scheduling.lock_trees(set(refresh) | events.tree_ids())
+    if refresh:
+        scheduling.refresh_tree_status(refresh, events, now)
+    events.flush()
+
+
+def _finish(finishes: list[Finish], *, now, events: EventBuffer, expired_only: bool = False) -> tuple[list, set]:
+    """Record the outcomes; returns the tasks that became ready and the trees whose status the
+    caller refreshes (with ``_settle``, after anything else the transaction does)."""
     attempt_ids = [f.attempt_id for f in finishes]
     where, where_params = "t.outcome = %s", [Outcome.RUNNING.value]
     if expired_only:
@@ -406,9 +424,7 @@ def _finish(finishes: list[Finish], *, actor, now, events: EventBuffer | None = 
             logger.info("discarded a late outcome of attempt %s (%s)", f.attempt_id, f.outcome)
     live = [f for f in finishes if f.attempt_id in alive]
     if not live:
-        if flush:
-            events.flush()
-        return []
+        return [], set()
     tasks = {
         t.id: t
         for t in Task.objects.filter(
@@ -443,11 +459,7 @@ def _finish(finishes: list[Finish], *, actor, now, events: EventBuffer | None = 
     became_ready = scheduling.propagate(terminal, events, now) if terminal else []
     # a tree in which something just became ready is still in progress: no need to look
     still_running = set(scheduling.trees_of_ready(became_ready)) if became_ready else set()
-    if trees - still_running:
-        scheduling.refresh_tree_status(trees - still_running, events, now)
-    if flush:
-        events.flush()
-    return became_ready
+    return became_ready, trees - still_running
 
 
 def _finish_other(task: Task, f: Finish, events: EventBuffer, now) -> bool:

@@ -114,6 +114,15 @@ def _uuid(value):
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
+def lock_trees(tree_ids) -> None:
+    """Lock several tree rows in one statement, in id order (PostgreSQL locks the sorted rows one
+    by one), before a transaction writes them in whatever order its steps need. One tree needs no
+    ordering, and SQLite transactions never run concurrently."""
+    ids = {str(t) for t in tree_ids if t}
+    if len(ids) > 1 and connection.vendor == "postgresql":
+        list(Tree.objects.select_for_update().filter(id__in=ids).order_by("id").values_list("id", flat=True))
+
+
 def refresh_tree_status(tree_ids, events: EventBuffer, now=None) -> None:
     """Recompute the run status of each tree cheaply: a tree stays in progress while any
     scheduled task is pending or running; only then is the full status derived."""
