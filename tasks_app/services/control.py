@@ -13,6 +13,7 @@ from tasks_app.models import Attempt, Dependency, Task, Tree
 
 from . import dispatch, scheduling
 from .events import EventBuffer
+from .retry import on_deadlock
 
 ACTIVE = [Status.PENDING.value, Status.IN_PROGRESS.value]
 
@@ -43,6 +44,7 @@ def _mark_ready(tree_id, events: EventBuffer, now) -> list:
     return ready
 
 
+@on_deadlock
 @transaction.atomic
 def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: str = "api") -> Tree:
     """Start a run: the whole tree (root or no task given) or one task with its unfinished
@@ -85,6 +87,7 @@ def _end_running_attempt(task: Task, now, reason: str) -> None:
         )
 
 
+@on_deadlock
 @transaction.atomic
 def task_cancel(*, task: Task, actor=None, source: str = "api", reason: str = "cancelled by user") -> Task:
     """Cancel a pending or running task. A running executor is told to stop (its worker sees the
@@ -118,6 +121,7 @@ def _cancel_rows(tasks, events, now, reason) -> None:
                        error=reason, error_type="cancelled")
 
 
+@on_deadlock
 @transaction.atomic
 def tree_cancel(*, tree: Tree, actor=None, source: str = "api", reason: str = "tree cancelled by user") -> Tree:
     tree = _lock_tree(tree.id)
@@ -168,6 +172,7 @@ def _resume(tree: Tree, ids, events, now, reason: str) -> Tree:
     return tree
 
 
+@on_deadlock
 @transaction.atomic
 def task_retry(*, task: Task, actor=None, source: str = "api") -> Tree:
     """Retry in place: the failed/cancelled task and every task cancelled because of it go back to
@@ -182,6 +187,7 @@ def task_retry(*, task: Task, actor=None, source: str = "api") -> Tree:
     return _resume(tree, ids, events, now, "retry")
 
 
+@on_deadlock
 @transaction.atomic
 def tree_retry(*, tree: Tree, actor=None, source: str = "api") -> Tree:
     """Retry every failed or cancelled task of a tree (and what they blocked)."""
@@ -206,6 +212,7 @@ def tree_retry(*, tree: Tree, actor=None, source: str = "api") -> Tree:
     return _resume(tree, ids, events, now, "retry")
 
 
+@on_deadlock
 @transaction.atomic
 def task_rerun(*, task: Task, actor=None, source: str = "api") -> Tree:
     """Re-run from here (Airflow's clear downstream): the task and everything downstream of it go

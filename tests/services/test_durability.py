@@ -618,6 +618,42 @@ def test_a_task_row_locked_by_a_concurrent_claimer_keeps_its_place_for_the_resou
     assert claim_one() is None  # the holder has the lock now
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row-lock deadlocks are PostgreSQL's")
+def test_a_cancel_that_deadlocks_with_a_finishing_worker_is_retried(tm):
+    """A worker finishing "a" holds its row and locks the tree last; the cancel locks the tree
+    first and then wants "a". PostgreSQL breaks the deadlock by aborting one of them: the cancel
+    is retried instead of answering 503."""
+    from django.db import connections, transaction
+
+    from tasks_app.models import Tree
+
+    tree = start(tm, t("a", "sleep"))
+    claim_named(tree, "a")
+    row_held, errors = threading.Event(), []
+
+    def finishing_worker():
+        try:
+            with transaction.atomic():
+                Task.objects.filter(tree=tree, name="a").update(progress=0.5)
+                row_held.set()
+                time.sleep(0.3)  # the cancel has its tree lock and waits for this row
+                list(Tree.objects.select_for_update().filter(id=tree.id))
+        except OperationalError as exc:  # this side may be the one rolled back: a worker retries
+            errors.append(exc)
+        finally:
+            row_held.set()
+            connections.close_all()
+
+    thread = threading.Thread(target=finishing_worker)
+    thread.start()
+    assert row_held.wait(10)
+    cancelled = control.task_cancel(task=get(tree, "a"))
+    thread.join(15)
+    assert cancelled.status == "cancelled" and get(tree, "a").status == "cancelled"
+    assert len(errors) <= 1
+
+
 def test_a_task_waiting_for_a_lock_is_announced_once_with_its_reason(tm):
     from tasks_app.models import Event
 
