@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-export ARBOR_PG_PORT=${ARBOR_BENCH_PG_PORT:-55440}
+export ARBOR_PG_PORT=${ARBOR_BENCH_PG_PORT:-15440}
 export ARBOR_PG_DIR=$PWD/.tmp/bench-pg
 bash scripts/pg.sh destroy >/dev/null 2>&1 || true
 export ARBOR_PG_EXTRA="-c shared_preload_libraries=pg_stat_statements"

@@ -3,12 +3,12 @@
 # the result the way an operator would: probes, metrics, the login page, a tree created through
 # the API with a token, run by the worker role to completion. Stops everything it started.
 #
-#   bash scripts/deploy_check.sh          (ARBOR_DEPLOY_CHECK_PORT=58750, ARBOR_PG_PORT=55434)
+#   bash scripts/deploy_check.sh          (ARBOR_DEPLOY_CHECK_PORT=18750, ARBOR_PG_PORT=15434)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-PORT=${ARBOR_DEPLOY_CHECK_PORT:-58750}
-export ARBOR_PG_PORT=${ARBOR_PG_PORT:-55434}
+PORT=${ARBOR_DEPLOY_CHECK_PORT:-18750}
+export ARBOR_PG_PORT=${ARBOR_PG_PORT:-15434}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/arbor-deploy-check.XXXXXX")
 WEB_PID="" WORKER_PID=""
 

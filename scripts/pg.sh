@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-PORT=${ARBOR_PG_PORT:-55432}
+PORT=${ARBOR_PG_PORT:-15432}
 BASE=${ARBOR_PG_DIR:-$ROOT/.tmp/pg-$PORT}
 DATA=$BASE/data
 SOCK=$BASE/sock
@@ -41,7 +41,11 @@ case "${1:-}" in
     OPTS="-p $PORT -k '$SOCK' -c listen_addresses=127.0.0.1 -c max_connections=200 ${ARBOR_PG_EXTRA:-}"
     [ "${ARBOR_PG_DURABLE:-0}" = 1 ] || OPTS="$OPTS -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     if ! as_pg "'$BIN/pg_ctl' -D '$DATA' status" >/dev/null 2>&1; then
-      as_pg "'$BIN/pg_ctl' -D '$DATA' -l '$LOG' -w -o \"$OPTS\" start" >/dev/null
+      # one retry: a port can be briefly taken (the private ports sit below the ephemeral range,
+      # 32768+, so an outgoing connection never holds one); say why if it still fails
+      as_pg "'$BIN/pg_ctl' -D '$DATA' -l '$LOG' -w -o \"$OPTS\" start" >/dev/null \
+        || { sleep 2; as_pg "'$BIN/pg_ctl' -D '$DATA' -l '$LOG' -w -o \"$OPTS\" start" >/dev/null; } \
+        || { echo "PostgreSQL on port $PORT did not start; its log:" >&2; tail -20 "$LOG" >&2; exit 1; }
     fi
     as_pg "'$BIN/psql' -h '$SOCK' -p $PORT -U postgres -tAc \"SELECT 1 FROM pg_database WHERE datname='arbor'\" | grep -q 1 || '$BIN/createdb' -h '$SOCK' -p $PORT -U postgres arbor"
     url

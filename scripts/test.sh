@@ -58,7 +58,7 @@ redis_suite() {  # live delivery and the multi-process test again, with Redis as
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null \
       || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
   fi
-  local port=${ARBOR_REDIS_PORT:-56379}
+  local port=${ARBOR_REDIS_PORT:-16379}
   redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
     --dir "$PWD/.tmp" --pidfile "$PWD/.tmp/redis-$port.pid" --logfile "$PWD/.tmp/redis-$port.log"
   local rc=0
@@ -70,10 +70,10 @@ redis_suite() {  # live delivery and the multi-process test again, with Redis as
 fault_suite() {  # real worker processes and signals, on a second private server the suite may restart
   echo "=== PostgreSQL: fault injection ==="
   local url
-  url=$(ARBOR_PG_PORT=55433 bash scripts/pg.sh start)
-  trap 'ARBOR_PG_PORT=55433 bash scripts/pg.sh stop' EXIT
+  url=$(ARBOR_PG_PORT=15433 bash scripts/pg.sh start)
+  trap 'ARBOR_PG_PORT=15433 bash scripts/pg.sh stop' EXIT
   DATABASE_URL="$url" pytest_ok -m fault -p no:playwright -rs
-  ARBOR_PG_PORT=55433 bash scripts/pg.sh stop
+  ARBOR_PG_PORT=15433 bash scripts/pg.sh stop
   trap - EXIT
 }
 

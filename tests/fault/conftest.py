@@ -26,7 +26,7 @@ from tests.fault_executors import FAULT_EXECUTORS, read_log
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS: list[dict] = []
-FAULT_PG_PORT = "55433"  # the private server the DB-restart scenario may stop (scripts/pg.sh)
+FAULT_PG_PORT = "15433"  # the private server the DB-restart scenario may stop (scripts/pg.sh)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -2,7 +2,7 @@
 the web process recover by themselves and the API answers 503 — never a 500 — meanwhile.
 
 This stops the server that holds the test database, so it runs only on the private fault server
-(``ARBOR_PG_PORT=55433 bash scripts/pg.sh start``; scripts/test.sh runs the fault suite there).
+(``ARBOR_PG_PORT=15433 bash scripts/pg.sh start``; scripts/test.sh runs the fault suite there).
 """
 
 from __future__ import annotations
