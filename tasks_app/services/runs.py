@@ -378,11 +378,12 @@ def finish_and_claim(finishes: list[Finish], *, worker: str, limit: int, now=Non
 
 
 def _settle(refresh: set, events: EventBuffer, now) -> None:
-    """Refresh the status of the trees in ``refresh`` and write the events. These are the only
-    tree rows a finish (and claim) writes, and they are locked first, in one statement in id order:
-    two workers finishing tasks of two trees at once (one refreshing tree A, then numbering an
-    event of tree B; the other the reverse) deadlocked, and the attempt that PostgreSQL rolled back
-    could outlive its lease while its worker retried (seen in RT-06)."""
+    """Refresh the status of the trees in ``refresh`` and write the events: the only tree rows a
+    finish (and claim) writes, so they are locked together, in one statement in id order, before
+    any of them is written, at the end of the transaction. Before, two workers finishing tasks of
+    two trees at once (one refreshing tree A, then numbering an event of tree B; the other the
+    reverse) deadlocked, and the attempt PostgreSQL rolled back could outlive its lease while its
+    worker retried (seen in RT-06)."""
     scheduling.lock_trees(set(refresh) | events.tree_ids())
     if refresh:
         scheduling.refresh_tree_status(refresh, events, now)
