@@ -25,7 +25,7 @@ from tests.fault.invariants import assert_invariants
 from .conftest import FAULT_PG_PORT, ROOT, report, wait_until
 from .test_faults import build, probe, running, settle
 
-WEB_PORT = 58501
+WEB_PORT = 18501  # below the ephemeral port range (32768+)
 OUTAGE = 5.0  # seconds: 2.5 leases
 
 
@@ -112,3 +112,30 @@ def test_rt20_postgres_restart(tm, user, fault, fault_server, client):
             web.wait(timeout=10)
         except subprocess.TimeoutExpired:
             web.kill()
+
+
+def test_rt21_cluster_started_while_postgres_is_down(tm, fault, fault_server):
+    """RT-21: ``arbor_worker`` starts while PostgreSQL is down, keeps running through the outage,
+    and runs the queued work once the database is back — no manual restart."""
+    tree = build(tm, *(probe(f"t{i}", fault.log, inputs={"seconds": 0.1}) for i in range(6)))
+    tm.execute(tree.id)  # wake-up jobs are queued; no worker is running yet
+    connection.close()
+    # a clean stop: the private server runs with synchronous_commit=off, so an immediate stop
+    # right after the execute could lose that very commit (RT-20 covers the crash case)
+    pg("stop")
+    cluster = fault.cluster(workers=2, ready=False)
+    time.sleep(OUTAGE)
+    assert cluster.proc.poll() is None, cluster.text()[-3000:]  # survived the outage
+    pg("start")
+    connection.close()
+    up = time.monotonic()
+    settle(tree, 60)
+    took = time.monotonic() - up
+    assert set(Task.objects.filter(tree=tree).values_list("status", flat=True)) == {"completed"}
+    assert cluster.proc.poll() is None
+    log = fault.executions()
+    assert_invariants([tree.id], settled=True, log_entries=log)
+    extra = len({e["attempt_id"] for e in log if e["event"] == "start"}) - 6
+    assert extra == 0
+    report("RT-21", f"arbor_worker started while PostgreSQL is down ({OUTAGE:.0f}s), then the database returns",
+           took, extra, "(recovery = database back -> tree completed; same arbor_worker)")
