@@ -31,9 +31,9 @@ def on_deadlock(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if connection.in_atomic_block:
+            return fn(*args, **kwargs)
         for attempt in range(1, ATTEMPTS + 1):
-            if connection.in_atomic_block:
-                return fn(*args, **kwargs)
             try:
                 return fn(*args, **kwargs)
             except OperationalError as exc:
