@@ -1,11 +1,11 @@
-"""Read-only audit admins: attempts and events (who did what, when, from where)."""
+"""Read-only audit admins: attempts, events and security events (who did what, when, from where)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import OuterRef, Subquery
 
-from tasks_app.models import Attempt, Event, Task
+from tasks_app.models import Attempt, AuditEvent, Event, Task
 
 from . import display
 from .base import ReadOnlyAdmin
@@ -86,6 +86,27 @@ class EventAdmin(ReadOnlyAdmin):
         if obj.task_id is None:
             return "—"
         return display.link("task", obj.task_id, obj.task_name or str(obj.task_id))
+
+    @admin.display(description="data")
+    def data_text(self, obj):
+        return display.short_text(obj.data, 120)
+
+    @admin.display(description="data")
+    def data_json(self, obj):
+        return display.pretty_json(obj.data)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "kind", "username", "ip", "source", "target", "data_text")
+    list_filter = ("kind", "source", ("at", admin.DateFieldListFilter))
+    search_fields = ("username", "ip", "target")
+    search_help_text = "User name, address or target."
+    ordering = ("-at", "-id")
+    list_per_page = 100
+    show_full_result_count = False
+    fields = ("at", "kind", "actor", "username", "ip", "source", "target", "data_json")
+    readonly_fields = fields
 
     @admin.display(description="data")
     def data_text(self, obj):

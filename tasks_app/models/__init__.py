@@ -5,6 +5,7 @@ selectors, api, ui, live or jobs). Every state change goes through ``tasks_app.s
 """
 
 from .attempt import Attempt
+from .audit import AuditEvent, AuditKind
 from .event import Event
 from .idempotency import IdempotencyRecord
 from .ops import ProcessHeartbeat
@@ -16,6 +17,8 @@ from .tree import Tree
 __all__ = [
     "ApiToken",
     "Attempt",
+    "AuditEvent",
+    "AuditKind",
     "Dependency",
     "Event",
     "IdempotencyRecord",
