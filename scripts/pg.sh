@@ -5,10 +5,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PORT=${ARBOR_PG_PORT:-15432}
-BASE=${ARBOR_PG_DIR:-$ROOT/.tmp/pg-$PORT}
-DATA=$BASE/data
-SOCK=$BASE/sock
-LOG=$BASE/pg.log
+
+# The server runs as `postgres`, which must reach its files: inside the clone when it can, else
+# (a clone under a private directory such as root's 0700 home) in /var/tmp, named after the clone.
+default_base() {
+  local base=$ROOT/.tmp/pg-$PORT
+  if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 \
+      && ! su postgres -s /bin/sh -c "test -x '$ROOT'" 2>/dev/null; then
+    base=/var/tmp/arbor-pg-$(printf %s "$ROOT" | sha1sum | cut -c1-12)/pg-$PORT
+  fi
+  echo "$base"
+}
+set_paths() {
+  BASE=${ARBOR_PG_DIR:-$(default_base)}
+  DATA=$BASE/data
+  SOCK=$BASE/sock
+  LOG=$BASE/pg.log
+}
+set_paths
 
 find_bin() {
   for d in /usr/lib/postgresql/*/bin; do [ -x "$d/pg_ctl" ] && { echo "$d"; return; }; done
@@ -30,9 +44,9 @@ url() { echo "postgres://postgres@$(python3 -c "import sys,urllib.parse;print(ur
 
 case "${1:-}" in
   start)
-    BIN=$(find_bin) || { install_pg; BIN=$(find_bin); }
+    BIN=$(find_bin) || { install_pg; BIN=$(find_bin); set_paths; }
     mkdir -p "$BASE"
-    if [ "$(id -u)" = 0 ]; then chown postgres: "$BASE"; chmod 755 "$ROOT/.tmp" "$BASE"; fi
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$BASE"; chmod 755 "$(dirname "$BASE")" "$BASE"; fi
     as_pg "mkdir -p '$SOCK'"
     if [ ! -f "$DATA/PG_VERSION" ]; then
       as_pg "'$BIN/initdb' -D '$DATA' -U postgres --auth=trust -E UTF8 >/dev/null"
@@ -61,6 +75,7 @@ case "${1:-}" in
   destroy)
     "$0" stop || true
     rm -rf "$BASE"
+    case "$BASE" in /var/tmp/arbor-pg-*) rmdir "$(dirname "$BASE")" 2>/dev/null || true ;; esac
     ;;
   url)
     url

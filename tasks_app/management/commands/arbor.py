@@ -26,7 +26,7 @@ class Command(BaseCommand):
     help = "Create, run and inspect task trees."
 
     def add_arguments(self, parser):
-        parser.add_argument("--user", default=None, help="owner (default: ARBOR_CLI_USER, 'demo', or the first superuser)")
+        parser.add_argument("--user", default=None, help="owner (default: ARBOR_CLI_USER, else the demo user 'demo')")
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="create a tree from a JSON array file (tasks.create format)")
         create.add_argument("file")
@@ -60,9 +60,10 @@ class Command(BaseCommand):
                 return User.objects.get(username=name)
             except User.DoesNotExist:
                 raise CommandError(f"no user '{name}'") from None
-        user = User.objects.filter(username="demo").first() or User.objects.filter(is_superuser=True).first()
-        if user is None:
-            user = User.objects.create_user("cli")
+        user = User.objects.filter(username="demo").first()
+        if user is None:  # never create a user behind the operator's back
+            raise CommandError("whose trees? pass --user NAME or set ARBOR_CLI_USER "
+                               "(the default, the demo user 'demo', does not exist)")
         return user
 
     def do_create(self, tm, opts):
