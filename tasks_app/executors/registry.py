@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from tasks_app.exceptions import UnknownExecutor
 
 from . import config as _config
+from . import sandbox
 from .base import Executor
 
 BUILTIN_EXECUTORS: dict[str, str] = {
@@ -130,6 +131,7 @@ def check_registry() -> list[str]:
             not isinstance(value, (list, tuple, set, frozenset)) or not all(isinstance(v, str) for v in value)
         ):
             errors.append(MSG_BAD_ALLOW_LIST.format(name=name))
+    errors.extend(sandbox.check_env_settings(_config.default_config()))
     return errors
 
 
