@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 
+from tasks_app import outbound
 from tasks_app.exceptions import UnknownExecutor
 
 from . import config as _config
@@ -131,7 +132,9 @@ def check_registry() -> list[str]:
             not isinstance(value, (list, tuple, set, frozenset)) or not all(isinstance(v, str) for v in value)
         ):
             errors.append(MSG_BAD_ALLOW_LIST.format(name=name))
-    errors.extend(sandbox.check_env_settings(_config.default_config()))
+    config = _config.default_config()
+    errors.extend(outbound.check_allow_list(config[_config.SETTING_HTTP_ALLOWED_HOSTS], _config.SETTING_HTTP_ALLOWED_HOSTS))
+    errors.extend(sandbox.check_env_settings(config))
     return errors
 
 
