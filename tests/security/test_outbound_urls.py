@@ -346,3 +346,80 @@ def test_api_task_reaches_an_explicitly_allowed_address(api, make_tree, drain, p
     task = run_task(api, make_tree, drain, f"http://127.0.0.1:{port}/echo", headers={"Host": "evil"})
     assert task["status"] == "completed", task["error"]
     assert task["result"]["json"] == {"path": "/echo", "host": f"127.0.0.1:{port}", "x_token": None}
+
+
+# --- https: connected by address, SNI and certificate check by name -----------------------------
+
+
+def _certificates(tmp_path, name):
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def build(subject, issuer, key, signer, *, ca):
+        builder = (
+            x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Arbor test CA")])
+    ca = build(ca_name, ca_name, ca_key, ca_key, ca=True)
+    leaf = build(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]), ca_name, key, ca_key, ca=False)
+    pem = serialization.Encoding.PEM
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(pem))
+    (tmp_path / "leaf.key").write_bytes(key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return tmp_path / "ca.pem", tmp_path / "leaf.pem", tmp_path / "leaf.key"
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    import ssl
+
+    ca, cert, key = _certificates(tmp_path, "secure.test")
+    httpd = Server()
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    httpd.sni_names = []
+    server_context.sni_callback = lambda sock, name, context: httpd.sni_names.append(name)
+    httpd.socket = server_context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    httpd.client_context = ssl.create_default_context(cafile=str(ca))
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_https_connects_to_the_checked_address_with_sni_and_certificate_of_the_name(dns, tls_server):
+    port = tls_server.server_address[1]
+    dns["secure.test"] = ["127.0.0.1", "10.0.0.1"]  # a second lookup would get a blocked address
+    response = outbound.safe_request("GET", f"https://secure.test:{port}/echo", allowed=["secure.test:*", "127.0.0.1:*"],
+                                     headers={"Host": "evil.test"}, ssl_context=tls_server.client_context)
+    try:
+        assert json.loads(response.read())["host"] == f"secure.test:{port}"
+    finally:
+        response.close()
+    assert tls_server.sni_names == ["secure.test"] and dns.lookups["secure.test"] == 1
+
+
+def test_https_certificate_must_match_the_name_not_the_address(dns, tls_server):
+    import ssl
+
+    port = tls_server.server_address[1]
+    dns["other.test"] = ["127.0.0.1"]
+    with pytest.raises(ssl.SSLCertVerificationError):
+        outbound.safe_request("GET", f"https://other.test:{port}/echo", allowed=["other.test:*", "127.0.0.1:*"],
+                              ssl_context=tls_server.client_context)
