@@ -87,6 +87,21 @@ class HttpRequestExecutor(CancelableExecutor):
         },
     }
 
+    @classmethod
+    def check_inputs(cls, inputs, config) -> list[str]:
+        url = inputs.get("url")
+        if not isinstance(url, str) or not url.strip():
+            return []
+        try:
+            check_url(url.strip(), list(config.get(SETTING_HTTP_ALLOWED_HOSTS) or ()))
+        except PermanentError as exc:
+            return [exc.message]
+        try:
+            outbound.clean_headers(inputs.get("headers") if isinstance(inputs.get("headers"), dict) else None)
+        except outbound.OutboundRefused as exc:
+            return [exc.message]
+        return []
+
     def __init__(self, config=None) -> None:
         super().__init__(config)
         self._response: outbound.OutboundResponse | None = None

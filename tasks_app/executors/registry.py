@@ -112,6 +112,17 @@ def describe_all() -> list[dict]:
     return described
 
 
+def check_inputs(executor_id: str, inputs: object) -> list[str]:
+    """Return the problems the executor finds in a task's own ``inputs`` (see Executor.check_inputs)."""
+    if not isinstance(inputs, Mapping) or not inputs:
+        return []
+    try:
+        cls = get_executor_class(executor_id)
+    except UnknownExecutor:
+        return []
+    return list(cls.check_inputs(inputs, _config.default_config()))
+
+
 def check_registry() -> list[str]:
     """Return one message per misconfiguration: bad ARBOR_EXECUTORS entries or allow-lists."""
     errors: list[str] = []

@@ -121,15 +121,23 @@ def child_env(
     return env
 
 
-def child_cwd(workdir: str, value: object) -> str:
-    """Return the directory to run in: ``workdir`` or a relative ``inputs.cwd`` created inside it."""
+def check_cwd(value: object) -> None:
+    """Raise PermanentError unless ``inputs.cwd`` is empty or a plain relative path without ``..``."""
     if value is None or value == "":
-        return workdir
+        return
     if not isinstance(value, str):
         raise PermanentError(MSG_CWD)
     parts = value.replace("\\", "/").split("/")
     if os.path.isabs(value) or value.startswith("~") or ".." in parts or "\0" in value:
         raise PermanentError(MSG_CWD_ESCAPES.format(cwd=value), error_type="not_allowed")
+
+
+def child_cwd(workdir: str, value: object) -> str:
+    """Return the directory to run in: ``workdir`` or a relative ``inputs.cwd`` created inside it."""
+    check_cwd(value)
+    if value is None or value == "":
+        return workdir
+    assert isinstance(value, str)
     root = os.path.realpath(workdir)
     path = os.path.join(root, value)
     try:

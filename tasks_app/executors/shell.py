@@ -148,6 +148,17 @@ class ShellCommandExecutor(CancelableExecutor):
         super().__init__(config)
         self._process: subprocess.Popen | None = None
 
+    @classmethod
+    def check_inputs(cls, inputs, config) -> list[str]:
+        problems = []
+        for check in (lambda: sandbox.check_user_env(inputs.get("env"), config),
+                      lambda: sandbox.check_cwd(inputs.get("cwd"))):
+            try:
+                check()
+            except PermanentError as exc:
+                problems.append(exc.message)
+        return problems
+
     def execute(self, inputs: dict, context: ExecutionContext) -> dict:
         self.bind(context)
         command = inputs.get("command")

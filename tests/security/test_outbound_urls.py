@@ -325,9 +325,25 @@ def run_task(api, make_tree, drain, url, **inputs):
 @pytest.mark.django_db
 @override_settings(ARBOR_HTTP_ALLOWED_HOSTS=["127.0.0.1"])
 def test_api_task_cannot_reach_a_local_port_by_address(api, make_tree, drain, port):
-    task = run_task(api, make_tree, drain, f"http://127.0.0.1:{port}/metrics")
+    url = f"http://127.0.0.1:{port}/metrics"
+    resp = api.post("/api/v1/trees/", [t("fetch", "http_request", inputs={"url": url})], format="json")
+    assert resp.status_code == 400
+    assert f"port {port}" in resp.json()["error"]["message"] and SETTING in resp.json()["error"]["message"]
+    # the same URL arriving from a dependency's result is refused when the task runs
+    _, tasks = make_tree([t("r"), t("up", "echo", parent_id="r", inputs={"result": {"url": url}}),
+                          t("fetch", "http_request", parent_id="r", dependencies=["up"])], execute=True)
+    drain()
+    task = api.get(f"/api/v1/tasks/{tasks['fetch']['id']}/").json()
     assert task["status"] == "failed" and task["error_type"] == "not_allowed"
     assert f"port {port}" in task["error"] and SETTING in task["error"]
+
+
+@pytest.mark.django_db
+@override_settings(ARBOR_HTTP_ALLOWED_HOSTS=["127.0.0.1:*"])
+def test_api_refuses_hop_by_hop_headers_at_creation(api):
+    inputs = {"url": "http://127.0.0.1:8000/", "headers": {"Transfer-Encoding": "chunked"}}
+    resp = api.post("/api/v1/trees/", [t("fetch", "http_request", inputs=inputs)], format="json")
+    assert resp.status_code == 400 and "Transfer-Encoding" in resp.json()["error"]["message"]
 
 
 @pytest.mark.django_db

@@ -53,10 +53,27 @@ def shell(command, **config):
     return ShellCommandExecutor({"ARBOR_SHELL_ALLOWED_COMMANDS": [command], **config})
 
 
-def run_task(api, make_tree, drain, **inputs):
-    _, tasks = make_tree([t("p", "shell_command", inputs=inputs)], execute=True)
+def run_task(api, make_tree, drain, tasks):
+    _, made = make_tree(tasks, execute=True)
     drain()
-    return api.get(f"/api/v1/tasks/{tasks['p']['id']}/").json()
+    return api.get(f"/api/v1/tasks/{made['p']['id']}/").json()
+
+
+def shell_task(**inputs):
+    return t("p", "shell_command", inputs=inputs)
+
+
+def injected(**inputs):
+    """``p``'s own inputs are harmless; its upstream's result is merged into them at run time."""
+    command = inputs.pop("command")
+    return [t("r"), t("up", "echo", parent_id="r", inputs={"result": inputs}),
+            t("p", "shell_command", parent_id="r", dependencies=["up"], inputs={"command": command})]
+
+
+def create_error(api, tasks):
+    resp = api.post("/api/v1/trees/", tasks, format="json")
+    assert resp.status_code == 400, resp.json()
+    return resp.json()["error"]["message"]
 
 
 def env_lines(stdout):
@@ -67,19 +84,25 @@ def env_lines(stdout):
 
 
 @override_settings(ARBOR_SHELL_ALLOWED_COMMANDS=[BASH_ECHO])
-def test_bash_func_exploit_no_longer_runs(api, make_tree, drain, worker_secrets):
-    task = run_task(api, make_tree, drain, command=BASH_ECHO, env=EXPLOIT_ENV)
+def test_bash_func_exploit_is_refused_at_creation(api):
+    message = create_error(api, [shell_task(command=BASH_ECHO, env=EXPLOIT_ENV)])
+    assert "BASH_FUNC_echo%%" in message and "never allowed" in message
+
+
+@override_settings(ARBOR_SHELL_ALLOWED_COMMANDS=[BASH_ECHO])
+def test_bash_func_exploit_through_a_dependency_result_fails_at_run_time(api, make_tree, drain, worker_secrets):
+    task = run_task(api, make_tree, drain, injected(command=BASH_ECHO, env=EXPLOIT_ENV))
     assert task["status"] == "failed"
     assert "BASH_FUNC_echo%%" in task["error"] and "never allowed" in task["error"]
     assert settings.SECRET_KEY not in str(task)
-    assert "root" not in str(task["result"])
+    assert task["result"] is None
 
 
 @override_settings(ARBOR_SHELL_ALLOWED_COMMANDS=[BASH_ECHO], ARBOR_SHELL_USER_ENV=["BASH_FUNC_echo%%"])
 def test_bash_func_is_refused_even_when_the_operator_allows_it(api, make_tree, drain, worker_secrets):
-    task = run_task(api, make_tree, drain, command=BASH_ECHO, env=EXPLOIT_ENV)
-    assert task["status"] == "failed"
-    assert "BASH_FUNC_echo%%" in task["error"]
+    assert "BASH_FUNC_echo%%" in create_error(api, [shell_task(command=BASH_ECHO, env=EXPLOIT_ENV)])
+    task = run_task(api, make_tree, drain, injected(command=BASH_ECHO, env=EXPLOIT_ENV))
+    assert task["status"] == "failed" and "BASH_FUNC_echo%%" in task["error"]
     assert settings.SECRET_KEY not in str(task)
     assert any("BASH_FUNC_echo%%" in message for message in check_registry())
 
@@ -87,7 +110,7 @@ def test_bash_func_is_refused_even_when_the_operator_allows_it(api, make_tree, d
 @override_settings(ARBOR_SHELL_ALLOWED_COMMANDS=["env"])
 def test_child_environment_holds_no_worker_secret(api, make_tree, drain, worker_secrets):
     before = dict(os.environ)
-    task = run_task(api, make_tree, drain, command="env")
+    task = run_task(api, make_tree, drain, [shell_task(command="env")])
     assert task["status"] == "completed", task["error"]
     env = env_lines(task["result"]["stdout"])
     assert "SECRET_KEY" not in env and "DATABASE_URL" not in env and "ARBOR_DEMO_TOKEN" not in env
@@ -101,7 +124,7 @@ def test_child_environment_holds_no_worker_secret(api, make_tree, drain, worker_
 @override_settings(ARBOR_SHELL_ALLOWED_COMMANDS=["env"], ARBOR_SHELL_PASS_ENV=["ARBOR_DEMO_TOKEN", "NOT_SET"],
                    ARBOR_SHELL_USER_ENV=["REPORT_NAME"])
 def test_operator_pass_through_and_user_allow_list(api, make_tree, drain, worker_secrets):
-    task = run_task(api, make_tree, drain, command="env", env={"REPORT_NAME": "weekly"})
+    task = run_task(api, make_tree, drain, [shell_task(command="env", env={"REPORT_NAME": "weekly"})])
     assert task["status"] == "completed", task["error"]
     env = env_lines(task["result"]["stdout"])
     assert set(env) == SANDBOX_NAMES | {"ARBOR_DEMO_TOKEN", "REPORT_NAME"}
@@ -109,20 +132,41 @@ def test_operator_pass_through_and_user_allow_list(api, make_tree, drain, worker
 
 
 @override_settings(ARBOR_SHELL_ALLOWED_COMMANDS=["env"])
-def test_user_env_name_not_allowed_fails_naming_the_variable_and_setting(api, make_tree, drain):
-    task = run_task(api, make_tree, drain, command="env", env={"REPORT_NAME": "weekly"})
-    assert task["status"] == "failed"
+def test_user_env_name_not_allowed_is_refused_at_creation(api):
+    message = create_error(api, [shell_task(command="env", env={"REPORT_NAME": "weekly"})])
+    assert "'REPORT_NAME'" in message and "ARBOR_SHELL_USER_ENV" in message
+
+
+def test_user_env_name_no_longer_allowed_fails_at_run_time(api, make_tree, drain):
+    with override_settings(ARBOR_SHELL_USER_ENV=["REPORT_NAME"]):
+        tree, made = make_tree([shell_task(command="env", env={"REPORT_NAME": "weekly"})])
+    with override_settings(ARBOR_SHELL_ALLOWED_COMMANDS=["env"]):
+        assert api.post(f"/api/v1/trees/{tree['id']}/execute/").status_code in (200, 202)
+        drain()
+    task = api.get(f"/api/v1/tasks/{made['p']['id']}/").json()
+    assert task["status"] == "failed" and task["error_type"] == "not_allowed"
     assert "'REPORT_NAME'" in task["error"] and "ARBOR_SHELL_USER_ENV" in task["error"]
-    assert task["error_type"] == "not_allowed"
 
 
 @override_settings(ARBOR_SHELL_ALLOWED_COMMANDS=["pwd"])
 @pytest.mark.parametrize("cwd", ["/", "/etc", "..", "../..", "a/../../..", "~", "~root"])
 def test_cwd_outside_the_attempt_directory_is_refused(api, make_tree, drain, cwd):
-    task = run_task(api, make_tree, drain, command="pwd", cwd=cwd)
+    assert "inputs.cwd" in create_error(api, [shell_task(command="pwd", cwd=cwd)])
+    task = run_task(api, make_tree, drain, injected(command="pwd", cwd=cwd))
     assert task["status"] == "failed"
     assert "inputs.cwd" in task["error"]
     assert task["result"] is None
+
+
+@override_settings(ARBOR_SHELL_ALLOWED_COMMANDS=[BASH_ECHO])
+def test_editing_a_task_checks_its_inputs_too(api, make_tree):
+    _, made = make_tree([shell_task(command=BASH_ECHO)])
+    url = f"/api/v1/tasks/{made['p']['id']}/"
+    resp = api.patch(url, {"inputs": {"command": BASH_ECHO, "env": EXPLOIT_ENV}}, format="json")
+    assert resp.status_code == 400 and "BASH_FUNC_echo%%" in resp.json()["error"]["message"]
+    resp = api.patch(url, {"inputs": {"command": BASH_ECHO, "cwd": "/etc"}}, format="json")
+    assert resp.status_code == 400 and "inputs.cwd" in resp.json()["error"]["message"]
+    assert api.patch(url, {"inputs": {"command": BASH_ECHO, "cwd": "out"}}, format="json").status_code == 200
 
 
 # --- direct executor tests --------------------------------------------------------------------
