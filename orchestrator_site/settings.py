@@ -214,6 +214,11 @@ ARBOR_DB_RETRY_SECONDS = envfloat("ARBOR_DB_RETRY_SECONDS", 60.0)
 ARBOR_EXECUTORS: dict[str, str] = {}
 ARBOR_HTTP_ALLOWED_HOSTS = envlist("ARBOR_HTTP_ALLOWED_HOSTS", [])
 ARBOR_SHELL_ALLOWED_COMMANDS = envlist("ARBOR_SHELL_ALLOWED_COMMANDS", [])
+# A started process gets PATH, LANG and HOME/TMPDIR/cwd in a per-attempt directory, nothing else of
+# the worker's environment but these names; inputs.env may set only ARBOR_SHELL_USER_ENV's names.
+# BASH_FUNC_*, LD_*, PYTHON*, GIT_*, IFS, ENV, BASH_ENV... are refused in both (docs/security-sandbox.md).
+ARBOR_SHELL_PASS_ENV = envlist("ARBOR_SHELL_PASS_ENV", [])
+ARBOR_SHELL_USER_ENV = envlist("ARBOR_SHELL_USER_ENV", [])
 ARBOR_PYTHON_FUNCTIONS = envlist("ARBOR_PYTHON_FUNCTIONS", [])
 
 # django-q2 is a wake-up transport only: Arbor's own attempt rows are the source of truth, so a

@@ -18,6 +18,7 @@ from .base import (
 from .registry import (
     ALIASES,
     BUILTIN_EXECUTORS,
+    check_inputs,
     check_registry,
     describe_all,
     executor_choices,
@@ -36,6 +37,7 @@ __all__ = [
     "Executor",
     "ExecutorError",
     "PermanentError",
+    "check_inputs",
     "check_registry",
     "describe_all",
     "executor_choices",

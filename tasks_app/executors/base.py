@@ -147,6 +147,16 @@ class Executor:
         """Do the work and return a JSON-serialisable result; raise ExecutorError on failure."""
         raise NotImplementedError
 
+    @classmethod
+    def check_inputs(cls, inputs: Mapping, config: Mapping) -> list[str]:
+        """Return the problems in a task's own ``inputs`` that would surely fail it (none by default).
+
+        Called when a task is created or edited, so a bad input is a 400 rather than a failed run;
+        cheap, no I/O. ``execute`` still checks everything: dependency results are merged into the
+        inputs and settings may change before the task runs.
+        """
+        return []
+
     def cancel(self) -> None:
         """Ask a running ``execute()`` to stop. The default does nothing (not cancelable)."""
 

@@ -1,7 +1,11 @@
-"""``http_request``: one HTTP(S) request to an allow-listed host, with urllib (no extra deps).
+"""``http_request``: one HTTP(S) request to an allow-listed host, through ``tasks_app.outbound``.
 
-Only hosts in ``ARBOR_HTTP_ALLOWED_HOSTS`` may be contacted, including every redirect target
-(SSRF guard). The list holds exact host names or ``*.example.com`` patterns (sub-domains only).
+Only URLs allowed by ``ARBOR_HTTP_ALLOWED_HOSTS`` may be contacted, including every redirect
+target (SSRF guard). An entry is a host name or ``*.example.com`` pattern (sub-domains only), an
+IP address or a network, each on the scheme's default port unless it ends in ``:port`` or ``:*``.
+The host is resolved once; loopback, private, link-local, metadata... addresses are refused unless
+an address entry allows them, and the connection goes to the checked address
+(``tasks_app/outbound.py`` has the rules).
 """
 
 from __future__ import annotations
@@ -10,11 +14,9 @@ import contextlib
 import http.client
 import json
 import math
-import socket
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+
+from tasks_app import outbound
 
 from .base import CancelableExecutor, ExecutionCancelled, ExecutionContext, ExecutorError, PermanentError
 from .config import SETTING_HTTP_ALLOWED_HOSTS
@@ -23,19 +25,15 @@ MAX_BODY_BYTES = 1024 * 1024
 READ_CHUNK_BYTES = 64 * 1024
 DEFAULT_TIMEOUT_SECONDS = 10.0
 MAX_TIMEOUT_SECONDS = 60.0
+MAX_REDIRECTS = outbound.DEFAULT_MAX_REDIRECTS
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 RETRYABLE_CLIENT_STATUSES = (408, 429)  # request timeout, too many requests
-# Dropped when a redirect leaves the original host, so credentials only reach the host they were meant for.
-SENSITIVE_HEADERS = ("Authorization", "Cookie", "Proxy-authorization")
 
 MSG_URL_REQUIRED = "inputs.url must be a non-empty string"
-MSG_SCHEME = "only http and https URLs are allowed, not {url!r}"
-MSG_NO_HOST = "URL {url!r} has no host"
-MSG_NO_HOSTS_ALLOWED = "HTTP requests are disabled: settings." + SETTING_HTTP_ALLOWED_HOSTS + " is empty"
-MSG_HOST_NOT_ALLOWED = "host {host!r} is not listed in settings." + SETTING_HTTP_ALLOWED_HOSTS
-MSG_REDIRECT_REFUSED = "redirect to {url!r} refused: {reason}"
+MSG_NO_HOSTS_ALLOWED = outbound.MSG_NO_HOSTS_ALLOWED.format(setting=SETTING_HTTP_ALLOWED_HOSTS)
 MSG_METHOD = "inputs.method must be one of " + ", ".join(METHODS)
 MSG_HEADERS = "inputs.headers must be an object of string values"
+MSG_BAD_HEADER = "inputs.headers or inputs.url cannot be sent: {error}"
 MSG_TIMEOUT = "inputs.timeout must be a number of seconds, more than 0 and at most 60"
 MSG_TIMED_OUT = "request to {url} timed out"
 MSG_STATUS = "HTTP {status} {reason} from {method} {url}"
@@ -43,49 +41,23 @@ MSG_CONNECTION = "request to {url} failed: {reason}"
 
 
 def host_allowed(host: str, patterns: Iterable[str]) -> bool:
-    """Return True if ``host`` equals a pattern or is a sub-domain of a ``*.domain`` pattern."""
-    host = host.lower().rstrip(".")
+    """Return True if ``host`` matches an allow-list entry's host part (ports are not considered)."""
+    host = host.lower().rstrip(".").strip("[]")
+    entries = []
     for pattern in patterns:
-        pattern = str(pattern).strip().lower().rstrip(".").strip("[]")
-        if pattern.startswith("*."):
-            if host.endswith(pattern[1:]) and len(host) > len(pattern) - 1:
-                return True
-        elif pattern and host == pattern:
-            return True
-    return False
+        try:
+            entries.append(outbound.parse_entry(pattern))
+        except ValueError:
+            continue
+    return any(entry.matches_host(host) for entry in entries)
 
 
 def check_url(url: str, allowed_hosts: Iterable[str]) -> None:
-    """Raise PermanentError unless ``url`` is http(s) and its host is allow-listed."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise PermanentError(MSG_SCHEME.format(url=url), error_type="not_allowed")
-    if not parts.hostname:
-        raise PermanentError(MSG_NO_HOST.format(url=url))
-    allowed_hosts = list(allowed_hosts)
-    if not allowed_hosts:
-        raise PermanentError(MSG_NO_HOSTS_ALLOWED, error_type="not_allowed")
-    if not host_allowed(parts.hostname, allowed_hosts):
-        raise PermanentError(MSG_HOST_NOT_ALLOWED.format(host=parts.hostname), error_type="not_allowed")
-
-
-class _AllowListRedirectHandler(urllib.request.HTTPRedirectHandler):
-    def __init__(self, allowed_hosts: list[str]) -> None:
-        self.allowed_hosts = allowed_hosts
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        try:
-            check_url(newurl, self.allowed_hosts)
-        except PermanentError as exc:
-            fp.close()
-            raise PermanentError(
-                MSG_REDIRECT_REFUSED.format(url=newurl, reason=exc.message), error_type="not_allowed"
-            ) from None
-        new_req = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new_req is not None and urlsplit(newurl).hostname != urlsplit(req.full_url).hostname:
-            for name in SENSITIVE_HEADERS:
-                new_req.remove_header(name)
-        return new_req
+    """Raise PermanentError unless the scheme, host and port of ``url`` are allowed (no DNS)."""
+    try:
+        outbound.check_target(url, allowed=allowed_hosts, setting=SETTING_HTTP_ALLOWED_HOSTS)
+    except outbound.OutboundRefused as exc:
+        raise PermanentError(exc.message, error_type="not_allowed", details=exc.details) from None
 
 
 class HttpRequestExecutor(CancelableExecutor):
@@ -115,9 +87,25 @@ class HttpRequestExecutor(CancelableExecutor):
         },
     }
 
+    @classmethod
+    def check_inputs(cls, inputs, config) -> list[str]:
+        url = inputs.get("url")
+        if not isinstance(url, str) or not url.strip():
+            return []
+        try:
+            check_url(url.strip(), list(config.get(SETTING_HTTP_ALLOWED_HOSTS) or ()))
+        except PermanentError as exc:
+            return [exc.message]
+        try:
+            outbound.clean_headers(inputs.get("headers") if isinstance(inputs.get("headers"), dict) else None)
+        except outbound.OutboundRefused as exc:
+            return [exc.message]
+        return []
+
     def __init__(self, config=None) -> None:
         super().__init__(config)
-        self._response: http.client.HTTPResponse | None = None
+        self._response: outbound.OutboundResponse | None = None
+        self._connection: http.client.HTTPConnection | None = None
 
     def execute(self, inputs: dict, context: ExecutionContext) -> dict:
         self.bind(context)
@@ -126,7 +114,7 @@ class HttpRequestExecutor(CancelableExecutor):
         if not isinstance(url, str) or not url.strip():
             raise PermanentError(MSG_URL_REQUIRED)
         url = url.strip()
-        check_url(url, allowed_hosts)
+        check_url(url, allowed_hosts)  # before the other inputs, and without DNS
         method = str(inputs.get("method") or "GET").upper()
         if method not in METHODS:
             raise PermanentError(MSG_METHOD)
@@ -135,37 +123,38 @@ class HttpRequestExecutor(CancelableExecutor):
         timeout_input = inputs.get("timeout")
         timeout = _timeout(DEFAULT_TIMEOUT_SECONDS if timeout_input is None else timeout_input, context, url)
 
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)
-        opener = urllib.request.build_opener(_AllowListRedirectHandler(allowed_hosts))
         context.check_cancelled()
         try:
-            response = opener.open(request, timeout=timeout)
-        except urllib.error.HTTPError as exc:
-            try:
-                body, _ = _read_body(exc, context)
-            except (OSError, ValueError, AttributeError, http.client.HTTPException):
-                body = ""
-            finally:
-                exc.close()
-            raise _status_error(exc.code, exc.reason, method, url, body) from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise ExecutorError(MSG_TIMED_OUT.format(url=url), error_type="timeout") from None
-            raise ExecutorError(
-                MSG_CONNECTION.format(url=url, reason=exc.reason), error_type="connection_error"
-            ) from None
+            response = outbound.safe_request(
+                method, url, allowed=allowed_hosts, headers=headers, body=data, timeout=timeout,
+                max_redirects=MAX_REDIRECTS, setting=SETTING_HTTP_ALLOWED_HOSTS,
+                on_connection=lambda connection: self._connected(connection, context),
+            )
+        except outbound.OutboundRefused as exc:
+            raise PermanentError(exc.message, error_type="not_allowed", details=exc.details) from None
+        except ExecutionCancelled:
+            raise
         except TimeoutError:
+            context.check_cancelled()
             raise ExecutorError(MSG_TIMED_OUT.format(url=url), error_type="timeout") from None
+        except (ValueError, http.client.InvalidURL) as exc:  # a header or path http.client refuses to send
+            raise PermanentError(MSG_BAD_HEADER.format(error=exc)) from None
         except (http.client.HTTPException, OSError) as exc:
+            context.check_cancelled()  # a connection shut down by cancel() fails
             raise ExecutorError(
                 MSG_CONNECTION.format(url=url, reason=exc), error_type="connection_error"
             ) from None
-
         with self._lock:
             self._response = response
         try:
             if self.cancel_requested:
-                self._shutdown_socket(response)
+                response.shutdown()
+            if not 200 <= response.status < 300:
+                try:
+                    body, _ = _read_body(response, context)
+                except (OSError, ValueError, AttributeError, http.client.HTTPException):
+                    body = ""
+                raise _status_error(response.status, response.reason, method, url, body)
             try:
                 text, truncated = _read_body(response, context)
             except ExecutionCancelled:
@@ -194,21 +183,23 @@ class HttpRequestExecutor(CancelableExecutor):
                 result["json"] = json.loads(text)
         return result
 
+    def _connected(self, connection: http.client.HTTPConnection | None, context: ExecutionContext) -> None:
+        """Remember the connection in use, so cancel() can interrupt it; stop between redirects."""
+        with self._lock:
+            self._connection = connection
+        if connection is not None:
+            context.check_cancelled()
+
     def cancel(self) -> None:
         super().cancel()
         with self._lock:
-            response = self._response
-        if response is not None:
-            self._shutdown_socket(response)
-
-    @staticmethod
-    def _shutdown_socket(response: http.client.HTTPResponse) -> None:
+            response, connection = self._response, self._connection
         # Closing the response from another thread would wait for the reader's buffer lock;
         # shutting the socket down makes a blocked recv() return at once.
-        sock = getattr(getattr(response.fp, "raw", None), "_sock", None)
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        if response is not None:
+            response.shutdown()
+        if connection is not None:
+            outbound.shutdown_connection(connection)
 
 
 def _headers(value: object) -> dict[str, str]:

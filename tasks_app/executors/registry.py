@@ -10,9 +10,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 
+from tasks_app import outbound
 from tasks_app.exceptions import UnknownExecutor
 
 from . import config as _config
+from . import sandbox
 from .base import Executor
 
 BUILTIN_EXECUTORS: dict[str, str] = {
@@ -110,6 +112,17 @@ def describe_all() -> list[dict]:
     return described
 
 
+def check_inputs(executor_id: str, inputs: object) -> list[str]:
+    """Return the problems the executor finds in a task's own ``inputs`` (see Executor.check_inputs)."""
+    if not isinstance(inputs, Mapping) or not inputs:
+        return []
+    try:
+        cls = get_executor_class(executor_id)
+    except UnknownExecutor:
+        return []
+    return list(cls.check_inputs(inputs, _config.default_config()))
+
+
 def check_registry() -> list[str]:
     """Return one message per misconfiguration: bad ARBOR_EXECUTORS entries or allow-lists."""
     errors: list[str] = []
@@ -130,6 +143,9 @@ def check_registry() -> list[str]:
             not isinstance(value, (list, tuple, set, frozenset)) or not all(isinstance(v, str) for v in value)
         ):
             errors.append(MSG_BAD_ALLOW_LIST.format(name=name))
+    config = _config.default_config()
+    errors.extend(outbound.check_allow_list(config[_config.SETTING_HTTP_ALLOWED_HOSTS], _config.SETTING_HTTP_ALLOWED_HOSTS))
+    errors.extend(sandbox.check_env_settings(config))
     return errors
 
 

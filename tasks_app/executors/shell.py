@@ -1,8 +1,9 @@
 """``shell_command``: run one allow-listed command line in its own process group.
 
 The command string must appear verbatim in ``ARBOR_SHELL_ALLOWED_COMMANDS``. It is split with
-``shlex`` and run without a shell. Every process group started here is recorded until it is gone,
-so a supervisor can kill leftovers with ``kill_active_process_groups()`` on a hard timeout.
+``shlex`` and run without a shell, in a fresh per-attempt directory (its HOME, TMPDIR and cwd,
+removed afterwards) with the minimal environment of ``sandbox.child_env``, never the worker's.
+Every process group started here is recorded until it is gone, so a supervisor can kill leftovers with ``kill_active_process_groups()`` on a hard timeout.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 import time
 from typing import IO
 
+from . import sandbox
 from .base import CancelableExecutor, ExecutionCancelled, ExecutionContext, ExecutorError, PermanentError
 from .config import SETTING_SHELL_ALLOWED_COMMANDS
 
@@ -29,8 +31,6 @@ POLL_SECONDS = 0.05
 MSG_COMMAND_REQUIRED = "inputs.command must be a non-empty string"
 MSG_COMMAND_NOT_ALLOWED = "command {command!r} is not listed in settings." + SETTING_SHELL_ALLOWED_COMMANDS
 MSG_COMMAND_UNPARSABLE = "command {command!r} cannot be split into arguments: {error}"
-MSG_CWD = "inputs.cwd must be a string"
-MSG_ENV = "inputs.env must be an object of string values"
 MSG_TIMEOUT = "inputs.timeout must be a positive number of seconds"
 MSG_START_FAILED = "command {command!r} could not be started: {error}"
 MSG_TIMED_OUT = "command {command!r} timed out after {seconds:g} s"
@@ -134,8 +134,12 @@ class ShellCommandExecutor(CancelableExecutor):
         "required": ["command"],
         "properties": {
             "command": {"type": "string", "description": "Exactly as listed in the allow-list"},
-            "cwd": {"type": "string"},
-            "env": {"type": "object", "additionalProperties": {"type": "string"}},
+            "cwd": {"type": "string", "description": "Relative path inside the attempt's own directory"},
+            "env": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "Only names listed in settings.ARBOR_SHELL_USER_ENV",
+            },
             "timeout": {"type": "number", "exclusiveMinimum": 0},
         },
     }
@@ -143,6 +147,17 @@ class ShellCommandExecutor(CancelableExecutor):
     def __init__(self, config=None) -> None:
         super().__init__(config)
         self._process: subprocess.Popen | None = None
+
+    @classmethod
+    def check_inputs(cls, inputs, config) -> list[str]:
+        problems = []
+        for check in (lambda: sandbox.check_user_env(inputs.get("env"), config),
+                      lambda: sandbox.check_cwd(inputs.get("cwd"))):
+            try:
+                check()
+            except PermanentError as exc:
+                problems.append(exc.message)
+        return problems
 
     def execute(self, inputs: dict, context: ExecutionContext) -> dict:
         self.bind(context)
@@ -156,17 +171,23 @@ class ShellCommandExecutor(CancelableExecutor):
             argv = shlex.split(command)
         except ValueError as exc:
             raise PermanentError(MSG_COMMAND_UNPARSABLE.format(command=command, error=exc)) from None
-        cwd = inputs.get("cwd")
-        if cwd is not None and not isinstance(cwd, str):
-            raise PermanentError(MSG_CWD)
-        env = _env(inputs.get("env"))
+        user_env = sandbox.check_user_env(inputs.get("env"), self.config)
         timeout = _timeout(inputs.get("timeout"), context)
 
         context.check_cancelled()
+        with sandbox.attempt_dir() as workdir:
+            cwd = sandbox.child_cwd(workdir, inputs.get("cwd"))
+            env = sandbox.child_env(workdir, cwd, user_env, self.config)
+            return self._run(command, argv, cwd, env, context, timeout)
+
+    def _run(
+        self, command: str, argv: list[str], cwd: str, env: dict[str, str], context: ExecutionContext,
+        timeout: float | None,
+    ) -> dict:
         try:
             process = subprocess.Popen(
                 argv,
-                cwd=cwd or None,
+                cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -295,16 +316,6 @@ def _read_lines(
             text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             lines.put((name, text + (" [output truncated]" if capture.truncated else "")))
     lines.put(None)
-
-
-def _env(value: object) -> dict[str, str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise PermanentError(MSG_ENV)
-    return {**os.environ, **value}
 
 
 def _timeout(value: object, context: ExecutionContext) -> float | None:

@@ -236,6 +236,10 @@ def task_update(*, task: Task, data: dict, actor=None, source: str = "api") -> T
                                       details={"task": task.name, "executor": executor})
             changes["executor"] = executor
 
+    if "inputs" in changes or "executor" in changes:
+        problems = registry.check_inputs(changes.get("executor", task.executor), changes.get("inputs", task.inputs))
+        errors.extend(f"{label}: {problem}" for problem in problems)
+
     if "parent_id" in data:
         _update_parent(task, data["parent_id"], index, graph, label, errors, changes, limits)
 

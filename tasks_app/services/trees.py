@@ -180,6 +180,8 @@ def parse_tree(raw_tasks) -> list[TaskDraft]:
             raise UnknownExecutor(
                 f"{label}: unknown executor '{executor}'", details={"task": raw["name"], "executor": executor}
             )
+        else:
+            errors.extend(f"{label}: {problem}" for problem in registry.check_inputs(executor, fields.get("inputs")))
         fields["executor"] = executor
         deps = raw.get("dependencies") or []
         if not isinstance(deps, list):

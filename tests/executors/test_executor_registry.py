@@ -106,6 +106,8 @@ def test_get_executor_default_config_reads_the_allow_list_settings(fake_settings
     assert executor.config == {
         "ARBOR_HTTP_ALLOWED_HOSTS": ["api.example.com"],
         "ARBOR_SHELL_ALLOWED_COMMANDS": ["true"],
+        "ARBOR_SHELL_PASS_ENV": [],
+        "ARBOR_SHELL_USER_ENV": [],
         "ARBOR_PYTHON_FUNCTIONS": [],
     }
 
@@ -207,6 +209,16 @@ def test_check_registry_reports_malformed_settings(fake_settings):
         "settings.ARBOR_SHELL_ALLOWED_COMMANDS must be a list of strings",
         "settings.ARBOR_PYTHON_FUNCTIONS must be a list of strings",
     ]
+
+
+def test_check_registry_reports_denied_environment_names(fake_settings):
+    fake_settings["ARBOR_SHELL_PASS_ENV"] = ["LANG", "LD_PRELOAD"]
+    fake_settings["ARBOR_SHELL_USER_ENV"] = ["BASH_FUNC_echo%%", "PATH", "MY_VAR"]
+    errors = check_registry()
+    assert len(errors) == 3
+    assert "settings.ARBOR_SHELL_PASS_ENV lists 'LD_PRELOAD', which is never allowed" in errors[0]
+    assert "settings.ARBOR_SHELL_USER_ENV lists 'BASH_FUNC_echo%%', which is never allowed" in errors[1]
+    assert "'PATH'" in errors[2]
 
 
 def test_check_registry_reports_non_string_paths(fake_settings):

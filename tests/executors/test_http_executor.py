@@ -123,7 +123,10 @@ def base_url(server):
     return f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def request(make_context, allowed=("127.0.0.1",), **inputs):
+LOCAL = "127.0.0.1:*"  # the local test server listens on a random port of a loopback address
+
+
+def request(make_context, allowed=(LOCAL,), **inputs):
     executor = HttpRequestExecutor({ALLOWED_HOSTS: list(allowed)})
     return executor.execute(inputs, make_context())
 
@@ -197,8 +200,7 @@ def test_redirect_to_disallowed_host_is_refused(make_context, base_url):
 
 
 def test_redirect_to_non_http_scheme_is_refused(make_context, base_url):
-    # urllib itself refuses non-http(s)/ftp targets; the 302 then counts as a permanent failure.
-    with pytest.raises(PermanentError, match="HTTP 302"):
+    with pytest.raises(PermanentError, match="redirect to 'file:///etc/passwd' refused: only http and https"):
         request(make_context, url=f"{base_url}/redirect-file")
     with pytest.raises(PermanentError, match="refused: only http and https"):
         request(make_context, url=f"{base_url}/redirect-ftp")
@@ -207,7 +209,7 @@ def test_redirect_to_non_http_scheme_is_refused(make_context, base_url):
 def test_redirect_to_other_allowed_host_drops_credentials(make_context, base_url):
     result = request(
         make_context,
-        allowed=["127.0.0.1", "localhost"],
+        allowed=[LOCAL, "localhost:*", "[::1]:*"],
         url=f"{base_url}/redirect-other-allowed",
         headers={"Authorization": "Bearer secret", "X-Token": "kept"},
     )
@@ -270,8 +272,11 @@ def test_host_allowed_matches_exact_hosts_and_subdomain_patterns(host, patterns,
     assert host_allowed(host, patterns) is allowed
 
 
-def test_check_url_accepts_https_on_allowed_host():
-    check_url("https://api.example.com:8443/path?q=1", ["*.example.com"])
+def test_check_url_accepts_https_on_allowed_host_and_port():
+    check_url("https://api.example.com/path?q=1", ["*.example.com"])
+    check_url("https://api.example.com:8443/path?q=1", ["*.example.com:8443"])
+    with pytest.raises(PermanentError, match="port 8443 of host 'api.example.com' is not allowed"):
+        check_url("https://api.example.com:8443/path?q=1", ["*.example.com"])
 
 
 def test_large_body_is_truncated_to_one_mebibyte(make_context, base_url):
@@ -291,7 +296,7 @@ def test_request_timeout_is_a_retryable_timeout_error(make_context, base_url):
 
 
 def test_context_timeout_caps_the_request_timeout(make_context, base_url):
-    executor = HttpRequestExecutor({ALLOWED_HOSTS: ["127.0.0.1"]})
+    executor = HttpRequestExecutor({ALLOWED_HOSTS: [LOCAL]})
     with pytest.raises(ExecutorError, match="timed out"):
         executor.execute({"url": f"{base_url}/hang", "timeout": 30}, make_context(timeout=0.3))
 
@@ -304,7 +309,7 @@ def test_connection_refused_is_retryable(make_context):
 
 
 def test_cancel_closes_a_streaming_response_promptly(make_context, server, base_url, run_in_thread):
-    executor = HttpRequestExecutor({ALLOWED_HOSTS: ["127.0.0.1"]})
+    executor = HttpRequestExecutor({ALLOWED_HOSTS: [LOCAL]})
     assert executor.cancelable is True
     runner = run_in_thread(executor, {"url": f"{base_url}/slow"}, make_context())
     assert server.slow_started.wait(5)
@@ -317,7 +322,7 @@ def test_cancel_closes_a_streaming_response_promptly(make_context, server, base_
 
 
 def test_cancel_interrupts_a_read_blocked_on_a_silent_server(make_context, server, base_url, run_in_thread):
-    executor = HttpRequestExecutor({ALLOWED_HOSTS: ["127.0.0.1"]})
+    executor = HttpRequestExecutor({ALLOWED_HOSTS: [LOCAL]})
     runner = run_in_thread(executor, {"url": f"{base_url}/stall", "timeout": 30}, make_context())
     assert server.slow_started.wait(5)
     time.sleep(0.2)

@@ -75,11 +75,15 @@ def test_stdout_and_stderr_lines_are_logged_with_levels(make_context, recorder):
     assert recorder.lines("warning") == ["err"]
 
 
-def test_cwd_and_env_are_applied(make_context, tmp_path):
-    result = run(
-        make_context, "sh -c 'echo $ARBOR_TEST_VAR; pwd'", cwd=str(tmp_path), env={"ARBOR_TEST_VAR": "x1"}
-    )
-    assert result["stdout"].splitlines() == ["x1", str(tmp_path)]
+def test_cwd_and_env_are_applied(make_context):
+    # cwd is confined to the attempt's own directory (which is also HOME); env names must be allowed
+    command = "sh -c 'echo $ARBOR_TEST_VAR; pwd; echo $HOME'"
+    executor = ShellCommandExecutor({ALLOWED_COMMANDS: [command], "ARBOR_SHELL_USER_ENV": ["ARBOR_TEST_VAR"]})
+    result = executor.execute({"command": command, "cwd": "sub/dir", "env": {"ARBOR_TEST_VAR": "x1"}}, make_context())
+    value, cwd, home = result["stdout"].splitlines()
+    assert value == "x1"
+    assert cwd == os.path.join(home, "sub", "dir")
+    assert not os.path.exists(home)  # removed after the attempt
 
 
 def test_non_zero_exit_is_a_retryable_error_with_output(make_context):
@@ -98,7 +102,7 @@ def test_non_zero_exit_is_a_retryable_error_with_output(make_context):
         ("no-such-program-arbor-xyz", {}, "could not be started"),
         ("echo 'unbalanced", {}, "cannot be split"),
         ("true", {"cwd": 5}, "inputs.cwd"),
-        ("true", {"cwd": "/no/such/dir/arbor"}, "could not be started"),
+        ("true", {"cwd": "/no/such/dir/arbor"}, "inputs.cwd"),
         ("true", {"env": {"A": 1}}, "inputs.env"),
         ("true", {"timeout": -1}, "inputs.timeout"),
         ("true", {"timeout": "soon"}, "inputs.timeout"),
