@@ -249,3 +249,66 @@ def test_copy_of_another_users_tree_needs_change_to_save(staff, theirs, user):
     staff = grant(staff, *CHANGE)
     assert client_for(staff).post(f"/api/v1/trees/{tree['id']}/copy/", {"mode": "full"},
                                   format="json").status_code == 201
+
+
+# --- websockets (through Channels' communicator, the real hub) --------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_websockets_for_staff_without_permissions(user, staff, tm):
+    from tasks_app.services import control
+    from tasks_app.services.worker import run_until_idle
+    from tasks_app.taskmanager import TaskManager
+    from tests.live.utils import adb, collect_until, communicator, expect_close, make_token, receive, run
+
+    theirs = tm.create_tree([{"id": "z", "name": "z", "executor": "noop"}])
+    mine = TaskManager(staff).create_tree([{"id": "m", "name": "m", "executor": "noop"}])
+    token = make_token(staff)
+
+    async def body():
+        comm = communicator(f"/ws/trees/{theirs.id}/", token=token)
+        await comm.connect()
+        assert await expect_close(comm) == 4404
+        dash = communicator("/ws/dashboard/", token=token)
+        await dash.connect()
+        snap = await receive(dash)
+        assert snap["type"] == "snapshot" and snap["staff"] is False
+        assert [x["id"] for x in snap["trees"]] == [str(mine.id)]
+        # their run first, then mine: by the time mine completes, theirs would have been delivered
+        await adb(control.tree_execute)(tree=theirs, actor=user)
+        await adb(run_until_idle)(timeout=30)
+        await adb(control.tree_execute)(tree=mine, actor=staff)
+        await adb(run_until_idle)(timeout=30)
+        frames = await collect_until(
+            dash, lambda f: f.get("tree") == str(mine.id) and f.get("kind") == "tree.status"
+            and f["data"]["status"] == "completed"
+        )
+        assert str(theirs.id) not in {f.get("tree") for f in frames}
+        await dash.disconnect()
+
+    run(body)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_websockets_for_staff_with_view_permission(staff, tm):
+    from tests.live.utils import communicator, make_token, receive, run
+
+    theirs = tm.create_tree([{"id": "z", "name": "z", "executor": "noop"}])
+    staff = grant(staff, "view_tree")
+    token = make_token(staff)
+
+    async def body():
+        comm = communicator(f"/ws/trees/{theirs.id}/", token=token)
+        connected, _ = await comm.connect()
+        assert connected
+        assert (await receive(comm))["type"] == "snapshot"
+        await comm.disconnect()
+        dash = communicator("/ws/dashboard/", token=token)
+        await dash.connect()
+        snap = await receive(dash)
+        assert [x["id"] for x in snap["trees"]] == [str(theirs.id)] and snap["staff"] is True
+        await dash.disconnect()
+
+    run(body)
+    assert AuditEvent.objects.filter(kind=AuditKind.STAFF_ACCESS, actor=staff, source="ws",
+                                     target=f"tree:{theirs.id}").count() == 1
