@@ -312,3 +312,27 @@ def test_websockets_for_staff_with_view_permission(staff, tm):
     run(body)
     assert AuditEvent.objects.filter(kind=AuditKind.STAFF_ACCESS, actor=staff, source="ws",
                                      target=f"tree:{theirs.id}").count() == 1
+
+
+def test_admin_tree_action_with_change_permission_runs_and_is_audited(client, staff, theirs):
+    tree, _ = theirs
+    staff = grant(staff, *VIEW, *CHANGE)
+    client.force_login(staff)
+    data = {"action": "execute_trees", "_selected_action": [tree["id"]]}
+    assert client.post("/admin/tasks_app/tree/", data).status_code == 200  # the confirmation page
+    client.post("/admin/tasks_app/tree/", {**data, "post": "yes"})
+    assert Tree.objects.get(id=tree["id"]).run_count == 1
+    assert staff_access(staff).filter(source="admin", target=f"tree:{tree['id']}").count() == 1
+
+
+def test_admin_action_still_needs_the_executor_grant(client, staff, user):
+    from tasks_app.services import trees
+
+    tree = trees.tree_create(owner=user, tasks=[t("root", "shell_command", inputs={"command": "echo"})])
+    staff = grant(staff, *VIEW, *CHANGE)
+    client.force_login(staff)
+    data = {"action": "execute_trees", "_selected_action": [str(tree.id)], "post": "yes"}
+    client.post("/admin/tasks_app/tree/", data)
+    assert Tree.objects.get(id=tree.id).run_count == 0
+    assert AuditEvent.objects.filter(kind=AuditKind.PERMISSION_DENIED, actor=staff, source="admin",
+                                     target="executor:shell_command").exists()
