@@ -114,14 +114,14 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def _copy(request, task: Task):
-    """Shared by trees/{id}/copy/ and tasks/{id}/copy/."""
+def _copy(request, task: Task, row: Tree | Task | None = None):
+    """Shared by trees/{id}/copy/ (``row``: the tree, whose permissions apply) and tasks/{id}/copy/."""
     body = s.CopySerializer(data=request.data)
     body.is_valid(raise_exception=True)
     data = body.validated_data
     if data["save"]:
         # the copy belongs to the task's owner: copying another user's rows is changing them
-        selectors.check_access(request.user, task, "change", request=request, source=SOURCE)
+        selectors.check_access(request.user, row or task, "change", request=request, source=SOURCE)
     custom_ids = data.get("custom_task_ids")
     for ref in custom_ids or ():
         if _is_uuid(ref):
@@ -229,7 +229,7 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
     @idempotent
     def copy(self, request, pk=None):
         tree = self.get_tree()
-        return _copy(request, selectors.task_get(request.user, tree.id))
+        return _copy(request, selectors.task_get(request.user, tree.id), tree)
 
     @extend_schema(summary="The tree's events in sequence order (catch up with ?after_seq=)",
                    parameters=[s.AfterSeqQuerySerializer], responses={200: s.EventPageSerializer, **ERRORS})

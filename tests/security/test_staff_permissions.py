@@ -243,6 +243,8 @@ def test_copy_of_another_users_tree_needs_change_to_save(staff, theirs, user):
     preview = client.post(f"/api/v1/trees/{tree['id']}/copy/", {"mode": "full", "save": False}, format="json")
     assert preview.status_code == 200, preview.json()
     assert_forbidden(client.post(f"/api/v1/trees/{tree['id']}/copy/", {"mode": "full"}, format="json"),
+                     "tasks_app.change_tree")
+    assert_forbidden(client.post(f"/api/v1/tasks/{tree['id']}/copy/", {"mode": "full"}, format="json"),
                      "tasks_app.change_task")
     assert rpc(client, "tasks.copy", {"task_id": tree["id"]}).json()["error"]["code"] == -32005
     assert Tree.objects.filter(owner=user).count() == 1
