@@ -87,6 +87,13 @@ class NotFound(OrchestratorError):
     code = "not_found"
 
 
+class PermissionDenied(OrchestratorError):
+    """The user may not do this; ``details["permission"]`` names the Django permission it needs
+    (``app_label.codename``). Answered 403 (REST) and -32005 (JSON-RPC)."""
+
+    code = "permission_denied"
+
+
 class AlreadyRunning(OrchestratorError):
     code = "already_executing"
 

@@ -10,12 +10,39 @@ from django.db.models import Count, QuerySet
 
 from tasks_app.engine.snapshot import Dep, Graph, Node
 from tasks_app.engine.states import Status
-from tasks_app.exceptions import NotFound
+from tasks_app.exceptions import NotFound, PermissionDenied
 from tasks_app.models import Attempt, Dependency, Event, Task, Tree
 
+ACTIONS = ("view", "change", "delete")
+MSG_NEEDS_PERMISSION = "you may not {action} {what} '{id}' of another user: it needs the permission {permission}"
 
-def _is_staff(user) -> bool:
-    return bool(user is not None and getattr(user, "is_staff", False))
+
+def model_permission(model, action: str) -> str:
+    """``tasks_app.view_tree``, ``tasks_app.change_task``, ..."""
+    return f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+
+
+def sees_all(user, model, action: str = "view") -> bool:
+    """Whether ``user`` may ``action`` every owner's rows of ``model`` (not only their own).
+
+    As the admin does: superusers may; staff need the model permission (view: ``view_*`` or
+    ``change_*``); everybody else never. Groups' permissions count (Django's ``has_perm``)."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    if not getattr(user, "is_staff", False):
+        return False
+    if action == "view" and user.has_perm(model_permission(model, "change")):
+        return True
+    return bool(user.has_perm(model_permission(model, action)))
+
+
+def _scoped(model, user, action: str) -> QuerySet:
+    qs = model.objects.all()
+    return qs if sees_all(user, model, action) else qs.filter(owner=user)
 
 
 def parse_uuid(value, *, what: str = "task") -> uuid.UUID:
@@ -27,29 +54,70 @@ def parse_uuid(value, *, what: str = "task") -> uuid.UUID:
         raise NotFound(f"{what} '{value}' not found") from None
 
 
-def tree_queryset(user) -> QuerySet[Tree]:
-    qs = Tree.objects.all()
-    return qs if _is_staff(user) else qs.filter(owner=user)
+def tree_queryset(user, action: str = "view") -> QuerySet[Tree]:
+    """The trees ``user`` may ``action``: their own, and for staff with the model permission
+    (:func:`sees_all`) everybody's. The one place that scopes rows to users."""
+    return _scoped(Tree, user, action)
 
 
-def task_queryset(user) -> QuerySet[Task]:
-    qs = Task.objects.all()
-    return qs if _is_staff(user) else qs.filter(owner=user)
+def task_queryset(user, action: str = "view") -> QuerySet[Task]:
+    return _scoped(Task, user, action)
 
 
-def tree_get(user, tree_id) -> Tree:
-    """A foreign id answers exactly like a missing one."""
+def check_access(user, row, action: str = "view", *, request=None, source: str = "") -> None:
+    """``row`` (a Tree or Task) is visible to ``user``; refuse ``action`` on another user's row
+    without the model permission (PermissionDenied naming it, audited), and, given the
+    ``request``, audit a staff user's detail read or change of such a row (once per request)."""
+    model = type(row)
+    if row.owner_id == getattr(user, "pk", None):
+        return
+    # only staff (or superusers) with a view permission get here: others never see the row
+    from tasks_app.services import audit  # lazily: services import selectors
+
+    target = f"{model._meta.model_name}:{row.pk}"
+    if action != "view" and not sees_all(user, model, action):
+        permission = model_permission(model, action)
+        exc = PermissionDenied(
+            MSG_NEEDS_PERMISSION.format(action=action, what=model._meta.model_name, id=row.pk, permission=permission),
+            details={"permission": permission, "target": target},
+        )
+        audit.record(audit.AuditKind.PERMISSION_DENIED, actor=user, request=request, source=source, target=target,
+                     permission=permission, action=action)
+        raise exc
+    if request is None:  # internal reads (the interfaces pass their request or Channels scope)
+        return
+    if isinstance(request, dict):  # a Channels scope: once per connection and row
+        seen = request.setdefault("arbor_staff_access", set())
+        if target in seen:
+            return
+        seen.add(target)
+    elif getattr(request, "_arbor_staff_access", False):  # once per request
+        return
+    else:
+        request._arbor_staff_access = True
+    audit.record(audit.AuditKind.STAFF_ACCESS, actor=user, request=request, source=source, target=target,
+                 action=action, owner=row.owner_id)
+
+
+def tree_get(user, tree_id, action: str = "view", *, request=None, source: str = "") -> Tree:
+    """A foreign id answers exactly like a missing one; a tree the user may see but not
+    ``action`` raises PermissionDenied (audited). Given the ``request`` (or a Channels scope),
+    a staff user's detail read or change of another user's tree is audited (once per request)."""
     try:
-        return tree_queryset(user).get(id=parse_uuid(tree_id, what="tree"))
+        tree = tree_queryset(user).get(id=parse_uuid(tree_id, what="tree"))
     except Tree.DoesNotExist:
         raise NotFound(f"tree '{tree_id}' not found") from None
+    check_access(user, tree, action, request=request, source=source)
+    return tree
 
 
-def task_get(user, task_id) -> Task:
+def task_get(user, task_id, action: str = "view", *, request=None, source: str = "") -> Task:
     try:
-        return task_queryset(user).select_related("tree").get(id=parse_uuid(task_id))
+        task = task_queryset(user).select_related("tree").get(id=parse_uuid(task_id))
     except Task.DoesNotExist:
         raise NotFound(f"task '{task_id}' not found") from None
+    check_access(user, task, action, request=request, source=source)
+    return task
 
 
 def tree_tasks(tree_id) -> list[Task]:
@@ -213,7 +281,7 @@ def execution_stats(user, *, tree_id=None, slowest: int = 5) -> dict:
 
 
 def attempt_stats(user, *, tree_id=None) -> dict:
-    attempts = Attempt.objects.all() if _is_staff(user) else Attempt.objects.filter(tree__owner=user)
+    attempts = Attempt.objects.all() if sees_all(user, Tree) else Attempt.objects.filter(tree__owner=user)
     if tree_id is not None:
         attempts = attempts.filter(tree_id=tree_id)
     by_outcome = dict(attempts.values_list("outcome").annotate(n=Count("id")))
@@ -222,12 +290,15 @@ def attempt_stats(user, *, tree_id=None) -> dict:
 
 __all__ = [
     "attempt_stats",
+    "check_access",
     "dependents_of",
     "execution_stats",
     "graph_snapshot",
+    "model_permission",
     "node_from_task",
     "parse_uuid",
     "partial_graph",
+    "sees_all",
     "task_attempts",
     "task_events",
     "task_lineage",

@@ -28,7 +28,7 @@ class TaskManager:
         return trees.tree_create(owner=self.user, tasks=tasks, actor=self.user, source=self.source)
 
     def execute(self, tree_or_task_id) -> Tree:
-        tree, task = self._resolve(tree_or_task_id)
+        tree, task = self._resolve(tree_or_task_id, "change")
         return control.tree_execute(tree=tree, task=task, actor=self.user, source=self.source)
 
     def wait(self, tree_id, *, timeout: float | None = None, poll: float = 0.1, on_tick=None) -> Tree:
@@ -49,7 +49,7 @@ class TaskManager:
         return selectors.task_get(self.user, task_id)
 
     def cancel(self, tree_or_task_id):
-        tree, task = self._resolve(tree_or_task_id)
+        tree, task = self._resolve(tree_or_task_id, "change")
         if task is None:  # the root: cancel the whole tree
             return control.tree_cancel(tree=tree, actor=self.user, source=self.source)
         return control.task_cancel(task=task, actor=self.user, source=self.source)
@@ -57,7 +57,7 @@ class TaskManager:
     def stats(self, tree_id=None) -> dict:
         return selectors.execution_stats(self.user, tree_id=tree_id)
 
-    def _resolve(self, ident):
-        task = selectors.task_get(self.user, ident)
+    def _resolve(self, ident, action: str = "view"):
+        task = selectors.task_get(self.user, ident, action)
         tree = task.tree
         return tree, (None if task.id == tree.id else task)

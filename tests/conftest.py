@@ -32,6 +32,21 @@ def staff_user(django_user_model):
 
 
 @pytest.fixture
+def executor_grants(user):
+    """Grant ``user`` the dangerous executors (shell_command, http_request, python_function):
+    docs/security-grants.md. Returns the user."""
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(*Permission.objects.filter(
+        content_type__app_label="tasks_app",
+        codename__in=["use_shell_command", "use_http_request", "use_python_function"],
+    ))
+    for cache in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(cache, None)
+    return user
+
+
+@pytest.fixture
 def tm(user):
     from tasks_app.taskmanager import TaskManager
 

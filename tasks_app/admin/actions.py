@@ -148,6 +148,9 @@ def _run(modeladmin, request, objects, apply: Apply) -> None:
     for obj in objects:
         try:
             _check_not_archived(obj)
+            # Django offers the action only with the model's change permission; the row rule of
+            # every interface (selectors.check_access) applies here too, and audits staff access
+            selectors.check_access(request.user, obj, "change", request=request, source=SOURCE)
             text = apply(obj, request.user)
         except (OrchestratorError, DjangoValidationError) as exc:
             modeladmin.message_user(request, f"{_label(obj)}: {_message(exc)}", messages.ERROR)

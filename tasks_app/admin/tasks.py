@@ -7,6 +7,7 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.http import HttpResponseRedirect
 
+from tasks_app import selectors
 from tasks_app.exceptions import OrchestratorError
 from tasks_app.models import Attempt, Dependency, Task
 from tasks_app.services import tasks as task_services
@@ -113,6 +114,8 @@ class TaskAdmin(ServiceBackedAdmin):
         error message and the task is left as it was."""
         data = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_FIELDS}
         try:
+            # the admin checked change_task; this audits a staff change of another user's task
+            selectors.check_access(request.user, obj, "change", request=request, source="admin")
             task_services.task_update(task=obj, data=data, actor=request.user, source="admin")
         except OrchestratorError as exc:
             request._arbor_refused = True

@@ -13,6 +13,7 @@ from tasks_app import exceptions as domain
 
 STATUS_BY_ERROR = [
     (domain.NotFound, status.HTTP_404_NOT_FOUND),
+    (domain.PermissionDenied, status.HTTP_403_FORBIDDEN),
     (domain.AlreadyRunning, status.HTTP_409_CONFLICT),
     (domain.InvalidTransition, status.HTTP_409_CONFLICT),
     (domain.CannotDelete, status.HTTP_409_CONFLICT),

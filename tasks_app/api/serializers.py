@@ -579,6 +579,12 @@ class ExecutorSerializer(serializers.Serializer):
     description = serializers.CharField()
     input_schema = ObjectField(allow_null=True)
     cancelable = serializers.BooleanField()
+    permission = serializers.CharField(allow_null=True, help_text="the permission it needs (null: none)")
+    allowed = serializers.BooleanField(help_text="whether you may use it")
+
+
+class ExecutorQuerySerializer(serializers.Serializer):
+    all = serializers.BooleanField(default=False, help_text="also list the executors you may not use")
 
 
 class StatsSerializer(serializers.Serializer):

@@ -1,8 +1,10 @@
 """REST API views. Each method: validate input -> one service or selector call -> render.
 
-Every queryset comes from ``selectors.tree_queryset`` / ``task_queryset`` (staff see all), and
-every id, in the URL or in a body, is looked up through them: a foreign id answers 404 exactly
-like a missing one.
+Every queryset comes from ``selectors.tree_queryset`` / ``task_queryset`` (staff see other users'
+rows only with the model permissions: docs/security-grants.md), and every id, in the URL or in a
+body, is looked up through ``selectors.tree_get`` / ``task_get`` with the action it is for
+(``view``, ``change``, ``delete``): a foreign id answers 404 exactly like a missing one, a row
+that may be seen but not changed 403 naming the permission.
 """
 
 from __future__ import annotations
@@ -27,12 +29,12 @@ from rest_framework.views import APIView
 
 from tasks_app import selectors
 from tasks_app.exceptions import NotFound, TreeValidationError
-from tasks_app.executors import registry
 from tasks_app.models import ApiToken, Task, Tree
 from tasks_app.perf import gc_paused
 from tasks_app.services import control, trees
 from tasks_app.services import tasks as task_services
 from tasks_app.services.copying import task_copy
+from tasks_app.services.grants import executor_catalogue
 
 from . import serializers as s
 from .filters import TaskFilter, TreeFilter
@@ -46,6 +48,7 @@ MSG_PATCH_SHAPE = "the body must be an object of fields to change"
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="invalid input (the message names the task and field)"),
+    403: OpenApiResponse(s.ErrorSerializer, description="a permission is missing (the message names it)"),
     404: OpenApiResponse(s.ErrorSerializer, description="not found (also for another user's id)"),
     409: OpenApiResponse(s.ErrorSerializer, description="not allowed in the current state"),
 }
@@ -111,16 +114,19 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def _copy(request, task: Task):
-    """Shared by trees/{id}/copy/ and tasks/{id}/copy/."""
+def _copy(request, task: Task, row: Tree | Task | None = None):
+    """Shared by trees/{id}/copy/ (``row``: the tree, whose permissions apply) and tasks/{id}/copy/."""
     body = s.CopySerializer(data=request.data)
     body.is_valid(raise_exception=True)
     data = body.validated_data
+    if data["save"]:
+        # the copy belongs to the task's owner: copying another user's rows is changing them
+        selectors.check_access(request.user, row or task, "change", request=request, source=SOURCE)
     custom_ids = data.get("custom_task_ids")
     for ref in custom_ids or ():
         if _is_uuid(ref):
             # copy sources are looked up like any id: another user's task is simply not found
-            selectors.task_get(request.user, ref)
+            selectors.task_get(request.user, ref, request=request, source=SOURCE)
     result = task_copy(
         task=task, mode=data["mode"], children=data["children"], custom_task_ids=custom_ids,
         custom_include_children=data["custom_include_children"], reset_fields=data.get("reset_fields"),
@@ -153,8 +159,8 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
             return Tree.objects.none()
         return selectors.tree_queryset(self.user).select_related("owner")
 
-    def get_tree(self) -> Tree:
-        return selectors.tree_get(self.user, self.kwargs["pk"])
+    def get_tree(self, action: str = "view") -> Tree:
+        return selectors.tree_get(self.user, self.kwargs["pk"], action, request=self.request, source=SOURCE)
 
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -191,14 +197,14 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         return Response(s.render_tree(self.get_tree(), detail=True))
 
     def destroy(self, request, pk=None):
-        return Response(task_services.tree_delete(tree=self.get_tree(), actor=request.user, source=SOURCE))
+        return Response(task_services.tree_delete(tree=self.get_tree("delete"), actor=request.user, source=SOURCE))
 
     @extend_schema(summary="Run the whole tree", request=None, parameters=[IDEMPOTENCY_PARAMETER],
                    responses={200: s.TreeSerializer, **WRITE_ERRORS})
     @action(detail=True, methods=["post"])
     @idempotent
     def execute(self, request, pk=None):
-        tree = control.tree_execute(tree=self.get_tree(), actor=request.user, source=SOURCE)
+        tree = control.tree_execute(tree=self.get_tree("change"), actor=request.user, source=SOURCE)
         return Response(s.render_tree(tree))
 
     @extend_schema(summary="Cancel every unfinished task of the tree", request=None,
@@ -206,7 +212,7 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     @idempotent
     def cancel(self, request, pk=None):
-        tree = control.tree_cancel(tree=self.get_tree(), actor=request.user, source=SOURCE)
+        tree = control.tree_cancel(tree=self.get_tree("change"), actor=request.user, source=SOURCE)
         return Response(s.render_tree(tree))
 
     @extend_schema(summary="Retry every failed or cancelled task (in place)", request=None,
@@ -214,7 +220,7 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     @idempotent
     def retry(self, request, pk=None):
-        tree = control.tree_retry(tree=self.get_tree(), actor=request.user, source=SOURCE)
+        tree = control.tree_retry(tree=self.get_tree("change"), actor=request.user, source=SOURCE)
         return Response(s.render_tree(tree))
 
     @extend_schema(summary="Copy the tree (minimal / full / custom)", request=s.CopySerializer,
@@ -223,7 +229,7 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
     @idempotent
     def copy(self, request, pk=None):
         tree = self.get_tree()
-        return _copy(request, selectors.task_get(request.user, tree.id))
+        return _copy(request, selectors.task_get(request.user, tree.id), tree)
 
     @extend_schema(summary="The tree's events in sequence order (catch up with ?after_seq=)",
                    parameters=[s.AfterSeqQuerySerializer], responses={200: s.EventPageSerializer, **ERRORS})
@@ -266,8 +272,8 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
             return Task.objects.none()
         return selectors.task_queryset(self.user)
 
-    def get_task(self, key: str = "pk") -> Task:
-        return selectors.task_get(self.user, self.kwargs[key])
+    def get_task(self, key: str = "pk", action: str = "view") -> Task:
+        return selectors.task_get(self.user, self.kwargs[key], action, request=self.request, source=SOURCE)
 
     def list(self, request):
         # the page is chosen on ids alone (an index-only walk of the list order), then its rows read
@@ -280,14 +286,14 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
     @extend_schema(summary="Edit a pending task (read-only fields are refused, naming them)",
                    request=s.TaskUpdateSerializer, responses={200: s.TaskSerializer, **WRITE_ERRORS})
     def partial_update(self, request, pk=None):
-        task = self.get_task()
+        task = self.get_task(action="change")
         if not isinstance(request.data, dict):
             raise TreeValidationError([MSG_PATCH_SHAPE])
         task = task_services.task_update(task=task, data=dict(request.data), actor=request.user, source=SOURCE)
         return Response(s.render_task(task))
 
     def destroy(self, request, pk=None):
-        return Response(task_services.task_delete(task=self.get_task(), actor=request.user, source=SOURCE))
+        return Response(task_services.task_delete(task=self.get_task(action="delete"), actor=request.user, source=SOURCE))
 
     @extend_schema(summary="Run this task with its unfinished upstream dependencies (the root: the whole tree)",
                    request=None, parameters=[IDEMPOTENCY_PARAMETER],
@@ -295,7 +301,7 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     @idempotent
     def execute(self, request, pk=None):
-        task = self.get_task()
+        task = self.get_task(action="change")
         tree = control.tree_execute(tree=task.tree, task=None if task.is_root else task, actor=request.user,
                                     source=SOURCE)
         return Response(s.render_tree(tree))
@@ -305,7 +311,7 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     @idempotent
     def cancel(self, request, pk=None):
-        task = control.task_cancel(task=self.get_task(), actor=request.user, source=SOURCE)
+        task = control.task_cancel(task=self.get_task(action="change"), actor=request.user, source=SOURCE)
         return Response(s.render_task(task))
 
     @extend_schema(summary="Retry a failed or cancelled task in place (with what it blocked)", request=None,
@@ -313,7 +319,7 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     @idempotent
     def retry(self, request, pk=None):
-        task = self.get_task()
+        task = self.get_task(action="change")
         control.task_retry(task=task, actor=request.user, source=SOURCE)
         return Response(s.render_task(self.get_task()))
 
@@ -323,7 +329,7 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     @idempotent
     def rerun(self, request, pk=None):
-        task = self.get_task()
+        task = self.get_task(action="change")
         control.task_rerun(task=task, actor=request.user, source=SOURCE)
         return Response(s.render_task(self.get_task()))
 
@@ -369,7 +375,7 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"], url_path="dependencies")
     @idempotent
     def dependencies(self, request, pk=None):
-        task = self.get_task()
+        task = self.get_task(action="change")
         body = s.DependencyAddSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         upstream = selectors.task_get(request.user, body.validated_data["upstream"])
@@ -383,7 +389,7 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["delete"], url_path=r"dependencies/(?P<upstream_id>[^/]+)",
             url_name="dependency-detail")
     def remove_dependency(self, request, pk=None, upstream_id=None):
-        task = self.get_task()
+        task = self.get_task(action="change")
         upstream = self.get_task("upstream_id")
         task_services.dependency_remove(downstream=task, upstream=upstream, actor=request.user, source=SOURCE)
         return Response(s.render_task(self.get_task()))
@@ -392,9 +398,12 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
 class ExecutorListView(ApiViewMixin, APIView):
     pagination_class = None
 
-    @extend_schema(summary="Registered executors", responses=s.ExecutorSerializer(many=True))
+    @extend_schema(summary="The executors you may use (the others need a permission: docs/security-grants.md)",
+                   parameters=[s.ExecutorQuerySerializer], responses=s.ExecutorSerializer(many=True))
     def get(self, request):
-        return Response(registry.describe_all())
+        query = s.ExecutorQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(executor_catalogue(request.user, include_denied=query.validated_data["all"]))
 
 
 class StatsView(ApiViewMixin, APIView):
@@ -405,7 +414,7 @@ class StatsView(ApiViewMixin, APIView):
         query.is_valid(raise_exception=True)
         tree_id = query.validated_data.get("tree")
         if tree_id is not None:
-            tree_id = selectors.tree_get(request.user, tree_id).id
+            tree_id = selectors.tree_get(request.user, tree_id, request=request, source=SOURCE).id
         stats = selectors.execution_stats(request.user, tree_id=tree_id)
         stats["attempts"] = selectors.attempt_stats(request.user, tree_id=tree_id)
         return Response(stats)

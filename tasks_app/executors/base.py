@@ -139,6 +139,10 @@ class Executor:
     input_schema: ClassVar[dict] = {"type": "object"}
     cancelable: ClassVar[bool] = False
     aggregate: ClassVar[bool] = False
+    # The codename of the ``tasks_app`` permission a user needs to create, edit, copy or run a
+    # task with this executor (e.g. ``"use_shell_command"``); None: every user may. Read through
+    # ``registry.required_permission``; checked by ``services.grants``.
+    permission: ClassVar[str | None] = None
 
     def __init__(self, config: Mapping | None = None) -> None:
         self.config: dict = dict(config or {})

@@ -152,6 +152,7 @@ class PythonFunctionExecutor(Executor):
     """Call an allow-listed function by dotted path; ``context`` is passed if it accepts one."""
 
     id = "python_function"
+    permission = "use_python_function"
     name = "Python function"
     description = (
         "Calls a Python function listed in settings.ARBOR_PYTHON_FUNCTIONS with inputs.kwargs; "

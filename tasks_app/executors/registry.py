@@ -88,13 +88,27 @@ def get_executor(executor_id: str, config: Mapping | None = None) -> Executor:
     return cls(config=_config.default_config() if config is None else config)
 
 
+def required_permission(executor_id: str) -> str | None:
+    """The ``tasks_app`` permission codename that ``executor_id`` needs (its class's
+    ``permission``), or None. Unknown or unimportable ids need none here: they are refused
+    elsewhere as unknown executors."""
+    table = registered()
+    key = _resolve(executor_id, table)
+    path = table.get(key)
+    if path is None:
+        return None
+    cls, _ = _load(key, path)
+    return getattr(cls, "permission", None) if cls is not None else None
+
+
 def executor_choices() -> list[tuple[str, str]]:
     """Return ``(id, name)`` pairs sorted by id, skipping entries that do not import."""
     return [(item["id"], item["name"]) for item in describe_all()]
 
 
 def describe_all() -> list[dict]:
-    """Return ``{id, name, description, input_schema, cancelable}`` per importable executor, by id."""
+    """Return ``{id, name, description, input_schema, cancelable, permission}`` per importable executor,
+    by id (``permission``: the full Django permission name the executor needs, or None)."""
     described = []
     for executor_id, path in sorted(registered().items()):
         cls, _ = _load(executor_id, path)
@@ -107,6 +121,7 @@ def describe_all() -> list[dict]:
                 "description": cls.description,
                 "input_schema": cls.input_schema,
                 "cancelable": cls.cancelable,
+                "permission": f"tasks_app.{cls.permission}" if cls.permission else None,
             }
         )
     return described

@@ -127,6 +127,7 @@ class ShellCommandExecutor(CancelableExecutor):
     """
 
     id = "shell_command"
+    permission = "use_shell_command"
     name = "Shell command"
     description = "Runs a command listed in settings.ARBOR_SHELL_ALLOWED_COMMANDS (no shell)."
     input_schema = {

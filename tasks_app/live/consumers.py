@@ -214,7 +214,8 @@ class TreeConsumer(LiveConsumer):
         if not self.authenticated():
             await self.reject(CLOSE_UNAUTHENTICATED)
             return
-        tree = await _db(snapshot.readable_tree, self.scope["user"], self.scope["url_route"]["kwargs"]["tree_id"])
+        tree = await _db(snapshot.readable_tree, self.scope["user"], self.scope["url_route"]["kwargs"]["tree_id"],
+                         scope=self.scope)
         if tree is None:
             await self.reject(CLOSE_NOT_FOUND)
             return
@@ -341,7 +342,8 @@ class DashboardConsumer(LiveConsumer):
         self.dirty: set[str] = set()
         self.overflowed = False
         self.max_backlog = _cfg("ARBOR_LIVE_MAX_BACKLOG", 2000)
-        self.is_staff = bool(self.scope["user"].is_staff)
+        # everybody's trees only for staff with tasks_app.view_tree (superusers): docs/security-grants.md
+        self.is_staff = await _db(snapshot.sees_all_trees, self.scope["user"])
         await self.accept(self._subprotocol())
         self.hub = get_hub()
         await self.hub.subscribe(self, self._groups())
@@ -401,9 +403,10 @@ class DashboardConsumer(LiveConsumer):
         if code is not None:
             await self.shut(code)
             return
-        if bool(fresh.is_staff) != self.is_staff:  # staff granted or revoked: new scope, new snapshot
+        sees_all = await _db(snapshot.sees_all_trees, fresh)
+        if sees_all != self.is_staff:  # view permission granted or revoked: new scope, new snapshot
             self.hub.unsubscribe(self)
-            self.is_staff = bool(fresh.is_staff)
+            self.is_staff = sees_all
             self.scope["user"] = fresh
             await self.hub.subscribe(self, self._groups())
             self._want_snapshot = True

@@ -121,14 +121,20 @@ def run_start_seq(tree_id) -> int:
 # --- access -------------------------------------------------------------------------------------
 
 
-def readable_tree(user, tree_id) -> Tree | None:
-    """The tree if ``user`` (active) may read it, else None: a foreign id is the same as a missing one."""
+def readable_tree(user, tree_id, *, scope=None) -> Tree | None:
+    """The tree if ``user`` (active) may read it, else None: a foreign id is the same as a missing one.
+    Given the Channels ``scope``, a staff user's watch of another user's tree is audited (once)."""
     if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
         return None
     try:
-        return selectors.tree_get(user, tree_id)
+        return selectors.tree_get(user, tree_id, request=scope, source="ws")
     except NotFound:
         return None
+
+
+def sees_all_trees(user) -> bool:
+    """Whether ``user`` watches every user's trees (staff with tasks_app.view_tree, superusers)."""
+    return selectors.sees_all(user, Tree)
 
 
 def fresh_user(user_id):
@@ -248,7 +254,7 @@ def status_counts(tree_ids) -> dict:
 
 
 def dashboard_snapshot(user, *, limit: int = 200) -> dict:
-    """The user's most recent trees (staff: everyone's) with their counts."""
+    """The user's most recent trees (staff with tasks_app.view_tree: everyone's) with their counts."""
     with consistent_reads():
         trees = list(
             selectors.tree_queryset(user).select_related("owner").order_by("-created_at")[:limit]
@@ -258,7 +264,7 @@ def dashboard_snapshot(user, *, limit: int = 200) -> dict:
     for tree in trees:
         tree._owner_username = tree.owner.username
         out.append(tree_info(tree, counts=counts.get(tree.id)))
-    return {"type": "snapshot", "trees": out, "staff": bool(user.is_staff)}
+    return {"type": "snapshot", "trees": out, "staff": sees_all_trees(user)}
 
 
 def tree_summary(tree_id) -> dict | None:

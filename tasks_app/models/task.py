@@ -76,6 +76,12 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["tree_id", "position"]
+        # executor grants (docs/security-grants.md): the executors whose class sets ``permission``
+        permissions = [
+            ("use_shell_command", "Can use the shell_command executor"),
+            ("use_http_request", "Can use the http_request executor"),
+            ("use_python_function", "Can use the python_function executor"),
+        ]
         indexes = [
             # the ready queue: pending + ready, in (priority, became_ready, created) order
             models.Index(

@@ -11,7 +11,7 @@ from tasks_app.engine.states import TERMINAL, Outcome, Status
 from tasks_app.exceptions import AlreadyRunning, ArchivedTask, InvalidTransition
 from tasks_app.models import Attempt, Dependency, Task, Tree
 
-from . import dispatch, scheduling
+from . import dispatch, grants, scheduling
 from .events import EventBuffer
 from .retry import on_deadlock
 
@@ -44,6 +44,7 @@ def _mark_ready(tree_id, events: EventBuffer, now) -> list:
     return ready
 
 
+@grants.audit_denials
 @on_deadlock
 @transaction.atomic
 def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: str = "api") -> Tree:
@@ -61,6 +62,7 @@ def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: st
         raise InvalidTransition(
             "nothing to run: every task in scope is finished (use retry for failed tasks, or rerun)"
         )
+    grants.require_executors(actor, {graph.node(i).executor for i in runnable}, source=source)
     now = timezone.now()
     Task.objects.filter(tree_id=tree.id).update(scheduled=False)
     Task.objects.filter(id__in=runnable).update(scheduled=True, updated_at=now)
@@ -172,6 +174,7 @@ def _resume(tree: Tree, ids, events, now, reason: str) -> Tree:
     return tree
 
 
+@grants.audit_denials
 @on_deadlock
 @transaction.atomic
 def task_retry(*, task: Task, actor=None, source: str = "api") -> Tree:
@@ -181,12 +184,14 @@ def task_retry(*, task: Task, actor=None, source: str = "api") -> Tree:
     _check_writable(tree)
     graph = selectors.graph_snapshot(tree.id)
     ids = propagation.retry_set(graph, str(task.id))
+    grants.require_executors(actor, {graph.node(i).executor for i in ids}, source=source)
     now = timezone.now()
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     events.add(tree.id, "task.retry", task_id=task.id, tasks=len(ids))
     return _resume(tree, ids, events, now, "retry")
 
 
+@grants.audit_denials
 @on_deadlock
 @transaction.atomic
 def tree_retry(*, tree: Tree, actor=None, source: str = "api") -> Tree:
@@ -206,12 +211,14 @@ def tree_retry(*, tree: Tree, actor=None, source: str = "api") -> Tree:
         for i in propagation.retry_set(graph, str(f)):
             if i not in ids:
                 ids.append(i)
+    grants.require_executors(actor, {graph.node(i).executor for i in ids}, source=source)
     now = timezone.now()
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     events.add(tree.id, "tree.retry", tasks=len(ids))
     return _resume(tree, ids, events, now, "retry")
 
 
+@grants.audit_denials
 @on_deadlock
 @transaction.atomic
 def task_rerun(*, task: Task, actor=None, source: str = "api") -> Tree:
@@ -221,6 +228,7 @@ def task_rerun(*, task: Task, actor=None, source: str = "api") -> Tree:
     _check_writable(tree)
     graph = selectors.graph_snapshot(tree.id)
     ids = propagation.rerun_set(graph, str(task.id))
+    grants.require_executors(actor, {graph.node(i).executor for i in ids}, source=source)
     now = timezone.now()
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     events.add(tree.id, "task.rerun", task_id=task.id, tasks=len(ids))

@@ -29,7 +29,7 @@ from tasks_app.engine.states import Status
 from tasks_app.exceptions import InvalidReference, InvalidTransition, ValidationError
 from tasks_app.models import Task, Tree
 
-from . import trees
+from . import grants, trees
 from .events import EventBuffer
 from .trees import TaskDraft, parse_task_fields
 
@@ -80,6 +80,7 @@ class _Selection:
 # --- task_copy (legacy tasks.copy) -----------------------------------------------------------------
 
 
+@grants.audit_denials
 def task_copy(
     *,
     task: Task,
@@ -122,6 +123,8 @@ def task_copy(
         i: _carried_state(by_id[i]) if i in plan.carry else _copy_state(by_id[i], reset) for i in selection.ids
     }
     origins = dict.fromkeys(selection.ids, "copy")
+    # the copier needs the grant for every dangerous executor of the copied set
+    grants.require_executors(actor, {by_id[i].executor for i in selection.ids}, source=source)
     if not save:
         return _task_array(selection, by_id, graph)
     tree = _write(
@@ -199,6 +202,7 @@ def _copy_state(row: Task, reset: frozenset[str]) -> dict:
 # --- task_clone (apflow 0.12+ tasks.clone) -----------------------------------------------------------
 
 
+@grants.audit_denials
 def task_clone(
     *,
     task: Task,
@@ -273,6 +277,7 @@ def task_clone(
                 details={"tasks": [by_id[i].name for i in running]},
             )
 
+    grants.require_executors(actor, {by_id[i].executor for i in selection.ids}, source=source)
     states: dict[str, dict] = {}
     origins: dict[str, str] = {}
     for i in selection.ids:

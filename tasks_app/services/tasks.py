@@ -34,7 +34,7 @@ from tasks_app.executors import registry
 from tasks_app.live.events import publish_on_commit
 from tasks_app.models import Dependency, Task, Tree
 
-from . import scheduling
+from . import grants, scheduling
 from .events import EventBuffer
 from .trees import parse_task_fields
 
@@ -177,6 +177,7 @@ def _check_fields(data) -> dict:
     return data
 
 
+@grants.audit_denials
 @transaction.atomic
 def task_update(*, task: Task, data: dict, actor=None, source: str = "api") -> Task:
     """Change the editable fields of a pending task and return it.
@@ -256,6 +257,8 @@ def task_update(*, task: Task, data: dict, actor=None, source: str = "api") -> T
             )
     if errors:
         raise TreeValidationError(errors)
+    # the executor the task will have: editing a dangerous task's inputs chooses what it runs
+    grants.require_executors(actor, [changes.get("executor", task.executor)], source=source)
     if not changes and new_deps is None:
         return task
 

@@ -15,7 +15,7 @@ from tasks_app.executors import registry
 from tasks_app.models import Dependency, Task, Tree
 from tasks_app.perf import gc_paused
 
-from . import sql
+from . import grants, sql
 from .events import EventBuffer
 
 TASK_FIELDS = {
@@ -284,6 +284,7 @@ def _task_rows(drafts: list[TaskDraft], ids: dict, tree: Tree, owner) -> list[li
     return rows
 
 
+@grants.audit_denials
 @gc_paused()
 @transaction.atomic
 def tree_create(*, owner, tasks, actor=None, source: str = "api", drafts: list[TaskDraft] | None = None,
@@ -295,6 +296,7 @@ def tree_create(*, owner, tasks, actor=None, source: str = "api", drafts: list[T
     returned tree carries ``key_map`` (request key -> task id) and ``written_rows`` /
     ``written_edges`` (the rows as written)."""
     drafts = drafts if drafts is not None else parse_tree(tasks)
+    grants.require_executors(actor, {d.executor for d in drafts}, source=source)
     ids = _new_ids(drafts)
     root = next(d for d in drafts if d.parent_key is None)
     tree = Tree.objects.create(

@@ -13,7 +13,9 @@ from django.views.decorators.http import require_GET
 
 from tasks_app import selectors
 from tasks_app.exceptions import NotFound
+from tasks_app.models import Tree
 
+SOURCE = "web"
 API_BASE = "/api/v1/"
 WS_BASE = "/ws/"
 COPY_MODES = {"full", "minimal"}
@@ -33,14 +35,15 @@ def _config(request: HttpRequest, page: str, **extra) -> dict:
         "api": API_BASE,
         "ws": WS_BASE,
         "user": request.user.get_username(),
-        "staff": bool(request.user.is_staff),
+        # whether the pages show other users' trees (staff with tasks_app.view_tree, superusers)
+        "staff": selectors.sees_all(request.user, Tree),
         **extra,
     }
 
 
 def _tree_or_404(request: HttpRequest, tree_id):
     try:
-        return selectors.tree_get(request.user, tree_id)
+        return selectors.tree_get(request.user, tree_id, request=request, source=SOURCE)
     except NotFound as exc:
         raise Http404(str(exc)) from None
 
@@ -69,7 +72,7 @@ def tree_edit(request: HttpRequest, tree_id) -> HttpResponse:
     mode = request.GET.get("mode") if request.GET.get("mode") in COPY_MODES else ("minimal" if task_id else "full")
     if task_id is not None:
         try:
-            task = selectors.task_get(request.user, task_id)
+            task = selectors.task_get(request.user, task_id, request=request, source=SOURCE)
         except NotFound as exc:
             raise Http404(str(exc)) from None
         if task.tree_id != tree.id:

@@ -14,7 +14,7 @@ def test_executors_lists_the_registry(api):
     body = api.get("/api/v1/executors/").json()
     ids = [e["id"] for e in body]
     assert {"noop", "echo", "fail", "aggregate_results"} <= set(ids)
-    assert set(body[0]) == {"id", "name", "description", "input_schema", "cancelable"}
+    assert set(body[0]) == {"id", "name", "description", "input_schema", "cancelable", "permission", "allowed"}
 
 
 def test_stats_for_everything_and_for_one_tree(api, make_tree, drain):

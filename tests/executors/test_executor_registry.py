@@ -161,6 +161,7 @@ def test_describe_all_lists_every_executor_sorted_by_id(fake_settings):
         "description": "A test executor",
         "input_schema": CustomExecutor.input_schema,
         "cancelable": False,
+        "permission": None,
     }
     cancelable = {item["id"] for item in described if item["cancelable"]}
     assert cancelable == {"sleep", "http_request", "shell_command"}

@@ -54,7 +54,7 @@ def test_optional_dependency_waits_for_terminal_and_does_not_block(run_tree):
     assert tree.status == "failed"
 
 
-def test_dependency_with_null_result_counts_as_completed(run_tree):
+def test_dependency_with_null_result_counts_as_completed(run_tree, executor_grants):
     tree, tasks = run_tree([
         t("root", "noop"),
         t("nothing", "python_function", parent_id="root", inputs={"function": "tests.helpers.add", "kwargs": {"a": 1, "b": 2}}),

@@ -616,7 +616,7 @@
         { id: "f-executor" },
         state.executors.map((ex) => h("option", { value: ex.id, selected: ex.id === task.executor }, ex.name && ex.name !== ex.id ? `${ex.name} (${ex.id})` : ex.id))
       );
-      if (!state.executorsById[task.executor]) exInput.prepend(h("option", { value: task.executor, selected: true }, `${task.executor || "—"} (unknown)`));
+      if (!state.executorsById[task.executor]) exInput.prepend(h("option", { value: task.executor, selected: true }, `${task.executor || "—"} (not available to you)`));
     } else {
       exInput = h("input", { type: "text", id: "f-executor", value: task.executor || "", placeholder: "executor id" });
     }

@@ -67,14 +67,20 @@ class Method:
     array_params: bool = False
 
 
-def _task(call: Call, params: dict, *names: str) -> Task:
-    return selectors.task_get(call.user, param(params, *names))
+def _task(call: Call, params: dict, *names: str, action: str = "view") -> Task:
+    return selectors.task_get(call.user, param(params, *names), action, request=call.request, source=SOURCE)
+
+
+def _filters_owner(call: Call) -> bool:
+    """``user_id`` is honoured for those who see other users' tasks (staff with view_task)."""
+    return selectors.sees_all(call.user, Task)
 
 
 def _owner_filter(call: Call, params: dict, qs):
-    """``user_id`` narrows lists to one owner for staff; it is ignored for everybody else."""
+    """``user_id`` narrows lists to one owner for staff who may see others' tasks; it is ignored
+    for everybody else (their lists are their own tasks anyway)."""
     user_id = params.get("user_id")
-    if user_id is None or not getattr(call.user, "is_staff", False):
+    if user_id is None or not _filters_owner(call):
         return qs
     text = str(user_id)
     if text.isdigit() and int(text) <= MAX_OFFSET:
@@ -130,7 +136,7 @@ def rpc_count(call: Call, params):
     for status, n in qs.values_list("status").annotate(n=Count("id")).order_by():
         counts[status] = n
     counts["total"] = sum(counts.values())
-    if params.get("user_id") is not None and getattr(call.user, "is_staff", False):
+    if params.get("user_id") is not None and _filters_owner(call):
         counts["user_id"] = params["user_id"]
     counts["root_only"] = root_only
     return counts
@@ -139,7 +145,7 @@ def rpc_count(call: Call, params):
 def rpc_update(call: Call, params):
     from tasks_app.services import tasks as task_services
 
-    task = _task(call, params, "task_id", "id")
+    task = _task(call, params, "task_id", "id", action="change")
     data = {k: v for k, v in params.items() if k not in ("task_id", "id")}
     updated = task_services.task_update(task=task, data=data, actor=call.user, source=SOURCE)
     return task_dict(updated) if isinstance(updated, Task) else updated
@@ -148,7 +154,7 @@ def rpc_update(call: Call, params):
 def rpc_delete(call: Call, params):
     from tasks_app.services import tasks as task_services
 
-    task = _task(call, params, "task_id", "id")
+    task = _task(call, params, "task_id", "id", action="delete")
     outcome = task_services.task_delete(task=task, actor=call.user, source=SOURCE)
     deleted = outcome.get("deleted", [])
     return {
@@ -174,7 +180,7 @@ def rpc_execute(call: Call, params):
         created = trees.tree_create(owner=call.user, tasks=params["tasks"], actor=call.user, source=SOURCE)
         task = Task.objects.select_related("tree").get(id=created.id)
     else:
-        task = _task(call, params, "task_id", "id")
+        task = _task(call, params, "task_id", "id", action="change")
     original = None
     if copy_execution:
         original = task
@@ -241,8 +247,8 @@ def rpc_cancel(call: Call, params):
     first_missing = None
     for raw_id in ids:
         try:
-            task = selectors.task_get(call.user, raw_id)
-        except domain.NotFound as exc:
+            task = selectors.task_get(call.user, raw_id, "change", request=call.request, source=SOURCE)
+        except (domain.NotFound, domain.PermissionDenied) as exc:
             first_missing = first_missing or exc
             error = rpc_error_for(exc)
             results.append({"task_id": raw_id, "status": "error", "message": exc.message, "force": force,
@@ -277,13 +283,18 @@ def _visible_ids(call: Call, value, name: str):
         except domain.NotFound:
             out.append(ref)
         else:
-            out.append(str(selectors.task_get(call.user, ref).id))
+            out.append(str(selectors.task_get(call.user, ref, request=call.request, source=SOURCE).id))
     return out
 
 
+def _copy_source(call: Call, params: dict, save: bool) -> Task:
+    """A copy belongs to the source's owner: saving one of another user's rows is changing them."""
+    return _task(call, params, "task_id", "id", action="change" if save else "view")
+
+
 def rpc_copy(call: Call, params):
-    task = _task(call, params, "task_id", "id")
     save = param_bool(params, "save", True)
+    task = _copy_source(call, params, save)
     outcome = copying.task_copy(
         task=task,
         mode=params.get("copy_mode") or "minimal",
@@ -301,8 +312,8 @@ def rpc_copy(call: Call, params):
 
 
 def rpc_clone(call: Call, params):
-    task = _task(call, params, "task_id", "id")
     save = param_bool(params, "save", True)
+    task = _copy_source(call, params, save)
     outcome = copying.task_clone(
         task=task,
         origin_type=params.get("origin_type") or "copy",
@@ -340,7 +351,7 @@ def rpc_running_status(call: Call, params):
     first_missing = None
     for raw_id in ids:
         try:
-            task = selectors.task_get(call.user, raw_id)
+            task = selectors.task_get(call.user, raw_id, request=call.request, source=SOURCE)
         except domain.NotFound as exc:
             first_missing = first_missing or exc
             out.append({"task_id": raw_id, "status": "not_found", "message": exc.message})
@@ -365,7 +376,7 @@ def rpc_running_status(call: Call, params):
 
 def rpc_running_count(call: Call, params):
     out = {"count": _running_trees(call, params).count()}
-    if params.get("user_id") is not None and getattr(call.user, "is_staff", False):
+    if params.get("user_id") is not None and _filters_owner(call):
         out["user_id"] = params["user_id"]
     return out
 
@@ -378,7 +389,8 @@ def _p(name: str, kind: str, description: str, *, required: bool = False, defaul
 
 
 TASK_ID = _p("task_id", "string", "task id (apflow also accepts 'id')", required=True)
-FILTER_USER = _p("user_id", "string", "staff only: one owner's tasks (username or user id); ignored otherwise")
+FILTER_USER = _p("user_id", "string",
+                 "staff with tasks_app.view_task only: one owner's tasks (username or user id); ignored otherwise")
 
 METHODS: dict[str, Method] = {m.name: m for m in [
     Method("tasks.create", rpc_create, "crud",

@@ -21,6 +21,7 @@ TASK_NOT_FOUND = -32001
 CIRCULAR_DEPENDENCY = -32002
 EXECUTOR_NOT_FOUND = -32003
 UNAUTHORIZED = -32004
+FORBIDDEN = -32005  # authenticated, but a Django permission is missing (data.details.permission names it)
 INVALID_TRANSITION = -32006
 ALREADY_EXECUTING = -32008
 CANNOT_DELETE = -32009
@@ -30,6 +31,7 @@ TREE_VALIDATION = -32012
 # domain error code -> (JSON-RPC code, HTTP status); looked up along the exception's MRO
 DOMAIN_CODES: dict[str, tuple[int, int]] = {
     "not_found": (TASK_NOT_FOUND, 404),
+    "permission_denied": (FORBIDDEN, 403),
     "circular_dependency": (CIRCULAR_DEPENDENCY, 400),
     "executor_not_found": (EXECUTOR_NOT_FOUND, 400),
     "invalid_transition": (INVALID_TRANSITION, 409),
@@ -44,7 +46,7 @@ DOMAIN_CODES: dict[str, tuple[int, int]] = {
 }
 HTTP_FOR_CODE = {
     PARSE_ERROR: 400, INVALID_REQUEST: 400, METHOD_NOT_FOUND: 404, INVALID_PARAMS: 400, INTERNAL_ERROR: 500,
-    UNAUTHORIZED: 401, RATE_LIMITED: 429,
+    UNAUTHORIZED: 401, FORBIDDEN: 403, RATE_LIMITED: 429,
 }
 
 MSG_PARSE = "Parse error: {detail}"
@@ -91,7 +93,7 @@ def _type_for(code: int) -> str:
     return {
         PARSE_ERROR: "parse_error", INVALID_REQUEST: "invalid_request", METHOD_NOT_FOUND: "method_not_found",
         INVALID_PARAMS: "invalid_params", INTERNAL_ERROR: "internal", UNAUTHORIZED: "unauthorized",
-        RATE_LIMITED: "throttled",
+        FORBIDDEN: "permission_denied", RATE_LIMITED: "throttled",
     }.get(code, "error")
 
 
