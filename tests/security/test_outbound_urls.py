@@ -21,6 +21,12 @@ from tasks_app.executors.http import HttpRequestExecutor
 
 from .conftest import t
 
+@pytest.fixture(autouse=True)
+def _granted(executor_grants):
+    """The user of these tests may use the dangerous executors (docs/security-grants.md): what is
+    tested here is what a granted user can still not do."""
+
+
 SETTING = "ARBOR_HTTP_ALLOWED_HOSTS"
 REAL_GETADDRINFO = socket.getaddrinfo
 

@@ -17,6 +17,12 @@ from tasks_app.executors.shell import ShellCommandExecutor
 
 from .conftest import t
 
+@pytest.fixture(autouse=True)
+def _granted(executor_grants):
+    """The user of these tests may use the dangerous executors (docs/security-grants.md): what is
+    tested here is what a granted user can still not do."""
+
+
 pytestmark = pytest.mark.django_db
 
 BASH_ECHO = "bash -c 'echo hello'"
