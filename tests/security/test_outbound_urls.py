@@ -21,6 +21,7 @@ from tasks_app.executors.http import HttpRequestExecutor
 
 from .conftest import t
 
+
 @pytest.fixture(autouse=True)
 def _granted(executor_grants):
     """The user of these tests may use the dangerous executors (docs/security-grants.md): what is

@@ -17,6 +17,7 @@ from tasks_app.executors.shell import ShellCommandExecutor
 
 from .conftest import t
 
+
 @pytest.fixture(autouse=True)
 def _granted(executor_grants):
     """The user of these tests may use the dangerous executors (docs/security-grants.md): what is
