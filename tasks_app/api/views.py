@@ -30,7 +30,7 @@ from tasks_app.exceptions import NotFound, TreeValidationError
 from tasks_app.executors import registry
 from tasks_app.models import ApiToken, Task, Tree
 from tasks_app.perf import gc_paused
-from tasks_app.services import control, trees
+from tasks_app.services import control, tokens, trees
 from tasks_app.services import tasks as task_services
 from tasks_app.services.copying import task_copy
 
@@ -448,14 +448,15 @@ class TokenViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet)
     def create(self, request):
         body = s.TokenCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        raw = ApiToken.generate()
-        token = ApiToken.objects.create(user=request.user, name=body.validated_data["name"], key_prefix=raw[:10],
-                                        digest=ApiToken.hash(raw))
+        data = body.validated_data
+        token, raw = tokens.token_create(user=request.user, name=data["name"], expires_at=data.get("expires_at"),
+                                         expires_in_days=data.get("expires_in_days"), actor=request.user,
+                                         request=request, source="api")
         token.token = raw
         return Response(s.NewTokenSerializer(token).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, pk=None):
-        updated = self.get_queryset().filter(pk=pk if str(pk).isdigit() else -1).update(revoked=True)
-        if not updated:
+        found = list(self.get_queryset().select_related("user").filter(pk=pk if str(pk).isdigit() else -1))
+        if not tokens.token_revoke(found, actor=request.user, request=request, source="api"):
             raise NotFound(f"token '{pk}' not found")
         return Response(status=status.HTTP_204_NO_CONTENT)
