@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tasks_app import selectors
+from tasks_app.api.throttling import ThrottleUnauthenticatedMixin
 from tasks_app.exceptions import NotFound, TreeValidationError
 from tasks_app.executors import registry
 from tasks_app.models import ApiToken, Task, Tree
@@ -84,7 +85,7 @@ class StableOrderingFilter(drf_filters.OrderingFilter):
 FILTER_BACKENDS = [DjangoFilterBackend, drf_filters.SearchFilter, StableOrderingFilter]
 
 
-class ApiViewMixin:
+class ApiViewMixin(ThrottleUnauthenticatedMixin):
     parser_classes = [LimitedJSONParser]
     pagination_class = Pagination
 
