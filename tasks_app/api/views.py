@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 from tasks_app import selectors
 from tasks_app.api.throttling import ThrottleUnauthenticatedMixin
 from tasks_app.exceptions import NotFound, TreeValidationError
+from tasks_app.executors import access as executor_access
 from tasks_app.executors import registry
 from tasks_app.models import ApiToken, Task, Tree
 from tasks_app.perf import gc_paused
@@ -395,7 +396,7 @@ class ExecutorListView(ApiViewMixin, APIView):
 
     @extend_schema(summary="Registered executors", responses=s.ExecutorSerializer(many=True))
     def get(self, request):
-        return Response(registry.describe_all())
+        return Response(executor_access.visible(request.user, registry.describe_all()))
 
 
 class StatsView(ApiViewMixin, APIView):

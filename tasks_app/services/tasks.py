@@ -30,6 +30,7 @@ from tasks_app.exceptions import (
     UnknownExecutor,
     ValidationError,
 )
+from tasks_app.executors import access as executor_access
 from tasks_app.executors import registry
 from tasks_app.live.events import publish_on_commit
 from tasks_app.models import Dependency, Task, Tree
@@ -234,6 +235,7 @@ def task_update(*, task: Task, data: dict, actor=None, source: str = "api") -> T
             if executor not in registry.registered():
                 raise UnknownExecutor(f"{label}: unknown executor '{executor}'",
                                       details={"task": task.name, "executor": executor})
+            executor_access.check(task.owner, [executor], label=f"{label}: ")
             changes["executor"] = executor
 
     if "parent_id" in data:

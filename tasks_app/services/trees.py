@@ -11,6 +11,7 @@ from django.db import transaction
 from tasks_app.engine import validation
 from tasks_app.engine.resources import normalise as normalise_resources
 from tasks_app.exceptions import LimitExceeded, TreeValidationError, UnknownExecutor, ValidationError
+from tasks_app.executors import access as executor_access
 from tasks_app.executors import registry
 from tasks_app.models import Dependency, Task, Tree
 from tasks_app.perf import gc_paused
@@ -293,6 +294,7 @@ def tree_create(*, owner, tasks, actor=None, source: str = "api", drafts: list[T
     returned tree carries ``key_map`` (request key -> task id) and ``written_rows`` /
     ``written_edges`` (the rows as written)."""
     drafts = drafts if drafts is not None else parse_tree(tasks)
+    executor_access.check(owner, {d.executor for d in drafts})
     ids = _new_ids(drafts)
     root = next(d for d in drafts if d.parent_key is None)
     tree = Tree.objects.create(
