@@ -135,7 +135,7 @@ def test_an_expired_token_answers_401_saying_it_expired_rest(user):
     _expire_all()
     response = api.get("/api/v1/trees/")
     assert response.status_code == 401
-    assert "expired" in response.json()["error"]["message"]
+    assert "token expired" in response.json()["error"]["message"]
 
 
 def test_an_expired_token_answers_401_saying_it_expired_rpc(user):
@@ -143,7 +143,7 @@ def test_an_expired_token_answers_401_saying_it_expired_rpc(user):
     _expire_all()
     response = api.post("/tasks", {"jsonrpc": "2.0", "id": 1, "method": "tasks.list"}, format="json")
     assert response.status_code == 401
-    assert "expired" in response.json()["error"]["message"]
+    assert "token expired" in response.json()["error"]["message"]
 
 
 def test_an_expired_token_closes_the_websocket_saying_it_expired(user):

@@ -102,3 +102,17 @@ def test_the_login_page_works_under_the_policy(page, arbor_server, user):
     page.click("button[type=submit]")
     page.wait_for_url(f"{arbor_server}/")
     assert page.evaluate("() => window.__csp") == []
+
+
+def test_the_policy_blocks_and_reports_an_injected_inline_script(page, arbor_server, user):
+    """The control: an inline script is refused and reported, so the tests above can see violations."""
+    page.add_init_script(COLLECT)
+    page.goto(f"{arbor_server}/accounts/login/")
+    page.evaluate("""() => {
+        const s = document.createElement('script');
+        s.textContent = 'window.__ran = true';
+        document.body.appendChild(s);
+    }""")
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.__ran === undefined")
+    assert any(v.startswith("script-src") for v in page.evaluate("() => window.__csp"))
