@@ -42,11 +42,19 @@ def envlist(name: str, default: list[str] | None = None) -> list[str]:
 DEBUG = envbool("DEBUG", True)
 DEV_SECRET_KEY = "arbor-insecure-development-key-change-me-in-production-0123456789"
 SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
-if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
+SECRET_KEY_MIN_LENGTH = 50  # Django's own security.W009 thresholds, enforced at start
+SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
+if not DEBUG:
     # the key signs sessions and django-q2's pickled jobs: a known key is remote code execution
     from django.core.exceptions import ImproperlyConfigured
 
-    raise ImproperlyConfigured("SECRET_KEY must be set (a long random string) when DEBUG=0")
+    if SECRET_KEY == DEV_SECRET_KEY:
+        raise ImproperlyConfigured("SECRET_KEY must be set (a long random string) when DEBUG=0")
+    if len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is too weak for DEBUG=0: use at least {SECRET_KEY_MIN_LENGTH} random characters "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 VAR_DIR = Path(os.environ.get("ARBOR_VAR_DIR", BASE_DIR / "var"))
@@ -65,6 +73,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_q",
+    "axes",
+    "csp",
     "tasks_app",
 ]
 
@@ -79,6 +89,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
 ROOT_URLCONF = "orchestrator_site.urls"
@@ -154,9 +166,39 @@ if IS_POSTGRES:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- accounts: passwords, login lockout (django-axes), password reset (docs/security-auth.md) --
+ARBOR_PASSWORD_MIN_LENGTH = envint("ARBOR_PASSWORD_MIN_LENGTH", 10)
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": ARBOR_PASSWORD_MIN_LENGTH}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out (username, address) first
+    "django.contrib.auth.backends.ModelBackend",
+]
+ARBOR_LOGIN_FAILURE_LIMIT = envint("ARBOR_LOGIN_FAILURE_LIMIT", 5)
+ARBOR_LOGIN_COOLOFF_SECONDS = envint("ARBOR_LOGIN_COOLOFF_SECONDS", 300)
+ARBOR_LOGIN_COOLOFF_MAX_SECONDS = envint("ARBOR_LOGIN_COOLOFF_MAX_SECONDS", 24 * 3600)
+AXES_FAILURE_LIMIT = ARBOR_LOGIN_FAILURE_LIMIT
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = "tasks_app.accounts.login_cooloff"  # doubles with every failure past the limit
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "tasks_app.accounts.client_ip"  # REMOTE_ADDR, as the audit trail
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# Password reset by mail is offered only when a mail server is configured (EMAIL_HOST).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+if EMAIL_HOST:
+    EMAIL_PORT = envint("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", True)
+    DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "arbor@localhost")
+ARBOR_PASSWORD_RESET = envbool("ARBOR_PASSWORD_RESET", bool(EMAIL_HOST))
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -244,6 +286,8 @@ Q_CLUSTER = {
 
 # --- operations: probes, metrics, heartbeats (tasks_app/ops, docs/deployment.md) ---------------
 ARBOR_METRICS_TOKEN = os.environ.get("ARBOR_METRICS_TOKEN", "")
+# with DEBUG=0, /metrics and /readyz's detail need the token or a client address listed here
+ARBOR_METRICS_ALLOWED_IPS = envlist("ARBOR_METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
 ARBOR_HEALTH_STALE_SECONDS = envfloat("ARBOR_HEALTH_STALE_SECONDS", 15.0)
 ARBOR_METRICS_WINDOW = envfloat("ARBOR_METRICS_WINDOW", 300.0)
 ARBOR_METRICS_CACHE_SECONDS = envfloat("ARBOR_METRICS_CACHE_SECONDS", 5.0)
@@ -252,6 +296,17 @@ ARBOR_WORKER_LABEL = os.environ.get("ARBOR_WORKER_LABEL", "")
 
 # --- channels ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+
+# Cache: DRF's throttle counters, shared by all web processes. Redis when REDIS_URL is set, else
+# a table in DATABASE_URL's database (made by migration 0005); the embedded default (SQLite, one
+# process) keeps counters in process memory: with N web processes that allows N times the rate.
+ARBOR_CACHE = os.environ.get("ARBOR_CACHE", "redis" if REDIS_URL else ("db" if DATABASE_URL else "locmem"))
+if ARBOR_CACHE == "redis":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+elif ARBOR_CACHE == "db":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "arbor_cache"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "arbor"}}
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -282,8 +337,19 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tasks_app.api.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("ARBOR_THROTTLE_USER", "6000/min")},
+    "DEFAULT_THROTTLE_CLASSES": [
+        "tasks_app.api.throttling.UserRateThrottle",
+        "tasks_app.api.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": os.environ.get("ARBOR_THROTTLE_USER", "6000/min"),
+        "anon": os.environ.get("ARBOR_THROTTLE_ANON", "600/min"),
+    },
 }
+# API tokens: lifetime of a new token when its creator gives none (0 = no expiry)
+ARBOR_TOKEN_DEFAULT_DAYS = envint("ARBOR_TOKEN_DEFAULT_DAYS", 90)
+# the built-in system_info executor (host metrics) is for staff unless opened to everyone
+ARBOR_SYSTEM_INFO_FOR_ALL = envbool("ARBOR_SYSTEM_INFO_FOR_ALL", False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Arbor API",
     "DESCRIPTION": "Build, run and watch task trees.",
@@ -308,6 +374,24 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
     SECURE_CONTENT_TYPE_NOSNIFF = True
+# Content-Security-Policy (django-csp): no inline or foreign script anywhere (the UI, the admin,
+# the browsable API, Swagger UI's split view). Inline *styles* stay allowed: templates, the admin
+# and Swagger UI use style attributes and <style> blocks; styles cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],  # same-origin ws:/wss: included (CSP Level 3)
+        "worker-src": ["'self'"],  # the graph layout worker (static/tasks_app/js/layout-worker.js)
+        "frame-ancestors": ["'none'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+    },
+}
 # HSTS preload is opt-in (SECURE_HSTS_PRELOAD=1 once the domain is ready for the preload list).
 SILENCED_SYSTEM_CHECKS = envlist("SILENCED_SYSTEM_CHECKS", ["security.W021"])
 

@@ -9,6 +9,13 @@ from .settings import *  # noqa: F403
 from .settings import BASE_DIR, DATABASES, Q_CLUSTER
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Client.login() passes no request, which django-axes refuses: see tests/auth_backends.py
+AUTHENTICATION_BACKENDS = ["tests.auth_backends.RequestOptionalAxesBackend",
+                           "django.contrib.auth.backends.ModelBackend"]
+# throttles stay on, at rates no ordinary test reaches (tests/security/test_throttling.py lowers them)
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "100000/min", "anon": "100000/min"}}  # noqa: F405
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "arbor-tests"}}
+ARBOR_TOKEN_DEFAULT_DAYS = 90
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 SECURE_SSL_REDIRECT = False

@@ -7,4 +7,7 @@ class TasksAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers system checks only; no business signals)
+        from . import checks  # noqa: F401  (registers system checks; no business signals)
+        from .accounts import connect_audit
+
+        connect_audit()  # the audit trail of logins, failed logins, lockouts and logouts

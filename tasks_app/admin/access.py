@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 from tasks_app.models import ApiToken, ResourceLock, ResourcePool
+from tasks_app.services import tokens as token_services
 
 TOKEN_CREATED_TEMPLATE = "admin/tasks_app/apitoken/token_created.html"
 PREFIX_CHARS = 10  # the same prefix length as ``manage.py arbor_token``
@@ -39,11 +42,25 @@ class ResourcePoolAdmin(admin.ModelAdmin):
         return obj.held
 
 
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name", "expires_at"]
+        help_texts = {"expires_at": "Blank: the default lifetime (ARBOR_TOKEN_DEFAULT_DAYS) for a new token."}
+
+    def clean_expires_at(self):
+        value = self.cleaned_data.get("expires_at")
+        if value is not None and self.instance.pk is None and value <= timezone.now():
+            raise forms.ValidationError("The expiry must be in the future.")
+        return value
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     """Only the SHA-256 digest and a short prefix are stored; the clear token is shown once, on the
     page that answers the "add" form (never in a message cookie or the session)."""
 
+    form = ApiTokenForm
     list_display = ("name", "user", "key_prefix", "created_at", "last_used_at", "expires_at", "revoked")
     list_filter = ("revoked",)
     list_select_related = ("user",)
@@ -62,11 +79,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            raw = ApiToken.generate()
-            obj.key_prefix = raw[:PREFIX_CHARS]
-            obj.digest = ApiToken.hash(raw)
+            # a blank expiry gets the default lifetime (ARBOR_TOKEN_DEFAULT_DAYS); audited as created
+            token, raw = token_services.token_create(user=obj.user, name=obj.name, expires_at=obj.expires_at,
+                                                     actor=request.user, request=request, source="admin")
+            obj.pk, obj.key_prefix, obj.digest = token.pk, token.key_prefix, token.digest
+            obj.expires_at, obj.created_at = token.expires_at, token.created_at
+            obj._state.adding, obj._state.db = False, token._state.db
             request._arbor_new_token = raw
-            obj.save()
         elif form.changed_data:
             obj.save(update_fields=form.changed_data)
 
@@ -89,8 +108,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
-        tokens = list(queryset.filter(revoked=False))
-        ApiToken.objects.filter(pk__in=[t.pk for t in tokens]).update(revoked=True)
+        tokens = list(queryset.filter(revoked=False).select_related("user"))
+        token_services.token_revoke(tokens, actor=request.user, request=request, source="admin")
         for token in tokens:
             self.log_change(request, token, "Revoked")
         self.message_user(request, f"Revoked {len(tokens)} token(s).", messages.SUCCESS)

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from tasks_app.models import ApiToken
+from tasks_app.services.tokens import token_check
 
 
-def user_for_token(raw: str):
-    digest = ApiToken.hash(raw)
-    token = ApiToken.objects.select_related("user").filter(digest=digest, revoked=False).first()
-    if token is None or not token.user.is_active:
-        return None
-    if token.expires_at and token.expires_at < timezone.now():
-        return None
-    now = timezone.now()
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+def user_for_token(raw: str, *, request=None, source: str = ""):
+    """The active user of a valid (not revoked, not expired) token, or None."""
+    return token_check(raw, request=request, source=source).user
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -31,10 +22,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("invalid Authorization header: expected 'Bearer <token>'")
-        user = user_for_token(header[1].decode(errors="replace"))
-        if user is None:
-            raise exceptions.AuthenticationFailed("invalid or expired token")
-        return user, None
+        source = "rpc" if request.path.rstrip("/") == "/tasks" else "api"
+        checked = token_check(header[1].decode(errors="replace"), request=request, source=source)
+        if checked.user is None:
+            raise exceptions.AuthenticationFailed(checked.message, code=f"token_{checked.reason}")
+        return checked.user, None
 
     def authenticate_header(self, request):
         return 'Bearer realm="arbor"'

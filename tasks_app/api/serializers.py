@@ -139,6 +139,10 @@ class StatsQuerySerializer(serializers.Serializer):
 
 class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, default="api")
+    expires_in_days = serializers.IntegerField(
+        required=False, min_value=1, max_value=3650,
+        help_text="lifetime in days; without it (and without expires_at) the server default ARBOR_TOKEN_DEFAULT_DAYS")
+    expires_at = serializers.DateTimeField(required=False, help_text="an exact expiry, in the future")
 
 
 # --- outputs -------------------------------------------------------------------------------------

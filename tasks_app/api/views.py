@@ -28,10 +28,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tasks_app import selectors
+from tasks_app.api.throttling import ThrottleUnauthenticatedMixin
 from tasks_app.exceptions import NotFound, TreeValidationError
 from tasks_app.models import ApiToken, Task, Tree
 from tasks_app.perf import gc_paused
-from tasks_app.services import control, trees
+from tasks_app.services import control, tokens, trees
 from tasks_app.services import tasks as task_services
 from tasks_app.services.copying import task_copy
 from tasks_app.services.grants import executor_catalogue
@@ -87,7 +88,7 @@ class StableOrderingFilter(drf_filters.OrderingFilter):
 FILTER_BACKENDS = [DjangoFilterBackend, drf_filters.SearchFilter, StableOrderingFilter]
 
 
-class ApiViewMixin:
+class ApiViewMixin(ThrottleUnauthenticatedMixin):
     parser_classes = [LimitedJSONParser]
     pagination_class = Pagination
 
@@ -457,14 +458,15 @@ class TokenViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet)
     def create(self, request):
         body = s.TokenCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        raw = ApiToken.generate()
-        token = ApiToken.objects.create(user=request.user, name=body.validated_data["name"], key_prefix=raw[:10],
-                                        digest=ApiToken.hash(raw))
+        data = body.validated_data
+        token, raw = tokens.token_create(user=request.user, name=data["name"], expires_at=data.get("expires_at"),
+                                         expires_in_days=data.get("expires_in_days"), actor=request.user,
+                                         request=request, source="api")
         token.token = raw
         return Response(s.NewTokenSerializer(token).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, pk=None):
-        updated = self.get_queryset().filter(pk=pk if str(pk).isdigit() else -1).update(revoked=True)
-        if not updated:
+        found = list(self.get_queryset().select_related("user").filter(pk=pk if str(pk).isdigit() else -1))
+        if not tokens.token_revoke(found, actor=request.user, request=request, source="api"):
             raise NotFound(f"token '{pk}' not found")
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -56,7 +56,7 @@ def still_allowed(scope, tree_id=None) -> tuple[int | None, object]:
     if scope.get("auth") == "token":
         from tasks_app.api.authentication import user_for_token
 
-        current = user_for_token(scope.get("auth_token") or "")
+        current = user_for_token(scope.get("auth_token") or "", request=scope, source="ws")
         if current is None or current.pk != fresh.pk:
             return CLOSE_UNAUTHENTICATED, None
     elif not _session_still_valid(scope, fresh):
@@ -107,7 +107,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def reject(self, code: int) -> None:
         await self.accept(self._subprotocol())
-        await self.shut(code)
+        await self.shut(code, reason=self.scope.get("auth_error") if code == CLOSE_UNAUTHENTICATED else None)
 
     def _subprotocol(self):
         return SUBPROTOCOL if SUBPROTOCOL in (self.scope.get("subprotocols") or ()) else None
@@ -116,12 +116,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         return bool(user is not None and user.is_authenticated and user.is_active)
 
-    async def shut(self, code: int) -> None:
+    async def shut(self, code: int, reason: str | None = None) -> None:
         if self.closed:
             return
         self.closed = True
         try:
-            await self.close(code)
+            await self.close(code, reason=reason)
         except Exception:
             pass
 

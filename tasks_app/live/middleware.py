@@ -35,10 +35,10 @@ def bearer_token(scope) -> str | None:
 
 
 @database_sync_to_async
-def _user_for_token(raw: str):
-    from tasks_app.api.authentication import user_for_token
+def _check_token(raw: str, scope):
+    from tasks_app.services.tokens import token_check
 
-    return user_for_token(raw) if raw else None
+    return token_check(raw, request=scope, source="ws")
 
 
 class TokenAuthMiddleware:
@@ -54,8 +54,10 @@ class TokenAuthMiddleware:
             user = scope.get("user")
             scope["auth"] = "session" if user is not None and user.is_authenticated else None
         else:
-            user = await _user_for_token(raw)
+            checked = await _check_token(raw, scope)
+            user = checked.user
             scope["user"] = user if user is not None else AnonymousUser()
+            scope["auth_error"] = checked.message if user is None else None  # the close reason
             scope["auth"] = "token" if user is not None else None
             scope["auth_token"] = raw if user is not None else None
         return await self.inner(scope, receive, send)

@@ -1,13 +1,18 @@
 """Probe and metrics endpoints. Thin: authorise, call ``health``/``metrics``, render.
 
-``ARBOR_METRICS_TOKEN`` (optional): when set, ``/metrics`` needs ``Authorization: Bearer <token>``
-and ``/readyz`` shows its per-check detail only to that token (the status code is always given,
-so a load balancer needs no secret).
+Who may read ``/metrics`` and the per-check detail of ``/readyz`` (the status code of ``/readyz``
+is always given, so a load balancer needs no secret):
+
+- ``ARBOR_METRICS_TOKEN`` set: only a client sending ``Authorization: Bearer <token>``;
+- no token, ``DEBUG=0``: only a client whose address is in ``ARBOR_METRICS_ALLOWED_IPS``
+  (addresses or networks; default loopback only);
+- no token, ``DEBUG=1`` (development): everyone.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
@@ -17,12 +22,28 @@ from django.views.decorators.http import require_http_methods
 from . import health, metrics
 
 MSG_TOKEN = "a valid ARBOR_METRICS_TOKEN bearer token is required"
+MSG_ADDRESS = "metrics are served only to the addresses in ARBOR_METRICS_ALLOWED_IPS (or set ARBOR_METRICS_TOKEN)"
+
+
+def _address_allowed(request) -> bool:
+    raw = request.META.get("REMOTE_ADDR") or ""
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return False
+    for entry in getattr(settings, "ARBOR_METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"]):
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def _token_ok(request) -> bool:
     expected = getattr(settings, "ARBOR_METRICS_TOKEN", "")
     if not expected:
-        return True
+        return bool(settings.DEBUG) or _address_allowed(request)
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given:
@@ -52,6 +73,8 @@ def readyz(request):
 @require_http_methods(["GET", "HEAD"])
 def metrics_view(request):
     if not _token_ok(request):
+        if not getattr(settings, "ARBOR_METRICS_TOKEN", ""):
+            return JsonResponse({"error": {"code": "forbidden", "message": MSG_ADDRESS}}, status=403)
         response = JsonResponse({"error": {"code": "unauthorized", "message": MSG_TOKEN}}, status=401)
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response

@@ -6,6 +6,10 @@ puts an executor into a tree or runs it calls :func:`require_executors` with the
 tree creation, task edits, copies and clones (the whole copied set), execute, retry and rerun
 (the tasks that would run). A grant revoked after creation therefore stops the next run.
 
+Staff-only executors (``executors.access``: ``system_info`` unless ``ARBOR_SYSTEM_INFO_FOR_ALL``)
+are the same rule one step stricter: to anyone else they are unknown (400 ``unknown_executor``)
+and absent from the catalogue.
+
 ``actor=None`` is a trusted system caller (the scheduler, tests, operator scripts); every
 interface (REST, JSON-RPC, UI, admin, TaskManager, ``manage.py arbor``) passes its user.
 
@@ -23,7 +27,7 @@ import functools
 from collections.abc import Iterable
 
 from tasks_app.exceptions import PermissionDenied
-from tasks_app.executors import registry
+from tasks_app.executors import access, registry
 
 from . import audit
 
@@ -40,6 +44,8 @@ def permission_for(executor_id: str) -> str | None:
 def may_use(user, executor_id: str) -> bool:
     if user is None:
         return True
+    if not access.may_use(user, executor_id):  # staff-only executors (system_info)
+        return False
     permission = permission_for(executor_id)
     return permission is None or bool(user.has_perm(permission))
 
@@ -56,6 +62,8 @@ def executor_catalogue(user, *, include_denied: bool = False) -> list[dict]:
     ``allowed``; without ``include_denied`` only the executors ``user`` may use."""
     out = []
     for item in registry.describe_all():
+        if user is not None and not access.may_use(user, item["id"]):
+            continue  # a staff-only executor is unknown to everyone else, not merely denied
         allowed = item["permission"] is None or user is None or bool(user.has_perm(item["permission"]))
         if allowed or include_denied:
             out.append({**item, "allowed": allowed})
@@ -67,6 +75,8 @@ def require_executors(user, executor_ids: Iterable[str], *, source: str = "") ->
     may not use. ``user=None`` (a system caller) may use every executor."""
     if user is None:
         return
+    ids = {registry.ALIASES.get(e, e) for e in executor_ids if e}
+    access.check(user, sorted(ids))  # staff-only executors answer as unknown ones
     for executor_id in sorted({registry.ALIASES.get(e, e) for e in executor_ids if e}):
         permission = permission_for(executor_id)
         if permission is not None and not user.has_perm(permission):

@@ -69,7 +69,12 @@ def test_create_accepts_one_task_dict_or_a_tasks_key(api):
 
 
 def test_create_accepts_apflow_executor_aliases(api):
-    task = ok(api, "tasks.create", [{"name": "x", "schemas": {"method": "system_info_executor"}}])
+    task = ok(api, "tasks.create", [{"name": "x", "schemas": {"method": "aggregate_results_executor"}}])
+    assert task["executor"] == "aggregate_results"
+
+
+def test_create_accepts_the_system_info_alias_for_staff(staff_api):
+    task = ok(staff_api, "tasks.create", [{"name": "x", "schemas": {"method": "system_info_executor"}}])
     assert task["executor"] == "system_info"
 
 

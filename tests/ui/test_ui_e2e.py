@@ -198,7 +198,7 @@ def test_retry_a_failed_task_in_place(user_page, arbor_server, run_tree, workers
     expect(dialog).to_contain_text("Retry: 2 tasks")
     dialog.locator('[data-testid="confirm"]').click()
     # the retry runs (and fails) again: two attempts, the history kept
-    page.wait_for_function("arborRun.task('flaky').attempt_count === 2 && arborRun.task('flaky').status === 'failed'")
+    page.wait_for_function("() => arborRun.task('flaky').attempt_count === 2 && arborRun.task('flaky').status === 'failed'")
     expect(detail.locator("table.attempts tbody tr[data-outcome]")).to_have_count(2, timeout=10_000)
     wait_status(page, "after", "cancelled")
 
@@ -238,7 +238,7 @@ def test_live_run_view_screenshots(user_page, arbor_server, tm, workers):
     page = user_page
     page.goto(f"{arbor_server}/trees/{tree.id}/")
     page.wait_for_selector("body[data-ready='1']")
-    page.wait_for_function("arborRun.task('transform').progress > 0.1")
+    page.wait_for_function("() => arborRun.task('transform').progress > 0.1")
     assert page.evaluate("arborRun.task('backup').waiting_reason") != ""
     page.click("#view-list")
     expect(page.locator('tr[data-task-name="backup"]')).to_have_attribute("data-state", "waiting")
@@ -288,7 +288,7 @@ def test_copy_with_edits_saves_a_new_tree_and_leaves_the_original(user_page, arb
     page.wait_for_selector("body[data-ready='1']")
     page.click("#act-copy-edit")
     page.wait_for_url(re.compile(UUID_PATH + r"edit/$"))
-    page.wait_for_function("window.arborEditor && arborEditor.ready === true")
+    page.wait_for_function("() => window.arborEditor && arborEditor.ready === true")
     expect(page.locator("#validation")).to_contain_text("Valid: 2 tasks")
     page.evaluate("id => arborEditor.select(id)", editor_task_id(page, "a"))
     page.fill("#f-name", "a-edited")

@@ -17,6 +17,7 @@ from tasks_app import exceptions as domain
 
 from ..idempotency import idempotent
 from ..limits import LimitedJSONParser
+from ..throttling import ThrottleUnauthenticatedMixin
 from .methods import METHODS, Call, Streaming, methods_catalogue
 from .protocol import (
     INTERNAL_ERROR,
@@ -109,7 +110,7 @@ def run_entry(request, user, entry, *, batch: bool):
     return envelope_result(rpc_id, outcome), 200, None
 
 
-class RpcBaseView(APIView):
+class RpcBaseView(ThrottleUnauthenticatedMixin, APIView):
     """Shared by both endpoints: JSON only, and every error (authentication included) in
     JSON-RPC's shape."""
 
