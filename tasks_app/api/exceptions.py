@@ -17,6 +17,7 @@ STATUS_BY_ERROR = [
     (domain.InvalidTransition, status.HTTP_409_CONFLICT),
     (domain.CannotDelete, status.HTTP_409_CONFLICT),
     (domain.ArchivedTask, status.HTTP_409_CONFLICT),
+    (domain.PermissionDenied, status.HTTP_403_FORBIDDEN),
     (domain.ValidationError, status.HTTP_400_BAD_REQUEST),
     (domain.OrchestratorError, status.HTTP_400_BAD_REQUEST),
 ]

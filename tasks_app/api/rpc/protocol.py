@@ -38,6 +38,7 @@ DOMAIN_CODES: dict[str, tuple[int, int]] = {
     "cannot_delete": (CANNOT_DELETE, 409),
     "invalid_reference": (INVALID_DEPENDENCY, 400),
     "tree_validation": (TREE_VALIDATION, 400),
+    "permission_denied": (UNAUTHORIZED, 403),
     "limit_exceeded": (INVALID_PARAMS, 400),
     "validation": (INVALID_PARAMS, 400),
     "error": (INVALID_PARAMS, 400),
