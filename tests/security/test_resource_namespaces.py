@@ -239,3 +239,41 @@ def test_simulator_agrees_exclusive_holders_of_different_owners_overlap(n, seed)
     declared = simulate(graph, workers=n, seed=seed, locks=locks, owners={f"t{i}": i for i in range(n)},
                         shared={"db:x"})
     assert sum(1 for e in declared.events if e[0] == "start" and e[1] == 0) == 1
+
+
+# --- the admin: staff declare and grant; the locks page ---------------------------------------------
+
+
+def test_staff_declare_and_grant_a_shared_resource_in_the_admin(client, staff_user, user, other_user):
+    from django.urls import reverse
+
+    team = Group.objects.create(name="team-a")
+    other_user.groups.add(team)
+    client.force_login(staff_user)
+    add = reverse("admin:tasks_app_resourcepool_add")
+    refused = client.post(add, {"key": f"u{user.id}/db:x", "capacity": "1", "description": ""})
+    assert refused.status_code == 200 and "key" in refused.context["adminform"].form.errors
+    resp = client.post(add, {"key": "db:team-a-prod", "capacity": "1", "description": "prod",
+                             "users": [user.id], "groups": [team.id]})
+    assert resp.status_code == 302
+    pool = ResourcePool.objects.get(key="db:team-a-prod")
+    assert not pool.everyone and list(pool.users.all()) == [user] and list(pool.groups.all()) == [team]
+    listing = client.get(reverse("admin:tasks_app_resourcepool_changelist"))
+    assert b"1 user(s), 1 group(s)" in listing.content
+    # both are granted now: they exclude each other
+    started(user, "a1", [PROD])
+    started(other_user, "b1", [PROD])
+    assert len(claim_all()) == 1
+
+
+def test_the_locks_page_shows_the_key_as_named_and_whose_it_is(client, staff_user, user, other_user):
+    from django.urls import reverse
+
+    declare("gpu:0", capacity=2, everyone=True)
+    started(user, "a1", [PROD])
+    started(other_user, "b1", [PROD, READ_GPU])
+    claim_all()
+    client.force_login(staff_user)
+    page = client.get(reverse("admin:tasks_app_resourcelock_changelist")).content.decode()
+    assert page.count("db:team-a-prod") >= 2 and "private to alice" in page and "private to mallory" in page
+    assert "shared" in page and f"u{user.id}/" not in page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
