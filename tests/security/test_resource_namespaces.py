@@ -277,3 +277,27 @@ def test_the_locks_page_shows_the_key_as_named_and_whose_it_is(client, staff_use
     page = client.get(reverse("admin:tasks_app_resourcelock_changelist")).content.decode()
     assert page.count("db:team-a-prod") >= 2 and "private to alice" in page and "private to mallory" in page
     assert "shared" in page and f"u{user.id}/" not in page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+
+
+# --- the claim path stays cheap ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("blocked", [3, 12])
+def test_a_claim_reads_locks_and_grants_once_per_page_not_per_task(user, other_user, blocked):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    team = Group.objects.create(name="team-a")
+    user.groups.add(team)
+    declare("gpu:0", capacity=1, groups=[team])
+    holder = started(user, "holder", [PROD, READ_GPU])
+    assert claim().task_id == holder.id
+    tree = trees.tree_create(owner=user, tasks=[t("root")] + [
+        t(f"w{i}", parent_id="root", resources=[PROD] if i % 2 else [READ_GPU]) for i in range(blocked)])
+    control.tree_execute(tree=tree, actor=user)
+    with CaptureQueriesContext(connection) as queries:
+        got = runs.claim_batch(worker="w1", limit=8)
+    assert [c.name for c in got] == ["root"]
+    assert Task.objects.filter(tree=tree, status="pending").exclude(waiting_reason="").count() == blocked
+    reads = [q["sql"] for q in queries if "resourcelock" in q["sql"].lower() or "resourcepool" in q["sql"].lower()]
+    assert len(reads) <= 4, reads  # held locks, pools, user grants, group grants: whatever the page's size
