@@ -44,15 +44,20 @@ class SharedResources:
 
 
 NONE = SharedResources()
+CHUNK = 500
 
 
 def shared_resources(keys: Iterable[str], owner_ids: Iterable) -> SharedResources:
     """Read the shared resources among ``keys`` (``type:identifier``) and their grants to
-    ``owner_ids``: one query, plus two when one of them is not granted to everyone."""
-    keys = set(keys)
+    ``owner_ids``: one query (per 500 keys), plus two when one of them is not granted to everyone."""
+    keys = sorted(set(keys))
     if not keys:
         return NONE
-    pools = list(ResourcePool.objects.filter(key__in=keys).values_list("id", "key", "capacity", "everyone"))
+    pools = [  # a big tree may name many keys: in chunks, within every backend's parameter limit
+        row for start in range(0, len(keys), CHUNK)
+        for row in ResourcePool.objects.filter(key__in=keys[start:start + CHUNK]).values_list(
+            "id", "key", "capacity", "everyone")
+    ]
     if not pools:
         return NONE
     capacity = {key: cap for _id, key, cap, _everyone in pools}

@@ -301,3 +301,12 @@ def test_a_claim_reads_locks_and_grants_once_per_page_not_per_task(user, other_u
     assert Task.objects.filter(tree=tree, status="pending").exclude(waiting_reason="").count() == blocked
     reads = [q["sql"] for q in queries if "resourcelock" in q["sql"].lower() or "resourcepool" in q["sql"].lower()]
     assert len(reads) <= 4, reads  # held locks, pools, user grants, group grants: whatever the page's size
+
+
+def test_a_big_tree_naming_many_resources_is_checked_in_chunks(api, user):
+    declare("db:k1999", users=[user])
+    many = [t("root")] + [t(f"c{i}", parent_id="root", resources=[
+        {"type": "db", "identifier": f"k{i * 20 + j}"} for j in range(20)]) for i in range(100)]
+    assert api.post("/api/v1/trees/", many, format="json").status_code == 201
+    ResourcePool.objects.filter(key="db:k1999").get().users.clear()
+    assert api.post("/api/v1/trees/", many, format="json").status_code == 403
