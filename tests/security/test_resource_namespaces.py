@@ -310,3 +310,37 @@ def test_a_big_tree_naming_many_resources_is_checked_in_chunks(api, user):
     assert api.post("/api/v1/trees/", many, format="json").status_code == 201
     ResourcePool.objects.filter(key="db:k1999").get().users.clear()
     assert api.post("/api/v1/trees/", many, format="json").status_code == 403
+
+
+# --- the upgrade -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_grants_existing_pools_to_everyone_and_moves_held_locks(django_user_model):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+    from django.utils import timezone
+
+    before, after = [("tasks_app", "0004_audit_event")], [("tasks_app", "0005_shared_resources")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    owner = old.get_model("auth", "User").objects.create(username="legacy")
+    tree = old.get_model("tasks_app", "Tree").objects.create(owner_id=owner.id, name="t")
+    task = old.get_model("tasks_app", "Task").objects.create(tree=tree, owner_id=owner.id, name="t", executor="noop")
+    attempt = old.get_model("tasks_app", "Attempt").objects.create(task=task, tree=tree, number=1, executor="noop",
+                                                                  started_at=timezone.now())
+    old.get_model("tasks_app", "ResourcePool").objects.create(key="gpu:0", capacity=2)
+    lock_model = old.get_model("tasks_app", "ResourceLock")
+    for key in ("gpu:0", "db:x"):
+        lock_model.objects.create(key=key, mode="read", attempt=attempt, task=task)
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    new = executor.loader.project_state(after).apps
+    assert list(new.get_model("tasks_app", "ResourcePool").objects.values_list("key", "everyone")) == [("gpu:0", True)]
+    assert sorted(new.get_model("tasks_app", "ResourceLock").objects.values_list("key", flat=True)) == [
+        "gpu:0", f"u{owner.id}/db:x"]
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())  # leave the database as the other tests expect
