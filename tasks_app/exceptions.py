@@ -106,6 +106,13 @@ class ArchivedTask(OrchestratorError):
     code = "archived"
 
 
+class ResourceNotGranted(PermissionDenied):
+    """A task names a shared resource (declared by staff) that its owner is not granted;
+    ``details["resources"]`` lists them as the user named them."""
+
+    code = "resource_not_granted"
+
+
 class LimitExceeded(ValidationError):
     """A configured size limit was exceeded; ``details["limit"]`` names it (e.g. ``"max_tasks"``)."""
 

@@ -1,4 +1,4 @@
-"""Resource pools, API tokens, and the django-q2 pages restricted to superusers."""
+"""Shared resources (pools) and held locks, API tokens, and the django-q2 pages restricted to superusers."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
+from tasks_app.engine.resources import is_namespaced, public_key
 from tasks_app.models import ApiToken, ResourceLock, ResourcePool
 from tasks_app.services import tokens as token_services
 
@@ -19,27 +20,75 @@ PREFIX_CHARS = 10  # the same prefix length as ``manage.py arbor_token``
 
 @admin.register(ResourcePool)
 class ResourcePoolAdmin(admin.ModelAdmin):
-    list_display = ("key", "capacity", "holders", "description")
+    """Shared resources: declaring ``type:identifier`` here makes every user it is granted to
+    lock the same resource (within its capacity); a resource nobody declared is private to each
+    user, and naming a declared one without a grant is refused (docs/security-resources.md)."""
+
+    list_display = ("key", "capacity", "holders", "granted_to", "description")
     list_editable = ("capacity",)
+    list_filter = ("everyone",)
     search_fields = ("key", "description")
-    fields = ("key", "capacity", "description")
+    fields = ("key", "capacity", "description", "everyone", "users", "groups")
+    filter_horizontal = ("users", "groups")
 
     def get_queryset(self, request):
         held = (ResourceLock.objects.filter(key=OuterRef("key")).order_by().values("key")
                 .annotate(n=Count("id")).values("n"))
         return super().get_queryset(request).annotate(
-            held=Coalesce(Subquery(held, output_field=IntegerField()), 0)
+            held=Coalesce(Subquery(held, output_field=IntegerField()), 0),
+            user_grants=Count("users", distinct=True),
+            group_grants=Count("groups", distinct=True),
         )
 
     def save_model(self, request, obj, form, change):
+        concrete = {f.name for f in obj._meta.concrete_fields}
+        changed = [name for name in form.changed_data if name in concrete]
         if not change:
             obj.save()
-        elif form.changed_data:
-            obj.save(update_fields=form.changed_data)
+        elif changed:
+            obj.save(update_fields=changed)  # grants (many-to-many) are saved by save_related
 
     @admin.display(description="held now", ordering="held")
     def holders(self, obj):
         return obj.held
+
+    @admin.display(description="granted to")
+    def granted_to(self, obj):
+        if obj.everyone:
+            return "everyone"
+        if not obj.user_grants and not obj.group_grants:
+            return "nobody (refused to every user)"
+        return f"{obj.user_grants} user(s), {obj.group_grants} group(s)"
+
+
+@admin.register(ResourceLock)
+class ResourceLockAdmin(admin.ModelAdmin):
+    """The locks live attempts hold, read-only. A private resource's lock is shown as its owner
+    named it, with the owner; a shared resource's as "shared"."""
+
+    list_display = ("resource", "scope", "mode", "task", "acquired_at")
+    list_filter = ("mode",)
+    list_select_related = ("task", "task__owner")
+    search_fields = ("key", "task__name", "task__owner__username")
+    fields = ("resource", "scope", "key", "mode", "task", "attempt", "acquired_at")
+    readonly_fields = fields
+
+    @admin.display(description="resource", ordering="key")
+    def resource(self, obj):
+        return public_key(obj.key)
+
+    @admin.display(description="scope")
+    def scope(self, obj):
+        return f"private to {obj.task.owner}" if is_namespaced(obj.key) else "shared"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a lock is released by ending its attempt, never by hand
 
 
 class ApiTokenForm(forms.ModelForm):

@@ -49,7 +49,11 @@ from tasks_app.engine.resources import (
     Lock,
     can_acquire,
     compatible,
+    is_namespaced,
+    lock_key,
     normalise,
+    public_key,
+    scoped,
     select_startable,
 )
 from tasks_app.engine.simulate import Simulation, simulate
@@ -117,7 +121,11 @@ __all__ = [
     "find_cycle",
     "is_ready",
     "newly_ready",
+    "is_namespaced",
+    "lock_key",
     "normalise",
+    "public_key",
+    "scoped",
     "order_key",
     "parent_chain",
     "plan_copy",

@@ -8,7 +8,7 @@ any mode. A task starts only when it can take all its locks at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from tasks_app.exceptions import ValidationError
@@ -29,9 +29,42 @@ MISSING_FIELD = "resource at index {index} has no {field}"
 NOT_A_LIST = "resources must be a list"
 
 
+_DIGITS = frozenset("0123456789")
+NOT_GRANTED = "resource '{key}' is a shared resource not granted to you"
+
+
 class Lock(NamedTuple):
     key: str
     mode: str = DEFAULT_MODE
+
+
+def lock_key(owner_id: object, key: str, shared: Collection[str]) -> str:
+    """The key a lock on ``key`` (``type:identifier``) is taken under for a task of ``owner_id``:
+    ``key`` itself if it names a shared resource, else ``u<owner_id>/key``."""
+    return key if key in shared else f"u{owner_id}/{key}"
+
+
+def scoped(locks: Iterable[Lock], owner_id: object, shared: Collection[str]) -> list[Lock]:
+    """``locks`` (as ``normalise`` returns them) under the keys ``lock_key`` gives, sorted by key."""
+    return sorted(Lock(lock_key(owner_id, key, shared), mode) for key, mode in locks)
+
+
+def _namespace_end(key: str) -> int:
+    """The length of a leading ``u<digits>/`` in ``key`` (0 if it has none)."""
+    slash = key.find("/")
+    if slash < 2 or key[0] != "u" or not set(key[1:slash]) <= _DIGITS:
+        return 0
+    return slash + 1
+
+
+def public_key(key: str) -> str:
+    """What the owner of a lock named: ``u7/db:x`` -> ``db:x``; a shared key is left as it is."""
+    return key[_namespace_end(key):]
+
+
+def is_namespaced(key: str) -> bool:
+    """Whether ``key`` has the form of a per-owner lock key (never allowed as a shared key)."""
+    return _namespace_end(key) > 0
 
 
 def _check_mode(mode: str) -> str:
@@ -67,7 +100,8 @@ def can_acquire(
     ``held`` has one entry per holder of a key (what running attempts hold). Repeated keys in
     ``requested`` collapse to the strongest mode. Keys are checked in sorted order, so the
     reason is deterministic: ``"waiting for resource 'db:x' (held exclusive)"`` (naming the
-    strongest conflicting mode held) or ``"resource 'gpu:0' is at capacity 2"``.
+    strongest conflicting mode held) or ``"resource 'gpu:0' is at capacity 2"``; a reason names
+    the key as its owner did (``public_key``), never another owner's namespace.
     """
     holders: dict[str, list[str]] = {}
     for key, mode in held:
@@ -77,10 +111,10 @@ def can_acquire(
         current = holders.get(key, [])
         conflicting = [other for other in current if not compatible(mode, other)]
         if conflicting:
-            return HELD.format(key=key, mode=max(conflicting, key=_STRENGTH.__getitem__))
+            return HELD.format(key=public_key(key), mode=max(conflicting, key=_STRENGTH.__getitem__))
         limit = limits.get(key)
         if limit is not None and len(current) >= limit:
-            return AT_CAPACITY.format(key=key, capacity=limit)
+            return AT_CAPACITY.format(key=public_key(key), capacity=limit)
     return None
 
 

@@ -6,12 +6,12 @@ the real scheduler should combine them.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from tasks_app.engine.propagation import failure_fallout
 from tasks_app.engine.readiness import newly_ready, ready_ids
-from tasks_app.engine.resources import Lock, select_startable, strongest
+from tasks_app.engine.resources import Lock, scoped, select_startable, strongest
 from tasks_app.engine.snapshot import Graph
 from tasks_app.engine.states import UPSTREAM_FAILED, Status
 
@@ -34,6 +34,8 @@ def simulate(
     locks: Mapping[str, Sequence[Lock]] | None = None,
     capacity: Mapping[str, int] | None = None,
     max_duration: int = 3,
+    owners: Mapping[str, object] | None = None,
+    shared: Collection[str] | None = None,
 ) -> Simulation:
     """Run ``graph`` to quiescence on ``workers`` slots and return the event log and final graph.
 
@@ -42,9 +44,15 @@ def simulate(
     fail, the others complete with a result; fallout is applied after every finish and newly
     ready tasks get ``ready_at`` = the current time. Stops when nothing runs and nothing is
     ready.
+
+    Locks are taken as the claimer takes them (``resources.scoped``): under the namespace of the
+    task's owner (``owners``: node id -> owner id; one owner ``0`` for nodes not in it) unless the
+    key is ``shared`` (default: the keys given a ``capacity``, as declared pools are).
     """
     rng = random.Random(seed)
-    locks = locks or {}
+    shared = frozenset(capacity or ()) if shared is None else frozenset(shared)
+    owners = owners or {}
+    locks = {node_id: scoped(wanted, owners.get(node_id, 0), shared) for node_id, wanted in (locks or {}).items()}
     events: list[Event] = []
     now = 0
     running: dict[str, int] = {}

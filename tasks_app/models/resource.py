@@ -1,4 +1,8 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from tasks_app.engine.resources import is_namespaced
 
 
 class LockMode(models.TextChoices):
@@ -7,12 +11,31 @@ class LockMode(models.TextChoices):
     EXCLUSIVE = "exclusive"
 
 
-class ResourcePool(models.Model):
-    """Optional capacity of a named resource (``type:identifier``): at most N holders at once."""
+def validate_shared_key(key: str) -> None:
+    if ":" not in key:
+        raise ValidationError("a resource key is 'type:identifier'")
+    if is_namespaced(key):
+        raise ValidationError("'u<number>/…' is the form of a per-user lock key; choose another type")
 
-    key = models.CharField(max_length=300, unique=True)
+
+class ResourcePool(models.Model):
+    """A shared resource declared by staff (``type:identifier``), with its capacity: at most N
+    holders at once, across every user it is granted to.
+
+    A resource nobody declared is private: each user locks it in their own namespace
+    (``engine.resources.lock_key``). A declared one is locked under its plain key by every user
+    it is granted to (``everyone``, ``users``, or a member of ``groups``); naming it without a
+    grant is refused (docs/security-resources.md).
+    """
+
+    key = models.CharField(max_length=300, unique=True, validators=[validate_shared_key])
     capacity = models.PositiveIntegerField(default=1)
     description = models.CharField(max_length=300, blank=True, default="")
+    everyone = models.BooleanField(default=False, help_text="Granted to every user.")
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="shared_resources",
+                                   help_text="Users granted this resource.")
+    groups = models.ManyToManyField("auth.Group", blank=True, related_name="shared_resources",
+                                    help_text="Groups whose members are granted this resource.")
 
     class Meta:
         ordering = ["key"]

@@ -18,15 +18,16 @@ from django.utils import timezone
 
 from tasks_app.engine import inputs as engine_inputs
 from tasks_app.engine.backoff import retry_delay as backoff_delay
-from tasks_app.engine.resources import AT_CAPACITY, can_acquire, compatible
+from tasks_app.engine.resources import AT_CAPACITY, can_acquire, compatible, public_key, scoped
 from tasks_app.engine.resources import normalise as normalise_resources
 from tasks_app.engine.states import RETRYABLE_OUTCOMES, Outcome, Status
 from tasks_app.exceptions import UnknownExecutor
 from tasks_app.executors import registry
-from tasks_app.models import Attempt, Dependency, ResourceLock, ResourcePool, Task
+from tasks_app.models import Attempt, Dependency, ResourceLock, Task
 
 from . import scheduling
 from .events import EventBuffer
+from .resources import SharedResources, not_granted_message, shared_resources
 from .sql import update_rows
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Claim:
     timeout: float | None
     lease_expires_at: dt.datetime | None = None
     has_locks: bool = False
+    refused: str | None = None  # names a shared resource its owner is no longer granted: fail it
 
 
 @dataclass
@@ -95,12 +97,12 @@ def lock_verdict(locks, held, reserved, capacity) -> str | None:
     for key, mode in locks:
         for other_key, other_mode in reserved:
             if other_key == key and not compatible(mode, other_mode):
-                return QUEUED.format(key=key, mode=other_mode)
+                return QUEUED.format(key=public_key(key), mode=other_mode)
         limit = capacity.get(key)
         if limit is not None:
             taken = sum(1 for k, _ in held if k == key) + sum(1 for k, _ in reserved if k == key)
             if taken >= limit:
-                return AT_CAPACITY.format(key=key, capacity=limit)
+                return AT_CAPACITY.format(key=public_key(key), capacity=limit)
     return None
 
 
@@ -109,21 +111,39 @@ def claimable_since(since, *, now=None, sample: int = 100) -> bool:
     locks were free and nobody ahead waited for them) since ``since`` — the watchdog's sign of a
     cluster that stopped claiming."""
     now = now or timezone.now()
-    queue = list(ready_queue(now).only("id", "resources", "updated_at", "next_attempt_at")[:sample])
-    wanted = {task.id: _task_locks(task) for task in queue}
-    keys = sorted({key for locks in wanted.values() for key, _ in locks})
-    held = list(ResourceLock.objects.filter(key__in=keys).values_list("key", "mode")) if keys else []
-    capacity = dict(ResourcePool.objects.filter(key__in=keys).values_list("key", "capacity")) if keys else {}
+    queue = list(ready_queue(now).only("id", "owner_id", "resources", "updated_at", "next_attempt_at")[:sample])
+    named = {task.id: _task_locks(task) for task in queue}
+    shared = _shared_for(queue, named)
+    wanted = {task.id: scoped(named[task.id], task.owner_id, shared.keys) for task in queue}
+    held = _held(wanted.values())
     reserved: list = []
     for task in queue:
         locks = wanted[task.id]
-        if locks and lock_verdict(locks, held, reserved, capacity):
+        if shared.refused(task.owner_id, named[task.id]):
+            pass  # a claim pass would have failed it at once, taking no lock
+        elif locks and lock_verdict(locks, held, reserved, shared.capacity):
             reserved.extend(locks)
             continue
-        held.extend(locks)  # a claim pass would have started it
+        else:
+            held.extend(locks)  # a claim pass would have started it
         if task.updated_at < since and (task.next_attempt_at is None or task.next_attempt_at < since):
             return True
     return False
+
+
+def _shared_for(tasks, named: dict) -> SharedResources:
+    """The shared resources that ``tasks`` name (``named``: task id -> locks as named) and their
+    grants to the tasks' owners: read once per page, never per task."""
+    keys = {key for locks in named.values() for key, _ in locks}
+    if not keys:
+        return shared_resources((), ())
+    return shared_resources(keys, {task.owner_id for task in tasks if named.get(task.id)})
+
+
+def _held(lock_lists) -> list[tuple[str, str]]:
+    """The locks live attempts hold on any key of ``lock_lists`` (scoped keys): one query."""
+    keys = sorted({key for locks in lock_lists for key, _ in locks})
+    return list(ResourceLock.objects.filter(key__in=keys).values_list("key", "mode")) if keys else []
 
 
 def _advisory_lock(keys) -> None:
@@ -157,7 +177,7 @@ def _task_locks(task: Task) -> list:
 
 def _claim(*, worker: str, limit: int, now=None, events: EventBuffer | None = None) -> list[Claim]:
     qs = ready_queue(now or timezone.now()).only(
-        "id", "tree_id", "name", "executor", "priority", "resources", "timeout", "params", "inputs",
+        "id", "tree_id", "owner_id", "name", "executor", "priority", "resources", "timeout", "params", "inputs",
         "attempt_count", "waiting_reason", "max_retries",
     )
     if connection.vendor == "postgresql":
@@ -166,6 +186,7 @@ def _claim(*, worker: str, limit: int, now=None, events: EventBuffer | None = No
     chosen: list[Task] = []
     held_new: list[tuple[str, str]] = []
     lock_rows: list[tuple[Task, list]] = []
+    refusals: dict = {}  # task id -> why it fails instead of taking its locks
     waiting_updates: list[Task] = []
     reserved: list[tuple[str, str]] = []  # wanted by tasks that wait: later conflicting ones queue behind
     # Tasks waiting for a lock keep their place, but never hide claimable work behind them: look
@@ -173,28 +194,38 @@ def _claim(*, worker: str, limit: int, now=None, events: EventBuffer | None = No
     seen: set = set()
     for offset in range(0, page * CLAIM_PAGES, page):
         candidates = list(qs[offset: offset + page])
-        wanted = {task.id: _task_locks(task) for task in candidates}
+        named = {task.id: _task_locks(task) for task in candidates}
+        # one read of the shared resources the page names; every other key is its owner's own
+        shared = _shared_for(candidates, named)
+        wanted = {task.id: scoped(named[task.id], task.owner_id, shared.keys) for task in candidates}
         # every resource this page may need, locked once in sorted order: claimers never deadlock
         _advisory_lock([key for locks in wanted.values() for key, _ in locks])
         if now is None:
             now = timezone.now()  # read after the queue: later than any commit the queue saw
+        held_page = _held(wanted.values())  # after the advisory locks: what the page's resources hold
         for task in _with_skipped(candidates, wanted, seen, now, offset + 2 * page):
             if task.id not in wanted:
                 # ahead of us in the queue but row-locked by a concurrent claimer (SKIP LOCKED hid
                 # it): its claim is not committed, so it has not taken its locks yet. Keep its
-                # place, or we could take a lock a higher-priority task is about to take.
-                reserved.extend(_task_locks(task))
+                # place, or we could take a lock a higher-priority task is about to take. (A key
+                # the page does not name cannot meet the page's keys, shared or not.)
+                reserved.extend(scoped(_task_locks(task), task.owner_id, shared.keys))
                 continue
             if len(chosen) >= limit:
                 break
             if chosen and (task.executor not in BATCHABLE or chosen[0].executor not in BATCHABLE):
                 continue
+            refused = shared.refused(task.owner_id, named[task.id])
+            if refused:
+                # a grant revoked since the task was written: it fails, taking no lock
+                refusals[task.id] = not_granted_message(refused)
+                chosen.append(task)
+                lock_rows.append((task, []))
+                continue
             locks = wanted[task.id]
             if locks:
-                keys = [k for k, _ in locks]
-                held = list(ResourceLock.objects.filter(key__in=keys).values_list("key", "mode")) + held_new
-                capacity = dict(ResourcePool.objects.filter(key__in=keys).values_list("key", "capacity"))
-                reason = lock_verdict(locks, held, reserved, capacity)
+                held = held_page + held_new
+                reason = lock_verdict(locks, held, reserved, shared.capacity)
                 if reason:
                     reserved.extend(locks)
                     if task.waiting_reason != reason:
@@ -242,7 +273,8 @@ def _claim(*, worker: str, limit: int, now=None, events: EventBuffer | None = No
                 attempt_id=attempt.id, task_id=task.id, tree_id=task.tree_id, number=number,
                 executor=task.executor, name=task.name, inputs=effective, params=task.params or {},
                 dependency_results=engine_inputs.aggregate_results(dep_rows), timeout=_timeout(task),
-                lease_expires_at=lease, has_locks=bool(task.resources),
+                lease_expires_at=lease, has_locks=bool(task.resources) and task.id not in refusals,
+                refused=refusals.get(task.id),
             )
         )
         events.add(task.tree_id, "task.status", task_id=task.id, status=Status.IN_PROGRESS.value,
@@ -284,7 +316,7 @@ def _with_skipped(candidates: list[Task], wanted: dict, seen: set, now, depth: i
     seen.update(wanted)
     if connection.vendor != "postgresql" or not any(wanted.values()):
         return candidates
-    head = list(ready_queue(now).only("id", "resources")[:depth])
+    head = list(ready_queue(now).only("id", "owner_id", "resources")[:depth])
     if all(task.id in seen for task in head):
         return candidates
     mine = {task.id: task for task in candidates}

@@ -36,6 +36,7 @@ from tasks_app.models import Dependency, Task, Tree
 
 from . import grants, scheduling
 from .events import EventBuffer
+from .resources import check_granted
 from .trees import parse_task_fields
 
 # Fields a PATCH may change; ``parent`` is accepted as an alias of ``parent_id``.
@@ -187,8 +188,9 @@ def task_update(*, task: Task, data: dict, actor=None, source: str = "api") -> T
     bad values (``TreeValidationError`` listing every problem); ``UnknownExecutor``;
     ``InvalidReference`` for a parent or dependency that is not a task of the same tree (a
     foreign task looks exactly like a missing one); ``DependencyCycle`` naming the path;
-    ``LimitExceeded`` for the tree depth or dependency count limits. ``dependencies`` replaces
-    the whole list (same format as creation).
+    ``LimitExceeded`` for the tree depth or dependency count limits; ``ResourceNotGranted`` for
+    ``resources`` naming a shared resource the task's owner is not granted. ``dependencies``
+    replaces the whole list (same format as creation).
     """
     data = _check_fields(data)
     tree = _lock_tree(task.tree_id)
@@ -259,6 +261,8 @@ def task_update(*, task: Task, data: dict, actor=None, source: str = "api") -> T
         raise TreeValidationError(errors)
     # the executor the task will have: editing a dangerous task's inputs chooses what it runs
     grants.require_executors(actor, [changes.get("executor", task.executor)], source=source)
+    if changes.get("resources"):
+        check_granted(task.owner_id, [changes["resources"]])
     if not changes and new_deps is None:
         return task
 

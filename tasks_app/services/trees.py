@@ -17,6 +17,7 @@ from tasks_app.perf import gc_paused
 
 from . import grants, sql
 from .events import EventBuffer
+from .resources import check_granted
 
 TASK_FIELDS = {
     "id", "name", "executor", "parent_id", "dependencies", "priority", "inputs", "params", "schemas",
@@ -297,6 +298,7 @@ def tree_create(*, owner, tasks, actor=None, source: str = "api", drafts: list[T
     ``written_edges`` (the rows as written)."""
     drafts = drafts if drafts is not None else parse_tree(tasks)
     grants.require_executors(actor, {d.executor for d in drafts}, source=source)
+    check_granted(owner.pk, [d.resources for d in drafts])  # a create or a copy names only granted shared resources
     ids = _new_ids(drafts)
     root = next(d for d in drafts if d.parent_key is None)
     tree = Tree.objects.create(

@@ -191,6 +191,8 @@ def run_claim(claim: runs.Claim, *, hard_kill: bool, rest=()) -> runs.Finish:
         dependency_results=claim.dependency_results, timeout=claim.timeout,
         progress_callback=reporter.on_progress, log_callback=reporter.on_log,
     )
+    if claim.refused:  # names a shared resource its owner is no longer granted: took no lock, fails
+        return runs.fail_unrunnable(claim, claim.refused, "resource_not_granted")
     try:
         executor = registry.get_executor(claim.executor)
     except UnknownExecutor as exc:

@@ -25,13 +25,13 @@ from django.conf import settings
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from tasks_app.engine.resources import compatible
+from tasks_app.engine.resources import compatible, lock_key
 from tasks_app.engine.resources import normalise as normalise_resources
 from tasks_app.engine.states import TERMINAL, Outcome, Status, can_transition
 from tasks_app.models import Attempt, Dependency, Event, ResourceLock, ResourcePool, Task, Tree
 
 TASK_FIELDS = ("id", "tree_id", "name", "status", "scheduled", "ready_at", "next_attempt_at", "current_attempt_id",
-               "max_retries", "result", "resources")
+               "max_retries", "result", "resources", "owner_id")
 ATTEMPT_FIELDS = ("id", "task_id", "number", "outcome", "started_at", "finished_at", "lease_expires_at", "result")
 
 
@@ -165,12 +165,14 @@ def _lock_rules(tasks, attempts, log_entries, now) -> list[str]:
     # every recorded instant: an attempt holds its task's locks from its start to its end
     intervals = defaultdict(list)  # key -> [(start, end, mode, label)]
     for task_id, items in attempts.items():
-        for key, mode in _locks_of(tasks[task_id]).items():
+        for named, mode in _locks_of(tasks[task_id]).items():
+            key = lock_key(tasks[task_id].owner_id, named, capacity)  # the key the claimer locks
             for a in items:
                 intervals[key].append((a.started_at, a.finished_at or now, mode, f"{tasks[task_id].name}#{a.number}"))
     if log_entries:  # and what the executors themselves saw (wall clock)
         ends = {e["attempt_id"]: e["t"] for e in log_entries if e["event"] == "end"}
         finished = {str(a.id): a.finished_at for items in attempts.values() for a in items}
+        owners = {t.name: t.owner_id for t in tasks.values()}
         for e in log_entries:
             if e["event"] != "start" or not e.get("locks"):
                 continue
@@ -178,7 +180,8 @@ def _lock_rules(tasks, attempts, log_entries, now) -> list[str]:
             if end is None:
                 stop = finished.get(e["attempt_id"])
                 end = (stop or now).timestamp()
-            for key, mode in e["locks"]:
+            for named, mode in e["locks"]:
+                key = lock_key(owners.get(e["task"]), named, capacity)
                 intervals[f"log:{key}"].append((e["t"], end, mode, f"{e['task']}#{e['attempt']}"))
     for key, spans in intervals.items():
         errors += _sweep(key, spans, capacity.get(key.removeprefix("log:")))

@@ -514,7 +514,7 @@ def test_rt27_dependencies_and_priorities(tm, fault):
 
 
 def test_rt28_lock_rules_under_concurrency(tm, fault):
-    ResourcePool.objects.create(key="gpu:0", capacity=2)
+    ResourcePool.objects.create(key="gpu:0", capacity=2, everyone=True)
     fault.cluster(workers=3)
     specs = []
     for i in range(10):

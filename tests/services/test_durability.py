@@ -412,7 +412,7 @@ def test_locks_are_taken_all_or_nothing(tm):
 
 
 def test_capacity_pool_limits_holders(tm):
-    ResourcePool.objects.create(key="gpu:0", capacity=2)
+    ResourcePool.objects.create(key="gpu:0", capacity=2, everyone=True)
     res = [{"type": "gpu", "identifier": "0", "mode": "read"}]
     tree = start(tm, *(t(f"g{i}", "sleep", resources=res) for i in range(3)))
     claims = [claim_one() for _ in range(3)]

@@ -132,7 +132,7 @@ class Durability(RuleBasedStateMachine):
     @initialize(pools=st.dictionaries(st.sampled_from(KEYS), st.integers(1, 3), max_size=2))
     def setup_pools(self, pools):
         for key, capacity in pools.items():
-            ResourcePool.objects.create(key=key, capacity=capacity)
+            ResourcePool.objects.create(key=key, capacity=capacity, everyone=True)
 
     @rule(specs=st.lists(task_spec, min_size=1, max_size=5), execute=st.sampled_from([True, True, True, False]))
     def create_tree(self, specs, execute):
