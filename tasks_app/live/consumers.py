@@ -250,6 +250,12 @@ class TreeConsumer(LiveConsumer):
         elif message["type"] == "snapshot":
             self._want_snapshot = True
             self.kick()
+        elif message["type"] == "check":
+            check = await _db(snapshot.tree_check, self.tree_id)
+            if check is None:
+                await self.shut(CLOSE_NOT_FOUND)
+                return
+            await self.send_json(check)
         else:
             await super().on_message(message)
 

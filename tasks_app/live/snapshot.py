@@ -226,6 +226,18 @@ def tree_snapshot(tree_id) -> dict | None:
     return {"type": "snapshot", "seq": tree.last_seq, "tree": info, "tasks": tasks}
 
 
+def tree_check(tree_id) -> dict | None:
+    """``{"type": "check", "seq": N, "status", "task_count", "counts"}``: the tree's task counts
+    exactly as of event ``N`` (one consistent read), for a client's self-check; None if it is gone."""
+    with consistent_reads():
+        row = Tree.objects.filter(id=tree_id).values("id", "status", "last_seq").first()
+        if row is None:
+            return None
+        counts = status_counts([row["id"]]).get(row["id"], _zero_counts())
+    return {"type": "check", "seq": row["last_seq"], "status": row["status"],
+            "task_count": sum(counts.values()), "counts": counts}
+
+
 def _zero_counts() -> dict:
     return {s.value: 0 for s in Status}
 

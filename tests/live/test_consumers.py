@@ -205,6 +205,32 @@ def test_resume_too_far_back_sends_a_fresh_snapshot(small_tree, user):
     run(body)
 
 
+def test_check_answers_the_counts_as_of_last_seq(small_tree, user):
+    """The client's self-check: ``{"type": "check"}`` gets the tree's counts exactly as of its
+    last_seq (one consistent read), so a client standing at that seq can compare its own."""
+    token = make_token(user)
+
+    async def body():
+        comm = communicator(tree_path(small_tree.id), token=token)
+        await comm.connect()
+        snap = await receive(comm)
+        await comm.send_json_to({"type": "check"})
+        check = await receive(comm)
+        assert check == {"type": "check", "seq": snap["seq"], "status": "pending", "task_count": 4,
+                         "counts": snap["tree"]["counts"]}
+        await adb(control.tree_execute)(tree=small_tree, actor=user)
+        await adb(run_until_idle)(timeout=30)
+        last = (await adb(Tree.objects.get)(id=small_tree.id)).last_seq
+        await collect_until(comm, lambda f: f.get("seq") == last)
+        await comm.send_json_to({"type": "check"})
+        check = await receive(comm)
+        assert check["seq"] == last and check["status"] == "completed"
+        assert check["counts"]["completed"] == 4 and check["task_count"] == 4
+        await comm.disconnect()
+
+    run(body)
+
+
 def test_a_deleted_tree_is_announced_and_closed(user, tm):
     tree = tm.create_tree([{"id": "x", "name": "x", "executor": "noop"}])
     token = make_token(user)
