@@ -21,28 +21,13 @@ from tasks_app.engine.states import TERMINAL, Status
 from tasks_app.exceptions import NotFound
 from tasks_app.models import Dependency, Event, Task, Tree
 
-EVENT_FIELDS = ("id", "tree_id", "seq", "kind", "task_id", "data", "actor_id", "source", "created_at")
+EVENT_FIELDS = selectors.EVENT_WIRE_FIELDS
 TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
 RESULT_PREVIEW_BYTES = 2000
 # tree-level event kinds that the dashboard forwards as they are
 DASHBOARD_KINDS = frozenset({"tree.created", "tree.status", "tree.retry", "tree.deleted", "task.rerun"})
-
-
-def event_payload(row: dict) -> dict:
-    """The wire form of one event row (``values(*EVENT_FIELDS)``); the same shape as
-    ``services.events.serialize_event``."""
-    created = row["created_at"]
-    return {
-        "type": "event",
-        "tree": str(row["tree_id"]),
-        "seq": row["seq"],
-        "kind": row["kind"],
-        "task": str(row["task_id"]) if row["task_id"] else None,
-        "data": row["data"],
-        "actor": row["actor_id"],
-        "source": row["source"],
-        "at": created.isoformat() if created else None,
-    }
+# the wire form of one event row: one function for the websocket, SSE and the REST event log
+event_payload = selectors.event_wire
 
 
 @contextlib.contextmanager

@@ -244,9 +244,43 @@ def test_a_deleted_tree_is_announced_and_closed(user, tm):
         await adb(tree_delete)(tree=tree, actor=user)
         frame = await receive(comm)
         assert frame["kind"] == "tree.deleted" and frame["tree"] == str(tree.id)
+        # the same keys as every event; it has no sequence number: "seq" is null (docs/live.md)
+        assert set(frame) == {"type", "tree", "seq", "kind", "task", "data", "actor", "source", "at"}
+        assert frame["seq"] is None and frame["actor"] == "alice"
         assert await expect_close(comm) == 4404
 
     run(body)
+
+
+def test_socket_events_equal_the_rest_event_log(small_tree, user):
+    """One event form: what the socket sends is exactly what ``GET .../events/`` returns (same keys,
+    same values: actor is the username, the time is "at"), so a client can catch up over REST and
+    continue on the socket."""
+    import json
+
+    from django.test import Client
+
+    token = make_token(user)
+
+    async def body():
+        comm = communicator(tree_path(small_tree.id), token=token)
+        await comm.connect()
+        snap = await receive(comm)
+        await adb(control.tree_execute)(tree=small_tree, actor=user)
+        await adb(run_until_idle)(timeout=30)
+        last = (await adb(Tree.objects.get)(id=small_tree.id)).last_seq
+        frames = await collect_until(comm, lambda f: f.get("seq") == last)
+        await comm.disconnect()
+        return snap["seq"], [f for f in frames if f["type"] == "event"]
+
+    first, socket_events = run(body)
+    client = Client()
+    client.force_login(user)
+    rest = client.get(f"/api/v1/trees/{small_tree.id}/events/?after_seq={first}")
+    assert rest.status_code == 200
+    rest_events = json.loads(rest.content)["results"]
+    assert len(socket_events) > 5 and rest_events == socket_events
+    assert {e["actor"] for e in rest_events} >= {"alice"}
 
 
 # --- limits ---------------------------------------------------------------------------------------
