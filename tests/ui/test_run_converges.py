@@ -112,6 +112,7 @@ def copy_and_run(page, arbor_server, tm, *, runs: int) -> list[dict]:
     return results
 
 
+@pytest.mark.timeout(900)  # ~8-15 s a run on an idle 2-core machine; far more when it is shared
 def test_copy_and_run_of_a_2000_task_tree_converges_ten_times(user_page, arbor_server, tm, workers):
     """The reported bug: the page reconnects after loading a big running tree, more than 1,000
     events behind, gets a snapshot in parts and used to apply only the first part, then re-read the
@@ -119,6 +120,7 @@ def test_copy_and_run_of_a_2000_task_tree_converges_ten_times(user_page, arbor_s
     copy_and_run(user_page, arbor_server, tm, runs=RUNS)
 
 
+@pytest.mark.timeout(600)
 def test_the_self_check_resyncs_a_page_that_lost_updates(user_page, arbor_server, tm, workers):
     """Fault injection: the client loses every 97th task status without a gap in the sequence (as a
     lost or wrongly coalesced frame would). The self-check sees the counts differ at the tree's
