@@ -219,7 +219,7 @@ def tree_check(tree_id) -> dict | None:
         if row is None:
             return None
         counts = status_counts([row["id"]]).get(row["id"], _zero_counts())
-    return {"type": "check", "seq": row["last_seq"], "status": row["status"],
+    return {"type": "check", "tree": str(row["id"]), "seq": row["last_seq"], "status": row["status"],
             "task_count": sum(counts.values()), "counts": counts}
 
 

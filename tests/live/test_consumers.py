@@ -216,8 +216,8 @@ def test_check_answers_the_counts_as_of_last_seq(small_tree, user):
         snap = await receive(comm)
         await comm.send_json_to({"type": "check"})
         check = await receive(comm)
-        assert check == {"type": "check", "seq": snap["seq"], "status": "pending", "task_count": 4,
-                         "counts": snap["tree"]["counts"]}
+        assert check == {"type": "check", "tree": str(small_tree.id), "seq": snap["seq"], "status": "pending",
+                         "task_count": 4, "counts": snap["tree"]["counts"]}
         await adb(control.tree_execute)(tree=small_tree, actor=user)
         await adb(run_until_idle)(timeout=30)
         last = (await adb(Tree.objects.get)(id=small_tree.id)).last_seq
@@ -516,5 +516,81 @@ def test_dashboard_gets_own_trees_only_with_counts(user, other_user, tm, staff_u
         assert str(theirs.id) in {f["tree"] for f in staff_frames} | {f.get("tree") for f in staff_frames}
         await comm.disconnect()
         await staff.disconnect()
+
+    run(body)
+
+
+# --- one socket for many trees (ws/live/) -------------------------------------------------------
+
+
+def test_shared_socket_subscribes_resumes_and_unsubscribes_per_tree(small_tree, user, other_user, tm):
+    """Replies name their request; a foreign or missing tree is an error reply, not a close; each
+    tree is resumed by its own seq; a deleted tree's subscription ends, the socket stays."""
+    token = make_token(user)
+    second = tm.create_tree([{"id": "x", "name": "x", "executor": "noop"}])
+    foreign = type(tm)(other_user).create_tree([{"id": "y", "name": "y", "executor": "noop"}])
+    add_events(second.id, [("test.tick", None, {"i": i}) for i in range(5)])
+    second_last = Tree.objects.get(id=second.id).last_seq
+
+    async def body():
+        comm = communicator("/ws/live/", token=token)
+        connected, _ = await comm.connect()
+        assert connected
+        await comm.send_json_to({"type": "subscribe", "id": "r1", "tree": str(small_tree.id)})
+        reply = await receive(comm)
+        snap = await receive(comm)
+        assert reply == {"type": "subscribed", "id": "r1", "tree": str(small_tree.id), "seq": snap["seq"],
+                         "snapshot": True}
+        assert snap["type"] == "snapshot" and snap["tree"]["id"] == str(small_tree.id)
+        await comm.send_json_to({"type": "subscribe", "id": "r2", "tree": str(second.id),
+                                 "after_seq": second_last - 2})
+        assert await receive(comm) == {"type": "subscribed", "id": "r2", "tree": str(second.id),
+                                       "after_seq": second_last - 2, "seq": second_last, "snapshot": False}
+        replay = [await receive(comm), await receive(comm)]
+        assert [(f["tree"], f["seq"]) for f in replay] == [(str(second.id), second_last - 1),
+                                                           (str(second.id), second_last)]
+        for tree_id in (foreign.id, uuid.uuid4()):
+            await comm.send_json_to({"type": "subscribe", "id": "r3", "tree": str(tree_id)})
+            assert await receive(comm) == {"type": "error", "id": "r3", "code": "not_found",
+                                           "tree": str(tree_id), "message": "no such tree"}
+        await comm.send_json_to({"type": "subscribe", "id": "r4", "tree": "nope"})
+        assert (await receive(comm))["code"] == "bad_message"
+        await comm.send_json_to({"type": "check", "id": "r5", "tree": str(second.id)})
+        check = await receive(comm)
+        assert check["id"] == "r5" and check["tree"] == str(second.id) and check["seq"] == second_last
+        await comm.send_json_to({"type": "ping", "id": "r6"})
+        assert await receive(comm) == {"type": "pong", "id": "r6"}
+
+        # both trees live on the one socket
+        await adb(control.tree_execute)(tree=small_tree, actor=user)
+        await adb(run_until_idle)(timeout=30)
+        last = (await adb(Tree.objects.get)(id=small_tree.id)).last_seq
+        frames = await collect_until(comm, lambda f: f.get("seq") == last)
+        assert [f["seq"] for f in frames if f["type"] == "event"] == list(range(snap["seq"] + 1, last + 1))
+        assert {f["tree"] for f in frames} == {str(small_tree.id)}
+
+        await comm.send_json_to({"type": "unsubscribe", "id": "r7", "tree": str(small_tree.id)})
+        assert await receive(comm) == {"type": "unsubscribed", "id": "r7", "tree": str(small_tree.id)}
+        await comm.send_json_to({"type": "unsubscribe", "id": "r8", "tree": str(small_tree.id)})
+        assert (await receive(comm))["code"] == "not_subscribed"
+
+        from tasks_app.services.tasks import tree_delete
+
+        await adb(tree_delete)(tree=second, actor=user)
+        deleted = await receive(comm)
+        assert deleted["kind"] == "tree.deleted" and deleted["tree"] == str(second.id) and deleted["seq"] is None
+        assert await receive(comm) == {"type": "unsubscribed", "tree": str(second.id), "reason": "deleted"}
+        await comm.send_json_to({"type": "ping"})
+        assert await receive(comm) == {"type": "pong"}  # the socket stays open
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_shared_socket_requires_authentication():
+    async def body():
+        comm = communicator("/ws/live/")
+        await comm.connect()
+        assert await expect_close(comm) == 4401
 
     run(body)
