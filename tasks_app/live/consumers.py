@@ -401,6 +401,7 @@ class LiveMuxConsumer(LiveConsumer):
             await self.reject(CLOSE_UNAUTHENTICATED)
             return
         self.feeds: dict[str, TreeFeed] = {}
+        self.dashboard: DashboardFeed | None = None
         self.max_subscriptions = _cfg("ARBOR_LIVE_MAX_SUBSCRIPTIONS", self.max_subscriptions)
         await self.accept(self._subprotocol())
         self.hub = get_hub()
@@ -412,15 +413,23 @@ class LiveMuxConsumer(LiveConsumer):
             feed = self.feeds.get(str(ev.get("tree")))
             if feed is not None:
                 feed.outbox.push([ev])
+        if self.dashboard is not None:
+            self.dashboard.on_events(events)
         self.kick()
 
     def _regroup(self) -> None:
-        self.hub.regroup(self, {tree_group(t) for t in self.feeds})
+        groups = {tree_group(t) for t in self.feeds}
+        if self.dashboard is not None:
+            groups |= self.dashboard.groups()
+        self.hub.regroup(self, groups)
 
     async def on_message(self, message: dict) -> None:
         kind = message["type"]
         if kind not in {"subscribe", "unsubscribe", "snapshot", "check"}:
             await super().on_message(message)
+            return
+        if message.get("dashboard") is True and kind in {"subscribe", "unsubscribe", "snapshot"}:
+            await self._dashboard_message(message, kind)
             return
         tree_id = _tree_id(message.get("tree"))
         if tree_id is None:
@@ -447,6 +456,25 @@ class LiveMuxConsumer(LiveConsumer):
                 await self._end(tree_id)
                 return
             await self.send_reply(message, {**check, "tree": tree_id})
+
+    async def _dashboard_message(self, message: dict, kind: str) -> None:
+        if kind == "subscribe":
+            reply = {"type": "subscribed", "dashboard": True}
+            if "id" in message:
+                reply["id"] = message["id"]
+            self.dashboard = DashboardFeed(self, reply=reply, mark={"dashboard": True})
+            self._regroup()
+            self.kick()
+        elif self.dashboard is None:
+            await self.send_reply(message, {"type": "error", "code": "not_subscribed", "dashboard": True,
+                                            "message": "not subscribed to the dashboard"})
+        elif kind == "unsubscribe":
+            self.dashboard = None
+            self._regroup()
+            await self.send_reply(message, {"type": "unsubscribed", "dashboard": True})
+        else:
+            self.dashboard.want_snapshot = True
+            self.kick()
 
     async def _subscribe(self, message: dict, tree_id: str) -> None:
         after = message.get("after_seq")
@@ -482,6 +510,8 @@ class LiveMuxConsumer(LiveConsumer):
         while not self.closed:
             self._kick.clear()
             wait = None
+            if self.dashboard is not None:
+                wait = await self.dashboard.run_once()
             for tree_id, feed in list(self.feeds.items()):
                 if self.feeds.get(tree_id) is not feed:
                     continue  # unsubscribed or replaced meanwhile
@@ -501,6 +531,9 @@ class LiveMuxConsumer(LiveConsumer):
         if code is not None:
             await self.shut(code)
             return
+        if self.dashboard is not None and self.dashboard.restaff(fresh):
+            self._regroup()
+            self.kick()
         for tree_id in list(self.feeds):
             feed = self.feeds.get(tree_id)
             readable = await _db(snapshot.readable_tree, fresh, tree_id) is not None
@@ -510,30 +543,30 @@ class LiveMuxConsumer(LiveConsumer):
                 await self._end(tree_id)
 
 
-class DashboardConsumer(LiveConsumer):
-    """The user's trees (staff: all trees): a snapshot, then tree-level events as they happen and,
-    at most every ``ARBOR_LIVE_COUNTS_SECONDS``, the counts of trees whose tasks changed."""
+class DashboardFeed:
+    """The user's trees (staff: all trees) on a connection: a snapshot, then tree-level events as
+    they happen and, at most every ``ARBOR_LIVE_COUNTS_SECONDS``, the counts of trees whose tasks
+    changed. ``mark`` is merged into every frame (the shared socket marks them
+    ``"dashboard": true``)."""
 
     counts_kinds = frozenset({"task.status", "tree.created", "tree.status", "tree.retry", "task.rerun",
                               "task.retry", "task.deleted"})
 
-    async def connect(self):
-        if not self.authenticated():
-            await self.reject(CLOSE_UNAUTHENTICATED)
-            return
+    def __init__(self, conn: LiveConsumer, *, reply: dict | None = None, mark: dict | None = None):
+        self.conn = conn
+        self.reply = reply
+        self.mark = mark or {}
         self.queue: list[dict] = []
         self.dirty: set[str] = set()
         self.overflowed = False
         self.max_backlog = _cfg("ARBOR_LIVE_MAX_BACKLOG", 2000)
-        self.is_staff = bool(self.scope["user"].is_staff)
-        await self.accept(self._subprotocol())
-        self.hub = get_hub()
-        await self.hub.subscribe(self, self._groups())
-        self._want_snapshot = True
-        self.start_tasks()
+        self.interval = _cfg("ARBOR_LIVE_COUNTS_SECONDS", 0.5)
+        self.last_counts = 0.0
+        self.is_staff = bool(conn.scope["user"].is_staff)
+        self.want_snapshot = True
 
-    def _groups(self) -> set[str]:
-        return {STAFF_GROUP} if self.is_staff else {user_group(self.scope["user"].pk)}
+    def groups(self) -> set[str]:
+        return {STAFF_GROUP} if self.is_staff else {user_group(self.conn.scope["user"].pk)}
 
     def on_events(self, events: list[dict]) -> None:
         for ev in events:
@@ -546,51 +579,81 @@ class DashboardConsumer(LiveConsumer):
             self.overflowed = True
             self.queue.clear()
             self.dirty.clear()
+
+    async def send(self, frame: dict) -> None:
+        await self.conn.send_json({**frame, **self.mark} if self.mark else frame)
+
+    async def run_once(self):
+        """Send what is due; seconds until the next counts are due, or None (wait for a kick)."""
+        if self.want_snapshot or self.overflowed:
+            self.want_snapshot = self.overflowed = False
+            self.queue.clear()
+            self.dirty.clear()
+            snap = await _db(snapshot.dashboard_snapshot, self.conn.scope["user"])
+            if self.reply is not None:
+                reply, self.reply = self.reply, None
+                await self.conn.send_json(reply)
+            await self.send(snap)
+        queue, self.queue = self.queue, []
+        for ev in queue:
+            await self.send(ev)
+        if not self.dirty:
+            return None
+        due = self.last_counts + self.interval - time.monotonic()
+        if due > 0:
+            return due
+        dirty, self.dirty = sorted(self.dirty), set()
+        self.last_counts = time.monotonic()
+        for summary in await _db(_summaries, dirty):
+            await self.send(summary)
+        return None
+
+    def restaff(self, fresh) -> bool:
+        """After a re-check: True if the user gained or lost the staff view (new groups, new snapshot)."""
+        if bool(fresh.is_staff) == self.is_staff:
+            return False
+        self.is_staff = bool(fresh.is_staff)
+        self.conn.scope["user"] = fresh
+        self.want_snapshot = True
+        return True
+
+
+class DashboardConsumer(LiveConsumer):
+    """``ws/dashboard/``: one :class:`DashboardFeed`."""
+
+    async def connect(self):
+        if not self.authenticated():
+            await self.reject(CLOSE_UNAUTHENTICATED)
+            return
+        self.feed = DashboardFeed(self)
+        await self.accept(self._subprotocol())
+        self.hub = get_hub()
+        await self.hub.subscribe(self, self.feed.groups())
+        self.start_tasks()
+
+    def on_events(self, events: list[dict]) -> None:
+        self.feed.on_events(events)
         self.kick()
 
     async def on_message(self, message: dict) -> None:
         if message["type"] in {"snapshot", "resume"}:
-            self._want_snapshot = True
+            self.feed.want_snapshot = True
             self.kick()
         else:
             await super().on_message(message)
 
     async def pump(self) -> None:
-        interval = _cfg("ARBOR_LIVE_COUNTS_SECONDS", 0.5)
-        last_counts = 0.0
         while not self.closed:
             self._kick.clear()
-            if self._want_snapshot or self.overflowed:
-                self._want_snapshot = self.overflowed = False
-                self.queue.clear()
-                self.dirty.clear()
-                await self.send_json(await _db(snapshot.dashboard_snapshot, self.scope["user"]))
-            queue, self.queue = self.queue, []
-            for ev in queue:
-                await self.send_json(ev)
-            wait = None
-            if self.dirty:
-                due = last_counts + interval - time.monotonic()
-                if due <= 0:
-                    dirty, self.dirty = sorted(self.dirty), set()
-                    last_counts = time.monotonic()
-                    for summary in await _db(_summaries, dirty):
-                        await self.send_json(summary)
-                else:
-                    wait = due
-            await self.wait_kick(wait)
+            await self.wait_kick(await self.feed.run_once())
 
     async def recheck(self) -> None:
         code, fresh = await _db(still_allowed, self.scope)
         if code is not None:
             await self.shut(code)
             return
-        if bool(fresh.is_staff) != self.is_staff:  # staff granted or revoked: new scope, new snapshot
-            self.hub.unsubscribe(self)
-            self.is_staff = bool(fresh.is_staff)
-            self.scope["user"] = fresh
-            await self.hub.subscribe(self, self._groups())
-            self._want_snapshot = True
+        if self.feed.restaff(fresh):
+            self.hub.regroup(self, self.feed.groups())
             self.kick()
 
 

@@ -594,3 +594,51 @@ def test_shared_socket_requires_authentication():
         assert await expect_close(comm) == 4401
 
     run(body)
+
+
+def test_shared_socket_carries_the_dashboard_and_a_tree_together(user, other_user, tm):
+    """The dashboard feed on ws/live/ (frames marked "dashboard": true) next to a tree's feed."""
+    from tasks_app.taskmanager import TaskManager
+
+    mine = tm.create_tree([{"id": "r", "name": "r", "executor": "noop"},
+                           {"id": "k", "name": "k", "executor": "noop", "parent_id": "r"}])
+    theirs = TaskManager(other_user).create_tree([{"id": "z", "name": "z", "executor": "noop"}])
+    token = make_token(user)
+
+    async def body():
+        comm = communicator("/ws/live/", token=token)
+        await comm.connect()
+        await comm.send_json_to({"type": "subscribe", "id": "d", "dashboard": True})
+        assert await receive(comm) == {"type": "subscribed", "id": "d", "dashboard": True}
+        snap = await receive(comm)
+        assert snap["type"] == "snapshot" and snap["dashboard"] is True
+        assert [t["id"] for t in snap["trees"]] == [str(mine.id)]
+        await comm.send_json_to({"type": "subscribe", "id": "t", "tree": str(mine.id)})
+        assert (await receive(comm))["type"] == "subscribed"
+        tree_snap = await receive(comm)
+        assert tree_snap["type"] == "snapshot" and "dashboard" not in tree_snap
+
+        await adb(control.tree_execute)(tree=theirs, actor=other_user)
+        await adb(control.tree_execute)(tree=mine, actor=user)
+        await adb(run_until_idle)(timeout=30)
+        last = (await adb(Tree.objects.get)(id=mine.id)).last_seq
+        seen = {"counts": False, "tree": False}
+
+        def done(f):
+            seen["counts"] |= f.get("type") == "tree" and f.get("dashboard") is True \
+                and f["counts"]["completed"] == 2
+            seen["tree"] |= f.get("seq") == last and "dashboard" not in f
+            return all(seen.values())
+
+        frames = await collect_until(comm, done)
+        assert {f["tree"] for f in frames} == {str(mine.id)}  # nothing about the other user's tree
+        tree_events = [f for f in frames if f["type"] == "event" and "dashboard" not in f]
+        assert [f["seq"] for f in tree_events] == list(range(tree_snap["seq"] + 1, last + 1))
+        await comm.send_json_to({"type": "unsubscribe", "id": "u", "dashboard": True})
+        reply = await receive(comm)
+        while reply.get("dashboard") is True and reply["type"] != "unsubscribed":  # counts still in flight
+            reply = await receive(comm)
+        assert reply == {"type": "unsubscribed", "id": "u", "dashboard": True}
+        await comm.disconnect()
+
+    run(body)
