@@ -713,6 +713,11 @@
         continue;
       }
       if (ev.kind === "task.log" && ev.task) {
+        // a replay after a re-read (live.rewind) brings lines already shown: show each once
+        if (typeof ev.seq === "number") {
+          if (ev.seq <= (state.logSeq || 0)) continue;
+          state.logSeq = ev.seq;
+        }
         const list = state.logs.get(String(ev.task)) || [];
         list.push({ level: (ev.data && ev.data.level) || "info", line: ev.data && ev.data.line, at: ev.at });
         if (list.length > 500) list.splice(0, list.length - 500);
