@@ -228,6 +228,33 @@ def task_attempts(task: Task) -> QuerySet[Attempt]:
     return Attempt.objects.filter(task=task).order_by("number")
 
 
+# --- events: the one wire form (websocket, SSE, REST event log) -----------------------------------
+
+EVENT_WIRE_FIELDS = ("id", "tree_id", "seq", "kind", "task_id", "data", "actor__username", "source", "created_at")
+
+
+def event_wire(row: dict) -> dict:
+    """One event row (``values(*EVENT_WIRE_FIELDS)``) as every client sees it, on the websocket,
+    in the SSE stream and in ``GET .../events/``: the same keys and values everywhere, so a client
+    can catch up over REST and continue on the socket without translating (docs/live.md)."""
+    created = row["created_at"]
+    return {
+        "type": "event",
+        "tree": str(row["tree_id"]),
+        "seq": row["seq"],
+        "kind": row["kind"],
+        "task": str(row["task_id"]) if row["task_id"] else None,
+        "data": row["data"],
+        "actor": row["actor__username"],
+        "source": row["source"],
+        "at": created.isoformat() if created else None,
+    }
+
+
+def events_wire(rows: QuerySet[Event]) -> list[dict]:
+    return [event_wire(r) for r in rows.values(*EVENT_WIRE_FIELDS)]
+
+
 def tree_events(tree: Tree, *, after_seq: int = 0, limit: int = 1000) -> QuerySet[Event]:
     return Event.objects.filter(tree=tree, seq__gt=after_seq).order_by("seq")[:limit]
 

@@ -21,7 +21,7 @@ from rest_framework import serializers
 
 from tasks_app.engine import COPY_MODES
 from tasks_app.engine.states import Status
-from tasks_app.models import ApiToken, Attempt, Dependency, Event, Task, Tree
+from tasks_app.models import ApiToken, Attempt, Dependency, Task, Tree
 from tasks_app.perf import gc_paused
 from tasks_app.services import trees
 
@@ -518,16 +518,19 @@ class AttemptSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EventSerializer(serializers.ModelSerializer):
-    tree = serializers.UUIDField(source="tree_id")
-    task = serializers.UUIDField(source="task_id", allow_null=True)
-    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
-    data = ObjectField()
+class EventSerializer(serializers.Serializer):
+    """Documents the event form (the schema); the views render events with ``selectors.event_wire``,
+    the same function as the websocket and the SSE stream."""
 
-    class Meta:
-        model = Event
-        fields = ["seq", "tree", "kind", "task", "data", "actor", "source", "created_at"]
-        read_only_fields = fields
+    type = serializers.ChoiceField(choices=["event"])
+    tree = serializers.UUIDField()
+    seq = serializers.IntegerField()
+    kind = serializers.CharField()
+    task = serializers.UUIDField(allow_null=True)
+    data = ObjectField()
+    actor = serializers.CharField(allow_null=True, help_text="username of who caused it, null for the system")
+    source = serializers.CharField()
+    at = serializers.DateTimeField()
 
 
 class EventPageSerializer(serializers.Serializer):

@@ -98,13 +98,14 @@ class ApiViewMixin(ThrottleUnauthenticatedMixin):
 
 
 def _events_page(request, rows, tree: Tree, limit: int) -> dict:
-    rows = list(rows)
+    rows = selectors.events_wire(rows)
     next_url = None
     if len(rows) == limit:
         query = request.query_params.copy()
-        query["after_seq"] = str(rows[-1].seq)
+        query["after_seq"] = str(rows[-1]["seq"])
         next_url = request.build_absolute_uri(request.path) + "?" + urlencode(query)
-    return {"results": s.EventSerializer(rows, many=True).data, "next": next_url, "last_seq": tree.last_seq}
+    # the websocket's event form, exactly (selectors.event_wire)
+    return {"results": rows, "next": next_url, "last_seq": tree.last_seq}
 
 
 def _is_uuid(value: str) -> bool:
@@ -241,7 +242,7 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         tree = self.get_tree()
         limit = query.validated_data["limit"]
         rows = selectors.tree_events(tree, after_seq=query.validated_data["after_seq"], limit=limit)
-        return Response(_events_page(request, rows.select_related("actor"), tree, limit))
+        return Response(_events_page(request, rows, tree, limit))
 
     @extend_schema(summary="Every execution attempt in the tree", responses=s.AttemptSerializer(many=True))
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=Pagination)
@@ -364,7 +365,7 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
         task = self.get_task()
         limit = query.validated_data["limit"]
         rows = selectors.task_events(task, after_seq=query.validated_data["after_seq"], limit=limit)
-        return Response(_events_page(request, rows.select_related("actor"), task.tree, limit))
+        return Response(_events_page(request, rows, task.tree, limit))
 
     @extend_schema(summary="The task's original and its copies", responses={200: s.LineageSerializer, **ERRORS})
     @action(detail=True, methods=["get"])

@@ -97,6 +97,21 @@ class Hub:
         for group in groups:
             self.groups[group].add(subscriber)
 
+    def regroup(self, subscriber, groups) -> None:
+        """Change the groups of a subscriber (a shared socket subscribing or unsubscribing a tree),
+        at once: no event of a group it keeps is missed."""
+        groups = set(groups)
+        old = self.memberships.get(subscriber, set())
+        for group in old - groups:
+            members = self.groups.get(group)
+            if members is not None:
+                members.discard(subscriber)
+                if not members:
+                    del self.groups[group]
+        for group in groups - old:
+            self.groups[group].add(subscriber)
+        self.memberships[subscriber] = groups
+
     def unsubscribe(self, subscriber) -> None:
         for group in self.memberships.pop(subscriber, ()):
             members = self.groups.get(group)

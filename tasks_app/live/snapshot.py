@@ -21,28 +21,13 @@ from tasks_app.engine.states import TERMINAL, Status
 from tasks_app.exceptions import NotFound
 from tasks_app.models import Dependency, Event, Task, Tree
 
-EVENT_FIELDS = ("id", "tree_id", "seq", "kind", "task_id", "data", "actor_id", "source", "created_at")
+EVENT_FIELDS = selectors.EVENT_WIRE_FIELDS
 TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
 RESULT_PREVIEW_BYTES = 2000
 # tree-level event kinds that the dashboard forwards as they are
 DASHBOARD_KINDS = frozenset({"tree.created", "tree.status", "tree.retry", "tree.deleted", "task.rerun"})
-
-
-def event_payload(row: dict) -> dict:
-    """The wire form of one event row (``values(*EVENT_FIELDS)``); the same shape as
-    ``services.events.serialize_event``."""
-    created = row["created_at"]
-    return {
-        "type": "event",
-        "tree": str(row["tree_id"]),
-        "seq": row["seq"],
-        "kind": row["kind"],
-        "task": str(row["task_id"]) if row["task_id"] else None,
-        "data": row["data"],
-        "actor": row["actor_id"],
-        "source": row["source"],
-        "at": created.isoformat() if created else None,
-    }
+# the wire form of one event row: one function for the websocket, SSE and the REST event log
+event_payload = selectors.event_wire
 
 
 @contextlib.contextmanager
@@ -230,6 +215,18 @@ def tree_snapshot(tree_id) -> dict | None:
             "tags": r["tags"],
         })
     return {"type": "snapshot", "seq": tree.last_seq, "tree": info, "tasks": tasks}
+
+
+def tree_check(tree_id) -> dict | None:
+    """``{"type": "check", "seq": N, "status", "task_count", "counts"}``: the tree's task counts
+    exactly as of event ``N`` (one consistent read), for a client's self-check; None if it is gone."""
+    with consistent_reads():
+        row = Tree.objects.filter(id=tree_id).values("id", "status", "last_seq").first()
+        if row is None:
+            return None
+        counts = status_counts([row["id"]]).get(row["id"], _zero_counts())
+    return {"type": "check", "tree": str(row["id"]), "seq": row["last_seq"], "status": row["status"],
+            "task_count": sum(counts.values()), "counts": counts}
 
 
 def _zero_counts() -> dict:

@@ -485,7 +485,7 @@ def _tree_delete(tree: Tree, actor, source: str) -> dict:
     # the tree's event log goes with it; live clients still hear about the deletion
     publish_on_commit([{
         "type": "event", "tree": str(tree.id), "seq": None, "kind": "tree.deleted", "task": None,
-        "data": {"tasks": len(ids)}, "actor": _actor_id(actor), "source": source,
+        "data": {"tasks": len(ids)}, "actor": getattr(actor, "username", None) or None, "source": source,
         "at": timezone.now().isoformat(),
     }])
     return {"tree": str(tree.id), "deleted": sorted(str(i) for i in ids), "tree_deleted": True}

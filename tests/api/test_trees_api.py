@@ -222,6 +222,8 @@ def test_events_are_ordered_by_seq_and_resume_after_seq(api, make_tree, drain):
     assert everything["last_seq"] == seqs[-1] and everything["next"] is None
     assert everything["results"][0]["kind"] == "tree.created"
     assert everything["results"][0]["actor"] == "alice" and everything["results"][0]["source"] == "api"
+    # the websocket's form (docs/live.md): "type" and "at", actor by username
+    assert set(everything["results"][0]) == {"type", "tree", "seq", "kind", "task", "data", "actor", "source", "at"}
     page = api.get(f"/api/v1/trees/{tree['id']}/events/?after_seq=2&limit=3").json()
     assert [e["seq"] for e in page["results"]] == [3, 4, 5]
     assert "after_seq=5" in page["next"]

@@ -205,6 +205,32 @@ def test_resume_too_far_back_sends_a_fresh_snapshot(small_tree, user):
     run(body)
 
 
+def test_check_answers_the_counts_as_of_last_seq(small_tree, user):
+    """The client's self-check: ``{"type": "check"}`` gets the tree's counts exactly as of its
+    last_seq (one consistent read), so a client standing at that seq can compare its own."""
+    token = make_token(user)
+
+    async def body():
+        comm = communicator(tree_path(small_tree.id), token=token)
+        await comm.connect()
+        snap = await receive(comm)
+        await comm.send_json_to({"type": "check"})
+        check = await receive(comm)
+        assert check == {"type": "check", "tree": str(small_tree.id), "seq": snap["seq"], "status": "pending",
+                         "task_count": 4, "counts": snap["tree"]["counts"]}
+        await adb(control.tree_execute)(tree=small_tree, actor=user)
+        await adb(run_until_idle)(timeout=30)
+        last = (await adb(Tree.objects.get)(id=small_tree.id)).last_seq
+        await collect_until(comm, lambda f: f.get("seq") == last)
+        await comm.send_json_to({"type": "check"})
+        check = await receive(comm)
+        assert check["seq"] == last and check["status"] == "completed"
+        assert check["counts"]["completed"] == 4 and check["task_count"] == 4
+        await comm.disconnect()
+
+    run(body)
+
+
 def test_a_deleted_tree_is_announced_and_closed(user, tm):
     tree = tm.create_tree([{"id": "x", "name": "x", "executor": "noop"}])
     token = make_token(user)
@@ -218,9 +244,43 @@ def test_a_deleted_tree_is_announced_and_closed(user, tm):
         await adb(tree_delete)(tree=tree, actor=user)
         frame = await receive(comm)
         assert frame["kind"] == "tree.deleted" and frame["tree"] == str(tree.id)
+        # the same keys as every event; it has no sequence number: "seq" is null (docs/live.md)
+        assert set(frame) == {"type", "tree", "seq", "kind", "task", "data", "actor", "source", "at"}
+        assert frame["seq"] is None and frame["actor"] == "alice"
         assert await expect_close(comm) == 4404
 
     run(body)
+
+
+def test_socket_events_equal_the_rest_event_log(small_tree, user):
+    """One event form: what the socket sends is exactly what ``GET .../events/`` returns (same keys,
+    same values: actor is the username, the time is "at"), so a client can catch up over REST and
+    continue on the socket."""
+    import json
+
+    from django.test import Client
+
+    token = make_token(user)
+
+    async def body():
+        comm = communicator(tree_path(small_tree.id), token=token)
+        await comm.connect()
+        snap = await receive(comm)
+        await adb(control.tree_execute)(tree=small_tree, actor=user)
+        await adb(run_until_idle)(timeout=30)
+        last = (await adb(Tree.objects.get)(id=small_tree.id)).last_seq
+        frames = await collect_until(comm, lambda f: f.get("seq") == last)
+        await comm.disconnect()
+        return snap["seq"], [f for f in frames if f["type"] == "event"]
+
+    first, socket_events = run(body)
+    client = Client()
+    client.force_login(user)
+    rest = client.get(f"/api/v1/trees/{small_tree.id}/events/?after_seq={first}")
+    assert rest.status_code == 200
+    rest_events = json.loads(rest.content)["results"]
+    assert len(socket_events) > 5 and rest_events == socket_events
+    assert {e["actor"] for e in rest_events} >= {"alice"}
 
 
 # --- limits ---------------------------------------------------------------------------------------
@@ -456,5 +516,129 @@ def test_dashboard_gets_own_trees_only_with_counts(user, other_user, tm, staff_u
         assert str(theirs.id) in {f["tree"] for f in staff_frames} | {f.get("tree") for f in staff_frames}
         await comm.disconnect()
         await staff.disconnect()
+
+    run(body)
+
+
+# --- one socket for many trees (ws/live/) -------------------------------------------------------
+
+
+def test_shared_socket_subscribes_resumes_and_unsubscribes_per_tree(small_tree, user, other_user, tm):
+    """Replies name their request; a foreign or missing tree is an error reply, not a close; each
+    tree is resumed by its own seq; a deleted tree's subscription ends, the socket stays."""
+    token = make_token(user)
+    second = tm.create_tree([{"id": "x", "name": "x", "executor": "noop"}])
+    foreign = type(tm)(other_user).create_tree([{"id": "y", "name": "y", "executor": "noop"}])
+    add_events(second.id, [("test.tick", None, {"i": i}) for i in range(5)])
+    second_last = Tree.objects.get(id=second.id).last_seq
+
+    async def body():
+        comm = communicator("/ws/live/", token=token)
+        connected, _ = await comm.connect()
+        assert connected
+        await comm.send_json_to({"type": "subscribe", "id": "r1", "tree": str(small_tree.id)})
+        reply = await receive(comm)
+        snap = await receive(comm)
+        assert reply == {"type": "subscribed", "id": "r1", "tree": str(small_tree.id), "seq": snap["seq"],
+                         "snapshot": True}
+        assert snap["type"] == "snapshot" and snap["tree"]["id"] == str(small_tree.id)
+        await comm.send_json_to({"type": "subscribe", "id": "r2", "tree": str(second.id),
+                                 "after_seq": second_last - 2})
+        assert await receive(comm) == {"type": "subscribed", "id": "r2", "tree": str(second.id),
+                                       "after_seq": second_last - 2, "seq": second_last, "snapshot": False}
+        replay = [await receive(comm), await receive(comm)]
+        assert [(f["tree"], f["seq"]) for f in replay] == [(str(second.id), second_last - 1),
+                                                           (str(second.id), second_last)]
+        for tree_id in (foreign.id, uuid.uuid4()):
+            await comm.send_json_to({"type": "subscribe", "id": "r3", "tree": str(tree_id)})
+            assert await receive(comm) == {"type": "error", "id": "r3", "code": "not_found",
+                                           "tree": str(tree_id), "message": "no such tree"}
+        await comm.send_json_to({"type": "subscribe", "id": "r4", "tree": "nope"})
+        assert (await receive(comm))["code"] == "bad_message"
+        await comm.send_json_to({"type": "check", "id": "r5", "tree": str(second.id)})
+        check = await receive(comm)
+        assert check["id"] == "r5" and check["tree"] == str(second.id) and check["seq"] == second_last
+        await comm.send_json_to({"type": "ping", "id": "r6"})
+        assert await receive(comm) == {"type": "pong", "id": "r6"}
+
+        # both trees live on the one socket
+        await adb(control.tree_execute)(tree=small_tree, actor=user)
+        await adb(run_until_idle)(timeout=30)
+        last = (await adb(Tree.objects.get)(id=small_tree.id)).last_seq
+        frames = await collect_until(comm, lambda f: f.get("seq") == last)
+        assert [f["seq"] for f in frames if f["type"] == "event"] == list(range(snap["seq"] + 1, last + 1))
+        assert {f["tree"] for f in frames} == {str(small_tree.id)}
+
+        await comm.send_json_to({"type": "unsubscribe", "id": "r7", "tree": str(small_tree.id)})
+        assert await receive(comm) == {"type": "unsubscribed", "id": "r7", "tree": str(small_tree.id)}
+        await comm.send_json_to({"type": "unsubscribe", "id": "r8", "tree": str(small_tree.id)})
+        assert (await receive(comm))["code"] == "not_subscribed"
+
+        from tasks_app.services.tasks import tree_delete
+
+        await adb(tree_delete)(tree=second, actor=user)
+        deleted = await receive(comm)
+        assert deleted["kind"] == "tree.deleted" and deleted["tree"] == str(second.id) and deleted["seq"] is None
+        assert await receive(comm) == {"type": "unsubscribed", "tree": str(second.id), "reason": "deleted"}
+        await comm.send_json_to({"type": "ping"})
+        assert await receive(comm) == {"type": "pong"}  # the socket stays open
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_shared_socket_requires_authentication():
+    async def body():
+        comm = communicator("/ws/live/")
+        await comm.connect()
+        assert await expect_close(comm) == 4401
+
+    run(body)
+
+
+def test_shared_socket_carries_the_dashboard_and_a_tree_together(user, other_user, tm):
+    """The dashboard feed on ws/live/ (frames marked "dashboard": true) next to a tree's feed."""
+    from tasks_app.taskmanager import TaskManager
+
+    mine = tm.create_tree([{"id": "r", "name": "r", "executor": "noop"},
+                           {"id": "k", "name": "k", "executor": "noop", "parent_id": "r"}])
+    theirs = TaskManager(other_user).create_tree([{"id": "z", "name": "z", "executor": "noop"}])
+    token = make_token(user)
+
+    async def body():
+        comm = communicator("/ws/live/", token=token)
+        await comm.connect()
+        await comm.send_json_to({"type": "subscribe", "id": "d", "dashboard": True})
+        assert await receive(comm) == {"type": "subscribed", "id": "d", "dashboard": True}
+        snap = await receive(comm)
+        assert snap["type"] == "snapshot" and snap["dashboard"] is True
+        assert [t["id"] for t in snap["trees"]] == [str(mine.id)]
+        await comm.send_json_to({"type": "subscribe", "id": "t", "tree": str(mine.id)})
+        assert (await receive(comm))["type"] == "subscribed"
+        tree_snap = await receive(comm)
+        assert tree_snap["type"] == "snapshot" and "dashboard" not in tree_snap
+
+        await adb(control.tree_execute)(tree=theirs, actor=other_user)
+        await adb(control.tree_execute)(tree=mine, actor=user)
+        await adb(run_until_idle)(timeout=30)
+        last = (await adb(Tree.objects.get)(id=mine.id)).last_seq
+        seen = {"counts": False, "tree": False}
+
+        def done(f):
+            seen["counts"] |= f.get("type") == "tree" and f.get("dashboard") is True \
+                and f["counts"]["completed"] == 2
+            seen["tree"] |= f.get("seq") == last and "dashboard" not in f
+            return all(seen.values())
+
+        frames = await collect_until(comm, done)
+        assert {f["tree"] for f in frames} == {str(mine.id)}  # nothing about the other user's tree
+        tree_events = [f for f in frames if f["type"] == "event" and "dashboard" not in f]
+        assert [f["seq"] for f in tree_events] == list(range(tree_snap["seq"] + 1, last + 1))
+        await comm.send_json_to({"type": "unsubscribe", "id": "u", "dashboard": True})
+        reply = await receive(comm)
+        while reply.get("dashboard") is True and reply["type"] != "unsubscribed":  # counts still in flight
+            reply = await receive(comm)
+        assert reply == {"type": "unsubscribed", "id": "u", "dashboard": True}
+        await comm.disconnect()
 
     run(body)

@@ -144,6 +144,9 @@
     const detail = await api.tree(TREE);
     const before = state.structureKey;
     ingest(detail);
+    // the tasks were read at or after detail.last_seq, and events after it may already have been
+    // applied to the old objects: replay them onto the new ones, in order
+    if (state.live) state.live.rewind(detail.last_seq);
     if (state.structureKey === before) {
       cy.batch(() => state.nodes.forEach((n) => cygraph.updateNode(cy, n)));
     } else {
@@ -710,6 +713,11 @@
         continue;
       }
       if (ev.kind === "task.log" && ev.task) {
+        // a replay after a re-read (live.rewind) brings lines already shown: show each once
+        if (typeof ev.seq === "number") {
+          if (ev.seq <= (state.logSeq || 0)) continue;
+          state.logSeq = ev.seq;
+        }
         const list = state.logs.get(String(ev.task)) || [];
         list.push({ level: (ev.data && ev.data.level) || "info", line: ev.data && ev.data.line, at: ev.at });
         if (list.length > 500) list.splice(0, list.length - 500);
@@ -779,6 +787,8 @@
   }
 
   function onSnapshot(msg) {
+    // events received before the snapshot are older than it: apply them first, not after it
+    if (state.queue.length) flush();
     if (msg.tree) {
       for (const k of ["status", "started_at", "finished_at", "run_count", "last_seq"]) if (msg.tree[k] !== undefined) state.tree[k] = msg.tree[k];
     }
@@ -819,6 +829,16 @@
       onEvents,
       onSnapshot,
       onMode: mode,
+      // self-check (live.js): the page's counts with every received event applied
+      counts: () => {
+        if (state.queue.length) flush();
+        return counts();
+      },
+      onCheck: (r) => {
+        metrics.checks = (metrics.checks || 0) + 1;
+        if (!r.ok) metrics.mismatches = (metrics.mismatches || 0) + 1;
+      },
+      onResync: () => reloadStructure().catch(() => {}),
       isActive: () => state.tree.status === "in_progress",
       onDeleted: () => {
         els.live.dataset.mode = "offline";
