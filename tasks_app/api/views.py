@@ -411,6 +411,19 @@ class StatsView(ApiViewMixin, APIView):
         return Response(stats)
 
 
+class ThroughputView(ApiViewMixin, APIView):
+    @extend_schema(summary="Completed tasks per minute, hour or day (an aggregate over every completion)",
+                   parameters=[s.ThroughputQuerySerializer], responses={200: s.ThroughputSerializer, **ERRORS})
+    def get(self, request):
+        query = s.ThroughputQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        tree_id = data.get("tree")
+        if tree_id is not None:
+            tree_id = selectors.tree_get(request.user, tree_id).id
+        return Response(selectors.throughput(request.user, bucket=data["bucket"], count=data["count"], tree_id=tree_id))
+
+
 class ValidateView(ApiViewMixin, APIView):
     @extend_schema(
         summary="Validate a task array without creating anything",

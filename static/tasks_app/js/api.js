@@ -120,6 +120,7 @@
     // registry, stats, validation
     executors: () => api.get("executors/"),
     stats: (params) => api.get("stats/", params),
+    throughput: (params) => api.get("stats/throughput/", params),
     validate: (tasks) => api.post("validate/", tasks),
 
     /** Paginated or plain list responses -> an array. */

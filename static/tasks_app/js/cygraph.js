@@ -255,7 +255,9 @@
     if (opts && opts.elements && opts.elements.length) cy.add(opts.elements);
     // follow the OS theme without a reload
     const mq = root.matchMedia ? root.matchMedia("(prefers-color-scheme: dark)") : null;
-    if (mq && mq.addEventListener) mq.addEventListener("change", () => cy.style(stylesheet({ large: count > LARGE, huge: count > HUGE })));
+    const restyle = () => cy.style(stylesheet({ large: count > LARGE, huge: count > HUGE }));
+    if (mq && mq.addEventListener) mq.addEventListener("change", restyle);
+    root.addEventListener("arbor:theme", restyle); // the header's theme toggle
     return cy;
   }
 

@@ -548,7 +548,7 @@
 
   // ---- actions with a preview of their effect ---------------------------------------------------------
   const ACTION_TEXT = {
-    cancel: { title: "Cancel", verb: "Cancel", to: "cancelled", danger: true, lead: "These tasks will be cancelled (running ones are asked to stop, then stopped):" },
+    cancel: { title: "Cancel", verb: "Cancel tasks", to: "cancelled", danger: true, lead: "These tasks will be cancelled (running ones are asked to stop, then stopped):" },
     retry: { title: "Retry", verb: "Retry", to: "pending", lead: "These tasks go back to pending and run again; completed work is kept:" },
     rerun: { title: "Re-run from here", verb: "Re-run", to: "pending", lead: "This task and everything downstream go back to pending and run again (earlier attempts stay in the history):" },
   };
