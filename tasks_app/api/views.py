@@ -30,7 +30,7 @@ from tasks_app.exceptions import NotFound, TreeValidationError
 from tasks_app.executors import registry
 from tasks_app.models import ApiToken, Task, Tree
 from tasks_app.perf import gc_paused
-from tasks_app.services import control, trees
+from tasks_app.services import control, editing, trees
 from tasks_app.services import tasks as task_services
 from tasks_app.services.copying import task_copy
 
@@ -216,6 +216,23 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
     def retry(self, request, pk=None):
         tree = control.tree_retry(tree=self.get_tree(), actor=request.user, source=SOURCE)
         return Response(s.render_tree(tree))
+
+    @extend_schema(
+        summary="Edit a tree that never ran in place: the whole task array, like creation",
+        request=TREE_CREATE_BODY,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: s.TreeDetailSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    @gc_paused()
+    def edit(self, request, pk=None):
+        data = request.data
+        tasks = data.get("tasks") if isinstance(data, dict) and "tasks" in data else data
+        if not isinstance(tasks, list):
+            raise TreeValidationError([MSG_BODY_SHAPE])
+        tree = editing.tree_edit(tree=self.get_tree(), tasks=tasks, actor=request.user, source=SOURCE)
+        return Response(s.render_tree(selectors.tree_get(request.user, tree.id), detail=True))
 
     @extend_schema(summary="Copy the tree (minimal / full / custom)", request=s.CopySerializer,
                    parameters=[IDEMPOTENCY_PARAMETER], responses=COPY_RESPONSES)

@@ -862,7 +862,14 @@
     state.saving = true;
     els.save.disabled = true;
     try {
-      const tree = await api.treeCreate(G.toTaskArray(state.tasks), els.runAfter.checked);
+      let tree;
+      if (config.mode === "edit") {
+        // a tree that never ran: changed in place (same id and URL), one atomic request
+        tree = await api.treeEdit(config.tree, G.toTaskArray(state.tasks));
+        if (els.runAfter.checked) await api.treeAction(config.tree, "execute");
+      } else {
+        tree = await api.treeCreate(G.toTaskArray(state.tasks), els.runAfter.checked);
+      }
       state.dirty = false;
       ui.toast(`Saved “${tree.name}”.`, "ok");
       location.href = api.pages.run(tree.id);
@@ -1052,13 +1059,30 @@
     }
   }
 
+  /** Edit mode: the saved tree itself, ids kept, so that saving changes it in place. */
+  async function loadEdit() {
+    const data = await api.tree(config.tree);
+    const ok = await loadArray(data.tasks || [], `Editing “${data.name}” in place: saving changes this tree (it has not run yet).`);
+    if (ok) {
+      undo.past = [];
+      state.dirty = false;
+      sync();
+    }
+  }
+
   async function init() {
     initCanvas();
     bindToolbar();
     renderInspector();
     await loadExecutors();
     renderInspector();
-    if (config.mode === "copy") {
+    if (config.mode === "edit") {
+      try {
+        await loadEdit();
+      } catch (e) {
+        showValidation("error", `Could not load the tree: ${ui.errorMessage(e)}`);
+      }
+    } else if (config.mode === "copy") {
       try {
         await loadCopy();
       } catch (e) {
