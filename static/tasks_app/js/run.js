@@ -1020,12 +1020,7 @@
       } else if (ev.key === "Escape") {
         setFilter(null);
         select(null);
-      } else if (ev.key === "?") {
-        ui.infoDialog(
-          "Keyboard shortcuts",
-          h("div.help-grid", [["/", "Find a task"], ["F", "Fit to screen"], ["Esc", "Clear selection and filter"], ["Double-click", "Collapse / expand a subtree"]].map(([k, v]) => [h("div", h("kbd", k)), h("div", v)]))
-        );
-      }
+      } // "?" and the run actions' keys: run-keys.js
     });
   }
 
