@@ -162,6 +162,9 @@
       { selector: "edge:selected", style: { width: 3.2, "line-color": p.accent, "target-arrow-color": p.accent, "source-arrow-color": p.accent } },
       { selector: "edge.hidden-kind", style: { display: "none" } },
       { selector: ".hidden", style: { display: "none" } },
+      // semantic zoom (bigtree.js): far out, boxes and colours only; close up, details under the name
+      { selector: "node.z-far", style: { label: "", "border-width": 2 } },
+      { selector: "node.z-near", style: { label: "data(detail)", height: NODE_H + 18, "font-size": 10.5 } },
       // edgehandles
       { selector: ".eh-ghost-edge, edge.eh-preview", style: { "line-color": p.accent, "target-arrow-color": p.accent, "line-style": "dashed", width: 2 } },
       { selector: "node.eh-ghost-node, node.eh-ghost", style: { width: 1, height: 1, opacity: 0, label: "" } },

@@ -13,6 +13,7 @@
   const TREE = config.tree;
 
   const metrics = (root.__arborMetrics = { start: performance.now() });
+  const big = root.Arbor.bigtree || null; // collapse by default, minimap, semantic zoom
   const mark = (name) => {
     metrics[name] = performance.now();
   };
@@ -99,9 +100,10 @@
     mark("dataReady");
     ingest(detail);
     restoreCollapsed();
-    let positions = cachedPositions(state.structureKey);
     const count = state.nodes.length;
-    if (!positions) {
+    const small = compact(); // big tree, subtrees collapsed: lay out the visible tasks only (below)
+    let positions = small ? null : cachedPositions(state.structureKey);
+    if (!positions && !small) {
       if (count > cygraph.LARGE) {
         positions = await cygraph.workerLayout(state.nodes);
       }
@@ -110,22 +112,31 @@
     cy = cygraph.create(els.cy, { count, elements: cygraph.elements(state.nodes, positions) });
     root.arborRun.cy = cy;
     mark("cyCreated");
-    if (count > cygraph.HUGE) {
+    if (count > cygraph.HUGE && !small) {
       // thousands of parent links are mostly noise at overview zoom (and cost the most to draw)
       $("#show-parent").checked = false;
       cy.edges('[kind="parent"]').addClass("hidden-kind");
     }
-    if (!positions) {
-      // small tree: dagre on the main thread (tens of ms), once
-      positions = await cygraph.autoLayout(cy, state.nodes, false);
+    if (small) {
+      applyCollapse();
+      await layoutVisible();
+    } else {
+      if (!positions) {
+        // small tree: dagre on the main thread (tens of ms), once
+        positions = await cygraph.autoLayout(cy, state.nodes, false);
+      }
+      cachePositions(state.structureKey, positions);
+      applyCollapse();
     }
-    cachePositions(state.structureKey, positions);
-    applyCollapse();
     mark("collapseApplied");
     cygraph.fit(cy);
     els.loading.hidden = true;
     await new Promise((r) => requestAnimationFrame(() => r()));
     mark("firstRender");
+    if (big) {
+      big.semanticZoom(cy, (id) => detailLabel(id));
+      if (count > 40) big.minimap(cy, els.cy.parentNode);
+    }
     bindCanvas();
     renderHeader();
     renderLegend();
@@ -161,7 +172,11 @@
   }
 
   function bindCanvas() {
-    cy.on("tap", "node", (ev) => select(ev.target.id()));
+    cy.on("tap", "node", (ev) => {
+      const id = ev.target.id();
+      if (state.collapsed.has(id) && !state.hiddenBy.has(id)) toggleCollapse(id); // a group opens on click
+      select(id);
+    });
     cy.on("tap", (ev) => {
       if (ev.target === cy) select(null);
     });
@@ -191,11 +206,28 @@
   }
   function restoreCollapsed() {
     try {
-      const ids = JSON.parse(localStorage.getItem(collapseKey()) || "[]");
+      const stored = localStorage.getItem(collapseKey());
+      const ids = stored == null && big ? big.defaultCollapsed(state.nodes, state.index) : JSON.parse(stored || "[]");
       state.collapsed = new Set(ids.filter((id) => state.tasks.has(id)));
     } catch (e) {
       state.collapsed = new Set();
     }
+  }
+  /** A big tree with collapsed subtrees is laid out on its visible tasks only (bigtree.js). */
+  const compact = () => big && state.nodes.length > big.COLLAPSE_ABOVE && state.collapsed.size > 0;
+  async function layoutVisible(focusId) {
+    const visible = state.nodes.filter((n) => !state.hiddenBy.has(String(n.id)));
+    const ids = new Set(visible.map((n) => String(n.id)));
+    const slim = visible.map((n) => Object.assign({}, n, { deps: (n.deps || []).filter((d) => ids.has(String(d.id))) }));
+    const positions = await cygraph.computeLayout(cy, slim);
+    cygraph.applyPositions(cy, positions);
+    const focus = focusId && cy.getElementById(focusId);
+    if (focus && !focus.empty()) cy.center(focus);
+    else cygraph.fit(cy);
+    return positions;
+  }
+  function afterCollapseChange(id) {
+    if (big && state.nodes.length > big.COLLAPSE_ABOVE) layoutVisible(id);
   }
   function saveCollapsed() {
     try {
@@ -219,6 +251,15 @@
     if (running) text += `, ${running} running`;
     if (bad) text += `, ${bad} failed`;
     return text;
+  }
+
+  /** The close-up label (semantic zoom): the usual label plus executor and attempts. */
+  function detailLabel(id) {
+    const t = task(id);
+    if (!t) return "";
+    const bits = [t.executor];
+    if (t.attempt_count) bits.push(`${t.attempt_count} attempt${t.attempt_count === 1 ? "" : "s"}`);
+    return `${cygraph.nodeLabel(t, collapsedExtra(id))}\n${bits.join(" · ")}`;
   }
 
   function applyCollapse() {
@@ -250,17 +291,20 @@
     else state.collapsed.add(id);
     saveCollapsed();
     applyCollapse();
+    afterCollapseChange(id);
     renderDetail();
   }
 
   function expandTo(id) {
     let cur = state.hiddenBy.get(id);
+    const opened = Boolean(cur);
     while (cur) {
       state.collapsed.delete(cur);
       applyCollapse();
       cur = state.hiddenBy.get(id);
     }
     saveCollapsed();
+    if (opened) afterCollapseChange(id);
   }
 
   // ---- upstream / downstream filter -------------------------------------------------------------
@@ -971,6 +1015,7 @@
       state.collapsed.clear();
       saveCollapsed();
       applyCollapse();
+      afterCollapseChange(null);
       renderDetail();
     });
     $("#show-parent").addEventListener("change", (ev) => cy && cy.edges('[kind="parent"]').toggleClass("hidden-kind", !ev.target.checked));
