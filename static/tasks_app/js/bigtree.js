@@ -19,6 +19,7 @@
   const LEVEL_BUDGET = 24;
   const FAR_ZOOM = 0.45;
   const NEAR_ZOOM = 1.15;
+  const READABLE_ZOOM = 0.62; // the fitted view of a collapsed big tree never starts further out (labels drawn)
 
   /**
    * The ids to collapse by default (an empty list for a small tree). Breadth-first from the root:
@@ -195,5 +196,5 @@
     return { box, redraw: () => (drawNodes(), drawView()) };
   }
 
-  root.Arbor.bigtree = { COLLAPSE_ABOVE, VISIBLE_BUDGET, FAR_ZOOM, NEAR_ZOOM, defaultCollapsed, semanticZoom, zoomLevel, minimap };
+  root.Arbor.bigtree = { COLLAPSE_ABOVE, READABLE_ZOOM, VISIBLE_BUDGET, FAR_ZOOM, NEAR_ZOOM, defaultCollapsed, semanticZoom, zoomLevel, minimap };
 })(window);

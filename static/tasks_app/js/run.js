@@ -109,7 +109,9 @@
       }
     }
     mark("layoutDone");
-    cy = cygraph.create(els.cy, { count, elements: cygraph.elements(state.nodes, positions) });
+    // a collapsed big tree draws only its visible tasks: the others are added when their group opens
+    state.lazy = small;
+    cy = cygraph.create(els.cy, { count, elements: small ? [] : cygraph.elements(state.nodes, positions) });
     root.arborRun.cy = cy;
     mark("cyCreated");
     if (count > cygraph.HUGE && !small) {
@@ -129,7 +131,7 @@
       applyCollapse();
     }
     mark("collapseApplied");
-    cygraph.fit(cy);
+    fitReadable();
     els.loading.hidden = true;
     await new Promise((r) => requestAnimationFrame(() => r()));
     mark("firstRender");
@@ -187,8 +189,8 @@
     state.selected = id ? String(id) : null;
     cy.$(":selected").unselect();
     if (state.selected) {
-      const n = cy.getElementById(state.selected);
       if (state.hiddenBy.has(state.selected)) expandTo(state.selected);
+      const n = cy.getElementById(state.selected);
       n.select();
       if (center) cy.animate({ center: { eles: n }, zoom: Math.max(cy.zoom(), 0.8) }, { duration: 200 });
     }
@@ -223,8 +225,17 @@
     cygraph.applyPositions(cy, positions);
     const focus = focusId && cy.getElementById(focusId);
     if (focus && !focus.empty()) cy.center(focus);
-    else cygraph.fit(cy);
+    else fitReadable();
     return positions;
+  }
+  /** Fit, but never so far out that the labels are dropped: then start at the root's side, at a
+   * readable zoom, vertically centred (the minimap shows the rest). */
+  function fitReadable() {
+    cygraph.fit(cy);
+    const min = big && state.lazy ? big.READABLE_ZOOM : 0;
+    if (cy.zoom() >= min) return;
+    const bb = cy.nodes(":visible").boundingBox();
+    cy.viewport({ zoom: min, pan: { x: 40 - bb.x1 * min, y: cy.height() / 2 - ((bb.y1 + bb.y2) / 2) * min } });
   }
   function afterCollapseChange(id) {
     if (big && state.nodes.length > big.COLLAPSE_ABOVE) layoutVisible(id);
@@ -262,12 +273,24 @@
     return `${cygraph.nodeLabel(t, collapsedExtra(id))}\n${bits.join(" · ")}`;
   }
 
+  /** Lazy mode (a big tree opened collapsed): Cytoscape holds the visible tasks and their edges only. */
+  function syncVisibleElements() {
+    const want = cygraph.elements(state.nodes.filter((n) => !state.hiddenBy.has(String(n.id))), null);
+    const ids = new Set(want.map((e) => e.data.id));
+    cy.batch(() => {
+      cy.elements().filter((e) => !ids.has(e.id())).remove();
+      const add = want.filter((e) => cy.getElementById(e.data.id).empty());
+      if (add.length) cy.add(add);
+    });
+  }
+
   function applyCollapse() {
     state.hiddenBy = new Map();
     for (const id of state.collapsed) {
       if (state.hiddenBy.has(id)) continue;
       for (const d of G.descendantsOf(state.nodes, id, state.index)) if (!state.hiddenBy.has(d)) state.hiddenBy.set(d, id);
     }
+    if (state.lazy) syncVisibleElements();
     cy.batch(() => {
       cy.nodes().forEach((n) => {
         const hidden = state.hiddenBy.has(n.id());
