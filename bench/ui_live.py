@@ -39,8 +39,11 @@ FRAMES_SCRIPT = """() => {
 CLICK_TARGET = """() => {
   const cy = arborRun.cy; const ext = cy.extent(); const box = cy.container().getBoundingClientRect();
   const nodes = cy.nodes(':visible').filter(x => { const p = x.position(); return p.x > ext.x1 + 40 && p.x < ext.x2 - 40 && p.y > ext.y1 + 80 && p.y < ext.y2 - 40; });
-  if (!nodes.length) return null;
-  const n = nodes[Math.floor(Math.random() * nodes.length)]; const p = n.renderedPosition();
+  // only where the graph itself is on top (not under the minimap, the legend or the toolbar)
+  const onTop = nodes.filter(n => { const p = n.renderedPosition(); const el = document.elementFromPoint(box.left + p.x, box.top + p.y);
+                                    return el && cy.container().contains(el); });
+  if (!onTop.length) { cy.fit(cy.nodes(':visible'), 40); return null; }
+  const n = onTop[Math.floor(Math.random() * onTop.length)]; const p = n.renderedPosition();
   return {id: n.id(), x: box.left + p.x, y: box.top + p.y};
 }"""
 
