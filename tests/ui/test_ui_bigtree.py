@@ -51,3 +51,17 @@ def test_a_big_tree_opens_collapsed_with_a_minimap_and_semantic_zoom(user_page, 
     page.evaluate("arborRun.cy.zoom(1.5)")
     expect(page.locator("#cy")).to_have_attribute("data-zoom", "near")
     assert "noop" in page.evaluate("arborRun.cy.nodes(':visible')[0].data('detail')")
+
+
+def test_a_collapsed_group_shows_a_failure_inside_it(user_page, arbor_server, tm):
+    tree = big_tree(tm, 400)
+    page = user_page
+    page.goto(f"{arbor_server}/trees/{tree.id}/")
+    page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+    group = page.evaluate("arborRun.cy.nodes('.collapsed:visible')[0].id()")
+    inside = page.evaluate("""g => { const s = arborRun.state; const kids = s.index.children.get(g); return String(kids[0]); }""", group)
+    assert page.evaluate("id => arborRun.cy.getElementById(id).empty()", inside)  # not drawn while collapsed
+    page.evaluate("""id => { const seq = arborRun.state.live.seq.seq + 1;
+        arborRun.injectEvents([{type: "event", seq, kind: "task.status", task: id, data: {status: "failed", error: "boom"}}]); }""", inside)
+    page.wait_for_function("g => arborRun.cy.getElementById(g).hasClass('group-failed')", arg=group, timeout=5000)
+    assert "1 failed" in page.evaluate("g => arborRun.cy.getElementById(g).data('label')", group)

@@ -3,7 +3,8 @@
  *
  * - defaultCollapsed: above COLLAPSE_ABOVE tasks, organisational subtrees start collapsed, at the
  *   deepest level that keeps at most VISIBLE_BUDGET tasks on screen (LEVEL_BUDGET in one column); each collapsed task is drawn as
- *   one group node with a status summary of what it holds, and opens on click.
+ *   one group node with a status summary of what it holds (its outline red when a task inside failed,
+ *   blue while one runs), and opens on click.
  * - minimap: a small canvas overview (visible tasks by status colour) with the viewport rectangle;
  *   click or drag in it to move the view.
  * - semantic zoom: below FAR_ZOOM the labels are not drawn at all (boxes and colours only);
@@ -70,6 +71,19 @@
     });
     apply();
     return { level: () => level };
+  }
+
+  // ---- group status: a collapsed group's outline shows the worst of what it holds ---------------
+  /** stateOf(id) -> "failed" | "running" | "" for a collapsed task's hidden subtree. */
+  function groupStatus(cy, stateOf) {
+    const mark = (n) => {
+      const inner = n.hasClass("collapsed") ? stateOf(n.id()) : "";
+      for (const [cls, want] of [["group-failed", inner === "failed"], ["group-running", inner === "running"]]) {
+        if (n.hasClass(cls) !== want) n.toggleClass(cls, want);
+      }
+    };
+    cy.on("data class", "node", (ev) => mark(ev.target));
+    cy.nodes(".collapsed").forEach(mark);
   }
 
   // ---- minimap ------------------------------------------------------------------------------------
@@ -196,5 +210,5 @@
     return { box, redraw: () => (drawNodes(), drawView()) };
   }
 
-  root.Arbor.bigtree = { COLLAPSE_ABOVE, READABLE_ZOOM, VISIBLE_BUDGET, FAR_ZOOM, NEAR_ZOOM, defaultCollapsed, semanticZoom, zoomLevel, minimap };
+  root.Arbor.bigtree = { COLLAPSE_ABOVE, READABLE_ZOOM, VISIBLE_BUDGET, FAR_ZOOM, NEAR_ZOOM, defaultCollapsed, semanticZoom, zoomLevel, groupStatus, minimap };
 })(window);

@@ -126,6 +126,8 @@
         selector: "node.collapsed",
         style: { "border-width": 4, "border-style": "double", "outline-width": 3, "outline-color": p.muted, "outline-offset": 3, "outline-style": "dashed", "outline-opacity": 0.6 },
       },
+      { selector: "node.collapsed.group-running", style: { "outline-color": p.st.in_progress.fg, "outline-opacity": 0.9 } },
+      { selector: "node.collapsed.group-failed", style: { "outline-color": p.st.failed.fg, "outline-opacity": 0.95, "outline-style": "solid" } },
       { selector: "node:selected", style: { "border-color": p.accent, "border-width": 4, "border-style": "solid", "underlay-color": p.accent, "underlay-opacity": 0.18, "underlay-padding": 6 } },
       { selector: "node.affected", style: { "underlay-color": p.danger, "underlay-opacity": 0.3, "underlay-padding": 8 } },
       { selector: "node.match", style: { "underlay-color": p.accent, "underlay-opacity": 0.35, "underlay-padding": 8 } },

@@ -137,6 +137,7 @@
     mark("firstRender");
     if (big) {
       big.semanticZoom(cy, (id) => detailLabel(id));
+      big.groupStatus(cy, groupState);
       if (count > 40) big.minimap(cy, els.cy.parentNode);
     }
     bindCanvas();
@@ -262,6 +263,18 @@
     if (running) text += `, ${running} running`;
     if (bad) text += `, ${bad} failed`;
     return text;
+  }
+
+  /** The worst state inside a collapsed task's subtree: "failed", "running" or "". */
+  function groupState(id) {
+    if (!state.collapsed.has(id)) return "";
+    let running = false;
+    for (const d of G.descendantsOf(state.nodes, id, state.index)) {
+      const k = G.visualState(task(d));
+      if (k === "failed" || k === "blocked") return "failed";
+      if (k === "in_progress") running = true;
+    }
+    return running ? "running" : "";
   }
 
   /** The close-up label (semantic zoom): the usual label plus executor and attempts. */
