@@ -137,6 +137,24 @@ class StatsQuerySerializer(serializers.Serializer):
     tree = serializers.CharField(required=False)
 
 
+class ThroughputQuerySerializer(serializers.Serializer):
+    bucket = serializers.ChoiceField(choices=["minute", "hour", "day"], default="minute")
+    count = serializers.IntegerField(min_value=1, max_value=366, default=60)
+    tree = serializers.CharField(required=False)
+
+
+class ThroughputPointSerializer(serializers.Serializer):
+    t = serializers.DateTimeField()
+    count = serializers.IntegerField()
+
+
+class ThroughputSerializer(serializers.Serializer):
+    bucket = serializers.CharField()
+    start = serializers.DateTimeField(allow_null=True)
+    total = serializers.IntegerField()
+    series = ThroughputPointSerializer(many=True)
+
+
 class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, default="api")
     expires_in_days = serializers.IntegerField(

@@ -14,6 +14,7 @@ router.register("tokens", views.TokenViewSet, basename="token")
 urlpatterns = [
     path("api/v1/executors/", views.ExecutorListView.as_view(), name="executor-list"),
     path("api/v1/stats/", views.StatsView.as_view(), name="stats"),
+    path("api/v1/stats/throughput/", views.ThroughputView.as_view(), name="stats-throughput"),
     path("api/v1/validate/", views.ValidateView.as_view(), name="validate"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

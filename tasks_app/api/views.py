@@ -32,7 +32,7 @@ from tasks_app.api.throttling import ThrottleUnauthenticatedMixin
 from tasks_app.exceptions import NotFound, TreeValidationError
 from tasks_app.models import ApiToken, Task, Tree
 from tasks_app.perf import gc_paused
-from tasks_app.services import control, tokens, trees
+from tasks_app.services import control, editing, tokens, trees
 from tasks_app.services import tasks as task_services
 from tasks_app.services.copying import task_copy
 from tasks_app.services.grants import executor_catalogue
@@ -224,6 +224,23 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
     def retry(self, request, pk=None):
         tree = control.tree_retry(tree=self.get_tree("change"), actor=request.user, source=SOURCE)
         return Response(s.render_tree(tree))
+
+    @extend_schema(
+        summary="Edit a tree that never ran in place: the whole task array, like creation",
+        request=TREE_CREATE_BODY,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: s.TreeDetailSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    @gc_paused()
+    def edit(self, request, pk=None):
+        data = request.data
+        tasks = data.get("tasks") if isinstance(data, dict) and "tasks" in data else data
+        if not isinstance(tasks, list):
+            raise TreeValidationError([MSG_BODY_SHAPE])
+        tree = editing.tree_edit(tree=self.get_tree("change"), tasks=tasks, actor=request.user, source=SOURCE)
+        return Response(s.render_tree(selectors.tree_get(request.user, tree.id), detail=True))
 
     @extend_schema(summary="Copy the tree (minimal / full / custom)", request=s.CopySerializer,
                    parameters=[IDEMPOTENCY_PARAMETER], responses=COPY_RESPONSES)
@@ -420,6 +437,19 @@ class StatsView(ApiViewMixin, APIView):
         stats = selectors.execution_stats(request.user, tree_id=tree_id)
         stats["attempts"] = selectors.attempt_stats(request.user, tree_id=tree_id)
         return Response(stats)
+
+
+class ThroughputView(ApiViewMixin, APIView):
+    @extend_schema(summary="Completed tasks per minute, hour or day (an aggregate over every completion)",
+                   parameters=[s.ThroughputQuerySerializer], responses={200: s.ThroughputSerializer, **ERRORS})
+    def get(self, request):
+        query = s.ThroughputQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        tree_id = data.get("tree")
+        if tree_id is not None:
+            tree_id = selectors.tree_get(request.user, tree_id).id
+        return Response(selectors.throughput(request.user, bucket=data["bucket"], count=data["count"], tree_id=tree_id))
 
 
 class ValidateView(ApiViewMixin, APIView):

@@ -66,9 +66,15 @@ def tree_new(request: HttpRequest) -> HttpResponse:
 @login_required
 def tree_edit(request: HttpRequest, tree_id) -> HttpResponse:
     """The editor, loaded with an unsaved copy of a tree (or of one task's part of it): saving
-    creates a new tree and never changes the original."""
+    creates a new tree and never changes the original. ``?mode=edit`` on a tree that never ran
+    loads the tree itself: saving changes it in place."""
     tree = _tree_or_404(request, tree_id)
     task_id = request.GET.get("task") or None
+    if request.GET.get("mode") == "edit" and task_id is None and tree.run_count == 0 and not tree.archived:
+        # a tree that never ran is edited in place (POST /api/v1/trees/{id}/edit/)
+        config = _config(request, "editor", mode="edit", tree=str(tree.id), tree_name=tree.name)
+        return render(request, "tasks_app/editor.html",
+                      {"nav": "new", "arbor_config": config, "source": tree, "editing": True})
     mode = request.GET.get("mode") if request.GET.get("mode") in COPY_MODES else ("minimal" if task_id else "full")
     if task_id is not None:
         try:

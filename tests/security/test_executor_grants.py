@@ -265,3 +265,17 @@ def test_catalogue_service(user, staff_user):
     assert set(DANGEROUS) <= {e["id"] for e in grants.executor_catalogue(staff_user)}
     assert grants.missing_executors(user) == set(DANGEROUS) | {"system_info"}  # staff-only
     assert grants.missing_executors(staff_user) == set()
+
+
+def test_editing_a_never_run_tree_in_place_needs_the_grant_too(api, user):
+    """POST /api/v1/trees/{id}/edit/ replaces the task array: it is a create of the new tasks."""
+    tree = api.post("/api/v1/trees/", [{"id": "root", "name": "root", "executor": "noop"}], format="json").json()
+    body = [{"id": tree["id"], "name": "root", "executor": "noop"},
+            {"id": "x", "name": "x", "executor": "shell_command", "parent_id": tree["id"],
+             "inputs": {"command": "echo hello"}}]
+    resp = api.post(f"/api/v1/trees/{tree['id']}/edit/", body, format="json")
+    assert resp.status_code == 403, resp.json()
+    assert "tasks_app.use_shell_command" in resp.json()["error"]["message"]
+    assert Task.objects.filter(tree_id=tree["id"]).count() == 1
+    grant(user, "use_shell_command")
+    assert api.post(f"/api/v1/trees/{tree['id']}/edit/", body, format="json").status_code == 200

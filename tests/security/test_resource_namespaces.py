@@ -344,3 +344,15 @@ def test_migration_grants_existing_pools_to_everyone_and_moves_held_locks(django
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())  # leave the database as the other tests expect
+
+
+def test_editing_a_never_run_tree_in_place_checks_shared_resources(api, user):
+    """POST /api/v1/trees/{id}/edit/ names resources like a create does."""
+    from tasks_app.models import ResourcePool
+
+    ResourcePool.objects.create(key="db:shared-edit", capacity=1)  # declared, granted to nobody
+    tree = api.post("/api/v1/trees/", [{"id": "root", "name": "root", "executor": "noop"}], format="json").json()
+    body = [{"id": tree["id"], "name": "root", "executor": "noop",
+             "resources": [{"type": "db", "identifier": "shared-edit", "mode": "write"}]}]
+    resp = api.post(f"/api/v1/trees/{tree['id']}/edit/", body, format="json")
+    assert resp.status_code == 403 and resp.json()["error"]["code"] == "resource_not_granted", resp.json()

@@ -106,6 +106,7 @@
     tree: (id) => api.get(`trees/${enc(id)}/`),
     treeCreate: (tasks, execute) => api.post("trees/", { tasks, execute: Boolean(execute) }),
     treeAction: (id, action, body) => api.post(`trees/${enc(id)}/${action}/`, body),
+    treeEdit: (id, tasks) => api.post(`trees/${enc(id)}/edit/`, { tasks }),
     treeDelete: (id) => api.del(`trees/${enc(id)}/`),
     treeEvents: (id, afterSeq, opts) => api.get(`trees/${enc(id)}/events/`, { after_seq: afterSeq }, opts),
     treeAttempts: (id) => api.get(`trees/${enc(id)}/attempts/`),
@@ -120,6 +121,7 @@
     // registry, stats, validation
     executors: () => api.get("executors/"),
     stats: (params) => api.get("stats/", params),
+    throughput: (params) => api.get("stats/throughput/", params),
     validate: (tasks) => api.post("validate/", tasks),
 
     /** Paginated or plain list responses -> an array. */

@@ -126,6 +126,8 @@
         selector: "node.collapsed",
         style: { "border-width": 4, "border-style": "double", "outline-width": 3, "outline-color": p.muted, "outline-offset": 3, "outline-style": "dashed", "outline-opacity": 0.6 },
       },
+      { selector: "node.collapsed.group-running", style: { "outline-color": p.st.in_progress.fg, "outline-opacity": 0.9 } },
+      { selector: "node.collapsed.group-failed", style: { "outline-color": p.st.failed.fg, "outline-opacity": 0.95, "outline-style": "solid" } },
       { selector: "node:selected", style: { "border-color": p.accent, "border-width": 4, "border-style": "solid", "underlay-color": p.accent, "underlay-opacity": 0.18, "underlay-padding": 6 } },
       { selector: "node.affected", style: { "underlay-color": p.danger, "underlay-opacity": 0.3, "underlay-padding": 8 } },
       { selector: "node.match", style: { "underlay-color": p.accent, "underlay-opacity": 0.35, "underlay-padding": 8 } },
@@ -162,6 +164,9 @@
       { selector: "edge:selected", style: { width: 3.2, "line-color": p.accent, "target-arrow-color": p.accent, "source-arrow-color": p.accent } },
       { selector: "edge.hidden-kind", style: { display: "none" } },
       { selector: ".hidden", style: { display: "none" } },
+      // semantic zoom (bigtree.js): far out, boxes and colours only; close up, details under the name
+      { selector: "node.z-far", style: { label: "", "border-width": 2 } },
+      { selector: "node.z-near", style: { label: "data(detail)", height: NODE_H + 18, "font-size": 10.5 } },
       // edgehandles
       { selector: ".eh-ghost-edge, edge.eh-preview", style: { "line-color": p.accent, "target-arrow-color": p.accent, "line-style": "dashed", width: 2 } },
       { selector: "node.eh-ghost-node, node.eh-ghost", style: { width: 1, height: 1, opacity: 0, label: "" } },
@@ -255,7 +260,9 @@
     if (opts && opts.elements && opts.elements.length) cy.add(opts.elements);
     // follow the OS theme without a reload
     const mq = root.matchMedia ? root.matchMedia("(prefers-color-scheme: dark)") : null;
-    if (mq && mq.addEventListener) mq.addEventListener("change", () => cy.style(stylesheet({ large: count > LARGE, huge: count > HUGE })));
+    const restyle = () => cy.style(stylesheet({ large: count > LARGE, huge: count > HUGE }));
+    if (mq && mq.addEventListener) mq.addEventListener("change", restyle);
+    root.addEventListener("arbor:theme", restyle); // the header's theme toggle
     return cy;
   }
 

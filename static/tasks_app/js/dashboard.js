@@ -165,8 +165,11 @@
         if (row.original_tree) extra.push(h("span.muted.small", { title: "Copied from another tree" }, " · copy"));
         return h("td", h("a", { href: link, dataset: { testid: "row-link" } }, row.name), extra);
       }
-      case "tree":
-        return h("td", h("a.small", { href: api.pages.run(row.tree) }, String(row.tree || "").slice(0, 8)));
+      case "tree": {
+        const id = String(row.tree || "");
+        const name = treeNames.get(id);
+        return h("td", h("a.small", { href: api.pages.run(row.tree), title: id, dataset: { treeName: id } }, name || "…"));
+      }
       case "status": {
         const td = h("td", ui.badge(row));
         if (row.status === "in_progress" && state.tab === "tasks" && row.progress) td.appendChild(ui.progressBar(row.progress));
@@ -196,6 +199,30 @@
         return h("td.num.nowrap", durationOf(row));
       default:
         return h(col.num ? "td.num" : "td", row[col.key] == null ? "—" : String(row[col.key]));
+    }
+  }
+
+  // tree id -> name for the Tasks tab. A tree's id is its root task's id and its name the root's
+  // name, so one light GET per tree not yet known (a page holds few distinct trees).
+  const treeNames = new Map();
+  async function loadTreeNames(rows) {
+    const missing = Array.from(new Set(rows.map((r) => String(r.tree || "")).filter((id) => id && !treeNames.has(id))));
+    for (const r of rows) if (r.is_root) treeNames.set(String(r.tree), r.name);
+    await Promise.all(
+      missing
+        .filter((id) => !treeNames.has(id))
+        .map(async (id) => {
+          try {
+            const root = await api.task(id);
+            treeNames.set(id, root.name);
+          } catch (e) {
+            treeNames.set(id, id.slice(0, 8));
+          }
+        })
+    );
+    for (const a of els.tbody.querySelectorAll("a[data-tree-name]")) {
+      const name = treeNames.get(a.dataset.treeName);
+      if (name) a.textContent = name;
     }
   }
 
@@ -260,6 +287,7 @@
     }
     renderRows();
     renderBulk();
+    if (state.tab === "tasks" && state.rows.length) loadTreeNames(state.rows);
   }
 
   // ---- bulk actions ----------------------------------------------------------------------
@@ -269,6 +297,31 @@
     copy: { verb: "Copy", done: "copied", run: (id) => api.treeAction(id, "copy", { mode: "full" }) },
     delete: { verb: "Delete", done: "deleted", danger: true, run: (id) => api.treeDelete(id) },
   };
+
+  /** While a bulk action runs: its buttons and the selection are disabled, the bar shows a spinner
+   * and "Deleting 1 of 3 trees…", and the table is marked aria-busy. */
+  function setBusy(spec, total, what) {
+    const controls = Array.from(els.bulkbar.querySelectorAll("button")).concat(Array.from(els.tbody.querySelectorAll("input[type=checkbox]")));
+    const all = document.getElementById("select-all");
+    if (all) controls.push(all);
+    for (const c of controls) c.disabled = true;
+    els.bulkbar.dataset.busy = "1";
+    els.tbody.closest("table").setAttribute("aria-busy", "true");
+    const ing = { Cancel: "Cancelling", Retry: "Retrying", Copy: "Copying", Delete: "Deleting" }[spec.verb] || spec.verb;
+    const status = h("span.busy", { role: "status", dataset: { testid: "bulk-busy" } }, h("span.spinner", { "aria-hidden": "true" }), h("span.busy-text"));
+    els.bulkbar.appendChild(status);
+    return {
+      progress(i) {
+        status.lastChild.textContent = `${ing} ${Math.min(i + 1, total)} of ${total} ${what}${total === 1 ? "" : "s"}…`;
+      },
+      end() {
+        status.remove();
+        delete els.bulkbar.dataset.busy;
+        els.tbody.closest("table").removeAttribute("aria-busy");
+        for (const c of controls) c.disabled = false;
+      },
+    };
+  }
 
   async function bulk(action) {
     if (action === "clear") {
@@ -295,14 +348,20 @@
     if (!ok) return;
     let done = 0;
     const failures = [];
-    for (const item of items) {
-      try {
-        await spec.run(item.id);
-        done += 1;
-        state.selected.delete(item.id);
-      } catch (e) {
-        failures.push(`${item.name}: ${ui.errorMessage(e)}`);
+    const busy = setBusy(spec, items.length, what);
+    try {
+      for (const item of items) {
+        busy.progress(done + failures.length);
+        try {
+          await spec.run(item.id);
+          done += 1;
+          state.selected.delete(item.id);
+        } catch (e) {
+          failures.push(`${item.name}: ${ui.errorMessage(e)}`);
+        }
       }
+    } finally {
+      busy.end();
     }
     if (done) ui.toast(`${done} ${what}${done === 1 ? "" : "s"} ${spec.done}.`, "ok");
     if (failures.length) {
@@ -396,7 +455,7 @@
     body.appendChild(kv);
   }
 
-  /** Throughput: the API's series when it has one, else the last 500 finished tasks bucketed. */
+  /** Throughput: the stats' series when it has one, else /stats/throughput/ (an aggregate, never a sample). */
   async function renderThroughput(stats) {
     const svg = document.querySelector("#chart-throughput svg");
     const rangeEl = document.querySelector("#chart-throughput [data-role=range]");
@@ -411,34 +470,28 @@
       barChart(svg, values, labels, { unit: "tasks" });
       return;
     }
-    // no series from the API: sample up to 500 finished tasks of the most recent busy window
-    const now = Date.now();
+    // completions per bucket from the API's aggregate (a GROUP BY over every completion): the
+    // first window, from the finest, that has any completion
     const windows = [
-      { bucket: 60e3, count: 60, label: "per minute, last hour", fmt: (d) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) },
-      { bucket: 3600e3, count: 24, label: "per hour, last 24 h", fmt: (d) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) },
-      { bucket: 24 * 3600e3, count: 30, label: "per day, last 30 days", fmt: (d) => d.toLocaleDateString([], { month: "short", day: "numeric" }) },
+      { bucket: "minute", count: 60, label: "per minute, last hour", fmt: (d) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) },
+      { bucket: "hour", count: 24, label: "per hour, last 24 h", fmt: (d) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) },
+      { bucket: "day", count: 30, label: "per day, last 30 days", fmt: (d) => d.toLocaleDateString([], { month: "short", day: "numeric" }) },
     ];
     let chosen = windows[0];
-    let finished = [];
-    let total = 0;
+    let data = null;
     for (const w of windows) {
       chosen = w;
       try {
-        const data = await api.tasks({ status: "completed", completed_after: new Date(now - w.bucket * w.count).toISOString(), limit: 500 });
-        finished = api.results(data).map((t) => t.completed_at).filter(Boolean);
-        total = data && typeof data.count === "number" ? data.count : finished.length;
+        data = await api.throughput({ bucket: w.bucket, count: w.count });
       } catch (e) {
-        finished = [];
-        total = 0;
+        data = null;
       }
-      if (finished.length) break;
+      if (data && data.total) break;
     }
-    const { bucket, count, fmt } = chosen;
-    const label = chosen.label + (total > finished.length ? `, scaled from a sample of ${finished.length}` : "");
-    const scale = finished.length ? total / finished.length : 1;
-    const values = G.bucketTimes(finished, bucket, now, count).map((v) => Math.round(v * scale));
-    const labels = values.map((_, i) => fmt(new Date(now - bucket * (count - i))));
-    rangeEl.textContent = `(completed tasks ${label})`;
+    const points = (data && data.series) || [];
+    const values = points.map((p) => p.count);
+    const labels = points.map((p) => chosen.fmt(new Date(p.t)));
+    rangeEl.textContent = `(completed tasks ${chosen.label}${data ? `, ${data.total.toLocaleString()} in all` : ""})`;
     barChart(svg, values, labels, { unit: "tasks" });
   }
 

@@ -147,6 +147,15 @@
     return newId;
   }
 
+  /** Where "+ Task" puts a new task: beside the selected task (the same parent), so repeated clicks
+   * add siblings instead of a chain; under the root when the root or nothing is selected. The
+   * "◇ Parent" drag makes deeper levels. */
+  function siblingParent() {
+    const sel = state.selected && state.selected.type === "node" ? byId(state.selected.id) : null;
+    if (!sel) return null;
+    return sel.parent == null ? sel.id : sel.parent;
+  }
+
   /** Bring a node into view: fit everything if that stays readable, else centre on the node. */
   function ensureVisible(node) {
     const ext = cy.extent();
@@ -264,6 +273,12 @@
       els.banner.hidden = true;
     }, kind === "info" ? 3000 : 6000);
   }
+  function clearRefusal() {
+    if (!els.banner.hidden && !els.banner.classList.contains("info")) {
+      clearTimeout(bannerTimer);
+      els.banner.hidden = true;
+    }
+  }
   function refuse(reason, ids) {
     banner(`Not allowed: ${reason}`);
     for (const id of ids || []) {
@@ -307,6 +322,11 @@
           refuse(reason, [target.id()]);
           return false;
         }
+        // hovering an allowed task after a refused one: the earlier refusal no longer applies
+        if (refusalTarget) {
+          refusalTarget = null;
+          clearRefusal();
+        }
         return true;
       },
       edgeParams: () => ({ data: { kind: state.edgeKind === "parent" ? "parent" : "dep", required: state.edgeKind !== "optional" } }),
@@ -318,6 +338,9 @@
     });
     cy.on("ehcomplete", (ev, source, target, added) => {
       added.remove();
+      // the drag may have passed over a refused task on its way: that refusal is stale now
+      refusalTarget = null;
+      clearRefusal();
       const s = source.id();
       const t = target.id();
       if (state.edgeKind === "parent") setParent(s, t);
@@ -776,8 +799,20 @@
       if (names.has(t.name)) problems.push(`Two tasks are called "${t.name}".`);
       names.set(t.name, true);
       if (!t.executor) problems.push(`"${t.name}" has no executor.`);
+      problems.push(...missingInputs(t));
     }
     return problems;
+  }
+
+  /** Required executor inputs left empty (no value, no default). A task with dependencies may get
+   * them from its upstream results at run time, so only a task without dependencies is refused. */
+  function missingInputs(t) {
+    const ex = state.executorsById[t.executor];
+    if (!ex || (t.deps && t.deps.length)) return [];
+    const inputs = t.inputs || {};
+    return G.schemaFields(ex.input_schema)
+      .filter((f) => f.required && f.default === undefined && (inputs[f.name] === undefined || inputs[f.name] === null || inputs[f.name] === ""))
+      .map((f) => `"${t.name}" needs the input “${f.title}” (required by ${ex.name || ex.id}).`);
   }
 
   function showValidation(kind, title, list) {
@@ -827,7 +862,14 @@
     state.saving = true;
     els.save.disabled = true;
     try {
-      const tree = await api.treeCreate(G.toTaskArray(state.tasks), els.runAfter.checked);
+      let tree;
+      if (config.mode === "edit") {
+        // a tree that never ran: changed in place (same id and URL), one atomic request
+        tree = await api.treeEdit(config.tree, G.toTaskArray(state.tasks));
+        if (els.runAfter.checked) await api.treeAction(config.tree, "execute");
+      } else {
+        tree = await api.treeCreate(G.toTaskArray(state.tasks), els.runAfter.checked);
+      }
       state.dirty = false;
       ui.toast(`Saved “${tree.name}”.`, "ok");
       location.href = api.pages.run(tree.id);
@@ -902,7 +944,7 @@
 
   function openHelp() {
     const rows = [
-      ["N", "New task (a child of the selected task, or of the root)"],
+      ["N", "New task beside the selected one (under the same parent; under the root when the root or nothing is selected)"],
       ["Delete / Backspace", "Delete the selected task or edge"],
       ["Ctrl+Z", "Undo"],
       ["Ctrl+Shift+Z / Ctrl+Y", "Redo"],
@@ -933,7 +975,7 @@
         els.cy.focus();
       }
     });
-    $("#add-task").addEventListener("click", () => addTask(null, state.selected && state.selected.type === "node" ? state.selected.id : null));
+    $("#add-task").addEventListener("click", () => addTask(null, siblingParent()));
     $("#add-first").addEventListener("click", () => addTask());
     $("#import-first").addEventListener("click", openImport);
     $("#layout").addEventListener("click", layout);
@@ -967,7 +1009,7 @@
         removeSelected();
       } else if (ev.key === "n" || ev.key === "N") {
         ev.preventDefault();
-        addTask(null, state.selected && state.selected.type === "node" ? state.selected.id : null);
+        addTask(null, siblingParent());
       } else if (ev.key === "l" || ev.key === "L") {
         layout();
       } else if (ev.key === "f" || ev.key === "F") {
@@ -1017,13 +1059,30 @@
     }
   }
 
+  /** Edit mode: the saved tree itself, ids kept, so that saving changes it in place. */
+  async function loadEdit() {
+    const data = await api.tree(config.tree);
+    const ok = await loadArray(data.tasks || [], `Editing “${data.name}” in place: saving changes this tree (it has not run yet).`);
+    if (ok) {
+      undo.past = [];
+      state.dirty = false;
+      sync();
+    }
+  }
+
   async function init() {
     initCanvas();
     bindToolbar();
     renderInspector();
     await loadExecutors();
     renderInspector();
-    if (config.mode === "copy") {
+    if (config.mode === "edit") {
+      try {
+        await loadEdit();
+      } catch (e) {
+        showValidation("error", `Could not load the tree: ${ui.errorMessage(e)}`);
+      }
+    } else if (config.mode === "copy") {
       try {
         await loadCopy();
       } catch (e) {

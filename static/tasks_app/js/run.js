@@ -13,6 +13,7 @@
   const TREE = config.tree;
 
   const metrics = (root.__arborMetrics = { start: performance.now() });
+  const big = root.Arbor.bigtree || null; // collapse by default, minimap, semantic zoom
   const mark = (name) => {
     metrics[name] = performance.now();
   };
@@ -99,33 +100,46 @@
     mark("dataReady");
     ingest(detail);
     restoreCollapsed();
-    let positions = cachedPositions(state.structureKey);
     const count = state.nodes.length;
-    if (!positions) {
+    const small = compact(); // big tree, subtrees collapsed: lay out the visible tasks only (below)
+    let positions = small ? null : cachedPositions(state.structureKey);
+    if (!positions && !small) {
       if (count > cygraph.LARGE) {
         positions = await cygraph.workerLayout(state.nodes);
       }
     }
     mark("layoutDone");
-    cy = cygraph.create(els.cy, { count, elements: cygraph.elements(state.nodes, positions) });
+    // a collapsed big tree draws only its visible tasks: the others are added when their group opens
+    state.lazy = small;
+    cy = cygraph.create(els.cy, { count, elements: small ? [] : cygraph.elements(state.nodes, positions) });
     root.arborRun.cy = cy;
     mark("cyCreated");
-    if (count > cygraph.HUGE) {
+    if (count > cygraph.HUGE && !small) {
       // thousands of parent links are mostly noise at overview zoom (and cost the most to draw)
       $("#show-parent").checked = false;
       cy.edges('[kind="parent"]').addClass("hidden-kind");
     }
-    if (!positions) {
-      // small tree: dagre on the main thread (tens of ms), once
-      positions = await cygraph.autoLayout(cy, state.nodes, false);
+    if (small) {
+      applyCollapse();
+      await layoutVisible();
+    } else {
+      if (!positions) {
+        // small tree: dagre on the main thread (tens of ms), once
+        positions = await cygraph.autoLayout(cy, state.nodes, false);
+      }
+      cachePositions(state.structureKey, positions);
+      applyCollapse();
     }
-    cachePositions(state.structureKey, positions);
-    applyCollapse();
     mark("collapseApplied");
-    cygraph.fit(cy);
+    fitReadable();
     els.loading.hidden = true;
     await new Promise((r) => requestAnimationFrame(() => r()));
     mark("firstRender");
+    if (big) {
+      big.semanticZoom(cy, (id) => detailLabel(id));
+      big.groupStatus(cy, groupState);
+      if (count > 40) big.minimap(cy, els.cy.parentNode);
+    }
     bindCanvas();
     renderHeader();
     renderLegend();
@@ -164,7 +178,11 @@
   }
 
   function bindCanvas() {
-    cy.on("tap", "node", (ev) => select(ev.target.id()));
+    cy.on("tap", "node", (ev) => {
+      const id = ev.target.id();
+      if (state.collapsed.has(id) && !state.hiddenBy.has(id)) toggleCollapse(id); // a group opens on click
+      select(id);
+    });
     cy.on("tap", (ev) => {
       if (ev.target === cy) select(null);
     });
@@ -175,8 +193,8 @@
     state.selected = id ? String(id) : null;
     cy.$(":selected").unselect();
     if (state.selected) {
-      const n = cy.getElementById(state.selected);
       if (state.hiddenBy.has(state.selected)) expandTo(state.selected);
+      const n = cy.getElementById(state.selected);
       n.select();
       if (center) cy.animate({ center: { eles: n }, zoom: Math.max(cy.zoom(), 0.8) }, { duration: 200 });
     }
@@ -194,11 +212,37 @@
   }
   function restoreCollapsed() {
     try {
-      const ids = JSON.parse(localStorage.getItem(collapseKey()) || "[]");
+      const stored = localStorage.getItem(collapseKey());
+      const ids = stored == null && big ? big.defaultCollapsed(state.nodes, state.index) : JSON.parse(stored || "[]");
       state.collapsed = new Set(ids.filter((id) => state.tasks.has(id)));
     } catch (e) {
       state.collapsed = new Set();
     }
+  }
+  /** A big tree with collapsed subtrees is laid out on its visible tasks only (bigtree.js). */
+  const compact = () => big && state.nodes.length > big.COLLAPSE_ABOVE && state.collapsed.size > 0;
+  async function layoutVisible(focusId) {
+    const visible = state.nodes.filter((n) => !state.hiddenBy.has(String(n.id)));
+    const ids = new Set(visible.map((n) => String(n.id)));
+    const slim = visible.map((n) => Object.assign({}, n, { deps: (n.deps || []).filter((d) => ids.has(String(d.id))) }));
+    const positions = await cygraph.computeLayout(cy, slim);
+    cygraph.applyPositions(cy, positions);
+    const focus = focusId && cy.getElementById(focusId);
+    if (focus && !focus.empty()) cy.center(focus);
+    else fitReadable();
+    return positions;
+  }
+  /** Fit, but never so far out that the labels are dropped: then start at the root's side, at a
+   * readable zoom, vertically centred (the minimap shows the rest). */
+  function fitReadable() {
+    cygraph.fit(cy);
+    const min = big && state.lazy ? big.READABLE_ZOOM : 0;
+    if (cy.zoom() >= min) return;
+    const bb = cy.nodes(":visible").boundingBox();
+    cy.viewport({ zoom: min, pan: { x: 40 - bb.x1 * min, y: cy.height() / 2 - ((bb.y1 + bb.y2) / 2) * min } });
+  }
+  function afterCollapseChange(id) {
+    if (big && state.nodes.length > big.COLLAPSE_ABOVE) layoutVisible(id);
   }
   function saveCollapsed() {
     try {
@@ -224,12 +268,45 @@
     return text;
   }
 
+  /** The worst state inside a collapsed task's subtree: "failed", "running" or "". */
+  function groupState(id) {
+    if (!state.collapsed.has(id)) return "";
+    let running = false;
+    for (const d of G.descendantsOf(state.nodes, id, state.index)) {
+      const k = G.visualState(task(d));
+      if (k === "failed" || k === "blocked") return "failed";
+      if (k === "in_progress") running = true;
+    }
+    return running ? "running" : "";
+  }
+
+  /** The close-up label (semantic zoom): the usual label plus executor and attempts. */
+  function detailLabel(id) {
+    const t = task(id);
+    if (!t) return "";
+    const bits = [t.executor];
+    if (t.attempt_count) bits.push(`${t.attempt_count} attempt${t.attempt_count === 1 ? "" : "s"}`);
+    return `${cygraph.nodeLabel(t, collapsedExtra(id))}\n${bits.join(" · ")}`;
+  }
+
+  /** Lazy mode (a big tree opened collapsed): Cytoscape holds the visible tasks and their edges only. */
+  function syncVisibleElements() {
+    const want = cygraph.elements(state.nodes.filter((n) => !state.hiddenBy.has(String(n.id))), null);
+    const ids = new Set(want.map((e) => e.data.id));
+    cy.batch(() => {
+      cy.elements().filter((e) => !ids.has(e.id())).remove();
+      const add = want.filter((e) => cy.getElementById(e.data.id).empty());
+      if (add.length) cy.add(add);
+    });
+  }
+
   function applyCollapse() {
     state.hiddenBy = new Map();
     for (const id of state.collapsed) {
       if (state.hiddenBy.has(id)) continue;
       for (const d of G.descendantsOf(state.nodes, id, state.index)) if (!state.hiddenBy.has(d)) state.hiddenBy.set(d, id);
     }
+    if (state.lazy) syncVisibleElements();
     cy.batch(() => {
       cy.nodes().forEach((n) => {
         const hidden = state.hiddenBy.has(n.id());
@@ -253,17 +330,20 @@
     else state.collapsed.add(id);
     saveCollapsed();
     applyCollapse();
+    afterCollapseChange(id);
     renderDetail();
   }
 
   function expandTo(id) {
     let cur = state.hiddenBy.get(id);
+    const opened = Boolean(cur);
     while (cur) {
       state.collapsed.delete(cur);
       applyCollapse();
       cur = state.hiddenBy.get(id);
     }
     saveCollapsed();
+    if (opened) afterCollapseChange(id);
   }
 
   // ---- upstream / downstream filter -------------------------------------------------------------
@@ -551,7 +631,7 @@
 
   // ---- actions with a preview of their effect ---------------------------------------------------------
   const ACTION_TEXT = {
-    cancel: { title: "Cancel", verb: "Cancel", to: "cancelled", danger: true, lead: "These tasks will be cancelled (running ones are asked to stop, then stopped):" },
+    cancel: { title: "Cancel", verb: "Cancel tasks", to: "cancelled", danger: true, lead: "These tasks will be cancelled (running ones are asked to stop, then stopped):" },
     retry: { title: "Retry", verb: "Retry", to: "pending", lead: "These tasks go back to pending and run again; completed work is kept:" },
     rerun: { title: "Re-run from here", verb: "Re-run", to: "pending", lead: "This task and everything downstream go back to pending and run again (earlier attempts stay in the history):" },
   };
@@ -991,6 +1071,7 @@
       state.collapsed.clear();
       saveCollapsed();
       applyCollapse();
+      afterCollapseChange(null);
       renderDetail();
     });
     $("#show-parent").addEventListener("change", (ev) => cy && cy.edges('[kind="parent"]').toggleClass("hidden-kind", !ev.target.checked));
@@ -1040,12 +1121,7 @@
       } else if (ev.key === "Escape") {
         setFilter(null);
         select(null);
-      } else if (ev.key === "?") {
-        ui.infoDialog(
-          "Keyboard shortcuts",
-          h("div.help-grid", [["/", "Find a task"], ["F", "Fit to screen"], ["Esc", "Clear selection and filter"], ["Double-click", "Collapse / expand a subtree"]].map(([k, v]) => [h("div", h("kbd", k)), h("div", v)]))
-        );
-      }
+      } // "?" and the run actions' keys: run-keys.js
     });
   }
 

@@ -102,7 +102,10 @@
     return new Promise((resolve) => {
       const dlg = h("dialog", { "aria-labelledby": "dlg-title", class: "confirm-dialog" });
       const ok = h(`button.btn${opts.danger ? ".danger.solid" : ".primary"}`, { type: "button", dataset: { testid: "confirm" } }, opts.confirm || "Confirm");
-      const cancel = h("button.btn", { type: "button" }, opts.cancel || "Cancel");
+      // the dismiss button must never read like the confirm button ("Cancel" / "Cancel")
+      const confirmText = String(opts.confirm || "Confirm");
+      const dismissText = opts.cancel || (/^cancel\b/i.test(confirmText) ? "Keep running" : "Cancel");
+      const cancel = h("button.btn", { type: "button", dataset: { testid: "dismiss" } }, dismissText);
       dlg.appendChild(h("div.dlg-head", h("h2#dlg-title", opts.title || "Are you sure?")));
       dlg.appendChild(h("div.dlg-body", typeof opts.body === "string" ? h("p", opts.body) : opts.body || ""));
       dlg.appendChild(h("div.dlg-foot", cancel, ok));
