@@ -34,7 +34,7 @@ def test_a_big_tree_opens_collapsed_with_a_minimap_and_semantic_zoom(user_page, 
     # a click on a group opens it
     group = page.evaluate("arborRun.cy.nodes('.collapsed:visible')[0].id()")
     page.evaluate("""id => { const n = arborRun.cy.getElementById(id); n.emit('tap'); }""", group)
-    page.wait_for_function("id => !arborRun.state.collapsed.has(id)", arg=group)
+    page.wait_for_function("(id) => !arborRun.state.collapsed.has(id)", arg=group)
     assert page.evaluate("arborRun.cy.nodes(':visible').length") > visible
     # the minimap shows the view; a click in it moves the view
     minimap = page.locator('[data-testid="minimap"]')
@@ -63,5 +63,5 @@ def test_a_collapsed_group_shows_a_failure_inside_it(user_page, arbor_server, tm
     assert page.evaluate("id => arborRun.cy.getElementById(id).empty()", inside)  # not drawn while collapsed
     page.evaluate("""id => { const seq = arborRun.state.live.seq.seq + 1;
         arborRun.injectEvents([{type: "event", seq, kind: "task.status", task: id, data: {status: "failed", error: "boom"}}]); }""", inside)
-    page.wait_for_function("g => arborRun.cy.getElementById(g).hasClass('group-failed')", arg=group, timeout=5000)
+    page.wait_for_function("(g) => arborRun.cy.getElementById(g).hasClass('group-failed')", arg=group, timeout=5000)
     assert "1 failed" in page.evaluate("g => arborRun.cy.getElementById(g).data('label')", group)

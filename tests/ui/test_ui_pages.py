@@ -26,7 +26,7 @@ def open_new_editor(page, base):
     page.press("#f-name", "Enter")
 
 
-def test_a_required_input_left_empty_is_not_valid_and_is_not_saved(user_page, arbor_server):
+def test_a_required_input_left_empty_is_not_valid_and_is_not_saved(user_page, arbor_server, executor_grants):
     from tasks_app.models import Tree
 
     page = user_page
@@ -97,7 +97,7 @@ def test_a_tree_that_never_ran_is_edited_in_place(user_page, arbor_server, tm):
     page.wait_for_selector("body[data-ready='1']")
     page.click("#act-edit")
     page.wait_for_url(re.compile(UUID_PATH + r"edit/\?mode=edit$"))
-    page.wait_for_function("window.arborEditor && arborEditor.ready === true")
+    page.wait_for_function("() => window.arborEditor && arborEditor.ready === true")
     expect(page.locator("#editor-title")).to_have_text("Edit report")
     expect(page.locator("#validation")).to_contain_text("Valid: 3 tasks")
     page.evaluate("id => arborEditor.select(id)", editor_task_id(page, "a"))
@@ -193,7 +193,7 @@ def test_phone_width_cards_do_not_overlap_and_the_graph_has_a_height(user_page, 
     page = user_page
     page.set_viewport_size(PHONE)
     page.goto(f"{arbor_server}/")
-    page.wait_for_function("document.querySelector('#counts .count-card .n').textContent !== '—'")
+    page.wait_for_function("() => document.querySelector('#counts .count-card .n').textContent !== '—'")
     boxes = [c.bounding_box() for c in page.locator("#counts .count-card").all()]
     for i, p in enumerate(boxes):
         assert p["x"] >= 0 and p["x"] + p["width"] <= PHONE["width"] + 0.5, p
