@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from tasks_app import exceptions as domain
 
 from ..idempotency import idempotent
-from ..limits import LimitedJSONParser
+from ..limits import InvalidString, LimitedJSONParser
 from .methods import METHODS, Call, Streaming, methods_catalogue
 from .protocol import (
     INTERNAL_ERROR,
@@ -125,6 +125,10 @@ class RpcBaseView(APIView):
                 headers["WWW-Authenticate"] = header
         elif isinstance(exc, drf_exceptions.PermissionDenied):
             error = RpcError(UNAUTHORIZED, f"Unauthorized: {exc.detail}", http_status=403, type_="forbidden")
+        elif isinstance(exc, InvalidString):
+            # well-formed JSON holding a string that is not text: an invalid request, not a parse error
+            error = RpcError(INVALID_REQUEST, f"Invalid Request: {exc.detail}", type_="invalid_string",
+                             details={"path": exc.path})
         elif isinstance(exc, drf_exceptions.ParseError):
             error = RpcError(PARSE_ERROR, MSG_PARSE.format(detail=exc.detail))
         elif isinstance(exc, RequestDataTooBig):
