@@ -178,6 +178,9 @@ RPC_RESPONSE_SCHEMA = {
     },
 }
 
+# apflow answers a batch with an array of answers (JSON-RPC 2.0 section 6): documented as such
+RPC_BATCH_OR_SINGLE = {"oneOf": [RPC_RESPONSE_SCHEMA, {"type": "array", "items": RPC_RESPONSE_SCHEMA}]}
+
 
 class JsonRpcView(RpcBaseView):
     """``POST /tasks``: one JSON-RPC 2.0 request or a batch."""
@@ -191,7 +194,8 @@ class JsonRpcView(RpcBaseView):
                     "200 with one entry per request that has an id.",
         request={"application/json": RPC_REQUEST_SCHEMA},
         responses={
-            200: OpenApiResponse(RPC_RESPONSE_SCHEMA, description="a result, or a batch's answers"),
+            200: OpenApiResponse(RPC_BATCH_OR_SINGLE, description="a request's answer (an object), or a batch's "
+                                                                 "answers (an array, one per request with an id)"),
             204: OpenApiResponse(description="only notifications"),
             **{code: OpenApiResponse(RPC_RESPONSE_SCHEMA, description=text) for code, text in [
                 (400, "parse error, invalid request or params, validation"), (401, "unauthenticated (-32004)"),
