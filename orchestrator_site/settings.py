@@ -359,6 +359,11 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI assets are served from the drf-spectacular-sidecar package (no CDN)
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # the error responses every operation can give (401, 404, 429, 503...), in one place
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tasks_app.api.schema.add_error_responses",
+    ],
 }
 
 # --- security ---------------------------------------------------------------------------------

@@ -47,3 +47,7 @@ urlpatterns = [
     path("", include("tasks_app.api.rpc_urls")),  # JSON-RPC: POST /tasks, GET /tasks/methods
     path("", include("tasks_app.ui.urls")),
 ]
+
+# JSON 404/500 in the API's error shape under /api/ and /tasks (HTML elsewhere)
+handler404 = "tasks_app.api.exceptions.handler404"
+handler500 = "tasks_app.api.exceptions.handler500"

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, InterfaceError, OperationalError
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from tasks_app import exceptions as domain
+
+from .limits import InvalidString
 
 STATUS_BY_ERROR = [
     (domain.NotFound, status.HTTP_404_NOT_FOUND),
@@ -62,9 +66,11 @@ def exception_handler(exc, context):
     code = getattr(exc, "default_code", "error")
     if isinstance(exc, drf_exceptions.ValidationError):
         code = "validation"
+    elif isinstance(exc, Http404):
+        code = "not_found"
     if isinstance(data, dict) and "detail" in data and len(data) == 1:
         message = str(data["detail"])
-        details = None
+        details = {"path": exc.path} if isinstance(exc, InvalidString) else None
     else:
         message = "; ".join(_flatten(data)) or "invalid input"
         details = data
@@ -83,3 +89,25 @@ def _flatten(data, prefix: str = "") -> list[str]:
     if isinstance(data, list):
         return [m for item in data for m in _flatten(item, prefix)]
     return [f"{prefix}{data}"]
+
+
+# --- Django's error views (root URLconf's handler404 / handler500) ----------------------------------
+# A URL no route matches never reaches DRF; under the API prefixes it still answers the one error
+# shape in JSON, not Django's HTML page.
+API_PREFIXES = ("/api/", "/tasks")
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+def handler404(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", "no such endpoint or object"), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request):
+    if _is_api(request):
+        return JsonResponse(error_body("internal", "internal server error"), status=500)
+    return defaults.server_error(request)

@@ -21,6 +21,7 @@ from rest_framework import serializers
 
 from tasks_app.engine import COPY_MODES
 from tasks_app.engine.states import Status
+from tasks_app.exceptions import NotFound
 from tasks_app.models import ApiToken, Attempt, Dependency, Task, Tree
 from tasks_app.perf import gc_paused
 from tasks_app.services import trees
@@ -388,7 +389,10 @@ def render_tasks(rows, *, deps: dict | None = None) -> list[dict]:
 
 
 def render_task(task: Task) -> dict:
-    return render_tasks(task_values(Task.objects.filter(id=task.id)))[0]
+    rows = render_tasks(task_values(Task.objects.filter(id=task.id)))
+    if not rows:  # deleted by a concurrent request after the write committed: it is gone now
+        raise NotFound(f"task '{task.id}' not found", details={"task": str(task.id)})
+    return rows[0]
 
 
 def task_rows_by_id(ids) -> list[tuple]:

@@ -15,6 +15,10 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from rest_framework.exceptions import ParseError
+
+from tasks_app.api.limits import parse_json_text
+from tasks_app.exceptions import LimitExceeded
 
 from . import snapshot
 from .events import STAFF_GROUP, tree_group, user_group
@@ -186,8 +190,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         self._tokens -= 1.0
         try:
-            message = json.loads(text_data if text_data is not None else bytes_data)
-        except (TypeError, ValueError, UnicodeDecodeError):
+            # the HTTP API's rules: no NaN, bounded nesting (no RecursionError), no NUL, no lone surrogate
+            text = text_data if text_data is not None else (bytes_data or b"").decode("utf-8")
+            message = parse_json_text(text)
+        except (TypeError, ValueError, ParseError, LimitExceeded):
             message = None
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             await self.send_json({"type": "error", "code": "bad_message", "message": "expected a JSON object with a 'type'"})

@@ -11,7 +11,7 @@ from tasks_app.engine.states import TERMINAL, Outcome, Status
 from tasks_app.exceptions import AlreadyRunning, ArchivedTask, InvalidTransition
 from tasks_app.models import Attempt, Dependency, Task, Tree
 
-from . import dispatch, grants, scheduling
+from . import dispatch, grants, locking, scheduling
 from .events import EventBuffer
 from .retry import on_deadlock
 
@@ -19,7 +19,7 @@ ACTIVE = [Status.PENDING.value, Status.IN_PROGRESS.value]
 
 
 def _lock_tree(tree_id) -> Tree:
-    return Tree.objects.select_for_update().get(id=tree_id)
+    return locking.lock_tree(tree_id)
 
 
 def _check_writable(tree: Tree) -> None:
@@ -52,6 +52,8 @@ def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: st
     upstream dependencies. Refused while the tree is already running."""
     tree = _lock_tree(tree.id)
     _check_writable(tree)
+    if task is not None:
+        task = locking.reload_task(task.id)
     if tree.status == Status.IN_PROGRESS.value:
         raise AlreadyRunning(f"tree '{tree.name}' is already executing")
     graph = selectors.graph_snapshot(tree.id)
@@ -97,7 +99,7 @@ def task_cancel(*, task: Task, actor=None, source: str = "api", reason: str = "c
     discarded by the attempt fence. Dependents cascade to ``cancelled`` / ``upstream_failed``."""
     tree = _lock_tree(task.tree_id)
     _check_writable(tree)
-    task = Task.objects.get(id=task.id)
+    task = locking.reload_task(task.id)
     if task.status in (Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value):
         raise InvalidTransition(f"task '{task.name}' is already {task.status}; only pending or running "
                                 "tasks can be cancelled")
@@ -182,6 +184,7 @@ def task_retry(*, task: Task, actor=None, source: str = "api") -> Tree:
     pending; completed tasks are not run again; attempt history is kept."""
     tree = _lock_tree(task.tree_id)
     _check_writable(tree)
+    task = locking.reload_task(task.id)
     graph = selectors.graph_snapshot(tree.id)
     ids = propagation.retry_set(graph, str(task.id))
     grants.require_executors(actor, {graph.node(i).executor for i in ids}, source=source)
@@ -226,6 +229,7 @@ def task_rerun(*, task: Task, actor=None, source: str = "api") -> Tree:
     back to pending; their earlier attempts stay as history."""
     tree = _lock_tree(task.tree_id)
     _check_writable(tree)
+    task = locking.reload_task(task.id)
     graph = selectors.graph_snapshot(tree.id)
     ids = propagation.rerun_set(graph, str(task.id))
     grants.require_executors(actor, {graph.node(i).executor for i in ids}, source=source)

@@ -29,7 +29,7 @@ from tasks_app.engine.states import Status
 from tasks_app.exceptions import InvalidReference, InvalidTransition, ValidationError
 from tasks_app.models import Task, Tree
 
-from . import grants, trees
+from . import grants, locking, trees
 from .events import EventBuffer
 from .trees import TaskDraft, parse_task_fields
 
@@ -57,6 +57,7 @@ MSG_UNSAFE_OVERRIDE = "reset_fields: '{field}' cannot be set on a clone; allowed
 MSG_STATUS_OVERRIDE = "reset_fields: a clone's status can only be set to 'pending'"
 MSG_PROGRESS_OVERRIDE = "reset_fields: progress must be a number between 0 and 1"
 MSG_NAME_OVERRIDE = "reset_fields: name must be a non-empty string of at most {limit} characters"
+MSG_CHANGED = "tree '{name}' changed while it was being copied (tasks were deleted); retry"
 MSG_CROSS_USER = "links never cross users: user_id must be the owner of the original task"
 MSG_FROZEN_OVERRIDE = "reset_fields: a {kind} keeps the original's values; only user_id may be given"
 MSG_LINK_IDS_NEEDED = "origin_type 'mixed' needs link_task_ids (the tasks to link rather than copy)"
@@ -390,7 +391,12 @@ def _is_uuid(value: str) -> bool:
 @transaction.atomic
 def _write(*, task, selection, by_id, states, origins, overrides, archived, actor, source, extra) -> Tree:
     drafts = [_draft(by_id[i], selection, states[i], origins[i], overrides) for i in selection.ids]
-    source_tree = Tree.objects.get(id=task.tree_id)
+    # locked: a concurrent delete of the source waits for the copy, or the copy sees it (read
+    # before the lock) and answers NotFound / InvalidTransition instead of a foreign-key error
+    source_tree = locking.lock_tree(task.tree_id)
+    locking.reload_task(task.id)
+    if Task.objects.filter(id__in=list(selection.ids)).count() != len(selection.ids):
+        raise InvalidTransition(MSG_CHANGED.format(name=source_tree.name), details={"tree": str(source_tree.id)})
     tree = trees.tree_create(
         owner=task.owner, tasks=None, drafts=drafts, original_tree=source_tree, actor=actor, source=source
     )

@@ -34,7 +34,7 @@ from tasks_app.executors import registry
 from tasks_app.live.events import publish_on_commit
 from tasks_app.models import Dependency, Task, Tree
 
-from . import grants, scheduling
+from . import grants, locking, scheduling
 from .events import EventBuffer
 from .resources import check_granted
 from .trees import parse_task_fields
@@ -79,7 +79,7 @@ MSG_TREE_RUNNING = "cannot delete tree '{name}' while it is in progress; cancel 
 
 
 def _lock_tree(tree_id) -> Tree:
-    return Tree.objects.select_for_update().get(id=tree_id)
+    return locking.lock_tree(tree_id)
 
 
 def _check_writable(tree: Tree) -> None:
@@ -195,7 +195,7 @@ def task_update(*, task: Task, data: dict, actor=None, source: str = "api") -> T
     data = _check_fields(data)
     tree = _lock_tree(task.tree_id)
     _check_writable(tree)
-    task = Task.objects.get(id=task.id)
+    task = locking.reload_task(task.id)
     _check_editable(tree, task)
     if not data:
         return task
@@ -353,7 +353,8 @@ def dependency_add(*, downstream: Task, upstream: Task, required: bool = True, a
     _same_tree(downstream, upstream)
     tree = _lock_tree(downstream.tree_id)
     _check_writable(tree)
-    downstream = Task.objects.get(id=downstream.id)
+    downstream = locking.reload_task(downstream.id)
+    upstream = locking.reload_task(upstream.id)
     _check_editable(tree, downstream)
     graph = selectors.graph_snapshot(tree.id)
     validation.validate_new_edge(graph, str(upstream.id), str(downstream.id))
@@ -393,7 +394,7 @@ def dependency_remove(*, downstream: Task, upstream: Task, actor=None, source: s
     """Remove the edge ``downstream -> upstream``; raise ``NotFound`` if there is none."""
     tree = _lock_tree(downstream.tree_id)
     _check_writable(tree)
-    downstream = Task.objects.get(id=downstream.id)
+    downstream = locking.reload_task(downstream.id)
     _check_editable(tree, downstream)
     deleted, _ = Dependency.objects.filter(downstream_id=downstream.id, upstream_id=upstream.id).delete()
     if not deleted:
@@ -417,6 +418,7 @@ def task_delete(*, task: Task, actor=None, source: str = "api") -> dict:
     """
     tree = _lock_tree(task.tree_id)
     _check_writable(tree)
+    task = locking.reload_task(task.id)
     if task.id == tree.id or task.parent_id is None:
         return _tree_delete(tree, actor, source)
     graph = selectors.graph_snapshot(tree.id)

@@ -97,21 +97,24 @@ def test_session_cookie_header_token_and_subprotocol_token_all_authenticate(smal
     run(body)
 
 
-def test_origin_is_checked_against_allowed_hosts(small_tree, user):
-    from channels.security.websocket import AllowedHostsOriginValidator
+def test_origin_is_checked_for_cookie_sessions(small_tree, user):
+    """The rule in full: tests/security/test_ws_origin.py (scheme, host and port; tokens exempt)."""
+    from tasks_app.live.origin import SameOriginValidator
 
     from .utils import application
 
-    token = make_token(user)
+    cookie = session_cookie(user)
 
     async def body():
         with override_settings(ALLOWED_HOSTS=["arbor.example"]):
-            app = AllowedHostsOriginValidator(application())
-        for origin, ok in (("http://evil.example", False), (None, False), ("https://arbor.example", True)):
-            comm = communicator(tree_path(small_tree.id), token=token, app=app, origin=origin)
-            connected, _ = await comm.connect()
-            assert connected is ok, origin
-            await comm.disconnect()
+            app = SameOriginValidator(application())
+            for origin, ok in (("http://evil.example", False), (None, False), ("https://arbor.example", False),
+                               ("http://arbor.example", True)):
+                comm = communicator(tree_path(small_tree.id), cookie=cookie, app=app, origin=origin)
+                comm.scope["headers"].append((b"host", b"arbor.example"))
+                connected, _ = await comm.connect()
+                assert connected is ok, origin
+                await comm.disconnect()
 
     run(body)
 

@@ -216,9 +216,9 @@ def rpc_execute(call: Call, params):
         result["status"] = status
         result["final"] = Status(status) in TERMINAL
         result["message"] = "execution finished" if result["final"] else f"still {status} after {timeout:g}s"
-        root = Task.objects.get(id=tree.id)
-        result["result"] = root.result
-        result["error"] = root.error
+        root = Task.objects.filter(id=tree.id).first()  # None: deleted while we waited
+        result["result"] = root.result if root is not None else None
+        result["error"] = root.error if root is not None else None
     return result
 
 

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from tasks_app import exceptions as domain
 
 from ..idempotency import idempotent
-from ..limits import LimitedJSONParser
+from ..limits import InvalidString, LimitedJSONParser
 from ..throttling import ThrottleUnauthenticatedMixin
 from .methods import METHODS, Call, Streaming, methods_catalogue
 from .protocol import (
@@ -126,6 +126,10 @@ class RpcBaseView(ThrottleUnauthenticatedMixin, APIView):
                 headers["WWW-Authenticate"] = header
         elif isinstance(exc, drf_exceptions.PermissionDenied):
             error = RpcError(UNAUTHORIZED, f"Unauthorized: {exc.detail}", http_status=403, type_="forbidden")
+        elif isinstance(exc, InvalidString):
+            # well-formed JSON holding a string that is not text: an invalid request, not a parse error
+            error = RpcError(INVALID_REQUEST, f"Invalid Request: {exc.detail}", type_="invalid_string",
+                             details={"path": exc.path})
         elif isinstance(exc, drf_exceptions.ParseError):
             error = RpcError(PARSE_ERROR, MSG_PARSE.format(detail=exc.detail))
         elif isinstance(exc, RequestDataTooBig):
@@ -175,6 +179,9 @@ RPC_RESPONSE_SCHEMA = {
     },
 }
 
+# apflow answers a batch with an array of answers (JSON-RPC 2.0 section 6): documented as such
+RPC_BATCH_OR_SINGLE = {"oneOf": [RPC_RESPONSE_SCHEMA, {"type": "array", "items": RPC_RESPONSE_SCHEMA}]}
+
 
 class JsonRpcView(RpcBaseView):
     """``POST /tasks``: one JSON-RPC 2.0 request or a batch."""
@@ -188,7 +195,8 @@ class JsonRpcView(RpcBaseView):
                     "200 with one entry per request that has an id.",
         request={"application/json": RPC_REQUEST_SCHEMA},
         responses={
-            200: OpenApiResponse(RPC_RESPONSE_SCHEMA, description="a result, or a batch's answers"),
+            200: OpenApiResponse(RPC_BATCH_OR_SINGLE, description="a request's answer (an object), or a batch's "
+                                                                 "answers (an array, one per request with an id)"),
             204: OpenApiResponse(description="only notifications"),
             **{code: OpenApiResponse(RPC_RESPONSE_SCHEMA, description=text) for code, text in [
                 (400, "parse error, invalid request or params, validation"), (401, "unauthenticated (-32004)"),
