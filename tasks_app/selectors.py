@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 
 from tasks_app.engine.snapshot import Dep, Graph, Node
 from tasks_app.engine.states import Status
 from tasks_app.exceptions import NotFound
-from tasks_app.models import Attempt, Dependency, Event, Task, Tree
+from tasks_app.models import Attempt, Dependency, Event, Schedule, ScheduleFire, Task, Tree
 
 
 def _is_staff(user) -> bool:
@@ -240,3 +240,32 @@ __all__ = [
     "tree_queryset",
     "tree_tasks",
 ]
+
+
+def schedule_queryset(user) -> QuerySet[Schedule]:
+    qs = Schedule.objects.select_related("tree")
+    return qs if _is_staff(user) else qs.filter(owner=user)
+
+
+def schedule_get(user, schedule_id) -> Schedule:
+    try:
+        return schedule_queryset(user).get(id=parse_uuid(schedule_id, what="schedule"))
+    except Schedule.DoesNotExist:
+        raise NotFound(f"schedule '{schedule_id}' not found") from None
+
+
+def schedule_fires(schedule: Schedule) -> QuerySet[ScheduleFire]:
+    return ScheduleFire.objects.filter(schedule=schedule).order_by("-scheduled_for", "-id")
+
+
+def last_fires(schedule_ids) -> dict:
+    """The latest fire of each schedule, by schedule id (two queries, whatever the history)."""
+    latest = ScheduleFire.objects.filter(schedule=OuterRef("pk")).order_by("-scheduled_for", "-id").values("id")[:1]
+    ids = [i for i in Schedule.objects.filter(id__in=list(schedule_ids)).annotate(last=Subquery(latest))
+           .values_list("last", flat=True) if i is not None]
+    return {fire.schedule_id: fire for fire in ScheduleFire.objects.filter(id__in=ids)}
+
+
+def upcoming_fires(user, *, limit: int = 10) -> QuerySet[Schedule]:
+    """Active schedules by next fire time (the dashboard's "upcoming")."""
+    return schedule_queryset(user).filter(enabled=True, next_run_at__isnull=False).order_by("next_run_at")[:limit]

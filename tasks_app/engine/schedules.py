@@ -49,7 +49,7 @@ _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 def _invalid(field: str, message: str) -> ValidationError:
-    return ValidationError(message, details={"field": field})
+    return ValidationError(f"{field}: {message}", details={"field": field})
 
 
 def zone(tz: str) -> ZoneInfo:

@@ -51,7 +51,7 @@ MSG_NAIVE = "{field} needs a timezone offset"
 
 
 def _invalid(field: str, message: str) -> ValidationError:
-    return ValidationError(message, details={"field": field})
+    return ValidationError(f"{field}: {message}", details={"field": field})
 
 
 def spec_of(schedule: Schedule) -> rules.Spec:
@@ -99,7 +99,7 @@ def _first_fire(schedule: Schedule, spec: rules.Spec, now: dt.datetime) -> dt.da
 
 def _check_tree(tree: Tree) -> None:
     if tree.archived:
-        raise ArchivedTask(MSG_ARCHIVED.format(name=tree.name), details={"field": "tree"})
+        raise ArchivedTask("tree: " + MSG_ARCHIVED.format(name=tree.name), details={"field": "tree"})
 
 
 @transaction.atomic
