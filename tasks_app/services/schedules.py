@@ -127,10 +127,12 @@ def schedule_update(*, schedule: Schedule, **fields) -> Schedule:
         changed["expression"] = "" if changed["expression"] is None else str(changed["expression"]).strip()
     values = {f: getattr(schedule, f) for f in EDITABLE} | changed
     spec = _validate(values)
+    was_enabled = schedule.enabled
     for key, value in changed.items():
         setattr(schedule, key, value)
     now = timezone.now()
-    if any(k in changed for k in RULE_FIELDS) or (changed.get("enabled") and schedule.next_run_at is None):
+    resumed = changed.get("enabled") is True and not was_enabled  # like schedule_resume: from now
+    if any(k in changed for k in RULE_FIELDS) or resumed or (changed.get("enabled") and schedule.next_run_at is None):
         schedule.next_run_at = _first_fire(schedule, spec, now)
     schedule.full_clean(exclude=["owner", "tree"])
     schedule.save(update_fields=[*changed, "next_run_at", "updated_at"])

@@ -247,3 +247,30 @@ def test_unique_fire_is_the_backstop(user, tree, clock):
     assert ScheduleFire.objects.count() == 1
     assert Tree.objects.get(id=tree.id).run_count == 0
     assert Schedule.objects.get(id=s.id).next_run_at == T0 + dt.timedelta(seconds=120)
+
+
+def test_fires_across_the_berlin_fall_back_keep_wall_clock_time(user, tree, clock):
+    clock.move_to(dt.datetime(2026, 10, 24, 12, tzinfo=dt.UTC))
+    s = make(user, tree, "daily", "02:30", tz="Europe/Berlin")
+    assert s.next_run_at == dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.UTC)  # 02:30 CEST
+    tick(clock, dt.datetime(2026, 10, 25, 0, 30, 0, 200_000, tzinfo=dt.UTC))
+    s.refresh_from_db()
+    assert s.next_run_at == dt.datetime(2026, 10, 26, 1, 30, tzinfo=dt.UTC)  # 02:30 CET, 25 hours later
+    assert ScheduleFire.objects.get(schedule=s).status == "completed"
+
+
+def test_fires_across_the_new_york_spring_forward(user, tree, clock):
+    clock.move_to(dt.datetime(2026, 3, 7, 12, tzinfo=dt.UTC))
+    s = make(user, tree, "cron", "30 2 * * *", tz="America/New_York")
+    assert s.next_run_at == dt.datetime(2026, 3, 8, 7, 0, tzinfo=dt.UTC)  # 02:30 does not exist: 03:00 EDT
+    tick(clock, dt.datetime(2026, 3, 8, 7, 0, 1, tzinfo=dt.UTC))
+    s.refresh_from_db()
+    assert s.next_run_at == dt.datetime(2026, 3, 9, 6, 30, tzinfo=dt.UTC)  # 02:30 EDT
+
+
+def test_enabling_through_update_resumes_from_now(user, tree, clock):
+    s = make(user, tree, "cron", "0 * * * *")
+    schedules.schedule_update(schedule=s, enabled=False)
+    clock.move_to(at(15, 10))
+    s = schedules.schedule_update(schedule=s, enabled=True)
+    assert s.next_run_at == at(16)
