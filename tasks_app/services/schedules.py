@@ -343,8 +343,8 @@ def settle_fires(now: dt.datetime | None = None, *, limit: int = 200) -> int:
     """Record outcomes of fires whose run ended and start queued fires whose tree is idle."""
     now = now or timezone.now()
     open_trees = list(
-        ScheduleFire.objects.filter(status__in=FIRE_OPEN)
-        .exclude(status=FireStatus.RUNNING.value, tree__status=Status.IN_PROGRESS.value)
+        # both kinds of open fire wait for their tree to stop running: skip those trees cheaply
+        ScheduleFire.objects.filter(status__in=FIRE_OPEN).exclude(tree__status=Status.IN_PROGRESS.value)
         .values_list("tree_id", flat=True).distinct()[:limit]
     )
     moved = 0
