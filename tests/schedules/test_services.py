@@ -274,3 +274,16 @@ def test_enabling_through_update_resumes_from_now(user, tree, clock):
     clock.move_to(at(15, 10))
     s = schedules.schedule_update(schedule=s, enabled=True)
     assert s.next_run_at == at(16)
+
+
+def test_the_tick_command_fires_due_schedules(user, tree, clock):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make(user, tree)
+    clock.move_to(at(9, 0, 1))
+    out = StringIO()
+    call_command("arbor_schedule_tick", stdout=out)
+    assert out.getvalue().startswith("fired 1 due time(s)")
+    assert ScheduleFire.objects.count() == 1
