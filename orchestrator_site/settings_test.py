@@ -27,6 +27,10 @@ ARBOR_DISPATCH = os.environ.get("ARBOR_DISPATCH", "none")
 ARBOR_LEASE_SECONDS = 2.0
 ARBOR_HEARTBEAT_SECONDS = 0.25
 ARBOR_REAPER_INTERVAL = 0.25
+ARBOR_SCHEDULER_INTERVAL = 0.2
+ARBOR_SCHEDULE_MIN_INTERVAL = 1
+# fault tests: the scheduler sleeps this long inside a fire transaction (a window to kill it in)
+ARBOR_TEST_FIRE_PAUSE = float(os.environ.get("ARBOR_TEST_FIRE_PAUSE", "0"))
 ARBOR_TIMEOUT_GRACE = 1.0
 ARBOR_CANCEL_GRACE = 1.0
 ARBOR_SHUTDOWN_GRACE = 2.0

@@ -7,14 +7,14 @@ import datetime
 import uuid
 from collections import defaultdict
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
 
 from tasks_app.engine.snapshot import Dep, Graph, Node
 from tasks_app.engine.states import Status
 from tasks_app.exceptions import NotFound, PermissionDenied
-from tasks_app.models import Attempt, Dependency, Event, Task, Tree
+from tasks_app.models import Attempt, Dependency, Event, Schedule, ScheduleFire, Task, Tree
 
 ACTIONS = ("view", "change", "delete")
 MSG_NEEDS_PERMISSION = "you may not {action} {what} '{id}' of another user: it needs the permission {permission}"
@@ -382,3 +382,36 @@ __all__ = [
     "tree_queryset",
     "tree_tasks",
 ]
+
+
+def schedule_queryset(user, action: str = "view") -> QuerySet[Schedule]:
+    """The schedules ``user`` may ``action``: their own, and with the model permission everybody's."""
+    return _scoped(Schedule, user, action).select_related("tree")
+
+
+def schedule_get(user, schedule_id, action: str = "view", *, request=None, source: str = "") -> Schedule:
+    """Like :func:`tree_get`: a foreign id is a missing one; ``action`` on another user's schedule
+    needs the model permission (PermissionDenied, audited)."""
+    try:
+        schedule = schedule_queryset(user).get(id=parse_uuid(schedule_id, what="schedule"))
+    except Schedule.DoesNotExist:
+        raise NotFound(f"schedule '{schedule_id}' not found") from None
+    check_access(user, schedule, action, request=request, source=source)
+    return schedule
+
+
+def schedule_fires(schedule: Schedule) -> QuerySet[ScheduleFire]:
+    return ScheduleFire.objects.filter(schedule=schedule).order_by("-scheduled_for", "-id")
+
+
+def last_fires(schedule_ids) -> dict:
+    """The latest fire of each schedule, by schedule id (two queries, whatever the history)."""
+    latest = ScheduleFire.objects.filter(schedule=OuterRef("pk")).order_by("-scheduled_for", "-id").values("id")[:1]
+    ids = [i for i in Schedule.objects.filter(id__in=list(schedule_ids)).annotate(last=Subquery(latest))
+           .values_list("last", flat=True) if i is not None]
+    return {fire.schedule_id: fire for fire in ScheduleFire.objects.filter(id__in=ids)}
+
+
+def upcoming_fires(user, *, limit: int = 10) -> QuerySet[Schedule]:
+    """Active schedules by next fire time (the dashboard's "upcoming")."""
+    return schedule_queryset(user).filter(enabled=True, next_run_at__isnull=False).order_by("next_run_at")[:limit]

@@ -5,11 +5,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from . import views
+from .schedules import ScheduleViewSet
 
 router = DefaultRouter()
 router.register("trees", views.TreeViewSet, basename="tree")
 router.register("tasks", views.TaskViewSet, basename="task")
 router.register("tokens", views.TokenViewSet, basename="token")
+router.register("schedules", ScheduleViewSet, basename="schedule")
 
 urlpatterns = [
     path("api/v1/executors/", views.ExecutorListView.as_view(), name="executor-list"),

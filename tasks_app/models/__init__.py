@@ -10,6 +10,7 @@ from .event import Event
 from .idempotency import IdempotencyRecord
 from .ops import ProcessHeartbeat
 from .resource import ResourceLock, ResourcePool
+from .schedule import CatchUp, FireStatus, Overlap, Schedule, ScheduleFire
 from .task import Dependency, Task, TaskStatus
 from .token import ApiToken
 from .tree import Tree
@@ -19,12 +20,17 @@ __all__ = [
     "Attempt",
     "AuditEvent",
     "AuditKind",
+    "CatchUp",
     "Dependency",
     "Event",
+    "FireStatus",
     "IdempotencyRecord",
+    "Overlap",
     "ProcessHeartbeat",
     "ResourceLock",
     "ResourcePool",
+    "Schedule",
+    "ScheduleFire",
     "Task",
     "TaskStatus",
     "Tree",

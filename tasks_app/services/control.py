@@ -262,3 +262,16 @@ def preview(*, task: Task, action: str) -> dict:
     return {"action": action, "tasks": [{"id": i, "name": graph.node(i).name,
                                          "status": graph.node(i).status.value} for i in ids]}
 
+
+
+def tree_reset_for_run(*, tree: Tree, events: EventBuffer, now, reason: str = "schedule") -> int:
+    """Put every finished task of an idle tree back to ``pending`` for a fresh run in place
+    (apflow's ``reset_task_tree_for_reexecution``); attempts stay as history. Call inside the
+    caller's transaction with the tree row locked. Returns how many tasks were reset."""
+    if tree.status == Status.IN_PROGRESS.value:
+        raise AlreadyRunning(f"tree '{tree.name}' is already executing")
+    ids = [str(i) for i in Task.objects.filter(tree_id=tree.id).exclude(status=Status.PENDING.value)
+           .values_list("id", flat=True)]
+    if ids:
+        _reset(ids, events, now, reason)
+    return len(ids)

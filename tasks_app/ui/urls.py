@@ -9,4 +9,6 @@ urlpatterns = [
     path("trees/new/", views.tree_new, name="tree_new"),
     path("trees/<uuid:tree_id>/", views.tree_run, name="tree_run"),
     path("trees/<uuid:tree_id>/edit/", views.tree_edit, name="tree_edit"),
+    path("schedules/", views.schedule_list, name="schedules"),
+    path("trees/<uuid:tree_id>/schedule/", views.schedule_new, name="schedule_new"),
 ]

@@ -94,3 +94,20 @@ def tree_run(request: HttpRequest, tree_id) -> HttpResponse:
     tree = _tree_or_404(request, tree_id)
     config = _config(request, "run", tree=str(tree.id), tree_name=tree.name, task_count=tree.task_count)
     return render(request, "tasks_app/run.html", {"nav": "", "arbor_config": config, "tree": tree})
+
+
+@require_GET
+@login_required
+def schedule_list(request: HttpRequest) -> HttpResponse:
+    """Your schedules: next fire, last outcome, pause/resume, and every fire with its run link."""
+    config = _config(request, "schedules", focus=request.GET.get("schedule") or None)
+    return render(request, "tasks_app/schedules.html", {"nav": "schedules", "arbor_config": config})
+
+
+@require_GET
+@login_required
+def schedule_new(request: HttpRequest, tree_id) -> HttpResponse:
+    """Schedule a tree (from its run view): the rule in words and its next fire times as you type."""
+    tree = _tree_or_404(request, tree_id)
+    config = _config(request, "schedule_new", tree=str(tree.id), tree_name=tree.name)
+    return render(request, "tasks_app/schedule_new.html", {"nav": "schedules", "arbor_config": config, "tree": tree})

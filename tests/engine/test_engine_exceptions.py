@@ -104,6 +104,13 @@ def test_engine_is_pure(path):
                 "math",
                 "random",
                 "typing",
+                # engine.schedules: time arithmetic, and two pure third-party libraries (no I/O,
+                # no Django) for cron expressions and their descriptions
+                "datetime",
+                "re",
+                "zoneinfo",
+                "cronsim",
+                "cron_descriptor",
             }, module
 
 

@@ -118,6 +118,13 @@
     taskAttempts: (id) => api.get(`tasks/${enc(id)}/attempts/`),
     taskEvents: (id) => api.get(`tasks/${enc(id)}/events/`),
     taskLineage: (id) => api.get(`tasks/${enc(id)}/lineage/`),
+    // schedules
+    schedules: (params, opts) => api.get("schedules/", params, opts),
+    scheduleCreate: (body) => api.post("schedules/", body),
+    scheduleAction: (id, action) => api.post(`schedules/${enc(id)}/${action}/`),
+    scheduleDelete: (id) => api.del(`schedules/${enc(id)}/`),
+    scheduleRuns: (id, params) => api.get(`schedules/${enc(id)}/runs/`, params),
+    schedulePreview: (body, opts) => request("POST", "schedules/preview/", body, opts),
     // registry, stats, validation
     executors: () => api.get("executors/"),
     stats: (params) => api.get("stats/", params),
@@ -132,6 +139,7 @@
       dashboard: () => "/",
       newTree: () => "/trees/new/",
       run: (id) => `/trees/${enc(id)}/`,
+      schedules: (id) => `/schedules/${query({ schedule: id })}`,
       edit: (id) => `/trees/${enc(id)}/edit/`,
       copyTask: (treeId, taskId, mode) => `/trees/${enc(treeId)}/edit/${query({ task: taskId, mode })}`,
       admin: () => "/admin/",

@@ -16,6 +16,7 @@ from tasks_app.engine.states import TERMINAL, Status
 from tasks_app.models import Task, Tree
 from tasks_app.services import control, copying, trees
 
+from . import scheduled
 from .protocol import (
     INVALID_PARAMS,
     JSONRPC,
@@ -91,7 +92,10 @@ def _owner_filter(call: Call, params: dict, qs):
 def rpc_create(call: Call, params):
     if isinstance(params, dict) and isinstance(params.get("tasks"), list) and "name" not in params:
         params = params["tasks"]
-    tree = trees.tree_create(owner=call.user, tasks=params, actor=call.user, source=SOURCE)
+    tasks, schedule_fields = scheduled.split_schedule(params)
+    if schedule_fields is not None:
+        return scheduled.create_with_schedule(call, params)
+    tree = trees.tree_create(owner=call.user, tasks=tasks, actor=call.user, source=SOURCE)
     return output_list(tree)
 
 
@@ -456,6 +460,17 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("tasks.running.status", rpc_running_status, "monitoring", "Status and progress of tasks.", (
         _p("task_ids", "array|string", "ids (or 'context_ids')", required=True),)),
     Method("tasks.running.count", rpc_running_count, "monitoring", "Number of trees in progress.", (FILTER_USER,)),
+    Method("tasks.scheduled.list", scheduled.rpc_scheduled_list, "scheduling",
+           "Scheduled trees (their root task dicts with the schedule fields), by next fire time.", (
+               _p("enabled_only", "boolean", "only active schedules", default=True), FILTER_USER,
+               _p("schedule_type", "string", "once | interval | cron | daily | weekly | monthly"),
+               _p("status", "string", "only trees in this status"),
+               _p("limit", "integer", f"at most {LIST_MAX_LIMIT}", default=LIST_DEFAULT_LIMIT),
+               _p("offset", "integer", "skip this many", default=0))),
+    Method("tasks.scheduled.due", scheduled.rpc_scheduled_due, "scheduling",
+           "Active schedules whose next fire time is at or before 'before' (default now).", (
+               _p("before", "string", "ISO 8601 datetime with an offset"), FILTER_USER,
+               _p("limit", "integer", f"at most {LIST_MAX_LIMIT}", default=LIST_DEFAULT_LIMIT))),
 ]}
 
 

@@ -4,6 +4,7 @@
   reaches it directly: django-q2 deadlocks when its whole group is signalled);
 * every ``ARBOR_REAPER_INTERVAL`` seconds: reaps expired leases and wakes workers when claimable
   work waits;
+* every ``ARBOR_SCHEDULER_INTERVAL`` seconds: fires due schedules (``services.schedules``);
 * watchdog: restarts the cluster if claimable work has waited ``ARBOR_WATCHDOG_STALL_SECONDS``
   with no attempt started (django-q2 can wedge when a worker dies, django-q2 #23), or if it died;
 * SIGTERM/SIGINT: touches the stop file (workers stop claiming at once, let running attempts
@@ -48,13 +49,16 @@ class Command(BaseCommand):
         self.cluster = None if opts["no_cluster"] else self._start_cluster()
         self.stdout.write(f"arbor worker {os.getpid()}: cluster pid {getattr(self.cluster, 'pid', None)}")
         self.stdout.flush()
-        last_tick = 0.0
+        last_tick = last_schedule_tick = 0.0
         try:
             while not self.signals:
                 now = time.monotonic()
                 if now - last_tick >= settings.ARBOR_REAPER_INTERVAL:
                     last_tick = now
                     self._tick()
+                if now - last_schedule_tick >= settings.ARBOR_SCHEDULER_INTERVAL:
+                    last_schedule_tick = now
+                    self._schedule_tick()
                 time.sleep(0.05)
         finally:
             self._shutdown()
@@ -189,6 +193,17 @@ class Command(BaseCommand):
         except (OperationalError, InterfaceError) as exc:
             logger.warning("reaper: database unavailable (%s)", exc)
             self.db_error_at = time.monotonic()
+            close_old_connections()
+
+    def _schedule_tick(self):
+        """Fire due schedules (exactly once across every arbor_worker: see services.schedules)."""
+        from tasks_app.services import schedules
+
+        try:
+            close_old_connections()
+            schedules.scheduler_tick()
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("scheduler: database unavailable (%s)", exc)
             close_old_connections()
 
     def _shutdown(self):
