@@ -7,6 +7,7 @@ through ``selectors.schedule_queryset`` (staff with the model permissions see al
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from django.http import HttpResponse
 from django.urls import reverse
@@ -18,11 +19,14 @@ from rest_framework.response import Response
 
 from tasks_app import selectors
 from tasks_app.engine import schedules as rules
+from tasks_app.exceptions import ValidationError
 from tasks_app.models import Schedule
 from tasks_app.models.schedule import KIND_CHOICES, CatchUp, Overlap
 from tasks_app.services import schedules as schedule_services
 
 from .views import ERRORS, ApiViewMixin
+
+MSG_BAD_TREE_FILTER = "tree: {value!r} is not a tree id (a UUID)"
 
 SOURCE = "api"
 MAX_NEXT = 100
@@ -159,7 +163,10 @@ class ScheduleViewSet(ApiViewMixin, viewsets.GenericViewSet):
         qs = selectors.schedule_queryset(self.user)
         tree = self.request.query_params.get("tree")
         if tree:
-            qs = qs.filter(tree_id=selectors.parse_uuid(tree, what="tree"))
+            try:
+                qs = qs.filter(tree_id=uuid.UUID(tree))
+            except ValueError:
+                raise ValidationError(MSG_BAD_TREE_FILTER.format(value=tree), details={"field": "tree"}) from None
         state = self.request.query_params.get("state")
         if state == "finished":
             qs = qs.filter(next_run_at__isnull=True)

@@ -153,3 +153,8 @@ def test_deleting_a_tree_removes_its_schedules(api, tree):
     create(api, tree)
     assert api.delete(f"/api/v1/trees/{tree.id}/").status_code == 200
     assert not Schedule.objects.exists()
+
+
+def test_a_malformed_tree_filter_is_a_400_naming_it(api):
+    resp = api.get("/api/v1/schedules/", {"tree": "not-a-uuid"})
+    assert resp.status_code == 400 and resp.json()["error"]["message"].startswith("tree:"), resp.json()
