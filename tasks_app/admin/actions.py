@@ -233,7 +233,7 @@ def _tree_cancel_preview(tree: Tree) -> list[dict]:
 
 def _tree_retry_preview(tree: Tree) -> list[dict]:
     failed = (Task.objects.filter(tree=tree, status__in=["failed", "cancelled"])
-              .exclude(error_type="upstream_failed").order_by("position"))
+              .exclude(error_type__in=["upstream_failed", "upstream_cancelled"]).order_by("position"))
     rows: dict = {}
     for task in failed:
         for row in control.preview(task=task, action="retry")["tasks"]:
@@ -282,7 +282,7 @@ def _apply_copy_and_run(mode: str) -> Apply:
     def apply(obj, user) -> str:
         copy = _copied_tree(_copying().task_copy(task=_root_task(obj), mode=mode, save=True,
                                                  actor=user, source=SOURCE))
-        control.tree_execute(tree=copy, actor=user, source=SOURCE)
+        control.tree_execute(tree=copy, actor=user, source=SOURCE, trigger="copy")
         return f"copied ({mode}) to tree '{copy.name}' ({copy.id}) and started it"
 
     return apply

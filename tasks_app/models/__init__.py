@@ -10,6 +10,7 @@ from .event import Event
 from .idempotency import IdempotencyRecord
 from .ops import ProcessHeartbeat
 from .resource import ResourceLock, ResourcePool
+from .run import Run, RunTrigger
 from .task import Dependency, Task, TaskStatus
 from .token import ApiToken
 from .tree import Tree
@@ -25,6 +26,8 @@ __all__ = [
     "ProcessHeartbeat",
     "ResourceLock",
     "ResourcePool",
+    "Run",
+    "RunTrigger",
     "Task",
     "TaskStatus",
     "Tree",
