@@ -174,7 +174,9 @@ def _resume(tree: Tree, ids, events, now, reason: str, *, actor=None, source: st
     ).update(ready_at=None, waiting_reason="", updated_at=now)
     Tree.objects.filter(id=tree.id).update(
         status=Status.IN_PROGRESS.value, cancel_requested=False, finished_at=None,
-        run_count=tree.run_count or 1, started_at=tree.started_at or now, updated_at=now,
+        # a new run record counts as a run; joining the run in progress does not
+        run_count=tree.run_count + 1 if run_number is not None else (tree.run_count or 1),
+        started_at=now if run_number is not None else (tree.started_at or now), updated_at=now,
     )
     if tree.status != Status.IN_PROGRESS.value:  # watchers see the tree running again
         events.add(tree.id, "tree.status", status=Status.IN_PROGRESS.value, reason=reason, run_number=run_number)

@@ -75,3 +75,12 @@ def test_runs_are_in_the_openapi_schema(client):
     assert "/api/v1/trees/{id}/runs/" in paths
     assert "/api/v1/trees/{id}/runs/{number}/" in paths
     assert "/api/v1/trees/{id}/runs/{number}/attempts/" in paths
+
+
+def test_rpc_tasks_runs_lists_the_runs_of_the_tree(api, other_api, make_tree, drain):
+    tree = _fail_then_retry(api, make_tree, drain)
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tasks.runs", "params": {"task_id": tree["id"]}}
+    result = api.post("/tasks", body, format="json").json()["result"]
+    assert [(r["number"], r["trigger"], r["status"]) for r in result] == [(2, "retry", "failed"), (1, "execute", "failed")]
+    foreign = other_api.post("/tasks", body, format="json").json()
+    assert "error" in foreign
