@@ -138,3 +138,32 @@ def test_a_required_chain_failure_fails_the_run(run_tree):
                             t("b", parent_id="root", dependencies=["a"]), t("c", parent_id="root", dependencies=["b"])])
     assert tree.status == "failed" and tree.handled_failures == 0
     assert {tasks[n].error_type for n in ("b", "c", "root")} == {"upstream_failed"}
+
+
+def test_migration_gives_each_tree_that_ran_one_legacy_run_with_its_recorded_history(tm, user):
+    import importlib
+
+    from django.apps import apps
+
+    from tasks_app.models import Tree
+
+    migration = importlib.import_module("tasks_app.migrations.0006_run_records")
+    ran = tm.create_tree([t("root"), t("flaky", "fail", parent_id="root", max_retries=0)])
+    control.tree_execute(tree=ran, actor=user)
+    drain()
+    never = tm.create_tree([t("idle")])
+    # as before run records: no runs, attempts without one, a status recorded by the old rule
+    Attempt.objects.update(run=None)
+    Run.objects.all().delete()
+    Tree.objects.filter(id=ran.id).update(status="failed")
+    migration.legacy_runs(apps, None)
+    (run,) = runs_of(ran)
+    ran.refresh_from_db()
+    assert (run.number, run.trigger, run.status, run.finished_at) == (1, "legacy", "failed", ran.finished_at)
+    assert Attempt.objects.filter(tree=ran, run=run).count() == Attempt.objects.filter(tree=ran).count() == 2
+    assert ran.status == "failed"  # nothing recomputed: the recorded history stays
+    assert runs_of(never) == []
+    # the next run of that tree is run 2
+    control.task_rerun(task=Task.objects.get(tree=ran, name="root"), actor=user)
+    drain()
+    assert [r.number for r in runs_of(ran)] == [1, 2]

@@ -221,7 +221,7 @@
         h("td", r.task),
         h("td", bar(r.a, "a"), " ", fmt(r.a)),
         h("td", bar(r.b, "b"), " ", fmt(r.b)),
-        h("td", { dataset: { sign: r.delta == null ? "" : r.delta > 0 ? "slower" : "faster" } }, delta(r.delta))))));
+        h("td", { dataset: { sign: r.delta == null || r.delta === 0 ? "" : r.delta > 0 ? "slower" : "faster" } }, delta(r.delta))))));
     els.compareBox.appendChild(table);
   }
 
