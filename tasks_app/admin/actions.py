@@ -328,7 +328,7 @@ rerun_tasks = confirmed_action(
 cancel_tasks = confirmed_action(
     name="cancel_tasks", description="Cancel", verb="Cancel",
     intro="Pending tasks are cancelled; running ones are asked to stop. Dependents that can no longer run "
-          "are cancelled as upstream_failed.",
+          "are cancelled as upstream_cancelled.",
     preview=_service_preview("cancel"), apply=_apply_cancel,
 )
 copy_run_minimal = confirmed_action(
