@@ -14,7 +14,7 @@ from django.utils import timezone
 from tasks_app.engine.snapshot import Dep, Graph, Node
 from tasks_app.engine.states import Status
 from tasks_app.exceptions import NotFound, PermissionDenied
-from tasks_app.models import Attempt, Dependency, Event, Schedule, ScheduleFire, Task, Tree
+from tasks_app.models import Attempt, Dependency, Event, Run, Schedule, ScheduleFire, Task, Tree
 
 ACTIONS = ("view", "change", "delete")
 MSG_NEEDS_PERMISSION = "you may not {action} {what} '{id}' of another user: it needs the permission {permission}"
@@ -228,7 +228,7 @@ def dependents_of(task_ids) -> list:
 
 
 def task_attempts(task: Task) -> QuerySet[Attempt]:
-    return Attempt.objects.filter(task=task).order_by("number")
+    return Attempt.objects.filter(task=task).select_related("run").order_by("number")
 
 
 # --- events: the one wire form (websocket, SSE, REST event log) -----------------------------------
@@ -266,8 +266,28 @@ def task_events(task: Task, *, after_seq: int = 0, limit: int = 1000) -> QuerySe
     return Event.objects.filter(tree_id=task.tree_id, task_id=task.id, seq__gt=after_seq).order_by("seq")[:limit]
 
 
-def tree_attempts(tree: Tree) -> QuerySet[Attempt]:
-    return Attempt.objects.filter(tree=tree).order_by("started_at", "number", "id")
+def tree_attempts(tree: Tree, *, run: int | None = None) -> QuerySet[Attempt]:
+    """The tree's attempts in start order; ``run``: only those of run number ``run``."""
+    qs = Attempt.objects.filter(tree=tree).select_related("run")
+    if run is not None:
+        qs = qs.filter(run__number=run)
+    return qs.order_by("started_at", "number", "id")
+
+
+def tree_runs(tree: Tree) -> QuerySet[Run]:
+    """The tree's run records, newest first (``tree`` comes from ``tree_get``: owner-scoped)."""
+    return Run.objects.filter(tree=tree).select_related("started_by", "target_task").order_by("-number")
+
+
+def run_get(tree: Tree, number) -> Run:
+    try:
+        return tree_runs(tree).get(number=int(number))
+    except (Run.DoesNotExist, TypeError, ValueError):
+        raise NotFound(f"run {number} of tree '{tree.id}' not found") from None
+
+
+def run_attempts(run: Run) -> QuerySet[Attempt]:
+    return Attempt.objects.filter(run=run).select_related("run", "task").order_by("started_at", "number", "id")
 
 
 def task_lineage(user, task: Task) -> dict:

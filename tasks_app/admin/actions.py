@@ -236,7 +236,7 @@ def _tree_cancel_preview(tree: Tree) -> list[dict]:
 
 def _tree_retry_preview(tree: Tree) -> list[dict]:
     failed = (Task.objects.filter(tree=tree, status__in=["failed", "cancelled"])
-              .exclude(error_type="upstream_failed").order_by("position"))
+              .exclude(error_type__in=["upstream_failed", "upstream_cancelled"]).order_by("position"))
     rows: dict = {}
     for task in failed:
         for row in control.preview(task=task, action="retry")["tasks"]:
@@ -285,7 +285,7 @@ def _apply_copy_and_run(mode: str) -> Apply:
     def apply(obj, user) -> str:
         copy = _copied_tree(_copying().task_copy(task=_root_task(obj), mode=mode, save=True,
                                                  actor=user, source=SOURCE))
-        control.tree_execute(tree=copy, actor=user, source=SOURCE)
+        control.tree_execute(tree=copy, actor=user, source=SOURCE, trigger="copy")
         return f"copied ({mode}) to tree '{copy.name}' ({copy.id}) and started it"
 
     return apply
@@ -331,7 +331,7 @@ rerun_tasks = confirmed_action(
 cancel_tasks = confirmed_action(
     name="cancel_tasks", description="Cancel", verb="Cancel",
     intro="Pending tasks are cancelled; running ones are asked to stop. Dependents that can no longer run "
-          "are cancelled as upstream_failed.",
+          "are cancelled as upstream_cancelled.",
     preview=_service_preview("cancel"), apply=_apply_cancel,
 )
 copy_run_minimal = confirmed_action(

@@ -22,7 +22,7 @@ from rest_framework import serializers
 from tasks_app.engine import COPY_MODES
 from tasks_app.engine.states import Status
 from tasks_app.exceptions import NotFound
-from tasks_app.models import ApiToken, Attempt, Dependency, Task, Tree
+from tasks_app.models import ApiToken, Attempt, Dependency, Run, Task, Tree
 from tasks_app.perf import gc_paused
 from tasks_app.services import trees
 
@@ -417,7 +417,7 @@ class TreeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Tree
         fields = [
-            "id", "name", "owner", "status", "task_count", "run_count", "last_seq", "archived",
+            "id", "name", "owner", "status", "handled_failures", "task_count", "run_count", "last_seq", "archived",
             "cancel_requested", "original_tree", "created_at", "updated_at", "started_at", "finished_at",
             "counts",
         ]
@@ -526,6 +526,8 @@ def render_written_tasks(rows: list, edges: list) -> list[dict]:
 
 class AttemptSerializer(serializers.ModelSerializer):
     task = serializers.UUIDField(source="task_id")
+    run = serializers.IntegerField(source="run.number", allow_null=True, default=None,
+                                   help_text="number of the run it belongs to (null: recorded before runs)")
     effective_inputs = ObjectField()
     result = serializers.JSONField(allow_null=True)
     logs = serializers.JSONField()
@@ -534,9 +536,39 @@ class AttemptSerializer(serializers.ModelSerializer):
     class Meta:
         model = Attempt
         fields = [
-            "id", "task", "number", "outcome", "executor", "effective_inputs", "result", "error", "error_type",
+            "id", "task", "run", "number", "outcome", "executor", "effective_inputs", "result", "error", "error_type",
             "worker", "started_at", "finished_at", "duration", "logs",
         ]
+        read_only_fields = fields
+
+
+class RunSerializer(serializers.ModelSerializer):
+    """One run of a tree (docs/semantics.md "Run records")."""
+
+    tree = serializers.UUIDField(source="tree_id")
+    started_by = serializers.CharField(source="started_by.username", allow_null=True, default=None,
+                                       help_text="the user who started it (null: a schedule, a migration)")
+    target_task = serializers.UUIDField(source="target_task_id", allow_null=True,
+                                        help_text="the task a partial run, retry or re-run started at")
+    counts = ObjectField(help_text="at its end: {tasks: {status: n}, attempts: n, attempt_outcomes: {outcome: n}}")
+    duration = serializers.FloatField(allow_null=True, help_text="seconds; null while it runs")
+
+    class Meta:
+        model = Run
+        fields = [
+            "number", "tree", "trigger", "source", "started_by", "target_task", "status", "handled_failures",
+            "scope", "started_at", "finished_at", "duration", "counts",
+        ]
+        read_only_fields = fields
+
+
+class RunAttemptSerializer(AttemptSerializer):
+    """An attempt in a run's attempt list: with its task's name (for timelines)."""
+
+    task_name = serializers.CharField(source="task.name")
+
+    class Meta(AttemptSerializer.Meta):
+        fields = [*AttemptSerializer.Meta.fields[:2], "task_name", *AttemptSerializer.Meta.fields[2:]]
         read_only_fields = fields
 
 

@@ -261,11 +261,40 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         rows = selectors.tree_events(tree, after_seq=query.validated_data["after_seq"], limit=limit)
         return Response(_events_page(request, rows, tree, limit))
 
-    @extend_schema(summary="Every execution attempt in the tree", responses=s.AttemptSerializer(many=True))
+    @extend_schema(summary="Every execution attempt in the tree (?run=<number>: those of one run)",
+                   parameters=[OpenApiParameter("run", int, description="only the attempts of this run number")],
+                   responses=s.AttemptSerializer(many=True))
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=Pagination)
     def attempts(self, request, pk=None):
-        page = self.paginate_queryset(selectors.tree_attempts(self.get_tree()))
+        tree = self.get_tree()
+        run = request.query_params.get("run")
+        if run is not None:
+            run = selectors.run_get(tree, run).number  # an unknown run answers 404
+        page = self.paginate_queryset(selectors.tree_attempts(tree, run=run))
         return self.get_paginated_response(s.AttemptSerializer(page, many=True).data)
+
+    @extend_schema(summary="The tree's runs, newest first", responses=s.RunSerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=Pagination)
+    def runs(self, request, pk=None):
+        page = self.paginate_queryset(selectors.tree_runs(self.get_tree()))
+        return self.get_paginated_response(s.RunSerializer(page, many=True).data)
+
+    @extend_schema(summary="One run of the tree, by number", responses={200: s.RunSerializer, **ERRORS},
+                   parameters=[OpenApiParameter("number", int, OpenApiParameter.PATH)])
+    @action(detail=True, methods=["get"], url_path=r"runs/(?P<number>[0-9]+)", filter_backends=[],
+            pagination_class=None)
+    def run_detail(self, request, pk=None, number=None):
+        return Response(s.RunSerializer(selectors.run_get(self.get_tree(), number)).data)
+
+    @extend_schema(summary="The attempts one run made, in start order (with task names)",
+                   parameters=[OpenApiParameter("number", int, OpenApiParameter.PATH)],
+                   responses=s.RunAttemptSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path=r"runs/(?P<number>[0-9]+)/attempts", filter_backends=[],
+            pagination_class=Pagination)
+    def run_attempts(self, request, pk=None, number=None):
+        run = selectors.run_get(self.get_tree(), number)
+        page = self.paginate_queryset(selectors.run_attempts(run))
+        return self.get_paginated_response(s.RunAttemptSerializer(page, many=True).data)
 
 
 @extend_schema_view(

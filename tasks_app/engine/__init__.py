@@ -26,6 +26,7 @@ from tasks_app.engine.inputs import aggregate_results, effective_inputs, unwrap_
 from tasks_app.engine.propagation import (
     cancel_set,
     failure_fallout,
+    fallout_causes,
     rerun_set,
     retry_set,
     run_scope,
@@ -63,13 +64,15 @@ from tasks_app.engine.states import (
     RETRYABLE_OUTCOMES,
     TERMINAL,
     TRANSITIONS,
+    UPSTREAM_CANCELLED,
+    UPSTREAM_ERROR_TYPES,
     UPSTREAM_FAILED,
     Outcome,
     Status,
     can_transition,
     check_transition,
 )
-from tasks_app.engine.status import progress, status_counts, tree_status
+from tasks_app.engine.status import RunOutcome, progress, run_outcome, run_tasks, status_counts, tree_status
 from tasks_app.engine.validation import (
     SpecTask,
     resolve_refs,
@@ -89,6 +92,8 @@ __all__ = [
     "RETRYABLE_OUTCOMES",
     "TERMINAL",
     "TRANSITIONS",
+    "UPSTREAM_CANCELLED",
+    "UPSTREAM_ERROR_TYPES",
     "UPSTREAM_FAILED",
     "WRITE",
     "CopyPlan",
@@ -98,6 +103,7 @@ __all__ = [
     "Lock",
     "Node",
     "Outcome",
+    "RunOutcome",
     "Simulation",
     "SpecTask",
     "Status",
@@ -118,6 +124,7 @@ __all__ = [
     "downstream_closure",
     "effective_inputs",
     "failure_fallout",
+    "fallout_causes",
     "find_cycle",
     "is_ready",
     "newly_ready",
@@ -133,6 +140,8 @@ __all__ = [
     "ready_ids",
     "remap",
     "rerun_set",
+    "run_outcome",
+    "run_tasks",
     "resolve_refs",
     "retry_delay",
     "retry_set",

@@ -13,7 +13,13 @@ from collections.abc import Iterable
 from tasks_app.engine.graph import descendants, subtree, topological_order
 from tasks_app.engine.readiness import blocking_upstream
 from tasks_app.engine.snapshot import Graph
-from tasks_app.engine.states import TERMINAL, UPSTREAM_FAILED, Status
+from tasks_app.engine.states import (
+    TERMINAL,
+    UPSTREAM_CANCELLED,
+    UPSTREAM_ERROR_TYPES,
+    UPSTREAM_FAILED,
+    Status,
+)
 from tasks_app.exceptions import InvalidTransition
 
 UPSTREAM_FAILED_MESSAGE = "upstream task '{name}' failed"
@@ -31,14 +37,39 @@ def failure_fallout(graph: Graph, finished_ids: Iterable[str] | None = None) -> 
 
     A task can no longer run when a *required* dependency is ``failed`` or ``cancelled``, or
     is itself in the returned fallout (so one call covers the whole cascade, diamonds
-    included). Optional dependencies never block. The message names the first blocking
-    required dependency in declared order: ``"upstream task 'fetch' failed"`` or
+    included). Optional dependencies never block. The message names the blocking required
+    dependency (see ``fallout_causes``): ``"upstream task 'fetch' failed"`` or
     ``"upstream task 'fetch' was cancelled"`` (a dependency in the fallout counts as
-    cancelled). Services mark these tasks ``cancelled`` with ``error_type = UPSTREAM_FAILED``,
-    then look for ``newly_ready`` tasks among the dependents of the finished tasks *and* of the
-    fallout (an optional dependency that was cancelled is terminal, which may release a task).
+    cancelled). Services mark these tasks ``cancelled`` with the ``error_type`` that
+    ``fallout_causes`` gives, then look for ``newly_ready`` tasks among the dependents of the
+    finished tasks *and* of the fallout (an optional dependency that was cancelled is terminal,
+    which may release a task).
 
     ``finished_ids`` are the tasks that just ended; ``None`` scans the whole graph.
+    """
+    return {node_id: message for node_id, (message, _) in fallout_causes(graph, finished_ids).items()}
+
+
+def upstream_kind(node_status: Status, error_type: str | None) -> str | None:
+    """The root cause a terminal task passes on to a required dependent: ``UPSTREAM_FAILED`` for
+    a failed task or one cancelled as ``upstream_failed``, ``UPSTREAM_CANCELLED`` for any other
+    cancelled task (a user's cancel, directly or upstream), ``None`` otherwise."""
+    if node_status is Status.FAILED:
+        return UPSTREAM_FAILED
+    if node_status is Status.CANCELLED:
+        return UPSTREAM_FAILED if error_type == UPSTREAM_FAILED else UPSTREAM_CANCELLED
+    return None
+
+
+def fallout_causes(graph: Graph, finished_ids: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
+    """Like ``failure_fallout``, with the ``error_type`` each task is cancelled with:
+    ``{id: (message, error_type)}``.
+
+    ``error_type`` is ``UPSTREAM_FAILED`` when the root cause is a failure and
+    ``UPSTREAM_CANCELLED`` when it is a user's cancel (SEMANTICS "Failure, cancellation,
+    retries"). A task blocked by both kinds is ``UPSTREAM_FAILED`` (the failure alone would have
+    blocked it); its message names the first blocking required dependency of that kind, in
+    declared order. Results are in creation order.
     """
     if finished_ids is None:
         finished_ids = [node.id for node in graph.nodes.values() if node.status in _BLOCKING]
@@ -49,15 +80,33 @@ def failure_fallout(graph: Graph, finished_ids: Iterable[str] | None = None) -> 
             if dependent not in doomed and _first_blocker(graph, dependent, doomed) is not None:
                 doomed.add(dependent)
                 queue.append(dependent)
-    fallout: dict[str, str] = {}
-    for node_id in graph.ordered_ids():
-        if node_id in doomed:
-            blocker = _first_blocker(graph, node_id, doomed)
-            assert blocker is not None
-            failed = blocker not in doomed and graph.nodes[blocker].status is Status.FAILED
-            template = UPSTREAM_FAILED_MESSAGE if failed else UPSTREAM_CANCELLED_MESSAGE
-            fallout[node_id] = template.format(name=graph.name(blocker))
-    return fallout
+    kinds: dict[str, str] = {}
+    causes: dict[str, tuple[str, str]] = {}
+    for node_id in topological_order(graph):
+        if node_id not in doomed:
+            continue
+        blockers = _blockers(graph, node_id, doomed)
+        assert blockers
+        kind_of = {
+            b: kinds[b] if b in doomed else upstream_kind(graph.nodes[b].status, graph.nodes[b].error_type)
+            for b in blockers
+        }
+        failed = [b for b in blockers if kind_of[b] == UPSTREAM_FAILED]
+        kind = UPSTREAM_FAILED if failed else UPSTREAM_CANCELLED
+        blocker = failed[0] if failed else blockers[0]
+        kinds[node_id] = kind
+        plain_failure = blocker not in doomed and graph.nodes[blocker].status is Status.FAILED
+        template = UPSTREAM_FAILED_MESSAGE if plain_failure else UPSTREAM_CANCELLED_MESSAGE
+        causes[node_id] = (template.format(name=graph.name(blocker)), kind)
+    return {node_id: causes[node_id] for node_id in graph.ordered_ids() if node_id in causes}
+
+
+def _blockers(graph: Graph, node_id: str, doomed: set[str]) -> list[str]:
+    return [
+        dep.id
+        for dep in graph.nodes[node_id].deps
+        if dep.required and dep.id in graph and (graph.nodes[dep.id].status in _BLOCKING or dep.id in doomed)
+    ]
 
 
 def _first_blocker(graph: Graph, node_id: str, doomed: set[str]) -> str | None:
@@ -79,7 +128,7 @@ def retry_set(graph: Graph, node_id: str) -> list[str]:
     """Return the tasks an in-place retry of ``node_id`` puts back to ``pending``.
 
     That is ``node_id`` (which must be failed or cancelled) plus every task downstream that
-    was cancelled as ``upstream_failed`` because of it, transitively; a task that is also
+    was cancelled as ``upstream_failed`` or ``upstream_cancelled`` because of it, transitively; a task that is also
     blocked by another failed or cancelled required dependency outside the set is left alone.
     Completed tasks are never included. Order: dependencies first.
 
@@ -92,7 +141,7 @@ def retry_set(graph: Graph, node_id: str) -> list[str]:
             NOT_RETRYABLE.format(name=node.name, status=node.status.value), details={"id": node_id}
         )
     blocker = blocking_upstream(graph, node_id)
-    if node.error_type == UPSTREAM_FAILED and blocker is not None:
+    if node.error_type in UPSTREAM_ERROR_TYPES and blocker is not None:
         raise InvalidTransition(
             RETRY_UPSTREAM_FIRST.format(name=node.name, upstream=graph.name(blocker)),
             details={"id": node_id, "upstream": blocker},
@@ -101,7 +150,7 @@ def retry_set(graph: Graph, node_id: str) -> list[str]:
     downstream = descendants(graph, node_id)
     for candidate in _in_order(graph, downstream):
         current = graph.nodes[candidate]
-        if current.status is not Status.CANCELLED or current.error_type != UPSTREAM_FAILED:
+        if current.status is not Status.CANCELLED or current.error_type not in UPSTREAM_ERROR_TYPES:
             continue
         blockers = {
             dep.id

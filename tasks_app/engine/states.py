@@ -42,8 +42,12 @@ class Outcome(enum.StrEnum):
 # puts the task back to pending without consuming a retry.
 RETRYABLE_OUTCOMES: frozenset[Outcome] = frozenset({Outcome.FAILED, Outcome.TIMED_OUT, Outcome.WORKER_LOST})
 
-# ``error_type`` of a task cancelled because a required dependency failed or was cancelled.
+# ``error_type`` of a task cancelled because a required dependency failed (the root cause is a
+# failure), or was cancelled (the root cause is a user's cancel). SEMANTICS "Failure, cancellation,
+# retries": the two are distinct, and only the first one can fail a run.
 UPSTREAM_FAILED = "upstream_failed"
+UPSTREAM_CANCELLED = "upstream_cancelled"
+UPSTREAM_ERROR_TYPES: frozenset[str] = frozenset({UPSTREAM_FAILED, UPSTREAM_CANCELLED})
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.IN_PROGRESS, Status.CANCELLED}),

@@ -153,6 +153,7 @@ def tree_info(tree: Tree, counts: dict | None = None) -> dict:
         "name": tree.name,
         "owner": owner,
         "status": tree.status,
+        "handled_failures": tree.handled_failures,
         "task_count": tree.task_count,
         "run_count": tree.run_count,
         "last_seq": tree.last_seq,

@@ -10,6 +10,7 @@ from .event import Event
 from .idempotency import IdempotencyRecord
 from .ops import ProcessHeartbeat
 from .resource import ResourceLock, ResourcePool
+from .run import Run, RunTrigger
 from .schedule import CatchUp, FireStatus, Overlap, Schedule, ScheduleFire
 from .task import Dependency, Task, TaskStatus
 from .token import ApiToken
@@ -31,6 +32,8 @@ __all__ = [
     "ResourcePool",
     "Schedule",
     "ScheduleFire",
+    "Run",
+    "RunTrigger",
     "Task",
     "TaskStatus",
     "Tree",

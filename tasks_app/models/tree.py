@@ -23,6 +23,9 @@ class Tree(models.Model):
     task_count = models.PositiveIntegerField(default=0)
     run_count = models.PositiveIntegerField(default=0, help_text="How many times the tree was executed.")
     cancel_requested = models.BooleanField(default=False)
+    handled_failures = models.PositiveIntegerField(
+        default=0, help_text="Failures of the latest run that an optional dependency handled (they did not fail it)."
+    )
     archived = models.BooleanField(default=False)
     original_tree = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies"

@@ -7,11 +7,11 @@ from django.utils import timezone
 
 from tasks_app import selectors
 from tasks_app.engine import propagation, readiness
-from tasks_app.engine.states import TERMINAL, Outcome, Status
+from tasks_app.engine.states import TERMINAL, UPSTREAM_ERROR_TYPES, Outcome, Status
 from tasks_app.exceptions import AlreadyRunning, ArchivedTask, InvalidTransition
 from tasks_app.models import Attempt, Dependency, Task, Tree
 
-from . import dispatch, grants, locking, scheduling
+from . import dispatch, grants, history, locking, scheduling
 from .events import EventBuffer
 from .retry import on_deadlock
 
@@ -32,7 +32,7 @@ def _mark_ready(tree_id, events: EventBuffer, now) -> list:
     cancel the ones an already-failed required dependency blocks."""
     graph = selectors.graph_snapshot(tree_id)
     terminal = [n.id for n in graph.nodes.values() if n.status in TERMINAL]
-    fallout = propagation.failure_fallout(graph, terminal) if terminal else {}
+    fallout = propagation.fallout_causes(graph, terminal) if terminal else {}
     if fallout:
         scheduling.cancel_upstream_failed(fallout, events, now)
         graph = selectors.graph_snapshot(tree_id)
@@ -47,9 +47,11 @@ def _mark_ready(tree_id, events: EventBuffer, now) -> list:
 @grants.audit_denials
 @on_deadlock
 @transaction.atomic
-def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: str = "api") -> Tree:
+def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: str = "api",
+                 trigger: str = "execute") -> Tree:
     """Start a run: the whole tree (root or no task given) or one task with its unfinished
-    upstream dependencies. Refused while the tree is already running."""
+    upstream dependencies. Refused while the tree is already running. Records run n+1
+    (``trigger``: ``execute``, or ``copy`` for a copy-and-run, ``schedule`` later)."""
     tree = _lock_tree(tree.id)
     _check_writable(tree)
     if task is not None:
@@ -72,9 +74,13 @@ def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: st
         status=Status.IN_PROGRESS.value, run_count=tree.run_count + 1, started_at=now, finished_at=None,
         cancel_requested=False, updated_at=now,
     )
+    if trigger == "execute" and tree.original_tree_id and not tree.run_count:
+        trigger = "copy"  # the first run of a copy: a copy-and-run, whichever client asked
+    run = history.start(tree_id=tree.id, trigger=trigger, actor=actor, source=source, target=task,
+                        scope=len(runnable), now=now)
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     events.add(tree.id, "tree.status", status=Status.IN_PROGRESS.value, run=tree.run_count + 1,
-               scope=len(runnable))
+               scope=len(runnable), run_number=run.number, trigger=trigger)
     ready = _mark_ready(tree.id, events, now)
     scheduling.refresh_tree_status([tree.id], events, now)
     events.flush()
@@ -96,7 +102,7 @@ def _end_running_attempt(task: Task, now, reason: str) -> None:
 def task_cancel(*, task: Task, actor=None, source: str = "api", reason: str = "cancelled by user") -> Task:
     """Cancel a pending or running task. A running executor is told to stop (its worker sees the
     attempt end at its next heartbeat) and is killed after a grace period; a late result is
-    discarded by the attempt fence. Dependents cascade to ``cancelled`` / ``upstream_failed``."""
+    discarded by the attempt fence. Dependents cascade to ``cancelled`` / ``upstream_cancelled``."""
     tree = _lock_tree(task.tree_id)
     _check_writable(tree)
     task = locking.reload_task(task.id)
@@ -155,7 +161,15 @@ def _reset(ids, events, now, reason: str) -> None:
                    reason=reason)
 
 
-def _resume(tree: Tree, ids, events, now, reason: str) -> Tree:
+def _resume(tree: Tree, ids, events, now, reason: str, *, actor=None, source: str = "", target=None) -> Tree:
+    """Put ``ids`` back to pending and resume the tree. After the end of a run this starts a new
+    run record (trigger ``retry`` / ``rerun``); while the tree is still in progress the tasks join
+    the run in progress (as in Airflow, clearing a task does not make a new run)."""
+    run_number = None
+    if tree.status != Status.IN_PROGRESS.value or history.open_run(tree.id) is None:
+        run = history.start(tree_id=tree.id, trigger=reason, actor=actor, source=source, target=target,
+                            scope=len(ids), now=now)
+        run_number = run.number
     _reset(ids, events, now, reason)
     # a pending dependent that became ready because these tasks had finished must wait for them again
     Task.objects.filter(
@@ -164,10 +178,12 @@ def _resume(tree: Tree, ids, events, now, reason: str) -> Tree:
     ).update(ready_at=None, waiting_reason="", updated_at=now)
     Tree.objects.filter(id=tree.id).update(
         status=Status.IN_PROGRESS.value, cancel_requested=False, finished_at=None,
-        run_count=tree.run_count or 1, started_at=tree.started_at or now, updated_at=now,
+        # a new run record counts as a run; joining the run in progress does not
+        run_count=tree.run_count + 1 if run_number is not None else (tree.run_count or 1),
+        started_at=now if run_number is not None else (tree.started_at or now), updated_at=now,
     )
     if tree.status != Status.IN_PROGRESS.value:  # watchers see the tree running again
-        events.add(tree.id, "tree.status", status=Status.IN_PROGRESS.value, reason=reason)
+        events.add(tree.id, "tree.status", status=Status.IN_PROGRESS.value, reason=reason, run_number=run_number)
     ready = _mark_ready(tree.id, events, now)
     scheduling.refresh_tree_status([tree.id], events, now)
     events.flush()
@@ -191,7 +207,7 @@ def task_retry(*, task: Task, actor=None, source: str = "api") -> Tree:
     now = timezone.now()
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     events.add(tree.id, "task.retry", task_id=task.id, tasks=len(ids))
-    return _resume(tree, ids, events, now, "retry")
+    return _resume(tree, ids, events, now, "retry", actor=actor, source=source, target=task)
 
 
 @grants.audit_denials
@@ -203,7 +219,7 @@ def tree_retry(*, tree: Tree, actor=None, source: str = "api") -> Tree:
     _check_writable(tree)
     failed = list(
         Task.objects.filter(tree_id=tree.id, status__in=[Status.FAILED.value, Status.CANCELLED.value])
-        .exclude(error_type="upstream_failed")
+        .exclude(error_type__in=UPSTREAM_ERROR_TYPES)
         .values_list("id", flat=True)
     )
     if not failed:
@@ -218,7 +234,7 @@ def tree_retry(*, tree: Tree, actor=None, source: str = "api") -> Tree:
     now = timezone.now()
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     events.add(tree.id, "tree.retry", tasks=len(ids))
-    return _resume(tree, ids, events, now, "retry")
+    return _resume(tree, ids, events, now, "retry", actor=actor, source=source)
 
 
 @grants.audit_denials
@@ -236,7 +252,7 @@ def task_rerun(*, task: Task, actor=None, source: str = "api") -> Tree:
     now = timezone.now()
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     events.add(tree.id, "task.rerun", task_id=task.id, tasks=len(ids))
-    return _resume(tree, ids, events, now, "rerun")
+    return _resume(tree, ids, events, now, "rerun", actor=actor, source=source, target=task)
 
 
 def preview(*, task: Task, action: str) -> dict:

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import transaction
 
 from tasks_app import selectors
-from tasks_app.engine import CopyPlan, copy_order, plan_copy, remap, subtree, topological_order, tree_status
+from tasks_app.engine import CopyPlan, copy_order, plan_copy, remap, run_outcome, subtree, topological_order
 from tasks_app.engine.states import Status
 from tasks_app.exceptions import InvalidReference, InvalidTransition, ValidationError
 from tasks_app.models import Task, Tree
@@ -405,9 +405,11 @@ def _write(*, task, selection, by_id, states, origins, overrides, archived, acto
     if archived or kinds == {"link"}:
         # a snapshot or a set of links shows the outcome of the run it was taken from
         graph = selectors.graph_snapshot(tree.id)
-        status = tree_status(graph, started=True, cancelled_by_user=source_tree.cancel_requested).value
+        outcome = run_outcome(graph, started=True, cancelled_by_user=source_tree.cancel_requested)
+        status = outcome.status.value
         Tree.objects.filter(id=tree.id).update(
-            status=status, archived=archived, run_count=max(source_tree.run_count, 1),
+            status=status, handled_failures=outcome.handled_failures, archived=archived,
+            run_count=max(source_tree.run_count, 1),
             started_at=source_tree.started_at, finished_at=source_tree.finished_at,
             cancel_requested=source_tree.cancel_requested,
         )

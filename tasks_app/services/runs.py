@@ -25,7 +25,7 @@ from tasks_app.exceptions import UnknownExecutor
 from tasks_app.executors import registry
 from tasks_app.models import Attempt, Dependency, ResourceLock, Task
 
-from . import scheduling
+from . import history, scheduling
 from .events import EventBuffer
 from .resources import SharedResources, not_granted_message, shared_resources
 from .sql import update_rows
@@ -249,6 +249,7 @@ def _claim(*, worker: str, limit: int, now=None, events: EventBuffer | None = No
         return []
     ids = [t.id for t in chosen]
     deps = _dependency_results(ids)
+    run_of = history.open_runs({t.tree_id for t in chosen})  # each attempt belongs to its tree's run
     attempts = []
     claims = []
     lease = _lease(now)
@@ -259,7 +260,8 @@ def _claim(*, worker: str, limit: int, now=None, events: EventBuffer | None = No
         effective = engine_inputs.effective_inputs(task.inputs or {}, dep_rows, aggregate=aggregate)
         number = task.attempt_count + 1
         attempt = Attempt(
-            task_id=task.id, tree_id=task.tree_id, number=number, executor=task.executor,
+            task_id=task.id, tree_id=task.tree_id, run_id=run_of.get(task.tree_id), number=number,
+            executor=task.executor,
             # a batch runs in queue order: keep that order visible in the start times
             effective_inputs=effective, worker=worker, started_at=now + dt.timedelta(microseconds=index),
             heartbeat_at=now,

@@ -218,7 +218,7 @@ def _start_run(schedule: Schedule, tree: Tree, fire: ScheduleFire, now: dt.datet
                scheduled_for=fire.scheduled_for.isoformat(), run=tree.run_count + 1)
     events.flush()
     # as the schedule's owner: a grant revoked since (an executor, a shared resource) stops the fire
-    tree = control.tree_execute(tree=tree, actor=schedule.owner, source=SOURCE)
+    tree = control.tree_execute(tree=tree, actor=schedule.owner, source=SOURCE, trigger="schedule")
     fire.status, fire.run_number, fire.started_at = FireStatus.RUNNING.value, tree.run_count, timezone.now()
     fire.save(update_fields=["status", "run_number", "started_at"])
 

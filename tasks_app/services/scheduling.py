@@ -8,15 +8,16 @@ snapshot, locks the rows it is about to change, and writes.
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from tasks_app import selectors
 from tasks_app.engine import propagation, readiness
 from tasks_app.engine.states import UPSTREAM_FAILED, Status
-from tasks_app.engine.status import tree_status
+from tasks_app.engine.status import run_outcome, run_tasks, tree_status
 from tasks_app.models import Dependency, Task, Tree
 
+from . import history
 from .events import EventBuffer
 
 ACTIVE = (Status.PENDING.value, Status.IN_PROGRESS.value)
@@ -43,7 +44,7 @@ def lock_tasks(ids) -> None:
 
 def propagate(finished_ids, events: EventBuffer, now=None) -> list:
     """After tasks became terminal: cancel the dependents that can no longer run
-    (``upstream_failed``, cascading) and mark the dependents that became ready.
+    (``upstream_failed`` or ``upstream_cancelled``, cascading) and mark the dependents that became ready.
 
     Returns the ids that became ready. Concurrency: the candidate dependents are row-locked
     before their dependencies' statuses are read, so two transactions finishing the last two
@@ -66,7 +67,7 @@ def propagate(finished_ids, events: EventBuffer, now=None) -> list:
         tree_of = {row[0]: row[1] for row in rows}
         graph = selectors.partial_graph_from_rows(rows)
         frontier = {i for i in frontier if i in graph.nodes}  # finished tasks with pending dependents
-        fallout = propagation.failure_fallout(graph, frontier)
+        fallout = propagation.fallout_causes(graph, frontier)
         fallout = {k: v for k, v in fallout.items() if k not in seen_cancelled}
         ready = [
             i for i in readiness.newly_ready(graph, frontier)
@@ -88,13 +89,16 @@ def propagate(finished_ids, events: EventBuffer, now=None) -> list:
 
 
 def cancel_upstream_failed(fallout: dict, events: EventBuffer, now) -> None:
+    """Cancel the fallout: ``{id: (message, error_type)}`` from ``propagation.fallout_causes``
+    (``upstream_failed`` or ``upstream_cancelled``; a bare message means ``upstream_failed``)."""
     rows = Task.objects.filter(id__in=list(fallout), status=Status.PENDING.value)
     trees = dict(rows.values_list("id", "tree_id"))
-    for task_id, message in fallout.items():
+    for task_id, cause in fallout.items():
+        message, error_type = cause if isinstance(cause, tuple) else (cause, UPSTREAM_FAILED)
         updated = Task.objects.filter(id=task_id, status=Status.PENDING.value).update(
             status=Status.CANCELLED.value,
             error=message,
-            error_type=UPSTREAM_FAILED,
+            error_type=error_type,
             completed_at=now,
             ready_at=None,
             next_attempt_at=None,
@@ -104,7 +108,7 @@ def cancel_upstream_failed(fallout: dict, events: EventBuffer, now) -> None:
         if updated:
             events.add(
                 trees.get(_uuid(task_id)), "task.status", task_id=task_id, status=Status.CANCELLED.value,
-                error=message, error_type=UPSTREAM_FAILED,
+                error=message, error_type=error_type,
             )
 
 
@@ -140,38 +144,36 @@ def refresh_tree_status(tree_ids, events: EventBuffer, now=None) -> None:
         active = Task.objects.filter(tree_id=tree_id).filter(
             Q(status=Status.IN_PROGRESS.value) | Q(status=Status.PENDING.value, scheduled=True)
         ).exists()
+        handled, counts = None, {}
         if active:
             new = Status.IN_PROGRESS.value if tree["run_count"] else Status.PENDING.value
+        elif not tree["run_count"]:
+            new = Status.PENDING.value
         else:
-            new = _final_status(tree_id, tree["cancel_requested"], started=bool(tree["run_count"]))
+            new, handled, counts = _final_outcome(tree_id, tree["cancel_requested"])
         if new != tree["status"]:
             terminal = new in (Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value)
-            Tree.objects.filter(id=tree_id).update(
-                status=new, updated_at=now, finished_at=now if terminal else None
-            )
-            events.add(tree_id, "tree.status", status=new)
+            fields = {"status": new, "updated_at": now, "finished_at": now if terminal else None}
+            if handled is not None:
+                fields["handled_failures"] = handled
+            Tree.objects.filter(id=tree_id).update(**fields)
+            data = {"status": new}
+            if terminal:
+                data["handled_failures"] = handled or 0
+                history.finish(tree_id, status=new, handled_failures=handled or 0, task_counts=counts, now=now)
+            events.add(tree_id, "tree.status", **data)
 
 
-def _final_status(tree_id, cancelled_by_user: bool, started: bool) -> str:
-    counts = dict(
-        Task.objects.filter(tree_id=tree_id)
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
-    )
-    if not started:
-        return Status.PENDING.value
-    upstream_failed = Task.objects.filter(
-        tree_id=tree_id, status=Status.CANCELLED.value, error_type=UPSTREAM_FAILED
-    ).exists()
-    if counts.get(Status.FAILED.value) or upstream_failed:
-        return Status.FAILED.value
-    if cancelled_by_user or counts.get(Status.CANCELLED.value):
-        return Status.CANCELLED.value
-    if counts.get(Status.PENDING.value):
-        # finished run, but some tasks were outside its scope
-        return Status.COMPLETED.value
-    return Status.COMPLETED.value
+def _final_outcome(tree_id, cancelled_by_user: bool) -> tuple[str, int, dict]:
+    """The run's outcome once nothing of it is active: the engine's rule (its leaves decide,
+    SEMANTICS "Tree status") over the whole tree, with its handled failures and the run's tasks
+    by status."""
+    graph = selectors.graph_snapshot(tree_id)
+    outcome = run_outcome(graph, started=True, cancelled_by_user=cancelled_by_user)
+    counts: dict = {}
+    for node in run_tasks(graph):
+        counts[node.status.value] = counts.get(node.status.value, 0) + 1
+    return outcome.status.value, outcome.handled_failures, counts
 
 
 def full_tree_status(tree_id) -> str:

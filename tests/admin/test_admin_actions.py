@@ -58,7 +58,7 @@ def test_cancel_pending_task_cascades_and_records_the_operator(client, operator,
     page, done = run_action(client, "task", "cancel_tasks", [tasks["p1"]])
     assert names(page) == ["p1", "p2"]
     assert Task.objects.get(id=tasks["p1"].id).status == "cancelled"
-    assert Task.objects.get(id=tasks["p2"].id).error_type == "upstream_failed"
+    assert Task.objects.get(id=tasks["p2"].id).error_type == "upstream_cancelled"  # a cancel is not a failure
     event = admin_events(operator, kind="task.status", task_id=tasks["p1"].id).get()
     assert event.data["status"] == "cancelled" and f"by {operator.username}" in event.data["error"]
 

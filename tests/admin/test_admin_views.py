@@ -231,3 +231,17 @@ def test_task_in_a_running_tree_is_read_only(client, operator, pending_tree, tm)
     page = client.get(change("task", tasks["p2"].id))
     assert page.context["has_change_permission"] is False
     assert client.post(change("task", tasks["p2"].id), {"priority": "0"}).status_code == 403
+
+
+def test_tree_detail_shows_runs_inline_and_handled_failures(client, operator, run_tree):
+    tree, _ = run_tree([
+        t("root", dependencies=["final"]),
+        t("primary", "fail", parent_id="root", max_retries=0),
+        t("final", parent_id="root", dependencies=[{"id": "primary", "required": False}]),
+    ])
+    page = client.get(change("tree", tree.id))
+    (inline,) = page.context["inline_admin_formsets"]
+    assert inline.opts.model._meta.model_name == "run"
+    assert [(f.form.instance.number, f.form.instance.trigger) for f in inline] == [(1, "execute")]
+    html = page.content.decode()
+    assert "✔ completed</span> · 1 failure handled" in html

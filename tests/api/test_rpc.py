@@ -297,7 +297,7 @@ def test_methods_lists_every_method(api):
     data = resp.json()
     names = {m["name"] for m in data["methods"]}
     assert names == {
-        "tasks.create", "tasks.get", "tasks.detail", "tasks.tree", "tasks.children", "tasks.list", "tasks.count",
+        "tasks.create", "tasks.get", "tasks.runs", "tasks.detail", "tasks.tree", "tasks.children", "tasks.list", "tasks.count",
         "tasks.update", "tasks.delete", "tasks.execute", "tasks.cancel", "tasks.running.cancel", "tasks.copy",
         "tasks.clone", "tasks.running.list", "tasks.running.status", "tasks.running.count",
         "tasks.scheduled.list", "tasks.scheduled.due",

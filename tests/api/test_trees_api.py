@@ -245,7 +245,7 @@ def test_tree_attempts_list_every_attempt(api, make_tree, drain):
     body = api.get(f"/api/v1/trees/{tree['id']}/attempts/").json()
     assert body["count"] == 3
     first = body["results"][0]
-    assert set(first) == {"id", "task", "number", "outcome", "executor", "effective_inputs", "result", "error",
+    assert set(first) == {"id", "task", "run", "number", "outcome", "executor", "effective_inputs", "result", "error",
                           "error_type", "worker", "started_at", "finished_at", "duration", "logs"}
     assert {a["outcome"] for a in body["results"]} == {"completed"}
     assert {a["task"] for a in body["results"]} == {x["id"] for x in tasks.values()}

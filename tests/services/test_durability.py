@@ -345,9 +345,9 @@ def test_cancel_pending_and_running_cascades_and_discards_late_results(tm):
     control.task_cancel(task=get(tree, "a"))
     done(a, result={"late": True})
     assert get(tree, "a").status == "cancelled" and get(tree, "a").result is None
-    for name in ("b", "c"):
+    for name in ("b", "c"):  # the root cause is a user's cancel (SEMANTICS "Failure, cancellation")
         task = get(tree, name)
-        assert task.status == "cancelled" and task.error_type == "upstream_failed"
+        assert task.status == "cancelled" and task.error_type == "upstream_cancelled"
     control.task_cancel(task=get(tree, "d"))
     assert get(tree, "d").status == "cancelled" and not Attempt.objects.filter(task__name="d").exists()
     worker.run_until_idle(timeout=10)

@@ -186,7 +186,7 @@
   /** The label drawn inside a node: icon, name, status text (and progress / hidden count). */
   function nodeLabel(task, extra) {
     const state = G.visualState(task);
-    const info = G.stateInfo(state);
+    const info = G.stateInfo(state, task);
     let second = info.label;
     if (state === "in_progress" && task.progress) second += ` ${Math.round(task.progress * 100)}%`;
     if (extra) second += ` · ${extra}`;

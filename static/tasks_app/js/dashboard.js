@@ -171,7 +171,7 @@
         return h("td", h("a.small", { href: api.pages.run(row.tree), title: id, dataset: { treeName: id } }, name || "…"));
       }
       case "status": {
-        const td = h("td", ui.badge(row));
+        const td = h("td", state.tab === "trees" ? ui.treeBadge(row) : ui.badge(row));
         if (row.status === "in_progress" && state.tab === "tasks" && row.progress) td.appendChild(ui.progressBar(row.progress));
         return td;
       }
@@ -582,7 +582,7 @@
       const row = state.rows.find((r) => String(r.id) === String(info.id));
       if (!row) return;
       let changed = false;
-      for (const k of ["status", "counts", "task_count", "started_at", "finished_at", "run_count"]) {
+      for (const k of ["status", "handled_failures", "counts", "task_count", "started_at", "finished_at", "run_count"]) {
         if (info[k] !== undefined && JSON.stringify(row[k]) !== JSON.stringify(info[k])) {
           row[k] = info[k];
           changed = true;
@@ -620,7 +620,7 @@
           return;
         }
         if (frame.type === "event") {
-          if (frame.kind === "tree.status" && frame.data && frame.data.status) updateTreeRow({ id: frame.tree, status: frame.data.status });
+          if (frame.kind === "tree.status" && frame.data && frame.data.status) updateTreeRow({ id: frame.tree, status: frame.data.status, handled_failures: frame.data.handled_failures || 0 });
           if (frame.kind === "tree.created" || frame.kind === "tree.deleted") refreshSoon();
           else refreshStatsSoon();
         }

@@ -31,6 +31,10 @@
   };
   const STATUSES = ["pending", "in_progress", "completed", "failed", "cancelled"];
   const UPSTREAM_FAILED = "upstream_failed";
+  const UPSTREAM_CANCELLED = "upstream_cancelled";
+  // a task that never ran because a required upstream task was cancelled by a user: drawn like a
+  // blocked task, but never called a failure (SEMANTICS "Failure, cancellation, retries")
+  const BLOCKED_CANCELLED = { label: "Blocked: upstream cancelled", icon: "⊘" };
 
   /** The visual state of a task: its status, refined by why a pending task waits or a
    * cancelled one never ran. */
@@ -41,12 +45,22 @@
       if ((task.attempt_count || 0) > 0 && task.error) return "retrying";
       return "pending";
     }
-    if (status === "cancelled" && task.error_type === UPSTREAM_FAILED) return "blocked";
+    if (status === "cancelled" && (task.error_type === UPSTREAM_FAILED || task.error_type === UPSTREAM_CANCELLED)) return "blocked";
     return STATES[status] ? status : "pending";
   }
 
-  function stateInfo(key) {
+  /** Label and icon of a visual state; given the task, a task blocked by a cancel says so. */
+  function stateInfo(key, task) {
+    if (key === "blocked" && task && task.error_type === UPSTREAM_CANCELLED) return BLOCKED_CANCELLED;
     return STATES[key] || STATES.pending;
+  }
+
+  /** A tree's (or run's) status as words: "Completed · 1 failure handled" when an optional
+   * dependency handled failures (they did not fail the run). */
+  function treeStatusLabel(tree) {
+    const label = stateInfo(tree && tree.status ? tree.status : "pending").label;
+    const n = (tree && tree.handled_failures) || 0;
+    return n ? `${label} · ${n} failure${n === 1 ? "" : "s"} handled` : label;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -669,8 +683,10 @@
     STATES,
     STATUSES,
     UPSTREAM_FAILED,
+    UPSTREAM_CANCELLED,
     visualState,
     stateInfo,
+    treeStatusLabel,
     buildIndex,
     upstreamOf,
     downstreamOf,

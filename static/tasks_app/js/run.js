@@ -383,7 +383,7 @@
 
   function renderHeader() {
     const tree = state.tree;
-    ui.clear(els.status).appendChild(ui.badge({ status: tree.status }));
+    ui.clear(els.status).appendChild(ui.treeBadge(tree));
     const c = counts();
     const total = state.tasks.size;
     const parts = [`${c.completed}/${total} done`];
@@ -433,7 +433,7 @@
         h(
           "dl.kv",
           h("dt", "Status"),
-          h("dd", ui.badge({ status: tree.status })),
+          h("dd", ui.treeBadge(tree)),
           h("dt", "Tasks"),
           h("dd", String(state.tasks.size)),
           h("dt", "Runs"),
@@ -485,7 +485,7 @@
       head.appendChild(h("div", { style: "margin-top:8px" }, ui.progressBar(t.progress, `${t.name} progress`), h("div.small.muted", `${Math.round((t.progress || 0) * 100)}%${t.progress_message ? ` · ${t.progress_message}` : ""}`)));
     }
     if (vstate === "waiting") head.appendChild(h("p.notice.warn", { style: "margin:8px 0 0" }, h("strong", "◔ Waiting: "), t.waiting_reason));
-    if (vstate === "blocked") head.appendChild(h("p.notice.bad", { style: "margin:8px 0 0" }, h("strong", "⚠ Blocked: "), t.error || "a required upstream task failed or was cancelled", ". Retry the failed upstream task to run it."));
+    if (vstate === "blocked") head.appendChild(h("p.notice.bad", { style: "margin:8px 0 0" }, h("strong", t.error_type === G.UPSTREAM_CANCELLED ? "⊘ Upstream cancelled: " : "⚠ Blocked: "), t.error || "a required upstream task failed or was cancelled", t.error_type === G.UPSTREAM_CANCELLED ? ". Retry the cancelled upstream task to run it." : ". Retry the failed upstream task to run it."));
     if (vstate === "retrying") head.appendChild(h("p.notice.warn", { style: "margin:8px 0 0" }, h("strong", "↻ Retry scheduled "), `after attempt ${t.attempt_count}`));
     box.appendChild(head);
 
@@ -747,7 +747,7 @@
   // ---- live updates ------------------------------------------------------------------------------------
   function applyTreeStatus(status, extra) {
     state.tree.status = status;
-    if (extra) for (const k of ["started_at", "finished_at", "run_count", "last_seq"]) if (extra[k] !== undefined) state.tree[k] = extra[k];
+    if (extra) for (const k of ["started_at", "finished_at", "run_count", "last_seq", "handled_failures"]) if (extra[k] !== undefined) state.tree[k] = extra[k];
     renderHeader();
   }
 
@@ -776,6 +776,7 @@
       if (!ev.at && ev.created_at) ev.at = ev.created_at;
       if (ev.kind === "tree.status") {
         state.tree.status = (ev.data && ev.data.status) || state.tree.status;
+        state.tree.handled_failures = (ev.data && ev.data.handled_failures) || 0;
         if (ev.data && ev.data.status === "in_progress" && ev.at) state.tree.started_at = ev.at;
         if (ev.data && ["completed", "failed", "cancelled"].includes(ev.data.status) && ev.at) state.tree.finished_at = ev.at;
         treeChanged = true;
@@ -984,6 +985,7 @@
   let ganttTimer = null;
   async function loadAttempts() {
     if (els.gantt.hidden) return;
+    if (root.Arbor.timeline) return root.Arbor.timeline.refresh(); // one run at a time: timeline.js
     try {
       const data = await api.treeAttempts(TREE);
       state.attempts = api.results(data);
@@ -1050,6 +1052,7 @@
   }
 
   function highlightGantt() {
+    if (root.Arbor.timeline) return root.Arbor.timeline.highlight();
     for (const g of els.gantt.querySelectorAll("g.lane")) g.style.opacity = state.selected && g.dataset.task !== state.selected ? "0.45" : "1";
   }
 

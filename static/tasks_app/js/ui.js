@@ -50,10 +50,17 @@
   function badge(taskOrStatus, extraLabel) {
     const task = typeof taskOrStatus === "string" ? { status: taskOrStatus } : taskOrStatus || {};
     const state = G.visualState(task);
-    const info = G.stateInfo(state);
+    const info = G.stateInfo(state, task);
     const el = h("span.badge", { dataset: { state, status: task.status || "pending" }, title: info.label });
     el.appendChild(h("span.ico", { "aria-hidden": "true" }, info.icon));
     el.appendChild(document.createTextNode(extraLabel || info.label));
+    return el;
+  }
+
+  /** A tree's or run's status badge: "✓ Completed · 1 failure handled". */
+  function treeBadge(tree) {
+    const el = badge({ status: (tree && tree.status) || "pending" }, G.treeStatusLabel(tree));
+    if (tree && tree.handled_failures) el.dataset.handled = String(tree.handled_failures);
     return el;
   }
 
@@ -206,7 +213,7 @@
 
   root.Arbor = root.Arbor || {};
   root.Arbor.ui = {
-    h, append, clear, badge, outcomeBadge, progressBar, toast, errorMessage, confirmDialog, infoDialog,
+    h, append, clear, badge, treeBadge, outcomeBadge, progressBar, toast, errorMessage, confirmDialog, infoDialog,
     escapeHtml, json, relTime, timeEl, duration, debounce, isTyping, download, cssVar,
   };
 })(window);

@@ -12,6 +12,7 @@ from django.db.models import Count
 
 from tasks_app import exceptions as domain
 from tasks_app import selectors
+from tasks_app.api.serializers import RunSerializer
 from tasks_app.engine.states import TERMINAL, Status
 from tasks_app.models import Task, Tree
 from tasks_app.services import control, copying, trees
@@ -109,6 +110,13 @@ def rpc_get(call: Call, params):
 def rpc_tree(call: Call, params):
     task = _task(call, params, "task_id", "root_id")
     return tree_dict(selectors.tree_tasks(task.tree_id), task.id)
+
+
+def rpc_runs(call: Call, params):
+    """The runs of the task's tree, newest first (the REST RunSerializer's shape)."""
+    task = _task(call, params, "task_id", "root_id", "tree_id")
+    tree = selectors.tree_get(call.user, task.tree_id)
+    return [dict(r) for r in RunSerializer(selectors.tree_runs(tree)[:100], many=True).data]
 
 
 def rpc_children(call: Call, params):
@@ -406,6 +414,9 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("tasks.detail", rpc_get, "crud", "Same as tasks.get.", (TASK_ID,)),
     Method("tasks.tree", rpc_tree, "crud", "{task, children} of the subtree rooted at the task.",
            (_p("task_id", "string", "task id (or 'root_id')", required=True),)),
+    Method("tasks.runs", rpc_runs, "monitoring",
+           "The runs of the task's tree, newest first (at most 100): number, trigger, who, status, "
+           "handled_failures, times, counts.", (TASK_ID,)),
     Method("tasks.children", rpc_children, "crud", "Direct children, by priority (0 first).",
            (_p("parent_id", "string", "parent task id (or 'task_id')", required=True),)),
     Method("tasks.list", rpc_list, "crud", "Tasks, newest first.", (

@@ -118,7 +118,8 @@ class Command(BaseCommand):
         children: dict = {}
         for t in tasks:
             children.setdefault(t.parent_id, []).append(t)
-        self.stdout.write(f"tree {tree.name} [{tree.status}] {tree.id}")
+        handled = f" · {_handled(tree.handled_failures)}" if tree.handled_failures else ""
+        self.stdout.write(f"tree {tree.name} [{tree.status}{handled}] {tree.id}")
 
         def walk(parent, prefix):
             kids = children.get(parent, [])
@@ -143,3 +144,7 @@ class Command(BaseCommand):
 
     def do_stats(self, tm, opts):
         self.stdout.write(json.dumps(tm.stats(opts.get("tree")), indent=2))
+
+
+def _handled(n: int) -> str:
+    return f"{n} failure{'' if n == 1 else 's'} handled"
