@@ -290,6 +290,7 @@ class Durability(RuleBasedStateMachine):
         assert running <= set(self.claims)  # nothing runs that no worker holds
 
 
+@pytest.mark.timeout(900)  # 125 examples of 100 steps: ~2-4 min on a quiet 2-core machine
 def test_durability_state_machine(user):
     Durability.owner = user
     Durability.stats.clear()
