@@ -166,7 +166,7 @@ if IS_POSTGRES:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- accounts: passwords, login lockout (django-axes), password reset (docs/security-auth.md) --
+# --- accounts: passwords, login lockout (django-axes), password reset (docs/security.md) --
 ARBOR_PASSWORD_MIN_LENGTH = envint("ARBOR_PASSWORD_MIN_LENGTH", 10)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -263,7 +263,7 @@ ARBOR_HTTP_ALLOWED_HOSTS = envlist("ARBOR_HTTP_ALLOWED_HOSTS", [])
 ARBOR_SHELL_ALLOWED_COMMANDS = envlist("ARBOR_SHELL_ALLOWED_COMMANDS", [])
 # A started process gets PATH, LANG and HOME/TMPDIR/cwd in a per-attempt directory, nothing else of
 # the worker's environment but these names; inputs.env may set only ARBOR_SHELL_USER_ENV's names.
-# BASH_FUNC_*, LD_*, PYTHON*, GIT_*, IFS, ENV, BASH_ENV... are refused in both (docs/security-sandbox.md).
+# BASH_FUNC_*, LD_*, PYTHON*, GIT_*, IFS, ENV, BASH_ENV... are refused in both (docs/security.md).
 ARBOR_SHELL_PASS_ENV = envlist("ARBOR_SHELL_PASS_ENV", [])
 ARBOR_SHELL_USER_ENV = envlist("ARBOR_SHELL_USER_ENV", [])
 ARBOR_PYTHON_FUNCTIONS = envlist("ARBOR_PYTHON_FUNCTIONS", [])

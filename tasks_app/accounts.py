@@ -1,4 +1,4 @@
-"""Login protection and the audit of logins (docs/security-auth.md).
+"""Login protection and the audit of logins (docs/security.md).
 
 django-axes counts failed logins per (username, client address) on every login page (Arbor's and
 the admin's) and refuses that pair for a cool-off once ``ARBOR_LOGIN_FAILURE_LIMIT`` is reached;

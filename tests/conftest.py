@@ -34,7 +34,7 @@ def staff_user(django_user_model):
 @pytest.fixture
 def executor_grants(user):
     """Grant ``user`` the dangerous executors (shell_command, http_request, python_function):
-    docs/security-grants.md. Returns the user."""
+    docs/security.md. Returns the user."""
     from django.contrib.auth.models import Permission
 
     user.user_permissions.add(*Permission.objects.filter(

@@ -22,7 +22,7 @@ PREFIX_CHARS = 10  # the same prefix length as ``manage.py arbor_token``
 class ResourcePoolAdmin(admin.ModelAdmin):
     """Shared resources: declaring ``type:identifier`` here makes every user it is granted to
     lock the same resource (within its capacity); a resource nobody declared is private to each
-    user, and naming a declared one without a grant is refused (docs/security-resources.md)."""
+    user, and naming a declared one without a grant is refused (docs/security.md)."""
 
     list_display = ("key", "capacity", "holders", "granted_to", "description")
     list_editable = ("capacity",)

@@ -1,7 +1,7 @@
 """REST API views. Each method: validate input -> one service or selector call -> render.
 
 Every queryset comes from ``selectors.tree_queryset`` / ``task_queryset`` (staff see other users'
-rows only with the model permissions: docs/security-grants.md), and every id, in the URL or in a
+rows only with the model permissions: docs/security.md), and every id, in the URL or in a
 body, is looked up through ``selectors.tree_get`` / ``task_get`` with the action it is for
 (``view``, ``change``, ``delete``): a foreign id answers 404 exactly like a missing one, a row
 that may be seen but not changed 403 naming the permission.
@@ -446,7 +446,7 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
 class ExecutorListView(ApiViewMixin, APIView):
     pagination_class = None
 
-    @extend_schema(summary="The executors you may use (the others need a permission: docs/security-grants.md)",
+    @extend_schema(summary="The executors you may use (the others need a permission: docs/security.md)",
                    parameters=[s.ExecutorQuerySerializer], responses=s.ExecutorSerializer(many=True))
     def get(self, request):
         query = s.ExecutorQuerySerializer(data=request.query_params)

@@ -1,6 +1,6 @@
 """Executors reserved for staff. ``system_info`` reports the host's CPU, memory and disk: useful to
 operators, reconnaissance for anyone else, so ordinary users neither see it in the catalogue nor
-may use it, unless ``ARBOR_SYSTEM_INFO_FOR_ALL`` opens it (docs/security-auth.md)."""
+may use it, unless ``ARBOR_SYSTEM_INFO_FOR_ALL`` opens it (docs/security.md)."""
 
 from __future__ import annotations
 

@@ -570,7 +570,7 @@ class DashboardFeed:
         self.max_backlog = _cfg("ARBOR_LIVE_MAX_BACKLOG", 2000)
         self.interval = _cfg("ARBOR_LIVE_COUNTS_SECONDS", 0.5)
         self.last_counts = 0.0
-        # everybody's trees only for staff with tasks_app.view_tree (superusers): docs/security-grants.md
+        # everybody's trees only for staff with tasks_app.view_tree (superusers): docs/security.md
         self.is_staff = sees_all
         self.want_snapshot = True
 

@@ -25,7 +25,7 @@ class ResourcePool(models.Model):
     A resource nobody declared is private: each user locks it in their own namespace
     (``engine.resources.lock_key``). A declared one is locked under its plain key by every user
     it is granted to (``everyone``, ``users``, or a member of ``groups``); naming it without a
-    grant is refused (docs/security-resources.md).
+    grant is refused (docs/security.md).
     """
 
     key = models.CharField(max_length=300, unique=True, validators=[validate_shared_key])

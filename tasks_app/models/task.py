@@ -76,7 +76,7 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["tree_id", "position"]
-        # executor grants (docs/security-grants.md): the executors whose class sets ``permission``
+        # executor grants (docs/security.md): the executors whose class sets ``permission``
         permissions = [
             ("use_shell_command", "Can use the shell_command executor"),
             ("use_http_request", "Can use the http_request executor"),

@@ -1,4 +1,4 @@
-"""Who may lock what (docs/security-resources.md).
+"""Who may lock what (docs/security.md).
 
 A resource nobody declared is private to each user: a lock on it is taken in its owner's
 namespace (``engine.resources.lock_key``), so two users naming ``db:x`` never wait for each other.

@@ -1,4 +1,4 @@
-"""Item 2: dangerous executors need a per-user or per-group grant (docs/security-grants.md).
+"""Item 2: dangerous executors need a per-user or per-group grant (docs/security.md).
 
 ``shell_command``, ``http_request`` and ``python_function`` need ``tasks_app.use_<id>``, checked
 against the acting user at create, edit, copy and execute/retry/rerun, on REST (403,

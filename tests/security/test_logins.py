@@ -1,5 +1,5 @@
 """Item 6: brute-force protection on both login pages, password validators, and the audit trail of
-logins, failed logins, lockouts, logouts and tokens (docs/security-auth.md)."""
+logins, failed logins, lockouts, logouts and tokens (docs/security.md)."""
 
 from datetime import timedelta
 from io import StringIO

@@ -20,7 +20,7 @@ from .conftest import t
 
 @pytest.fixture(autouse=True)
 def _granted(executor_grants):
-    """The user of these tests may use the dangerous executors (docs/security-grants.md): what is
+    """The user of these tests may use the dangerous executors (docs/security.md): what is
     tested here is what a granted user can still not do."""
 
 

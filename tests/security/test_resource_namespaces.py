@@ -4,7 +4,7 @@
 Now a lock is taken in its owner's namespace unless ``type:identifier`` is a shared resource that
 staff declared (``ResourcePool``) and granted (users, groups, everyone); naming a shared resource
 without a grant is refused (403 at create/PATCH/copy; the task fails at claim time if the grant
-was revoked since). Users only ever see the key they named (docs/security-resources.md).
+was revoked since). Users only ever see the key they named (docs/security.md).
 """
 
 import pytest

@@ -1,5 +1,5 @@
 """Item 4: staff access to other users' rows follows the Django model permissions, on every
-interface (docs/security-grants.md).
+interface (docs/security.md).
 
 A staff user without permissions sees only their own rows: another user's tree is "not found"
 (404, JSON-RPC -32001, websocket 4404, absent from lists, snapshots and stats). ``view_*`` (or

@@ -1,4 +1,4 @@
-"""The editor's executor picker offers only the executors the user may use (docs/security-grants.md).
+"""The editor's executor picker offers only the executors the user may use (docs/security.md).
 
 Run with ``pytest -m e2e tests/ui`` like the other browser tests."""
 
