@@ -11,7 +11,7 @@ from django.db.models import Count, QuerySet
 from tasks_app.engine.snapshot import Dep, Graph, Node
 from tasks_app.engine.states import Status
 from tasks_app.exceptions import NotFound, PermissionDenied
-from tasks_app.models import Attempt, Dependency, Event, Task, Tree
+from tasks_app.models import Attempt, Delivery, Dependency, Event, NotificationRule, Task, Tree, Trigger
 
 ACTIONS = ("view", "change", "delete")
 MSG_NEEDS_PERMISSION = "you may not {action} {what} '{id}' of another user: it needs the permission {permission}"
@@ -311,3 +311,49 @@ __all__ = [
     "tree_queryset",
     "tree_tasks",
 ]
+
+
+# --- triggers and notifications -----------------------------------------------------------------
+
+
+def trigger_get(user, trigger_id, action: str = "view", *, request=None, source: str = "") -> Trigger:
+    """A trigger of a tree ``user`` may see; checked like its tree (a foreign id is not found)."""
+    try:
+        trigger = Trigger.objects.select_related("tree").get(
+            id=parse_uuid(trigger_id, what="trigger"), tree__in=tree_queryset(user)
+        )
+    except Trigger.DoesNotExist:
+        raise NotFound(f"trigger '{trigger_id}' not found") from None
+    check_access(user, trigger.tree, action, request=request, source=source)
+    return trigger
+
+
+def trigger_for_fire(trigger_id) -> Trigger | None:
+    """The trigger an unauthenticated fire request names (it authenticates with its secret)."""
+    try:
+        return Trigger.objects.get(id=parse_uuid(trigger_id, what="trigger"))
+    except (Trigger.DoesNotExist, NotFound):
+        return None
+
+
+def tree_triggers(tree: Tree) -> QuerySet[Trigger]:
+    return Trigger.objects.filter(tree=tree).order_by("-created_at", "id")
+
+
+def rule_get(user, rule_id, action: str = "view", *, request=None, source: str = "") -> NotificationRule:
+    try:
+        rule = NotificationRule.objects.select_related("tree").get(
+            id=parse_uuid(rule_id, what="notification"), tree__in=tree_queryset(user)
+        )
+    except NotificationRule.DoesNotExist:
+        raise NotFound(f"notification '{rule_id}' not found") from None
+    check_access(user, rule.tree, action, request=request, source=source)
+    return rule
+
+
+def tree_rules(tree: Tree) -> QuerySet[NotificationRule]:
+    return NotificationRule.objects.filter(tree=tree).order_by("-created_at", "id")
+
+
+def rule_deliveries(rule: NotificationRule) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(rule=rule).order_by("-created_at", "id")

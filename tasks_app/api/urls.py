@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import hooks, views
 
 router = DefaultRouter()
 router.register("trees", views.TreeViewSet, basename="tree")
@@ -15,6 +15,14 @@ urlpatterns = [
     path("api/v1/executors/", views.ExecutorListView.as_view(), name="executor-list"),
     path("api/v1/stats/", views.StatsView.as_view(), name="stats"),
     path("api/v1/validate/", views.ValidateView.as_view(), name="validate"),
+    path("api/v1/trees/<str:pk>/triggers/", hooks.TreeTriggersView.as_view(), name="tree-triggers"),
+    path("api/v1/trees/<str:pk>/notifications/", hooks.TreeRulesView.as_view(), name="tree-notifications"),
+    path("api/v1/triggers/<str:pk>/", hooks.TriggerDetailView.as_view(), name="trigger-detail"),
+    path("api/v1/triggers/<str:pk>/rotate/", hooks.TriggerRotateView.as_view(), name="trigger-rotate"),
+    path("api/v1/triggers/<str:pk>/fire/", hooks.TriggerFireView.as_view(), name="trigger-fire"),
+    path("api/v1/notifications/<str:pk>/", hooks.RuleDetailView.as_view(), name="notification-detail"),
+    path("api/v1/notifications/<str:pk>/deliveries/", hooks.RuleDeliveriesView.as_view(),
+         name="notification-deliveries"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

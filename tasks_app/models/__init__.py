@@ -8,6 +8,15 @@ from .attempt import Attempt
 from .audit import AuditEvent, AuditKind
 from .event import Event
 from .idempotency import IdempotencyRecord
+from .notify import (
+    Delivery,
+    DeliveryStatus,
+    NotificationEvent,
+    NotificationKind,
+    NotificationRule,
+    Trigger,
+    TriggerMode,
+)
 from .ops import ProcessHeartbeat
 from .resource import ResourceLock, ResourcePool
 from .task import Dependency, Task, TaskStatus
@@ -19,13 +28,20 @@ __all__ = [
     "Attempt",
     "AuditEvent",
     "AuditKind",
+    "Delivery",
+    "DeliveryStatus",
     "Dependency",
     "Event",
     "IdempotencyRecord",
+    "NotificationEvent",
+    "NotificationKind",
+    "NotificationRule",
     "ProcessHeartbeat",
     "ResourceLock",
     "ResourcePool",
     "Task",
     "TaskStatus",
     "Tree",
+    "Trigger",
+    "TriggerMode",
 ]

@@ -8,7 +8,14 @@ from django.utils import timezone
 from tasks_app import selectors
 from tasks_app.engine import propagation, readiness
 from tasks_app.engine.states import TERMINAL, Outcome, Status
-from tasks_app.exceptions import AlreadyRunning, ArchivedTask, InvalidTransition
+from tasks_app.exceptions import (
+    AlreadyRunning,
+    ArchivedTask,
+    InvalidTransition,
+    TreeValidationError,
+    ValidationError,
+)
+from tasks_app.executors import registry
 from tasks_app.models import Attempt, Dependency, Task, Tree
 
 from . import dispatch, grants, scheduling
@@ -16,6 +23,7 @@ from .events import EventBuffer
 from .retry import on_deadlock
 
 ACTIVE = [Status.PENDING.value, Status.IN_PROGRESS.value]
+TERMINAL_VALUES = (Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value)
 
 
 def _lock_tree(tree_id) -> Tree:
@@ -47,13 +55,25 @@ def _mark_ready(tree_id, events: EventBuffer, now) -> list:
 @grants.audit_denials
 @on_deadlock
 @transaction.atomic
-def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: str = "api") -> Tree:
+def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: str = "api",
+                 root_inputs: dict | None = None, fresh: bool = False) -> Tree:
     """Start a run: the whole tree (root or no task given) or one task with its unfinished
-    upstream dependencies. Refused while the tree is already running."""
+    upstream dependencies. Refused while the tree is already running.
+
+    ``root_inputs``: replace the root task's inputs first (checked like an edit: inbound
+    triggers). ``fresh``: a tree whose last run finished starts over, every task back to
+    pending (triggers and schedules: each firing is a new run)."""
     tree = _lock_tree(tree.id)
     _check_writable(tree)
     if tree.status == Status.IN_PROGRESS.value:
         raise AlreadyRunning(f"tree '{tree.name}' is already executing")
+    events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
+    now = timezone.now()
+    if root_inputs is not None:
+        _set_root_inputs(tree, root_inputs, events, now)
+    if fresh and tree.status in TERMINAL_VALUES:
+        ids = [str(i) for i in Task.objects.filter(tree_id=tree.id).values_list("id", flat=True)]
+        _reset(ids, events, now, "new run")
     graph = selectors.graph_snapshot(tree.id)
     target = str(task.id) if task is not None else str(tree.id)
     scope = propagation.run_scope(graph, target)
@@ -63,14 +83,12 @@ def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: st
             "nothing to run: every task in scope is finished (use retry for failed tasks, or rerun)"
         )
     grants.require_executors(actor, {graph.node(i).executor for i in runnable}, source=source)
-    now = timezone.now()
     Task.objects.filter(tree_id=tree.id).update(scheduled=False)
     Task.objects.filter(id__in=runnable).update(scheduled=True, updated_at=now)
     Tree.objects.filter(id=tree.id).update(
         status=Status.IN_PROGRESS.value, run_count=tree.run_count + 1, started_at=now, finished_at=None,
         cancel_requested=False, updated_at=now,
     )
-    events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     events.add(tree.id, "tree.status", status=Status.IN_PROGRESS.value, run=tree.run_count + 1,
                scope=len(runnable))
     ready = _mark_ready(tree.id, events, now)
@@ -79,6 +97,17 @@ def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: st
     dispatch.wake(max(1, len(ready)))
     tree.refresh_from_db()
     return tree
+
+
+def _set_root_inputs(tree: Tree, inputs, events: EventBuffer, now) -> None:
+    if not isinstance(inputs, dict):
+        raise ValidationError("inputs: must be a JSON object", details={"field": "inputs"})
+    root = Task.objects.get(id=tree.id)
+    problems = registry.check_inputs(root.executor, inputs)
+    if problems:
+        raise TreeValidationError([f"task '{root.name}': {p}" for p in problems])
+    Task.objects.filter(id=root.id).update(inputs=inputs, updated_at=now)
+    events.add(tree.id, "task.updated", task_id=root.id, fields=["inputs"])
 
 
 def _end_running_attempt(task: Task, now, reason: str) -> None:

@@ -17,6 +17,7 @@ from tasks_app.engine.states import UPSTREAM_FAILED, Status
 from tasks_app.engine.status import tree_status
 from tasks_app.models import Dependency, Task, Tree
 
+from . import notifications
 from .events import EventBuffer
 
 ACTIVE = (Status.PENDING.value, Status.IN_PROGRESS.value)
@@ -150,6 +151,8 @@ def refresh_tree_status(tree_ids, events: EventBuffer, now=None) -> None:
                 status=new, updated_at=now, finished_at=now if terminal else None
             )
             events.add(tree_id, "tree.status", status=new)
+            if terminal:
+                notifications.run_finished(tree_id, new, now)  # pending deliveries, sent by the worker
 
 
 def _final_status(tree_id, cancelled_by_user: bool, started: bool) -> str:
