@@ -303,3 +303,45 @@ def redeliver(*, deliveries: Iterable[Delivery], actor=None) -> int:
         status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error="",
         last_status_code=None, delivered_at=None,
     )
+
+
+def rule_data_from_webhook_config(config) -> dict:
+    """apflow's ``webhook_config`` ``{url, headers?, method?, timeout?, max_retries?, secret?}`` as
+    rule fields (every terminal status; ``max_retries`` retries = that many attempts plus one)."""
+    if not isinstance(config, dict):
+        raise ValidationError("webhook_config: must be an object {url, headers?, method?, timeout?, max_retries?}",
+                              details={"field": "webhook_config"})
+    unknown = sorted(set(config) - {"url", "headers", "method", "timeout", "max_retries", "secret"})
+    if unknown:
+        raise ValidationError(f"webhook_config: unknown field(s) {', '.join(unknown)}",
+                              details={"field": "webhook_config", "unknown": unknown})
+    data = {"kind": NotificationKind.WEBHOOK, "events": list(NotificationEvent.values), "url": config.get("url"),
+            "name": "webhook_config"}
+    for key in ("headers", "method", "timeout"):
+        if config.get(key) is not None:
+            data[key] = config[key]
+    retries = config.get("max_retries")
+    if retries is not None:
+        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 19:
+            raise ValidationError("webhook_config.max_retries: must be an integer between 0 and 19",
+                                  details={"field": "webhook_config.max_retries"})
+        data["max_attempts"] = retries + 1
+    secret = config.get("secret")
+    if secret is not None and (not isinstance(secret, str) or len(secret) > 128):
+        raise ValidationError("webhook_config.secret: must be a string of at most 128 characters",
+                              details={"field": "webhook_config.secret"})
+    return {"data": data, "secret": secret or ""}
+
+
+@transaction.atomic
+def execute_with_webhook(*, tree: Tree, task=None, actor, source: str, webhook_config) -> tuple[Tree, NotificationRule]:
+    """Start a run and attach a one-shot webhook rule to that run (JSON-RPC ``webhook_config``):
+    one transaction, so the rule exists before any worker can finish the run."""
+    from . import control
+
+    parsed = rule_data_from_webhook_config(webhook_config)
+    locked = Tree.objects.select_for_update().get(id=tree.id)
+    rule = rule_create(tree=locked, actor=actor, data=parsed["data"], run_number=locked.run_count + 1,
+                       secret=parsed["secret"])
+    tree = control.tree_execute(tree=locked, task=task, actor=actor, source=source)
+    return tree, rule

@@ -14,7 +14,7 @@ from tasks_app import exceptions as domain
 from tasks_app import selectors
 from tasks_app.engine.states import TERMINAL, Status
 from tasks_app.models import Task, Tree
-from tasks_app.services import control, copying, trees
+from tasks_app.services import control, copying, notifications, trees
 
 from .protocol import (
     INVALID_PARAMS,
@@ -23,7 +23,6 @@ from .protocol import (
     LIST_MAX_LIMIT,
     MAX_OFFSET,
     MSG_TYPE,
-    MSG_WEBHOOK,
     SOURCE,
     WAIT_DEFAULT_TIMEOUT,
     WAIT_MAX_TIMEOUT,
@@ -169,8 +168,9 @@ def rpc_delete(call: Call, params):
 def rpc_execute(call: Call, params):
     if isinstance(params, list):
         params = {"tasks": params}
-    if params.get("webhook_config") is not None:
-        raise RpcError(INVALID_PARAMS, MSG_WEBHOOK)
+    webhook_config = params.get("webhook_config")
+    if webhook_config is not None:  # refused before anything is created
+        notifications.clean_rule(notifications.rule_data_from_webhook_config(webhook_config)["data"])
     copy_execution = param_bool(params, "copy_execution", False)
     copy_children = param_bool(params, "copy_children", False)
     use_streaming = param_bool(params, "use_streaming", False)
@@ -190,7 +190,12 @@ def rpc_execute(call: Call, params):
     else:
         tree = task.tree
         run_target = None if task.id == tree.id else task
-    tree = control.tree_execute(tree=tree, task=run_target, actor=call.user, source=SOURCE)
+    rule = None
+    if webhook_config is not None:
+        tree, rule = notifications.execute_with_webhook(tree=tree, task=run_target, actor=call.user, source=SOURCE,
+                                                        webhook_config=webhook_config)
+    else:
+        tree = control.tree_execute(tree=tree, task=run_target, actor=call.user, source=SOURCE)
     result = {
         "success": True,
         "protocol": "jsonrpc",
@@ -201,6 +206,8 @@ def rpc_execute(call: Call, params):
     }
     if original is not None:
         result["original_task_id"] = str(original.id)
+    if rule is not None:  # apflow: the run goes on in the background, its end is POSTed to the URL
+        result.update(webhook_url=rule.url, notification_id=str(rule.id))
     if use_streaming and not call.batch:
         try:
             from tasks_app.live.sse import stream_tree_events
