@@ -345,3 +345,16 @@ def execute_with_webhook(*, tree: Tree, task=None, actor, source: str, webhook_c
                        secret=parsed["secret"])
     tree = control.tree_execute(tree=locked, task=task, actor=actor, source=source)
     return tree, rule
+
+
+def deliver_due_in_thread() -> None:
+    """``deliver_due`` for the worker supervisor's notification thread: its own connection,
+    closed at the end; errors are logged (the next tick tries again)."""
+    from django.db import connection
+
+    try:
+        deliver_due()
+    except Exception:
+        logger.exception("notifications: sending failed")
+    finally:
+        connection.close()

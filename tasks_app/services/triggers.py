@@ -28,6 +28,7 @@ from tasks_app.models import AuditKind, Tree, Trigger, TriggerMode
 
 from . import audit, control
 from .signing import sign
+from .trees import json_depth
 
 SOURCE = "trigger"
 MSG_BAD_MODE = "mode: must be 'hmac' or 'bearer'"
@@ -36,6 +37,8 @@ MSG_STALE = "X-Arbor-Timestamp is missing, not a number or more than {tolerance}
 MSG_DISABLED = "trigger is disabled"
 MSG_BODY_JSON = "body: not valid JSON ({error})"
 MSG_BODY_OBJECT = "body: must be a JSON object (it becomes the root task's inputs)"
+MSG_BODY_DEEP = "body: nested deeper than {limit} levels (max_json_depth)"
+MSG_BODY_NUL = "body: NUL characters cannot be stored"
 MSG_BODY_LARGE = "body: larger than the limit of {limit} bytes (ARBOR_TRIGGER_MAX_BYTES)"
 
 
@@ -130,18 +133,25 @@ def authenticate(trigger: Trigger, *, body: bytes, signature: str | None, timest
 
 
 def parse_body(body: bytes) -> dict:
-    """The body as the root's inputs: a JSON object (empty body: ``{}``)."""
+    """The body as the root's inputs: a JSON object (an empty body is ``{}``), within the size and
+    nesting limits, without NUL characters (PostgreSQL cannot store them)."""
     limit = settings.ARBOR_TRIGGER_MAX_BYTES
     if len(body) > limit:
         raise BodyTooLarge(MSG_BODY_LARGE.format(limit=limit), details={"field": "body", "limit": limit})
     if not body.strip():
         return {}
     try:
-        data = json.loads(body.decode("utf-8"))
+        text = body.decode("utf-8")
+        data = json.loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ValidationError(MSG_BODY_JSON.format(error=exc), details={"field": "body"}) from None
     if not isinstance(data, dict):
         raise ValidationError(MSG_BODY_OBJECT, details={"field": "body"})
+    depth = settings.ARBOR_LIMITS["max_json_depth"]
+    if json_depth(data, depth) > depth:
+        raise ValidationError(MSG_BODY_DEEP.format(limit=depth), details={"field": "body", "limit": "max_json_depth"})
+    if "\\u0000" in text or "\x00" in text:
+        raise ValidationError(MSG_BODY_NUL, details={"field": "body"})
     return data
 
 

@@ -183,3 +183,26 @@ def test_trigger_checks_the_owners_executor_grants(api, make_tree, executor_gran
     resp = _fire(trigger, b'{"function": "tests.helpers.add", "args": [1, 2]}', secret=trigger["secret"])
     assert resp.status_code == 403, resp.json()
     assert Tree.objects.get(id=data["id"]).run_count == 0
+
+
+def test_too_deep_or_nul_body_is_refused(api, make_tree):
+    tree_id = _tree(make_tree)
+    trigger = _create(api, tree_id)
+    deep: dict = {}
+    node = deep
+    for _ in range(30):
+        node["x"] = {}
+        node = node["x"]
+    for body in (json.dumps(deep).encode(), b'{"a": "x\\u0000y"}'):
+        resp = _fire(trigger, body, secret=trigger["secret"])
+        assert resp.status_code == 400 and resp.json()["error"]["details"]["field"] == "body", resp.json()
+    assert Tree.objects.get(id=tree_id).run_count == 0
+
+
+def test_inputs_the_executor_refuses_are_a_400_with_nothing_started(api, make_tree, executor_grants):
+    data, _ = make_tree([t("root", executor="shell_command", inputs={"command": "echo hello"})])
+    trigger = _create(api, data["id"])
+    resp = _fire(trigger, json.dumps({"command": "echo hello", "cwd": "/etc"}).encode(), secret=trigger["secret"])
+    assert resp.status_code == 400, resp.json()
+    assert Tree.objects.get(id=data["id"]).run_count == 0
+    assert Task.objects.get(id=data["id"]).inputs == {"command": "echo hello"}

@@ -258,3 +258,17 @@ def test_rpc_webhook_config_refused_creates_nothing(api):
                                                                                "retries": 3}})
     assert resp.status_code == 400
     assert Tree.objects.count() == before and not NotificationRule.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_supervisor_sends_in_a_thread(api, make_tree, drain, receiver):
+    from tasks_app.management.commands.arbor_worker import Command
+
+    data, _ = make_tree()
+    _rule(api, data["id"], url=receiver.url)
+    _run(api, data["id"], drain)
+    command = Command()
+    command.notifier = None
+    command._notify()
+    command.notifier.join(10)
+    assert Delivery.objects.get().status == "delivered" and len(receiver.received) == 1
