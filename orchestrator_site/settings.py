@@ -312,6 +312,7 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI assets are served from the drf-spectacular-sidecar package (no CDN)
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"TriggerModeEnum": "tasks_app.models.notify.TriggerMode"},
 }
 
 # --- security ---------------------------------------------------------------------------------

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -135,15 +137,15 @@ class _Owner(APIView):
 
 class TreeTriggersView(_Owner):
     @extend_schema(summary="The tree's inbound triggers", responses={200: TriggerSerializer(many=True), **ERRORS})
-    def get(self, request, pk):
-        tree = selectors.tree_get(request.user, pk, request=request, source=SOURCE)
+    def get(self, request, id):
+        tree = selectors.tree_get(request.user, id, request=request, source=SOURCE)
         rows = selectors.tree_triggers(tree)
         return Response(TriggerSerializer(rows, many=True, context={"request": request}).data)
 
     @extend_schema(summary="Create an inbound trigger (the secret is shown once)", request=TriggerCreateSerializer,
                    responses={201: TriggerCreatedSerializer, **ERRORS})
-    def post(self, request, pk):
-        tree = selectors.tree_get(request.user, pk, "change", request=request, source=SOURCE)
+    def post(self, request, id):
+        tree = selectors.tree_get(request.user, id, "change", request=request, source=SOURCE)
         body = TriggerCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         created = triggers.trigger_create(tree=tree, actor=request.user, source=SOURCE, **body.validated_data)
@@ -156,22 +158,22 @@ def _created(created, request) -> dict:
 
 class TriggerDetailView(_Owner):
     @extend_schema(summary="An inbound trigger", responses={200: TriggerSerializer, **ERRORS})
-    def get(self, request, pk):
-        trigger = selectors.trigger_get(request.user, pk, request=request, source=SOURCE)
+    def get(self, request, id):
+        trigger = selectors.trigger_get(request.user, id, request=request, source=SOURCE)
         return Response(TriggerSerializer(trigger, context={"request": request}).data)
 
     @extend_schema(summary="Rename, enable or disable a trigger", request=TriggerUpdateSerializer,
                    responses={200: TriggerSerializer, **ERRORS})
-    def patch(self, request, pk):
-        trigger = selectors.trigger_get(request.user, pk, "change", request=request, source=SOURCE)
+    def patch(self, request, id):
+        trigger = selectors.trigger_get(request.user, id, "change", request=request, source=SOURCE)
         body = TriggerUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         trigger = triggers.trigger_update(trigger=trigger, data=body.validated_data, actor=request.user, source=SOURCE)
         return Response(TriggerSerializer(trigger, context={"request": request}).data)
 
     @extend_schema(summary="Delete a trigger", responses={204: None, **ERRORS})
-    def delete(self, request, pk):
-        trigger = selectors.trigger_get(request.user, pk, "change", request=request, source=SOURCE)
+    def delete(self, request, id):
+        trigger = selectors.trigger_get(request.user, id, "change", request=request, source=SOURCE)
         triggers.trigger_delete(trigger=trigger, actor=request.user, source=SOURCE)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -179,8 +181,8 @@ class TriggerDetailView(_Owner):
 class TriggerRotateView(_Owner):
     @extend_schema(summary="A new secret for a trigger (the old one stops working; shown once)", request=None,
                    responses={200: TriggerCreatedSerializer, **ERRORS})
-    def post(self, request, pk):
-        trigger = selectors.trigger_get(request.user, pk, "change", request=request, source=SOURCE)
+    def post(self, request, id):
+        trigger = selectors.trigger_get(request.user, id, "change", request=request, source=SOURCE)
         created = triggers.trigger_rotate(trigger=trigger, actor=request.user, source=SOURCE)
         return Response(_created(created, request))
 
@@ -202,7 +204,11 @@ class TriggerThrottle(SimpleRateThrottle):
         return super().allow_request(request, view)
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": str(view.kwargs.get("pk"))}
+        try:
+            ident = uuid.UUID(str(view.kwargs.get("id")))
+        except ValueError:
+            return None  # not a trigger id: 404 without counting
+        return self.cache_format % {"scope": self.scope, "ident": ident.hex}
 
 
 class TriggerFireView(APIView):
@@ -222,8 +228,10 @@ class TriggerFireView(APIView):
         auth=[],
         request=OpenApiTypes.OBJECT,
         parameters=[
-            OpenApiParameter("X-Arbor-Signature", str, OpenApiParameter.HEADER, required=False),
-            OpenApiParameter("X-Arbor-Timestamp", str, OpenApiParameter.HEADER, required=False),
+            OpenApiParameter("X-Arbor-Signature", str, OpenApiParameter.HEADER, required=False,
+                             pattern="^sha256=[0-9a-f]{64}$", description="hmac mode"),
+            OpenApiParameter("X-Arbor-Timestamp", int, OpenApiParameter.HEADER, required=False,
+                             description="hmac mode: unix seconds"),
         ],
         responses={
             202: FireResultSerializer,
@@ -235,10 +243,10 @@ class TriggerFireView(APIView):
             429: OpenApiResponse(ErrorSerializer, description="rate limited (Retry-After)"),
         },
     )
-    def post(self, request, pk):
-        trigger = selectors.trigger_for_fire(pk)
+    def post(self, request, id):
+        trigger = selectors.trigger_for_fire(id)
         if trigger is None:
-            raise NotFound(f"trigger '{pk}' not found")
+            raise NotFound(f"trigger '{id}' not found")
         limit = settings.ARBOR_TRIGGER_MAX_BYTES
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -282,14 +290,14 @@ def _rule(rule) -> dict:
 
 class TreeRulesView(_Owner):
     @extend_schema(summary="The tree's notification rules", responses={200: RuleSerializer(many=True), **ERRORS})
-    def get(self, request, pk):
-        tree = selectors.tree_get(request.user, pk, request=request, source=SOURCE)
+    def get(self, request, id):
+        tree = selectors.tree_get(request.user, id, request=request, source=SOURCE)
         return Response(RuleSerializer(selectors.tree_rules(tree), many=True).data)
 
     @extend_schema(summary="Notify a webhook or e-mail addresses when a run completes, fails or is cancelled",
                    request=RuleCreateSerializer, responses={201: RuleCreatedSerializer, **ERRORS})
-    def post(self, request, pk):
-        tree = selectors.tree_get(request.user, pk, "change", request=request, source=SOURCE)
+    def post(self, request, id):
+        tree = selectors.tree_get(request.user, id, "change", request=request, source=SOURCE)
         data = request.data if isinstance(request.data, dict) else {}
         rule = notifications.rule_create(tree=tree, actor=request.user, data=data)
         return Response({**_rule(rule), "secret": rule.secret}, status=status.HTTP_201_CREATED)
@@ -297,12 +305,12 @@ class TreeRulesView(_Owner):
 
 class RuleDetailView(_Owner):
     @extend_schema(summary="A notification rule", responses={200: RuleSerializer, **ERRORS})
-    def get(self, request, pk):
-        return Response(_rule(selectors.rule_get(request.user, pk, request=request, source=SOURCE)))
+    def get(self, request, id):
+        return Response(_rule(selectors.rule_get(request.user, id, request=request, source=SOURCE)))
 
     @extend_schema(summary="Delete a notification rule (and its delivery log)", responses={204: None, **ERRORS})
-    def delete(self, request, pk):
-        rule = selectors.rule_get(request.user, pk, "change", request=request, source=SOURCE)
+    def delete(self, request, id):
+        rule = selectors.rule_get(request.user, id, "change", request=request, source=SOURCE)
         notifications.rule_delete(rule=rule, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -311,8 +319,8 @@ class RuleDeliveriesView(_Owner):
     pagination_class = Pagination
 
     @extend_schema(summary="The rule's deliveries, newest first", responses={200: DeliverySerializer(many=True), **ERRORS})
-    def get(self, request, pk):
-        rule = selectors.rule_get(request.user, pk, request=request, source=SOURCE)
+    def get(self, request, id):
+        rule = selectors.rule_get(request.user, id, request=request, source=SOURCE)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.rule_deliveries(rule), request, view=self)
         return paginator.get_paginated_response(DeliverySerializer(page, many=True).data)
