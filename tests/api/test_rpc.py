@@ -294,7 +294,7 @@ def test_methods_lists_every_method(api):
     assert names == {
         "tasks.create", "tasks.get", "tasks.detail", "tasks.tree", "tasks.children", "tasks.list", "tasks.count",
         "tasks.update", "tasks.delete", "tasks.execute", "tasks.cancel", "tasks.running.cancel", "tasks.copy",
-        "tasks.clone", "tasks.running.list", "tasks.running.status", "tasks.running.count",
+        "tasks.clone", "tasks.running.list", "tasks.running.status", "tasks.running.count", "tasks.webhook.trigger",
     }
     assert data["total"] == len(names) == sum(len(v) for v in data["categories"].values())
     assert all(m["description"] and isinstance(m["params"], list) for m in data["methods"])

@@ -206,3 +206,19 @@ def test_inputs_the_executor_refuses_are_a_400_with_nothing_started(api, make_tr
     assert resp.status_code == 400, resp.json()
     assert Tree.objects.get(id=data["id"]).run_count == 0
     assert Task.objects.get(id=data["id"]).inputs == {"command": "echo hello"}
+
+
+def _rpc(client, method, params):
+    return client.post("/tasks", {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, format="json")
+
+
+def test_rpc_webhook_trigger(api, other_api, make_tree):
+    tree_id = _tree(make_tree)
+    trigger = _create(api, tree_id)
+    resp = _rpc(other_api, "tasks.webhook.trigger", {"trigger_id": trigger["id"], "inputs": {"a": 1}})
+    assert resp.json()["error"]["code"] == -32001  # another user's trigger is not found
+    assert _rpc(api, "tasks.webhook.trigger", {"trigger_id": trigger["id"], "inputs": [1]}).status_code == 400
+    result = _rpc(api, "tasks.webhook.trigger", {"trigger_id": trigger["id"], "inputs": {"a": 1}}).json()["result"]
+    assert result["status"] == "triggered" and result["root_task_id"] == tree_id and result["run"] == 1
+    assert Task.objects.get(id=tree_id).inputs == {"a": 1}
+    assert Event.objects.get(tree_id=tree_id, kind="tree.status", data__status="in_progress").source == "trigger"

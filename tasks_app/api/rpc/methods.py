@@ -399,6 +399,21 @@ TASK_ID = _p("task_id", "string", "task id (apflow also accepts 'id')", required
 FILTER_USER = _p("user_id", "string",
                  "staff with tasks_app.view_task only: one owner's tasks (username or user id); ignored otherwise")
 
+def rpc_webhook_trigger(call: Call, params):
+    """apflow's ``tasks.webhook.trigger``, on Arbor's per-tree triggers: the caller (who may change
+    the trigger's tree) fires it without its secret; the run starts as the tree's owner."""
+    from tasks_app.services import triggers as trigger_services
+
+    trigger = selectors.trigger_get(call.user, param(params, "trigger_id"), "change", request=call.request,
+                                    source=SOURCE)
+    inputs = params.get("inputs", {})
+    if not isinstance(inputs, dict):
+        raise RpcError(INVALID_PARAMS, "Invalid params: 'inputs' must be an object")
+    tree = trigger_services.trigger_fire(trigger=trigger, inputs=inputs)
+    return {"success": True, "status": "triggered", "root_task_id": str(tree.id), "task_id": str(tree.id),
+            "trigger_id": str(trigger.id), "run": tree.run_count, "tree_status": tree.status}
+
+
 METHODS: dict[str, Method] = {m.name: m for m in [
     Method("tasks.create", rpc_create, "crud",
            "Create a tree from a task dict, a task array, or params given as an array; returns the task "
@@ -463,6 +478,10 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("tasks.running.status", rpc_running_status, "monitoring", "Status and progress of tasks.", (
         _p("task_ids", "array|string", "ids (or 'context_ids')", required=True),)),
     Method("tasks.running.count", rpc_running_count, "monitoring", "Number of trees in progress.", (FILTER_USER,)),
+    Method("tasks.webhook.trigger", rpc_webhook_trigger, "execution",
+           "Fire an inbound trigger of a tree you may change: a new run with 'inputs' as the root's inputs.", (
+               _p("trigger_id", "string", "the trigger (POST /api/v1/trees/{id}/triggers/)", required=True),
+               _p("inputs", "object", "the root task's inputs", default={}))),
 ]}
 
 
