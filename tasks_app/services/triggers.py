@@ -35,6 +35,7 @@ MSG_BAD_MODE = "mode: must be 'hmac' or 'bearer'"
 MSG_UNAUTHORIZED = "the trigger's signature or secret is missing or wrong"
 MSG_STALE = "X-Arbor-Timestamp is missing, not a number or more than {tolerance} s away from the server's clock"
 MSG_DISABLED = "trigger is disabled"
+MSG_OWNER_INACTIVE = "trigger is disabled: the tree's owner is inactive"
 MSG_BODY_JSON = "body: not valid JSON ({error})"
 MSG_BODY_OBJECT = "body: must be a JSON object (it becomes the root task's inputs)"
 MSG_BODY_DEEP = "body: nested deeper than {limit} levels (max_json_depth)"
@@ -161,6 +162,8 @@ def trigger_fire(*, trigger: Trigger, inputs: dict) -> Tree:
     if not trigger.enabled:
         raise TriggerDisabled(MSG_DISABLED)
     tree = Tree.objects.select_related("owner").get(id=trigger.tree_id)
+    if not tree.owner.is_active:
+        raise TriggerDisabled(MSG_OWNER_INACTIVE)
     with transaction.atomic():
         tree = control.tree_execute(tree=tree, actor=tree.owner, source=SOURCE, root_inputs=inputs, fresh=True)
         Trigger.objects.filter(id=trigger.id).update(last_fired_at=timezone.now(), fire_count=F("fire_count") + 1)

@@ -222,3 +222,13 @@ def test_rpc_webhook_trigger(api, other_api, make_tree):
     assert result["status"] == "triggered" and result["root_task_id"] == tree_id and result["run"] == 1
     assert Task.objects.get(id=tree_id).inputs == {"a": 1}
     assert Event.objects.get(tree_id=tree_id, kind="tree.status", data__status="in_progress").source == "trigger"
+
+
+def test_an_inactive_owners_trigger_starts_nothing(api, make_tree, user):
+    tree_id = _tree(make_tree)
+    trigger = _create(api, tree_id)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    resp = _fire(trigger, b"{}", secret=trigger["secret"])
+    assert resp.status_code == 409 and "inactive" in resp.json()["error"]["message"]
+    assert Tree.objects.get(id=tree_id).run_count == 0

@@ -272,3 +272,15 @@ def test_the_worker_supervisor_sends_in_a_thread(api, make_tree, drain, receiver
     command._notify()
     command.notifier.join(10)
     assert Delivery.objects.get().status == "delivered" and len(receiver.received) == 1
+
+
+def test_failure_is_notified_with_the_counts(api, make_tree, drain, receiver):
+    data, _ = make_tree([t("root"), t("a", parent_id="root", executor="fail"),
+                         t("b", parent_id="root", dependencies=["a"])])
+    _rule(api, data["id"], url=receiver.url, events=["failed"])
+    _run(api, data["id"], drain)
+    notifications.deliver_due()
+    [request] = receiver.received
+    payload = json.loads(request["body"])
+    assert payload["event"] == "tree.failed" and request["headers"]["X-Arbor-Event"] == "tree.failed"
+    assert payload["run"]["counts"].get("failed") == 1
