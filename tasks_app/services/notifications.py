@@ -286,7 +286,8 @@ def _send_webhook(rule: NotificationRule, delivery: Delivery) -> int:
 def _send_email(rule: NotificationRule, delivery: Delivery) -> None:
     run = delivery.payload.get("run", {})
     tree = delivery.payload.get("tree", {})
-    subject = f"[Arbor] {tree.get('name', '')}: run {run.get('number')} {run.get('status')}"
+    name = " ".join(str(tree.get("name", "")).split())  # no line breaks in a header
+    subject = f"[Arbor] {name}: run {run.get('number')} {run.get('status')}"
     lines = [f"Tree: {tree.get('name')} ({tree.get('id')})", f"Run: {run.get('number')}",
              f"Status: {run.get('status')}", f"Started: {run.get('started_at')}",
              f"Finished: {run.get('finished_at')}", f"Duration: {run.get('duration')} s",

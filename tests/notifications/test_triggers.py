@@ -232,3 +232,18 @@ def test_an_inactive_owners_trigger_starts_nothing(api, make_tree, user):
     resp = _fire(trigger, b"{}", secret=trigger["secret"])
     assert resp.status_code == 409 and "inactive" in resp.json()["error"]["message"]
     assert Tree.objects.get(id=tree_id).run_count == 0
+
+
+def test_admin_disables_and_deletes_a_trigger_without_showing_its_secret(client, staff_user, api, make_tree):
+    tree_id = _tree(make_tree)
+    trigger = _create(api, tree_id)
+    client.force_login(staff_user)
+    page = client.get(f"/admin/tasks_app/trigger/{trigger['id']}/change/")
+    assert page.status_code == 200 and trigger["secret"] not in page.content.decode()
+    resp = client.post(f"/admin/tasks_app/trigger/{trigger['id']}/change/", {"name": "nightly"})
+    assert resp.status_code == 302
+    row = Trigger.objects.get(id=trigger["id"])
+    assert row.name == "nightly" and not row.enabled and row.secret == trigger["secret"]
+    resp = client.post(f"/admin/tasks_app/trigger/{trigger['id']}/delete/", {"post": "yes"})
+    assert resp.status_code == 302 and not Trigger.objects.filter(id=trigger["id"]).exists()
+    assert AuditEvent.objects.filter(kind="trigger_deleted", source="admin").exists()
