@@ -234,7 +234,9 @@ def deliver(delivery: Delivery) -> Delivery:
     max_attempts = rule.max_attempts or settings.ARBOR_WEBHOOK_MAX_ATTEMPTS
     code, error, retry = None, "", False
     try:
-        if rule.kind == NotificationKind.EMAIL:
+        if not rule.enabled:
+            error = "the rule was disabled"
+        elif rule.kind == NotificationKind.EMAIL:
             _send_email(rule, delivery)
         else:
             code = _send_webhook(rule, delivery)

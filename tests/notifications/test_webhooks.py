@@ -284,3 +284,13 @@ def test_failure_is_notified_with_the_counts(api, make_tree, drain, receiver):
     payload = json.loads(request["body"])
     assert payload["event"] == "tree.failed" and request["headers"]["X-Arbor-Event"] == "tree.failed"
     assert payload["run"]["counts"].get("failed") == 1
+
+
+def test_a_rule_disabled_after_the_run_sends_nothing(api, make_tree, drain, receiver):
+    data, _ = make_tree()
+    rule = _rule(api, data["id"], url=receiver.url)
+    _run(api, data["id"], drain)
+    NotificationRule.objects.filter(id=rule["id"]).update(enabled=False)
+    notifications.deliver_due()
+    delivery = Delivery.objects.get()
+    assert delivery.status == "failed" and delivery.last_error == "the rule was disabled" and not receiver.received
