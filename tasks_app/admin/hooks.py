@@ -76,6 +76,17 @@ class NotificationRuleAdmin(admin.ModelAdmin):
     def tree_link(self, obj):
         return display.link("tree", obj.tree_id, obj.tree.name if obj.tree_id else "")
 
+    def save_model(self, request, obj, form, change):
+        notifications.rule_update(rule=obj, data={k: form.cleaned_data[k] for k in form.changed_data},
+                                  actor=request.user)
+
+    def delete_model(self, request, obj):
+        notifications.rule_delete(rule=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):

@@ -146,6 +146,17 @@ def rule_create(*, tree: Tree | None = None, schedule_id=None, actor, data: dict
 
 
 @transaction.atomic
+def rule_update(*, rule: NotificationRule, data: dict, actor) -> NotificationRule:
+    """Rename, enable or disable a rule (its target and events are fixed: make a new rule)."""
+    fields = [k for k in ("name", "enabled") if k in data]
+    for key in fields:
+        setattr(rule, key, data[key])
+    if fields:
+        rule.save(update_fields=fields)
+    return rule
+
+
+@transaction.atomic
 def rule_delete(*, rule: NotificationRule, actor) -> None:
     rule.delete()
 

@@ -294,3 +294,17 @@ def test_a_rule_disabled_after_the_run_sends_nothing(api, make_tree, drain, rece
     notifications.deliver_due()
     delivery = Delivery.objects.get()
     assert delivery.status == "failed" and delivery.last_error == "the rule was disabled" and not receiver.received
+
+
+def test_admin_disables_a_rule(client, staff_user, api, make_tree, receiver):
+    data, _ = make_tree()
+    rule = _rule(api, data["id"], url=receiver.url)
+    client.force_login(staff_user)
+    page = client.get(f"/admin/tasks_app/notificationrule/{rule['id']}/change/")
+    assert rule["secret"] not in page.content.decode()
+    form = {"name": "ops", "deliveries-TOTAL_FORMS": "0", "deliveries-INITIAL_FORMS": "0",
+            "deliveries-MIN_NUM_FORMS": "0", "deliveries-MAX_NUM_FORMS": "0"}
+    resp = client.post(f"/admin/tasks_app/notificationrule/{rule['id']}/change/", form)
+    assert resp.status_code == 302, resp.content.decode()[:2000]
+    row = NotificationRule.objects.get(id=rule["id"])
+    assert row.name == "ops" and not row.enabled and row.url == receiver.url
