@@ -261,6 +261,25 @@ ARBOR_DB_RETRY_SECONDS = envfloat("ARBOR_DB_RETRY_SECONDS", 60.0)
 ARBOR_EXECUTORS: dict[str, str] = {}
 ARBOR_HTTP_ALLOWED_HOSTS = envlist("ARBOR_HTTP_ALLOWED_HOSTS", [])
 ARBOR_SHELL_ALLOWED_COMMANDS = envlist("ARBOR_SHELL_ALLOWED_COMMANDS", [])
+
+# --- triggers and notifications (docs/notifications.md) ------------------------------------------
+ARBOR_TRIGGER_MAX_BYTES = envint("ARBOR_TRIGGER_MAX_BYTES", 64 * 1024)
+ARBOR_TRIGGER_TOLERANCE = envfloat("ARBOR_TRIGGER_TOLERANCE", 300.0)  # X-Arbor-Timestamp skew, seconds
+ARBOR_TRIGGER_RATE = os.environ.get("ARBOR_TRIGGER_RATE", "60/min")  # per trigger
+# Outbound webhook targets follow the http executor's rules (tasks_app/outbound.py): empty = off.
+ARBOR_WEBHOOK_ALLOWED_HOSTS = envlist("ARBOR_WEBHOOK_ALLOWED_HOSTS", [])
+ARBOR_WEBHOOK_TIMEOUT = envfloat("ARBOR_WEBHOOK_TIMEOUT", 10.0)
+ARBOR_WEBHOOK_MAX_ATTEMPTS = envint("ARBOR_WEBHOOK_MAX_ATTEMPTS", 5)
+ARBOR_WEBHOOK_RETRY_DELAY = envfloat("ARBOR_WEBHOOK_RETRY_DELAY", 10.0)  # doubled per attempt
+ARBOR_WEBHOOK_MAX_RETRY_DELAY = envfloat("ARBOR_WEBHOOK_MAX_RETRY_DELAY", 3600.0)
+# E-mail notifications need mail: EMAIL_HOST (SMTP) or another EMAIL_BACKEND.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "arbor@localhost")
 # A started process gets PATH, LANG and HOME/TMPDIR/cwd in a per-attempt directory, nothing else of
 # the worker's environment but these names; inputs.env may set only ARBOR_SHELL_USER_ENV's names.
 # BASH_FUNC_*, LD_*, PYTHON*, GIT_*, IFS, ENV, BASH_ENV... are refused in both (docs/security.md).
@@ -369,6 +388,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tasks_app.api.schema.add_error_responses",
     ],
+    "ENUM_NAME_OVERRIDES": {"TriggerModeEnum": "tasks_app.models.notify.TriggerMode"},
 }
 
 # --- security ---------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ ARBOR_SHUTDOWN_GRACE = 2.0
 ARBOR_PROGRESS_INTERVAL = 0.05
 ARBOR_HTTP_ALLOWED_HOSTS = ["127.0.0.1:*"]  # the tests' local servers listen on random ports
 ARBOR_SHELL_ALLOWED_COMMANDS = ["echo hello", "sleep 600"]
+ARBOR_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1:*"]  # the notification tests' local receivers
 ARBOR_PYTHON_FUNCTIONS = ["tests.helpers.add"]
 
 # Worker processes started by tests must reach the same database: never in-memory SQLite. Each

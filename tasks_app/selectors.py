@@ -7,14 +7,26 @@ import datetime
 import uuid
 from collections import defaultdict
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
 
 from tasks_app.engine.snapshot import Dep, Graph, Node
 from tasks_app.engine.states import Status
 from tasks_app.exceptions import NotFound, PermissionDenied
-from tasks_app.models import Attempt, Dependency, Event, Run, Schedule, ScheduleFire, Task, Tree
+from tasks_app.models import (
+    Attempt,
+    Delivery,
+    Dependency,
+    Event,
+    NotificationRule,
+    Run,
+    Schedule,
+    ScheduleFire,
+    Task,
+    Tree,
+    Trigger,
+)
 
 ACTIONS = ("view", "change", "delete")
 MSG_NEEDS_PERMISSION = "you may not {action} {what} '{id}' of another user: it needs the permission {permission}"
@@ -435,3 +447,55 @@ def last_fires(schedule_ids) -> dict:
 def upcoming_fires(user, *, limit: int = 10) -> QuerySet[Schedule]:
     """Active schedules by next fire time (the dashboard's "upcoming")."""
     return schedule_queryset(user).filter(enabled=True, next_run_at__isnull=False).order_by("next_run_at")[:limit]
+
+
+# --- triggers and notifications -----------------------------------------------------------------
+
+
+def trigger_get(user, trigger_id, action: str = "view", *, request=None, source: str = "") -> Trigger:
+    """A trigger of a tree ``user`` may see; checked like its tree (a foreign id is not found)."""
+    try:
+        trigger = Trigger.objects.select_related("tree").get(
+            id=parse_uuid(trigger_id, what="trigger"), tree__in=tree_queryset(user)
+        )
+    except Trigger.DoesNotExist:
+        raise NotFound(f"trigger '{trigger_id}' not found") from None
+    check_access(user, trigger.tree, action, request=request, source=source)
+    return trigger
+
+
+def trigger_for_fire(trigger_id) -> Trigger | None:
+    """The trigger an unauthenticated fire request names (it authenticates with its secret)."""
+    try:
+        return Trigger.objects.get(id=parse_uuid(trigger_id, what="trigger"))
+    except (Trigger.DoesNotExist, NotFound):
+        return None
+
+
+def tree_triggers(tree: Tree) -> QuerySet[Trigger]:
+    return Trigger.objects.filter(tree=tree).order_by("-created_at", "id")
+
+
+def rule_get(user, rule_id, action: str = "view", *, request=None, source: str = "") -> NotificationRule:
+    """A rule of a tree or schedule ``user`` may see; checked like its tree or schedule."""
+    visible = Q(tree__in=tree_queryset(user)) | Q(schedule__in=schedule_queryset(user))
+    try:
+        rule = NotificationRule.objects.select_related("tree", "schedule").get(
+            visible, id=parse_uuid(rule_id, what="notification")
+        )
+    except NotificationRule.DoesNotExist:
+        raise NotFound(f"notification '{rule_id}' not found") from None
+    check_access(user, rule.tree or rule.schedule, action, request=request, source=source)
+    return rule
+
+
+def schedule_rules(schedule: Schedule) -> QuerySet[NotificationRule]:
+    return NotificationRule.objects.filter(schedule=schedule).order_by("-created_at", "id")
+
+
+def tree_rules(tree: Tree) -> QuerySet[NotificationRule]:
+    return NotificationRule.objects.filter(tree=tree).order_by("-created_at", "id")
+
+
+def rule_deliveries(rule: NotificationRule) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(rule=rule).order_by("-created_at", "id")

@@ -13,7 +13,7 @@ Modules: ``tasks`` (TaskAdmin + attempts inline), ``trees``, ``schedules`` (Sche
 
 from django.contrib import admin
 
-from . import access, audit, schedules, tasks, trees  # noqa: F401  (registers the model admins)
+from . import access, audit, hooks, schedules, tasks, trees  # noqa: F401  (registers the model admins)
 
 admin.site.site_header = "Arbor administration"
 admin.site.site_title = "Arbor admin"

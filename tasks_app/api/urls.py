@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import hooks, views
 from .schedules import ScheduleViewSet
 
 router = DefaultRouter()
@@ -18,6 +18,16 @@ urlpatterns = [
     path("api/v1/stats/", views.StatsView.as_view(), name="stats"),
     path("api/v1/stats/throughput/", views.ThroughputView.as_view(), name="stats-throughput"),
     path("api/v1/validate/", views.ValidateView.as_view(), name="validate"),
+    path("api/v1/trees/<str:id>/triggers/", hooks.TreeTriggersView.as_view(), name="tree-triggers"),
+    path("api/v1/trees/<str:id>/notifications/", hooks.TreeRulesView.as_view(), name="tree-notifications"),
+    path("api/v1/schedules/<str:id>/notifications/", hooks.ScheduleRulesView.as_view(),
+         name="schedule-notifications"),
+    path("api/v1/triggers/<str:id>/", hooks.TriggerDetailView.as_view(), name="trigger-detail"),
+    path("api/v1/triggers/<str:id>/rotate/", hooks.TriggerRotateView.as_view(), name="trigger-rotate"),
+    path("api/v1/triggers/<str:id>/fire/", hooks.TriggerFireView.as_view(), name="trigger-fire"),
+    path("api/v1/notifications/<str:id>/", hooks.RuleDetailView.as_view(), name="notification-detail"),
+    path("api/v1/notifications/<str:id>/deliveries/", hooks.RuleDeliveriesView.as_view(),
+         name="notification-deliveries"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # the split view serves its initialiser as a script file: no inline script (CSP)

@@ -8,6 +8,15 @@ from .attempt import Attempt
 from .audit import AuditEvent, AuditKind
 from .event import Event
 from .idempotency import IdempotencyRecord
+from .notify import (
+    Delivery,
+    DeliveryStatus,
+    NotificationEvent,
+    NotificationKind,
+    NotificationRule,
+    Trigger,
+    TriggerMode,
+)
 from .ops import ProcessHeartbeat
 from .resource import ResourceLock, ResourcePool
 from .run import Run, RunTrigger
@@ -22,11 +31,16 @@ __all__ = [
     "AuditEvent",
     "AuditKind",
     "CatchUp",
+    "Delivery",
+    "DeliveryStatus",
     "Dependency",
     "Event",
     "FireStatus",
     "IdempotencyRecord",
     "Overlap",
+    "NotificationEvent",
+    "NotificationKind",
+    "NotificationRule",
     "ProcessHeartbeat",
     "ResourceLock",
     "ResourcePool",
@@ -37,4 +51,6 @@ __all__ = [
     "Task",
     "TaskStatus",
     "Tree",
+    "Trigger",
+    "TriggerMode",
 ]

@@ -12,6 +12,10 @@ class AuditKind(models.TextChoices):
     TOKEN_REJECTED = "token_rejected"  # a revoked or expired token was presented
     STAFF_ACCESS = "staff_access"  # a staff user read or changed another user's data
     PERMISSION_DENIED = "permission_denied"
+    TRIGGER_CREATED = "trigger_created"
+    TRIGGER_ROTATED = "trigger_rotated"
+    TRIGGER_DELETED = "trigger_deleted"
+    TRIGGER_REJECTED = "trigger_rejected"  # a trigger fired with a bad signature or secret
 
 
 class AuditEvent(models.Model):

@@ -8,7 +8,14 @@ from django.utils import timezone
 from tasks_app import selectors
 from tasks_app.engine import propagation, readiness
 from tasks_app.engine.states import TERMINAL, UPSTREAM_ERROR_TYPES, Outcome, Status
-from tasks_app.exceptions import AlreadyRunning, ArchivedTask, InvalidTransition
+from tasks_app.exceptions import (
+    AlreadyRunning,
+    ArchivedTask,
+    InvalidTransition,
+    TreeValidationError,
+    ValidationError,
+)
+from tasks_app.executors import registry
 from tasks_app.models import Attempt, Dependency, Task, Tree
 
 from . import dispatch, grants, history, locking, scheduling
@@ -16,6 +23,7 @@ from .events import EventBuffer
 from .retry import on_deadlock
 
 ACTIVE = [Status.PENDING.value, Status.IN_PROGRESS.value]
+TERMINAL_VALUES = (Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value)
 
 
 def _lock_tree(tree_id) -> Tree:
@@ -48,16 +56,27 @@ def _mark_ready(tree_id, events: EventBuffer, now) -> list:
 @on_deadlock
 @transaction.atomic
 def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: str = "api",
-                 trigger: str = "execute") -> Tree:
+                 trigger: str = "execute", root_inputs: dict | None = None, fresh: bool = False) -> Tree:
     """Start a run: the whole tree (root or no task given) or one task with its unfinished
     upstream dependencies. Refused while the tree is already running. Records run n+1
-    (``trigger``: ``execute``, or ``copy`` for a copy-and-run, ``schedule`` later)."""
+    (``trigger``: ``execute``, ``copy`` for a copy-and-run, ``schedule`` for a scheduled fire).
+
+    ``root_inputs``: replace the root task's inputs first (checked like an edit: inbound
+    triggers). ``fresh``: a tree whose last run finished starts over, every task back to
+    pending (triggers and schedules: each firing is a new run)."""
     tree = _lock_tree(tree.id)
     _check_writable(tree)
     if task is not None:
         task = locking.reload_task(task.id)
     if tree.status == Status.IN_PROGRESS.value:
         raise AlreadyRunning(f"tree '{tree.name}' is already executing")
+    events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
+    now = timezone.now()
+    if root_inputs is not None:
+        _set_root_inputs(tree, root_inputs, events, now)
+    if fresh and tree.status in TERMINAL_VALUES:
+        ids = [str(i) for i in Task.objects.filter(tree_id=tree.id).values_list("id", flat=True)]
+        _reset(ids, events, now, "new run")
     graph = selectors.graph_snapshot(tree.id)
     target = str(task.id) if task is not None else str(tree.id)
     scope = propagation.run_scope(graph, target)
@@ -67,7 +86,6 @@ def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: st
             "nothing to run: every task in scope is finished (use retry for failed tasks, or rerun)"
         )
     grants.require_executors(actor, {graph.node(i).executor for i in runnable}, source=source)
-    now = timezone.now()
     Task.objects.filter(tree_id=tree.id).update(scheduled=False)
     Task.objects.filter(id__in=runnable).update(scheduled=True, updated_at=now)
     Tree.objects.filter(id=tree.id).update(
@@ -78,7 +96,6 @@ def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: st
         trigger = "copy"  # the first run of a copy: a copy-and-run, whichever client asked
     run = history.start(tree_id=tree.id, trigger=trigger, actor=actor, source=source, target=task,
                         scope=len(runnable), now=now)
-    events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     events.add(tree.id, "tree.status", status=Status.IN_PROGRESS.value, run=tree.run_count + 1,
                scope=len(runnable), run_number=run.number, trigger=trigger)
     ready = _mark_ready(tree.id, events, now)
@@ -87,6 +104,17 @@ def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: st
     dispatch.wake(max(1, len(ready)))
     tree.refresh_from_db()
     return tree
+
+
+def _set_root_inputs(tree: Tree, inputs, events: EventBuffer, now) -> None:
+    if not isinstance(inputs, dict):
+        raise ValidationError("inputs: must be a JSON object", details={"field": "inputs"})
+    root = Task.objects.get(id=tree.id)
+    problems = registry.check_inputs(root.executor, inputs)
+    if problems:
+        raise TreeValidationError([f"task '{root.name}': {p}" for p in problems])
+    Task.objects.filter(id=root.id).update(inputs=inputs, updated_at=now)
+    events.add(tree.id, "task.updated", task_id=root.id, fields=["inputs"])
 
 
 def _end_running_attempt(task: Task, now, reason: str) -> None:
@@ -277,17 +305,3 @@ def preview(*, task: Task, action: str) -> dict:
         raise InvalidTransition(f"unknown action '{action}'")
     return {"action": action, "tasks": [{"id": i, "name": graph.node(i).name,
                                          "status": graph.node(i).status.value} for i in ids]}
-
-
-
-def tree_reset_for_run(*, tree: Tree, events: EventBuffer, now, reason: str = "schedule") -> int:
-    """Put every finished task of an idle tree back to ``pending`` for a fresh run in place
-    (apflow's ``reset_task_tree_for_reexecution``); attempts stay as history. Call inside the
-    caller's transaction with the tree row locked. Returns how many tasks were reset."""
-    if tree.status == Status.IN_PROGRESS.value:
-        raise AlreadyRunning(f"tree '{tree.name}' is already executing")
-    ids = [str(i) for i in Task.objects.filter(tree_id=tree.id).exclude(status=Status.PENDING.value)
-           .values_list("id", flat=True)]
-    if ids:
-        _reset(ids, events, now, reason)
-    return len(ids)

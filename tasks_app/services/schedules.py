@@ -213,12 +213,12 @@ def _settle_open_fires(tree: Tree, events: EventBuffer, now: dt.datetime) -> Non
 def _start_run(schedule: Schedule, tree: Tree, fire: ScheduleFire, now: dt.datetime) -> None:
     """Re-run the (locked, idle) tree in place for ``fire``."""
     events = EventBuffer(source=SOURCE)
-    control.tree_reset_for_run(tree=tree, events=events, now=now)
     events.add(tree.id, "schedule.fired", schedule_id=str(schedule.id), fire_id=fire.id,
                scheduled_for=fire.scheduled_for.isoformat(), run=tree.run_count + 1)
     events.flush()
-    # as the schedule's owner: a grant revoked since (an executor, a shared resource) stops the fire
-    tree = control.tree_execute(tree=tree, actor=schedule.owner, source=SOURCE, trigger="schedule")
+    # a fresh run in place (finished tasks back to pending, attempts kept), as the schedule's
+    # owner: a grant revoked since (an executor, a shared resource) stops the fire
+    tree = control.tree_execute(tree=tree, actor=schedule.owner, source=SOURCE, trigger="schedule", fresh=True)
     fire.status, fire.run_number, fire.started_at = FireStatus.RUNNING.value, tree.run_count, timezone.now()
     fire.save(update_fields=["status", "run_number", "started_at"])
 

@@ -17,7 +17,7 @@ from tasks_app.engine.states import UPSTREAM_FAILED, Status
 from tasks_app.engine.status import run_outcome, run_tasks, tree_status
 from tasks_app.models import Dependency, Task, Tree
 
-from . import history
+from . import history, notifications
 from .events import EventBuffer
 
 ACTIVE = (Status.PENDING.value, Status.IN_PROGRESS.value)
@@ -162,6 +162,8 @@ def refresh_tree_status(tree_ids, events: EventBuffer, now=None) -> None:
                 data["handled_failures"] = handled or 0
                 history.finish(tree_id, status=new, handled_failures=handled or 0, task_counts=counts, now=now)
             events.add(tree_id, "tree.status", **data)
+            if terminal:
+                notifications.run_finished(tree_id, new, now)  # pending deliveries, sent by the worker
 
 
 def _final_outcome(tree_id, cancelled_by_user: bool) -> tuple[str, int, dict]:

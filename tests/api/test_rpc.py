@@ -299,7 +299,7 @@ def test_methods_lists_every_method(api):
     assert names == {
         "tasks.create", "tasks.get", "tasks.runs", "tasks.detail", "tasks.tree", "tasks.children", "tasks.list", "tasks.count",
         "tasks.update", "tasks.delete", "tasks.execute", "tasks.cancel", "tasks.running.cancel", "tasks.copy",
-        "tasks.clone", "tasks.running.list", "tasks.running.status", "tasks.running.count",
+        "tasks.clone", "tasks.running.list", "tasks.running.status", "tasks.running.count", "tasks.webhook.trigger",
         "tasks.scheduled.list", "tasks.scheduled.due",
     }
     assert data["total"] == len(names) == sum(len(v) for v in data["categories"].values())

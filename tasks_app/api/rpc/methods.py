@@ -15,7 +15,7 @@ from tasks_app import selectors
 from tasks_app.api.serializers import RunSerializer
 from tasks_app.engine.states import TERMINAL, Status
 from tasks_app.models import Task, Tree
-from tasks_app.services import control, copying, trees
+from tasks_app.services import control, copying, notifications, trees
 
 from . import scheduled
 from .protocol import (
@@ -25,7 +25,6 @@ from .protocol import (
     LIST_MAX_LIMIT,
     MAX_OFFSET,
     MSG_TYPE,
-    MSG_WEBHOOK,
     SOURCE,
     WAIT_DEFAULT_TIMEOUT,
     WAIT_MAX_TIMEOUT,
@@ -181,8 +180,9 @@ def rpc_delete(call: Call, params):
 def rpc_execute(call: Call, params):
     if isinstance(params, list):
         params = {"tasks": params}
-    if params.get("webhook_config") is not None:
-        raise RpcError(INVALID_PARAMS, MSG_WEBHOOK)
+    webhook_config = params.get("webhook_config")
+    if webhook_config is not None:  # refused before anything is created
+        notifications.clean_rule(notifications.rule_data_from_webhook_config(webhook_config)["data"])
     copy_execution = param_bool(params, "copy_execution", False)
     copy_children = param_bool(params, "copy_children", False)
     use_streaming = param_bool(params, "use_streaming", False)
@@ -202,7 +202,12 @@ def rpc_execute(call: Call, params):
     else:
         tree = task.tree
         run_target = None if task.id == tree.id else task
-    tree = control.tree_execute(tree=tree, task=run_target, actor=call.user, source=SOURCE)
+    rule = None
+    if webhook_config is not None:
+        tree, rule = notifications.execute_with_webhook(tree=tree, task=run_target, actor=call.user, source=SOURCE,
+                                                        webhook_config=webhook_config)
+    else:
+        tree = control.tree_execute(tree=tree, task=run_target, actor=call.user, source=SOURCE)
     result = {
         "success": True,
         "protocol": "jsonrpc",
@@ -213,6 +218,8 @@ def rpc_execute(call: Call, params):
     }
     if original is not None:
         result["original_task_id"] = str(original.id)
+    if rule is not None:  # apflow: the run goes on in the background, its end is POSTed to the URL
+        result.update(webhook_url=rule.url, notification_id=str(rule.id))
     if use_streaming and not call.batch:
         try:
             from tasks_app.live.sse import stream_tree_events
@@ -404,6 +411,21 @@ TASK_ID = _p("task_id", "string", "task id (apflow also accepts 'id')", required
 FILTER_USER = _p("user_id", "string",
                  "staff with tasks_app.view_task only: one owner's tasks (username or user id); ignored otherwise")
 
+def rpc_webhook_trigger(call: Call, params):
+    """apflow's ``tasks.webhook.trigger``, on Arbor's per-tree triggers: the caller (who may change
+    the trigger's tree) fires it without its secret; the run starts as the tree's owner."""
+    from tasks_app.services import triggers as trigger_services
+
+    trigger = selectors.trigger_get(call.user, param(params, "trigger_id"), "change", request=call.request,
+                                    source=SOURCE)
+    inputs = params.get("inputs", {})
+    if not isinstance(inputs, dict):
+        raise RpcError(INVALID_PARAMS, "Invalid params: 'inputs' must be an object")
+    tree = trigger_services.trigger_fire(trigger=trigger, inputs=inputs)
+    return {"success": True, "status": "triggered", "root_task_id": str(tree.id), "task_id": str(tree.id),
+            "trigger_id": str(trigger.id), "run": tree.run_count, "tree_status": tree.status}
+
+
 METHODS: dict[str, Method] = {m.name: m for m in [
     Method("tasks.create", rpc_create, "crud",
            "Create a tree from a task dict, a task array, or params given as an array; returns the task "
@@ -482,6 +504,10 @@ METHODS: dict[str, Method] = {m.name: m for m in [
            "Active schedules whose next fire time is at or before 'before' (default now).", (
                _p("before", "string", "ISO 8601 datetime with an offset"), FILTER_USER,
                _p("limit", "integer", f"at most {LIST_MAX_LIMIT}", default=LIST_DEFAULT_LIMIT))),
+    Method("tasks.webhook.trigger", rpc_webhook_trigger, "execution",
+           "Fire an inbound trigger of a tree you may change: a new run with 'inputs' as the root's inputs.", (
+               _p("trigger_id", "string", "the trigger (POST /api/v1/trees/{id}/triggers/)", required=True),
+               _p("inputs", "object", "the root task's inputs", default={}))),
 ]}
 
 

@@ -64,7 +64,6 @@ MSG_TYPE = "Invalid params: '{name}' must be {kind}"
 MSG_INTERNAL = "Internal error"
 MSG_DB_DOWN = "Internal error: the database is unavailable; retry shortly"
 MSG_BODY_TOO_BIG = "Invalid Request: body larger than the limit (max_body_bytes)"
-MSG_WEBHOOK = "Invalid params: webhook_config is not supported; use use_streaming, wait, or the websocket"
 
 LIST_MAX_LIMIT = 500
 LIST_DEFAULT_LIMIT = 100

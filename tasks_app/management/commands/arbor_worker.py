@@ -5,6 +5,8 @@
 * every ``ARBOR_REAPER_INTERVAL`` seconds: reaps expired leases and wakes workers when claimable
   work waits;
 * every ``ARBOR_SCHEDULER_INTERVAL`` seconds: fires due schedules (``services.schedules``);
+* notifications: sends due deliveries (``services.notifications.deliver_due``) in a background
+  thread, one batch at a time, so a slow webhook never delays the reaper;
 * watchdog: restarts the cluster if claimable work has waited ``ARBOR_WATCHDOG_STALL_SECONDS``
   with no attempt started (django-q2 can wedge when a worker dies, django-q2 #23), or if it died;
 * SIGTERM/SIGINT: touches the stop file (workers stop claiming at once, let running attempts
@@ -20,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -46,6 +49,7 @@ class Command(BaseCommand):
         self.generation = 0
         self.retiring: list[tuple[subprocess.Popen, float, Path]] = []  # (cluster, kill at, stop file)
         self.db_error_at: float | None = None
+        self.notifier: threading.Thread | None = None
         self.cluster = None if opts["no_cluster"] else self._start_cluster()
         self.stdout.write(f"arbor worker {os.getpid()}: cluster pid {getattr(self.cluster, 'pid', None)}")
         self.stdout.flush()
@@ -179,6 +183,7 @@ class Command(BaseCommand):
             else:
                 reaper.reap()
             ops_health.beat(cluster=self.cluster)  # ops: "workers alive" / "reaper alive" for /readyz
+            self._notify()
             if self.cluster is None:
                 return
             if self.cluster.poll() is not None:
@@ -205,6 +210,15 @@ class Command(BaseCommand):
         except (OperationalError, InterfaceError) as exc:
             logger.warning("scheduler: database unavailable (%s)", exc)
             close_old_connections()
+
+    def _notify(self):
+        """Send due notifications in a thread of their own (never two at once in this process)."""
+        from tasks_app.services import notifications
+
+        if self.notifier is not None and self.notifier.is_alive():
+            return
+        self.notifier = threading.Thread(target=notifications.deliver_due_in_thread, name="arbor-notify", daemon=True)
+        self.notifier.start()
 
     def _shutdown(self):
         if self.cluster is not None:
