@@ -388,7 +388,11 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tasks_app.api.schema.add_error_responses",
     ],
-    "ENUM_NAME_OVERRIDES": {"TriggerModeEnum": "tasks_app.models.notify.TriggerMode"},
+    "ENUM_NAME_OVERRIDES": {
+        "TriggerModeEnum": "tasks_app.models.notify.TriggerMode",
+        "ScheduleKindEnum": "tasks_app.models.schedule.KIND_CHOICES",
+        "NotificationKindEnum": "tasks_app.models.notify.NotificationKind",
+    },
 }
 
 # --- security ---------------------------------------------------------------------------------
