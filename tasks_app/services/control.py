@@ -9,6 +9,7 @@ from tasks_app import selectors
 from tasks_app.engine import propagation, readiness
 from tasks_app.engine.states import TERMINAL, Outcome, Status
 from tasks_app.exceptions import AlreadyRunning, ArchivedTask, InvalidTransition
+from tasks_app.executors.registry import DEMO_PARAM
 from tasks_app.models import Attempt, Dependency, Task, Tree
 
 from . import dispatch, grants, scheduling
@@ -47,9 +48,12 @@ def _mark_ready(tree_id, events: EventBuffer, now) -> list:
 @grants.audit_denials
 @on_deadlock
 @transaction.atomic
-def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: str = "api") -> Tree:
+def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: str = "api",
+                 demo: bool | None = None) -> Tree:
     """Start a run: the whole tree (root or no task given) or one task with its unfinished
-    upstream dependencies. Refused while the tree is already running."""
+    upstream dependencies. Refused while the tree is already running. ``demo`` (apflow's
+    ``use_demo``) sets or clears ``params.use_demo`` on the tasks of the run: an executor that
+    declares a demo result returns it instead of running."""
     tree = _lock_tree(tree.id)
     _check_writable(tree)
     if tree.status == Status.IN_PROGRESS.value:
@@ -64,6 +68,8 @@ def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: st
         )
     grants.require_executors(actor, {graph.node(i).executor for i in runnable}, source=source)
     now = timezone.now()
+    if demo is not None:
+        _set_demo(runnable, demo)
     Task.objects.filter(tree_id=tree.id).update(scheduled=False)
     Task.objects.filter(id__in=runnable).update(scheduled=True, updated_at=now)
     Tree.objects.filter(id=tree.id).update(
@@ -79,6 +85,21 @@ def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: st
     dispatch.wake(max(1, len(ready)))
     tree.refresh_from_db()
     return tree
+
+
+def _set_demo(task_ids, demo: bool) -> None:
+    changed = []
+    for row in Task.objects.filter(id__in=task_ids).only("id", "params"):
+        params = dict(row.params or {})
+        if demo:
+            params[DEMO_PARAM] = True
+        elif DEMO_PARAM in params:
+            del params[DEMO_PARAM]
+        else:
+            continue
+        row.params = params
+        changed.append(row)
+    Task.objects.bulk_update(changed, ["params"])
 
 
 def _end_running_attempt(task: Task, now, reason: str) -> None:

@@ -88,9 +88,22 @@ def _owner_filter(call: Call, params: dict, qs):
     return qs.filter(owner__username=text)
 
 
+def _check_user_ids(call: Call, tasks) -> None:
+    """apflow's ``user_id`` is accepted when it names the caller (username or id): the owner is
+    always the authenticated user, so another value is refused rather than silently ignored."""
+    mine = {call.user.get_username(), str(call.user.pk)}
+    for raw in tasks if isinstance(tasks, list) else [tasks]:
+        if isinstance(raw, dict) and raw.get("user_id") is not None and str(raw["user_id"]) not in mine:
+            raise RpcError(INVALID_PARAMS, f"Invalid params: task '{raw.get('name')}': user_id "
+                                           f"{raw['user_id']!r} is not you ({call.user.get_username()!r}); "
+                                           "tasks belong to the authenticated caller: omit user_id",
+                           type_="validation", details={"user_id": raw["user_id"]})
+
+
 def rpc_create(call: Call, params):
     if isinstance(params, dict) and isinstance(params.get("tasks"), list) and "name" not in params:
         params = params["tasks"]
+    _check_user_ids(call, params)
     tree = trees.tree_create(owner=call.user, tasks=params, actor=call.user, source=SOURCE)
     return output_list(tree)
 
@@ -177,6 +190,7 @@ def rpc_execute(call: Call, params):
     wait = param_bool(params, "wait", False)
     timeout = param_number(params, "timeout", WAIT_DEFAULT_TIMEOUT, maximum=WAIT_MAX_TIMEOUT)
     if params.get("tasks") is not None:
+        _check_user_ids(call, params["tasks"])
         created = trees.tree_create(owner=call.user, tasks=params["tasks"], actor=call.user, source=SOURCE)
         task = Task.objects.select_related("tree").get(id=created.id)
     else:
@@ -190,7 +204,10 @@ def rpc_execute(call: Call, params):
     else:
         tree = task.tree
         run_target = None if task.id == tree.id else task
-    tree = control.tree_execute(tree=tree, task=run_target, actor=call.user, source=SOURCE)
+    use_demo = params.get("use_demo")
+    if use_demo is not None and not isinstance(use_demo, bool):
+        raise RpcError(INVALID_PARAMS, MSG_TYPE.format(name="use_demo", kind="a boolean"))
+    tree = control.tree_execute(tree=tree, task=run_target, actor=call.user, source=SOURCE, demo=use_demo)
     result = {
         "success": True,
         "protocol": "jsonrpc",
@@ -428,7 +445,9 @@ METHODS: dict[str, Method] = {m.name: m for m in [
                _p("timeout", "number", f"seconds to wait, at most {WAIT_MAX_TIMEOUT:g}", default=WAIT_DEFAULT_TIMEOUT),
                _p("use_streaming", "boolean", "answer with a text/event-stream of the run", default=False),
                _p("copy_execution", "boolean", "copy (minimal) first and run the copy", default=False),
-               _p("copy_children", "boolean", "with copy_execution: also copy each child's subtree", default=False)),
+               _p("copy_children", "boolean", "with copy_execution: also copy each child's subtree", default=False),
+               _p("use_demo", "boolean", "executors that declare a demo result return it (no side effects)",
+                  default=False)),
            array_params=True),
     Method("tasks.cancel", rpc_cancel, "execution",
            "Cancel tasks (a root cancels its whole tree); one entry per task.", (

@@ -57,8 +57,9 @@ def _valid_id(entry: dict) -> bool:
     return rpc_id is None or (isinstance(rpc_id, str | int | float) and not isinstance(rpc_id, bool))
 
 
-def run_entry(request, user, entry, *, batch: bool):
-    """Run one request object; return ``(envelope or None, http status, Streaming or None)``."""
+def run_entry(request, user, entry, *, batch: bool, methods=None):
+    """Run one request object; return ``(envelope or None, http status, Streaming or None)``.
+    ``methods``: the table to dispatch to (default ``POST /tasks``'s)."""
     if not isinstance(entry, dict):
         return envelope_error(None, RpcError(INVALID_REQUEST, MSG_NOT_A_REQUEST)), 400, None
     rpc_id = entry.get("id") if _valid_id(entry) else None
@@ -79,7 +80,7 @@ def run_entry(request, user, entry, *, batch: bool):
     params = entry.get("params")
     if params is None:
         params = {}
-    method = METHODS.get(name)
+    method = (METHODS if methods is None else methods).get(name)
     try:
         if method is None:
             raise RpcError(METHOD_NOT_FOUND, MSG_UNKNOWN_METHOD.format(method=name), details={"method": name})
