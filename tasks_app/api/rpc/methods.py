@@ -226,7 +226,11 @@ def rpc_execute(call: Call, params):
             result["message"] = "execution started; streaming is unavailable on this server"
         else:
             result["streaming"] = True
-            response = stream_tree_events(request=call.request, tree=tree, rpc_id=call.rpc_id, first_result=result)
+            apflow = _apflow_events(call, params)
+            if apflow:  # apflow's first message says "started"; the tree's own status stays alongside
+                result["tree_status"], result["status"] = result["status"], "started"
+            response = stream_tree_events(request=call.request, tree=tree, rpc_id=call.rpc_id, first_result=result,
+                                          apflow=apflow)
             return Streaming(response, result)
     if wait:
         status = _wait_for(tree.id, timeout)
@@ -237,6 +241,18 @@ def rpc_execute(call: Call, params):
         result["result"] = root.result
         result["error"] = root.error
     return result
+
+
+def _apflow_events(call: Call, params: dict) -> bool:
+    """Events in apflow's shape: asked by ``event_format: "apflow"`` or, as apflow's clients do,
+    by ``Accept: text/event-stream``; ``event_format: "arbor"`` keeps Arbor's event form."""
+    fmt = params.get("event_format")
+    if fmt is not None:
+        if fmt not in ("apflow", "arbor"):
+            raise RpcError(INVALID_PARAMS, MSG_TYPE.format(name="event_format", kind="'apflow' or 'arbor'"))
+        return fmt == "apflow"
+    accept = call.request.META.get("HTTP_ACCEPT", "") if call.request is not None else ""
+    return "text/event-stream" in accept
 
 
 def _wait_for(tree_id, timeout: float) -> str:
@@ -341,8 +357,8 @@ def rpc_clone(call: Call, params):
         actor=call.user,
         source=SOURCE,
     )
-    if not save:
-        return {"tasks": outcome, "saved": False}
+    if not save:  # apflow's list (its CLI's --dry-run reads a list, even of one task); nothing written
+        return list(outcome)
     return output_list(outcome)
 
 
@@ -444,6 +460,8 @@ METHODS: dict[str, Method] = {m.name: m for m in [
                _p("wait", "boolean", "wait for the final status", default=False),
                _p("timeout", "number", f"seconds to wait, at most {WAIT_MAX_TIMEOUT:g}", default=WAIT_DEFAULT_TIMEOUT),
                _p("use_streaming", "boolean", "answer with a text/event-stream of the run", default=False),
+               _p("event_format", "string", "apflow | arbor: the streamed events' shape (default: apflow when "
+                                            "the request sends Accept: text/event-stream, else arbor)"),
                _p("copy_execution", "boolean", "copy (minimal) first and run the copy", default=False),
                _p("copy_children", "boolean", "with copy_execution: also copy each child's subtree", default=False),
                _p("use_demo", "boolean", "executors that declare a demo result return it (no side effects)",

@@ -111,12 +111,28 @@ def run_entry(request, user, entry, *, batch: bool, methods=None):
     return envelope_result(rpc_id, outcome), 200, None
 
 
+class EventStreamAcceptingRenderer(JSONRenderer):
+    """Lets ``Accept: text/event-stream`` through content negotiation (apflow's clients send it
+    with ``use_streaming``); whatever is not a stream is still answered as JSON."""
+
+    media_type = "text/event-stream"
+    format = "sse"
+
+
 class RpcBaseView(ThrottleUnauthenticatedMixin, APIView):
-    """Shared by both endpoints: JSON only, and every error (authentication included) in
+    """Shared by the endpoints: JSON only (``Accept: text/event-stream`` is accepted: streams are
+    event streams, every other answer JSON), and every error (authentication included) in
     JSON-RPC's shape."""
 
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [JSONRenderer, EventStreamAcceptingRenderer]
     parser_classes = [LimitedJSONParser]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(getattr(response, "accepted_renderer", None), EventStreamAcceptingRenderer):
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response
 
     def handle_exception(self, exc):
         headers = {}
