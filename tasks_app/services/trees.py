@@ -186,7 +186,8 @@ def parse_tree(raw_tasks) -> list[TaskDraft]:
             errors.append(f"{label}: executor is required")
         elif executor not in known:
             raise UnknownExecutor(
-                f"{label}: {registry.unknown_message(executor)}", details={"task": raw["name"], "executor": executor}
+                f"{label}: {registry.unknown_message(executor)}",
+                details={"task": raw["name"], "executor": executor, "available": sorted(known)}
             )
         else:
             errors.extend(f"{label}: {problem}" for problem in registry.check_inputs(executor, fields.get("inputs")))

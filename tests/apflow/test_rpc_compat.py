@@ -244,3 +244,9 @@ def test_error_message_says_everything_and_data_keeps_arbors_object(api):
     assert error["data"]["type"] == "tree_validation"
     for problem in error["data"]["details"].get("errors", []):
         assert problem in error["message"]
+
+
+def test_unknown_executor_message_lists_what_is_available(api):
+    error = err(api, "tasks.create", [{"name": "x", "executor": "nope"}])
+    assert error["code"] == -32003 and "'nope'" in error["message"] and "available: " in error["message"]
+    assert "noop" in error["message"] and "noop" in error["data"]["details"]["available"]

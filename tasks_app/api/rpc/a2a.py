@@ -277,9 +277,12 @@ class AgentCardView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(operation_id="a2a_agent_card", tags=["json-rpc"], summary="A2A agent card",
-                   responses={200: {"type": "object"}})
+    @extend_schema(exclude=True)  # public and parameterless: described in docs/apflow.md
     def get(self, request, *args, **kwargs):
         return Response(agent_card(request.build_absolute_uri("/")))
 
 
+
+
+class AgentCardLegacyView(AgentCardView):
+    """``GET /.well-known/agent.json``: the card under A2A's older name."""

@@ -6,6 +6,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
 from django.db import DatabaseError, InterfaceError, OperationalError
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions as drf_exceptions
@@ -126,6 +127,12 @@ class RpcBaseView(ThrottleUnauthenticatedMixin, APIView):
 
     renderer_classes = [JSONRenderer, EventStreamAcceptingRenderer]
     parser_classes = [LimitedJSONParser]
+
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force=force)
+        except Http404:  # an unknown ?format=: JSON-RPC answers JSON whatever the query says
+            return JSONRenderer(), JSONRenderer.media_type
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
