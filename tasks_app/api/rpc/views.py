@@ -6,8 +6,8 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
 from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.renderers import JSONRenderer
