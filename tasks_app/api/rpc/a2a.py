@@ -286,3 +286,16 @@ class AgentCardView(APIView):
 
 class AgentCardLegacyView(AgentCardView):
     """``GET /.well-known/agent.json``: the card under A2A's older name."""
+
+
+class ExecuteByPathView(RpcBaseView):
+    """``POST /tasks/<task_id>/execute``: the path apflow's ``APIClient.execute_task`` calls (its
+    own server has no such route); the body is ``tasks.execute``'s other params, the answer its
+    result object (an error: the JSON-RPC error envelope with its HTTP status)."""
+
+    @extend_schema(exclude=True)
+    def post(self, request, task_id, *args, **kwargs):
+        extra = request.data if isinstance(request.data, dict) else {}
+        entry = {"jsonrpc": "2.0", "id": None, "method": "tasks.execute", "params": {**extra, "task_id": task_id}}
+        body, http_status, _ = run_entry(request, request.user, entry, batch=False)
+        return Response(body.get("result", body), status=http_status)
