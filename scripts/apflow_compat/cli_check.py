@@ -107,9 +107,47 @@ def main() -> int:
             check(name, bool(predicate(proc)), (proc.stdout + proc.stderr)[-400:])
         except Exception as exc:
             check(name, False, str(exc))
+    api_client_calls(ref)
     passed = sum(1 for _, ok, _ in results if ok)
     print(f"{passed} passed, {len(results) - passed} failed")
     return 0
+
+
+def api_client_calls(ref: str) -> None:
+    """Each public method of the CLI's APIClient once, on a fresh tree (names "APIClient.<method>")."""
+    base = f"{ref}-api"
+    one: dict = {}
+    steps = [
+        ("create_task", lambda: one.update(client_call("create_task", f"{base}-one", "noop")) or one,
+         lambda r: r.get("name") == f"{base}-one"),
+        ("create_tasks", lambda: client_call("create_tasks", [
+            {"id": base, "name": base, "executor": "noop"},
+            {"id": f"{base}-kid", "name": f"{base}-kid", "parent_id": base, "executor": "sleep",
+             "inputs": {"seconds": 30}}]), lambda r: isinstance(r, list) and len(r) == 2),
+        ("get_task", lambda: client_call("get_task", base), lambda r: r.get("ref") == base),
+        ("get_task_tree", lambda: client_call("get_task_tree", base), lambda r: len(r.get("children", [])) == 1),
+        ("get_task_children", lambda: client_call("get_task_children", base), lambda r: len(r) == 1),
+        ("list_tasks", lambda: client_call("list_tasks", limit=500), lambda r: any(t.get("ref") == base for t in r)),
+        ("count_tasks", lambda: client_call("count_tasks"), lambda r: "total" in r),
+        ("update_task", lambda: client_call("update_task", f"{base}-kid", inputs={"seconds": 20}),
+         lambda r: r.get("inputs") == {"seconds": 20}),
+        ("clone_task", lambda: client_call("clone_task", task_id=base, save=False), lambda r: isinstance(r, list)),
+        ("copy_task", lambda: client_call("copy_task", task_id=base), lambda r: bool(r)),
+        ("execute_task", lambda: client_call("execute_task", base), lambda r: r.get("success") is True),
+        ("get_task_status", lambda: client_call("get_task_status", f"{base}-kid"),
+         lambda r: r.get("name") == f"{base}-kid"),
+        ("get_tasks_status", lambda: client_call("get_tasks_status", [base]), lambda r: len(r) == 1),
+        ("call_method", lambda: client_call("call_method", "tasks.running.count"), lambda r: "count" in r),
+        ("cancel_task", lambda: client_call("cancel_task", f"{base}-kid"), lambda r: r.get("status") == "cancelled"),
+        ("cancel_tasks", lambda: client_call("cancel_tasks", [one["id"]]), lambda r: len(r) == 1),
+        ("delete_task", lambda: client_call("delete_task", one["id"]), lambda r: r.get("success") is True),
+    ]
+    for name, call, predicate in steps:
+        try:
+            answer = call()
+            check(f"APIClient.{name}", bool(predicate(answer)), str(answer)[:300])
+        except Exception as exc:
+            check(f"APIClient.{name}", False, str(exc))
 
 
 if __name__ == "__main__":
