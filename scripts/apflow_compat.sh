@@ -53,6 +53,9 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 export ARBOR_URL=http://127.0.0.1:$PORT ARBOR_TOKEN=$TOKEN
+# apflow's own config and local database (which Arbor never sees) stay under .tmp, never in the repo
+mkdir -p "$WORK/apflow-config"
+export APFLOW_CONFIG_DIR=$WORK/apflow-config APFLOW_DATABASE_URL=duckdb:///$WORK/apflow-local.duckdb
 
 # --- (a) apflow's JSON-RPC test module ------------------------------------------------------------
 RUN=$WORK/run
@@ -68,7 +71,7 @@ RPC_FAILED=$(grep -cE "^(FAILED|ERROR) " "$WORK/jsonrpc.results" || true)
 echo "apflow $APFLOW_VERSION JSON-RPC tests: $RPC_PASSED passed, $RPC_FAILED failed"
 
 # --- (b) its CLI in API mode --------------------------------------------------------------------
-APFLOW_BIN=$VENV/bin/apflow "$VENV/bin/python" "$HERE/cli_check.py" >"$WORK/cli.log" 2>&1 || true
+(cd "$WORK" && APFLOW_BIN=$VENV/bin/apflow "$VENV/bin/python" "$HERE/cli_check.py" >"$WORK/cli.log" 2>&1 || true)
 grep -E "^(PASS|FAIL) " "$WORK/cli.log" | sed -E 's/:.*//' >"$WORK/cli.results" || true
 echo "apflow $APFLOW_VERSION CLI (API mode): $(tail -1 "$WORK/cli.log")"
 

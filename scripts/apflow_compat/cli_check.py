@@ -19,10 +19,11 @@ ENV = {
     "APFLOW_DATABASE_URL": "duckdb:///" + os.path.join(tempfile.mkdtemp(prefix="apflow-db-"), "local.duckdb"),
 }
 results: list[tuple[str, bool, str]] = []
+CWD = tempfile.mkdtemp(prefix="apflow-cwd-")  # the CLI writes .data/ where it runs
 
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([APFLOW, *args], env=ENV, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([APFLOW, *args], env=ENV, capture_output=True, text=True, timeout=timeout, cwd=CWD)
 
 
 def check(name: str, ok: bool, why: str = "") -> None:
