@@ -22,7 +22,25 @@ results: list[tuple[str, bool, str]] = []
 CWD = tempfile.mkdtemp(prefix="apflow-cwd-")  # the CLI writes .data/ where it runs
 
 
+def api_mode() -> bool:
+    """The CLI's own check (``POST /`` with ``{}`` must answer 200): without it every command runs
+    against the CLI's local database, and an answer from there proves nothing."""
+    import asyncio
+
+    from apflow.core.config_manager import get_config_manager
+
+    return bool(asyncio.run(get_config_manager().check_api_server_accessible(ENV["APFLOW_BASE_URL"])))
+
+
+API_MODE = None
+
+
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    global API_MODE
+    if API_MODE is None:
+        API_MODE = api_mode()
+    if not API_MODE:
+        raise RuntimeError("the CLI's health check (POST / {}) failed: it would run against its local database")
     return subprocess.run([APFLOW, *args], env=ENV, capture_output=True, text=True, timeout=timeout, cwd=CWD)
 
 
