@@ -42,7 +42,16 @@ from django.contrib.auth import get_user_model
 get_user_model().objects.create_superuser('test-user', 'test@example.com', 'pw-test-user-123')" >/dev/null
 TOKEN=$("$PY" manage.py arbor_token test-user --name apflow-compat 2>/dev/null | tail -1)
 PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done; }
+cleanup() {  # SIGTERM to each main pid (django-q2 deadlocks if its whole group is signalled), then SIGKILL the group
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" -eq 0 ] && break
+    sleep 0.2
+  done
+  for pid in "${PIDS[@]}"; do kill -KILL "-$pid" 2>/dev/null || true; done
+}
 trap cleanup EXIT
 setsid "$PY" -m daphne -b 127.0.0.1 -p "$PORT" orchestrator_site.asgi:application >"$WORK/daphne.log" 2>&1 &
 PIDS+=($!)
