@@ -19,7 +19,7 @@ mkdir -p "$WORK"
 if ! "$VENV/bin/python" -c "import apflow, sys; sys.exit(apflow.__version__ != '$APFLOW_VERSION')" 2>/dev/null; then
   echo "installing apflow $APFLOW_VERSION into $VENV…"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "apflow[cli,a2a]==$APFLOW_VERSION" greenlet pytest pytest-asyncio httpx 2>&1 \
+  "$VENV/bin/pip" install -q "apflow[cli,a2a]==$APFLOW_VERSION" "a2a-sdk==0.3.22" greenlet pytest pytest-asyncio httpx 2>&1 \
     | grep -v "^WARNING: Location" || true
 fi
 SDIST=$WORK/sdist/apflow-$APFLOW_VERSION
