@@ -5,8 +5,8 @@ the public agent card ``GET /.well-known/agent-card.json``.
 A2A scope: ``message/send`` (and ``message/stream``, answered the same way) whose message carries a
 data part ``{"tasks": [...]}`` (create the tree and run it) or ``metadata.task_id`` (run that task's
 tree); ``tasks/get`` and ``tasks/cancel`` by task id. The answer is an A2A ``Task`` object whose id
-is the tree's root. Push-notification config, artifacts streaming and the rest of A2A are not served
-(-32601)."""
+is the tree's root. The rest of A2A is not served (-32601); a ``push_notification_config`` given
+with ``message/send`` is ignored (no callbacks)."""
 
 from __future__ import annotations
 
