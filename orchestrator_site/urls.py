@@ -3,6 +3,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import Http404
 from django.urls import include, path
+from django.views.decorators.csrf import csrf_exempt
+
+from tasks_app.api.rpc.a2a import RootView
+from tasks_app.ui.views import dashboard
+
+_a2a_root = RootView.as_view()
 
 
 def _reset_enabled():
@@ -39,7 +45,17 @@ accounts_urls = [
          name="password_reset_complete"),
 ]
 
+@csrf_exempt  # only for the POST branch: a DRF view (session callers still need CSRF there)
+def root(request, *args, **kwargs):
+    """``/``: apflow's health check and A2A on POST (Bearer token; see docs/apflow.md), the
+    dashboard otherwise."""
+    if request.method == "POST":
+        return _a2a_root(request, *args, **kwargs)
+    return dashboard(request, *args, **kwargs)
+
+
 urlpatterns = [
+    path("", root, name="root"),
     path("admin/", admin.site.urls),
     path("accounts/", include(accounts_urls)),
     path("", include("tasks_app.ops.urls")),  # /healthz /readyz /metrics (also served by ProbeMiddleware)

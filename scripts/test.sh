@@ -77,13 +77,19 @@ fault_suite() {  # real worker processes and signals, on a second private server
   trap - EXIT
 }
 
+apflow_suite() {  # apflow's own JSON-RPC tests and CLI against a served Arbor; fails only on regressions
+  echo "=== apflow compatibility ==="
+  bash scripts/apflow_compat.sh
+}
+
 case "$MODE" in
-  all) lint; sqlite_suite; postgres_suite ;;
+  all) lint; sqlite_suite; apflow_suite; postgres_suite ;;
+  apflow) apflow_suite ;;
   sqlite) sqlite_suite ;;
   postgres) postgres_suite ;;
   fault) fault_suite ;;
   redis) url=$(bash scripts/pg.sh start); trap 'bash scripts/pg.sh stop' EXIT; DATABASE_URL="$url" redis_suite ;;
   lint) lint ;;
-  *) echo "usage: $0 [all|sqlite|postgres|fault|redis|lint]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|sqlite|postgres|fault|redis|lint|apflow]" >&2; exit 2 ;;
 esac
 echo "all test suites passed"

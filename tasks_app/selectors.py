@@ -127,12 +127,32 @@ def tree_get(user, tree_id, action: str = "view", *, request=None, source: str =
 
 
 def task_get(user, task_id, action: str = "view", *, request=None, source: str = "") -> Task:
+    """A task by its id, or by the client id (``ref``) its owner gave at creation: the caller's
+    own task with that ref, the newest if several trees reused it (docs/apflow.md)."""
+    task = None
     try:
-        task = task_queryset(user).select_related("tree").get(id=parse_uuid(task_id))
-    except Task.DoesNotExist:
-        raise NotFound(f"task '{task_id}' not found") from None
+        uid = parse_uuid(task_id)
+    except NotFound:
+        uid = None
+    if uid is not None:
+        task = task_queryset(user).select_related("tree").filter(id=uid).first()
+    if task is None:
+        task = task_by_ref(user, task_id)
+    if task is None:
+        raise NotFound(f"task '{task_id}' not found")
     check_access(user, task, action, request=request, source=source)
     return task
+
+
+def task_by_ref(user, ref) -> Task | None:
+    """The caller's newest task whose client id is ``ref`` (index ``task_owner_ref``)."""
+    if not isinstance(ref, str | int) or isinstance(ref, bool) or not getattr(user, "pk", None):
+        return None
+    ref = str(ref)
+    if not ref or len(ref) > 255:
+        return None
+    return (Task.objects.select_related("tree").filter(owner_id=user.pk, ref=ref)
+            .order_by("-created_at", "-position").first())
 
 
 def tree_tasks(tree_id) -> list[Task]:

@@ -139,6 +139,9 @@ class Executor:
     input_schema: ClassVar[dict] = {"type": "object"}
     cancelable: ClassVar[bool] = False
     aggregate: ClassVar[bool] = False
+    # What a run with apflow's ``use_demo`` returns instead of executing (no side effects); None:
+    # the executor has no demo and runs for real. Read through ``registry.demo_result``.
+    demo_result: ClassVar[object] = None
     # The codename of the ``tasks_app`` permission a user needs to create, edit, copy or run a
     # task with this executor (e.g. ``"use_shell_command"``); None: every user may. Read through
     # ``registry.required_permission``; checked by ``services.grants``.

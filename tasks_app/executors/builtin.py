@@ -5,6 +5,7 @@ The network and process executors live in ``http.py`` and ``shell.py``.
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import inspect
 import math
@@ -128,10 +129,32 @@ class AggregateResultsExecutor(Executor):
         return {"results": results, "count": len(results)}
 
 
+class ApflowAggregateResultsExecutor(AggregateResultsExecutor):
+    """apflow's ``aggregate_results_executor``: its result shape. ``results`` is keyed by the
+    dependency's task name (apflow keys by task id)."""
+
+    id = "aggregate_results_executor"
+    name = "Aggregate results (apflow shape)"
+    description = "apflow's aggregate_results_executor: {summary, timestamp, results, result_count}."
+
+    def execute(self, inputs: dict, context: ExecutionContext) -> dict:
+        results = dict(context.dependency_results)
+        return {
+            "summary": f"Aggregated {len(results)} dependency result(s)",
+            "timestamp": datetime.datetime.now(datetime.UTC).isoformat(),
+            "results": results,
+            "result_count": len(results),
+        }
+
+
 class SystemInfoExecutor(Executor):
     id = "system_info"
     name = "System info"
     description = "Reports CPU, memory and disk usage of the worker host."
+    demo_result = {"demo": True, "cpu": {"count": 4, "percent": 12.5},
+                   "memory": {"total": 8589934592, "available": 4294967296, "percent": 50.0},
+                   "disk": {"total": 107374182400, "free": 53687091200, "percent": 50.0},
+                   "python": "3.12.0", "host": "demo", "platform": "demo"}
 
     def execute(self, inputs: dict, context: ExecutionContext) -> dict:
         import psutil

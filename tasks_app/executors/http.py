@@ -67,6 +67,8 @@ class HttpRequestExecutor(CancelableExecutor):
     PermanentError. The body is decoded as text and cut at 1 MiB (``truncated: true``).
     """
 
+    demo_result = {"demo": True, "status": 200, "headers": {"content-type": "application/json"},
+                   "body": '{"demo": true}', "json": {"demo": True}}
     id = "http_request"
     permission = "use_http_request"
     name = "HTTP request"

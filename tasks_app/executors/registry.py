@@ -23,21 +23,64 @@ BUILTIN_EXECUTORS: dict[str, str] = {
     "sleep": "tasks_app.executors.builtin.SleepExecutor",
     "fail": "tasks_app.executors.builtin.FailExecutor",
     "aggregate_results": "tasks_app.executors.builtin.AggregateResultsExecutor",
+    # apflow's id, with apflow's result shape ({summary, timestamp, results, result_count})
+    "aggregate_results_executor": "tasks_app.executors.builtin.ApflowAggregateResultsExecutor",
     "system_info": "tasks_app.executors.builtin.SystemInfoExecutor",
     "python_function": "tasks_app.executors.builtin.PythonFunctionExecutor",
     "http_request": "tasks_app.executors.http.HttpRequestExecutor",
     "shell_command": "tasks_app.executors.shell.ShellCommandExecutor",
 }
 
-# apflow executor ids -> Arbor ids.
+# apflow executor ids -> Arbor ids (``aggregate_results_executor`` is a built-in of its own).
 ALIASES: dict[str, str] = {
-    "aggregate_results_executor": "aggregate_results",
     "system_info_executor": "system_info",
     "command_executor": "shell_command",
     "rest_executor": "http_request",
 }
 
+# apflow's other built-in executor ids (0.18): none is served; each names what to use instead.
+APFLOW_UNSUPPORTED: dict[str, str] = {
+    "websocket_executor": "a custom executor (settings.ARBOR_EXECUTORS), or http_request for a request/response API",
+    "grpc_executor": "a custom executor (settings.ARBOR_EXECUTORS) with your generated stubs",
+    "mcp_executor": "a custom executor (settings.ARBOR_EXECUTORS), or http_request against an MCP HTTP endpoint",
+    "ssh_executor": "shell_command running ssh (if your allow-list permits it), or a custom executor",
+    "docker_executor": "shell_command running docker (if your allow-list permits it), or a custom executor",
+    "scrape_executor": "http_request (fetches the page; parse it in a following task)",
+    "llm_executor": "http_request to your LLM provider's API, or a custom executor",
+    "crewai_executor": "a custom executor (settings.ARBOR_EXECUTORS) wrapping your crew",
+    "batch_crewai_executor": "one task per crew (a custom executor) under an aggregate_results_executor parent",
+    "generate_executor": "none: Arbor does not generate trees from text; write the task array",
+    "send_email_executor": "http_request to your mail provider's API, or a custom executor",
+    "apflow_api_executor": "http_request to the other server's POST /tasks (tasks.execute with wait: true)",
+}
+
+# a task param: true makes a run return the executor's demo result (apflow's use_demo)
+DEMO_PARAM = "use_demo"
+
 MSG_UNKNOWN = "unknown executor {executor_id!r}"
+MSG_APFLOW_UNSUPPORTED = "apflow executor {executor_id!r} is not available in Arbor; use {instead}"
+
+
+def unknown_message(executor_id: str) -> str:
+    """Why ``executor_id`` is refused, naming the replacement for apflow's ids."""
+    instead = APFLOW_UNSUPPORTED.get(executor_id)
+    if instead:
+        return MSG_APFLOW_UNSUPPORTED.format(executor_id=executor_id, instead=instead)
+    return MSG_UNKNOWN.format(executor_id=executor_id)
+
+
+def known_ids() -> list[str]:
+    return sorted(registered())
+
+
+def demo_result(executor_id: str):
+    """The demo result ``executor_id``'s class declares (``demo_result``), or None (no demo: it runs)."""
+    try:
+        cls = get_executor_class(executor_id)
+    except UnknownExecutor:
+        return None
+    demo = getattr(cls, "demo_result", None)
+    return demo() if callable(demo) else demo
 MSG_NOT_IMPORTABLE = "executor {executor_id!r}: {path!r} cannot be imported: {error}"
 MSG_NOT_SUBCLASS = "executor {executor_id!r}: {path!r} is not a subclass of tasks_app.executors.Executor"
 MSG_MISSING_ATTR = "executor {executor_id!r}: {path!r} does not set {attr!r}"
@@ -73,7 +116,7 @@ def get_executor_class(executor_id: str) -> type[Executor]:
     path = table.get(key)
     if path is None:
         raise UnknownExecutor(
-            MSG_UNKNOWN.format(executor_id=executor_id),
+            unknown_message(executor_id),
             details={"executor": executor_id, "available": sorted(table)},
         )
     cls, error = _load(key, path)

@@ -126,6 +126,7 @@ class ShellCommandExecutor(CancelableExecutor):
     process group; processes left behind by a command that exited are killed too.
     """
 
+    demo_result = {"demo": True, "returncode": 0, "stdout": "demo output\n", "stderr": ""}
     id = "shell_command"
     permission = "use_shell_command"
     name = "Shell command"

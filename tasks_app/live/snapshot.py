@@ -92,6 +92,12 @@ def tree_head(tree_id) -> tuple[str, int] | None:
     return (row[0], int(row[1])) if row else None
 
 
+def root_outcome(tree_id) -> dict:
+    """``{result, error}`` of a tree's root task (the final event of apflow-shaped streams)."""
+    row = Task.objects.filter(id=tree_id).values("result", "error").first()
+    return row or {}
+
+
 def run_start_seq(tree_id) -> int:
     """The sequence number just before the tree's current run started (its latest
     ``tree.status in_progress`` event), or 0."""

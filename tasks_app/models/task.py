@@ -97,6 +97,9 @@ class Task(models.Model):
             models.Index(fields=["created_at", "position", "id"], name="task_created"),
             models.Index(fields=["status", "-created_at"], name="task_status_created"),
             models.Index(fields=["executor"], name="task_executor"),
+            # client ids (apflow's ``id`` given at creation): the owner's newest task with a ref
+            models.Index(fields=["owner", "ref", "-created_at"], name="task_owner_ref",
+                         condition=~models.Q(ref="")),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(priority__lte=3), name="task_priority_0_3"),

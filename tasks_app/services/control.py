@@ -16,6 +16,7 @@ from tasks_app.exceptions import (
     ValidationError,
 )
 from tasks_app.executors import registry
+from tasks_app.executors.registry import DEMO_PARAM
 from tasks_app.models import Attempt, Dependency, Task, Tree
 
 from . import dispatch, grants, history, locking, scheduling
@@ -56,14 +57,17 @@ def _mark_ready(tree_id, events: EventBuffer, now) -> list:
 @on_deadlock
 @transaction.atomic
 def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: str = "api",
-                 trigger: str = "execute", root_inputs: dict | None = None, fresh: bool = False) -> Tree:
+                 trigger: str = "execute", root_inputs: dict | None = None, fresh: bool = False,
+                 demo: bool | None = None) -> Tree:
     """Start a run: the whole tree (root or no task given) or one task with its unfinished
     upstream dependencies. Refused while the tree is already running. Records run n+1
     (``trigger``: ``execute``, ``copy`` for a copy-and-run, ``schedule`` for a scheduled fire).
 
     ``root_inputs``: replace the root task's inputs first (checked like an edit: inbound
     triggers). ``fresh``: a tree whose last run finished starts over, every task back to
-    pending (triggers and schedules: each firing is a new run)."""
+    pending (triggers and schedules: each firing is a new run). ``demo`` (apflow's
+    ``use_demo``) sets or clears ``params.use_demo`` on the tasks of the run: an executor that
+    declares a demo result returns it instead of running."""
     tree = _lock_tree(tree.id)
     _check_writable(tree)
     if task is not None:
@@ -86,6 +90,8 @@ def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: st
             "nothing to run: every task in scope is finished (use retry for failed tasks, or rerun)"
         )
     grants.require_executors(actor, {graph.node(i).executor for i in runnable}, source=source)
+    if demo is not None:
+        _set_demo(runnable, demo)
     Task.objects.filter(tree_id=tree.id).update(scheduled=False)
     Task.objects.filter(id__in=runnable).update(scheduled=True, updated_at=now)
     Tree.objects.filter(id=tree.id).update(
@@ -115,6 +121,21 @@ def _set_root_inputs(tree: Tree, inputs, events: EventBuffer, now) -> None:
         raise TreeValidationError([f"task '{root.name}': {p}" for p in problems])
     Task.objects.filter(id=root.id).update(inputs=inputs, updated_at=now)
     events.add(tree.id, "task.updated", task_id=root.id, fields=["inputs"])
+
+
+def _set_demo(task_ids, demo: bool) -> None:
+    changed = []
+    for row in Task.objects.filter(id__in=task_ids).only("id", "params"):
+        params = dict(row.params or {})
+        if demo:
+            params[DEMO_PARAM] = True
+        elif DEMO_PARAM in params:
+            del params[DEMO_PARAM]
+        else:
+            continue
+        row.params = params
+        changed.append(row)
+    Task.objects.bulk_update(changed, ["params"])
 
 
 def _end_running_attempt(task: Task, now, reason: str) -> None:

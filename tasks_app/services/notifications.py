@@ -359,7 +359,8 @@ def rule_data_from_webhook_config(config) -> dict:
 
 
 @transaction.atomic
-def execute_with_webhook(*, tree: Tree, task=None, actor, source: str, webhook_config) -> tuple[Tree, NotificationRule]:
+def execute_with_webhook(*, tree: Tree, task=None, actor, source: str, webhook_config,
+                         demo: bool | None = None) -> tuple[Tree, NotificationRule]:
     """Start a run and attach a one-shot webhook rule to that run (JSON-RPC ``webhook_config``):
     one transaction, so the rule exists before any worker can finish the run."""
     from . import control
@@ -368,7 +369,7 @@ def execute_with_webhook(*, tree: Tree, task=None, actor, source: str, webhook_c
     locked = Tree.objects.select_for_update().get(id=tree.id)
     rule = rule_create(tree=locked, actor=actor, data=parsed["data"], run_number=locked.run_count + 1,
                        secret=parsed["secret"])
-    tree = control.tree_execute(tree=locked, task=task, actor=actor, source=source)
+    tree = control.tree_execute(tree=locked, task=task, actor=actor, source=source, demo=demo)
     return tree, rule
 
 

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from tasks_app.engine import validation
 from tasks_app.engine.resources import normalise as normalise_resources
+from tasks_app.engine.states import Status
 from tasks_app.exceptions import LimitExceeded, TreeValidationError, UnknownExecutor, ValidationError
 from tasks_app.executors import registry
 from tasks_app.models import Dependency, Task, Tree
@@ -90,6 +91,12 @@ def parse_task_fields(raw: dict, label: str, errors: list[str]) -> dict:
     out: dict = {}
     unknown = set(raw) - TASK_FIELDS - IGNORED_FIELDS - READ_ONLY_FIELDS
     for key in sorted(set(raw) & READ_ONLY_FIELDS):
+        if key == "status" and raw[key] == Status.PENDING.value:
+            continue  # apflow's clients send it: every new task is pending anyway
+        if key == "status":
+            errors.append(f"{label}: status must be 'pending' at creation (got {raw[key]!r}); a task's status "
+                          "changes only by running, cancelling or retrying it")
+            continue
         errors.append(f"{label}: field '{key}' is read-only")
     for key in sorted(unknown):
         errors.append(f"{label}: unknown field '{key}'")
@@ -179,7 +186,8 @@ def parse_tree(raw_tasks) -> list[TaskDraft]:
             errors.append(f"{label}: executor is required")
         elif executor not in known:
             raise UnknownExecutor(
-                f"{label}: unknown executor '{executor}'", details={"task": raw["name"], "executor": executor}
+                f"{label}: {registry.unknown_message(executor)}",
+                details={"task": raw["name"], "executor": executor, "available": sorted(known)}
             )
         else:
             errors.extend(f"{label}: {problem}" for problem in registry.check_inputs(executor, fields.get("inputs")))

@@ -13,6 +13,7 @@ sentinel starts a fresh one). A worker that cannot renew its lease stops its exe
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ from tasks_app.engine.states import Outcome
 from tasks_app.exceptions import UnknownExecutor
 from tasks_app.executors import registry
 from tasks_app.executors.base import ExecutionCancelled, ExecutionContext, ExecutorError
+from tasks_app.executors.registry import DEMO_PARAM
 
 from . import dispatch, runs
 
@@ -193,6 +195,8 @@ def run_claim(claim: runs.Claim, *, hard_kill: bool, rest=()) -> runs.Finish:
     )
     if claim.refused:  # names a shared resource its owner is no longer granted: took no lock, fails
         return runs.fail_unrunnable(claim, claim.refused, "resource_not_granted")
+    if claim.params.get(DEMO_PARAM) is True and (demo := registry.demo_result(claim.executor)) is not None:
+        return _outcome(claim, reporter, copy.deepcopy(demo), None)  # apflow's use_demo: no side effects
     try:
         executor = registry.get_executor(claim.executor)
     except UnknownExecutor as exc:

@@ -68,7 +68,7 @@ def test_create_with_execute_starts_the_run(api, make_tree, drain):
         ([t("root", dependencies=["a"]), t("a", parent_id="root", dependencies=["root"])], "circular_dependency",
          "circular dependency: "),
         ([t("root"), t("a", parent_id="root", status="completed")], "tree_validation",
-         "task 'a': field 'status' is read-only"),
+         "task 'a': status must be 'pending' at creation (got 'completed')"),
         ([t("root"), t("a", parent_id="root", priority=9)], "tree_validation", "task 'a': priority must be"),
         ([t("root"), t("a", "no_such_executor", parent_id="root")], "executor_not_found",
          "task 'a': unknown executor 'no_such_executor'"),

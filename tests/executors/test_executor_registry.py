@@ -51,6 +51,7 @@ def test_builtin_ids_are_exactly_the_documented_ones():
         "sleep",
         "fail",
         "aggregate_results",
+        "aggregate_results_executor",  # apflow's id, with apflow's result shape
         "system_info",
         "http_request",
         "shell_command",

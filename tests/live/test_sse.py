@@ -55,7 +55,7 @@ def test_rpc_execute_with_use_streaming_streams_the_whole_run(client, small_tree
                         "params": {"task_id": str(small_tree.id), "use_streaming": True}},
         content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}",
     )
-    assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
+    assert response.status_code == 200 and response["Content-Type"] == "text/event-stream; charset=utf-8"
     messages = parse(response.streaming_content)
     check_stream(messages, small_tree.id)
 

@@ -115,7 +115,8 @@ def test_each_task_runs_once_per_run(run_tree):
         ([t("a"), t("b")], TreeValidationError, "root"),
         ([t("a", executor="nope")], UnknownExecutor, "nope"),
         ([t("a", priority=7)], TreeValidationError, "priority"),
-        ([t("a", status="completed")], TreeValidationError, "read-only"),
+        ([t("a", status="completed")], TreeValidationError, "status must be 'pending' at creation"),
+        ([t("a", result={"x": 1})], TreeValidationError, "read-only"),
     ],
 )
 def test_invalid_trees_are_rejected_naming_the_problem(tm, tasks, error, fragment):

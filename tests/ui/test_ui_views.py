@@ -141,7 +141,7 @@ def test_copy_with_edits_from_one_task(client, user, tm):
 
 def test_pages_answer_get_only(client, user):
     client.force_login(user)
-    assert client.post("/").status_code == 405
+    assert client.post("/").status_code == 415  # POST / is apflow's health check and A2A (JSON only; docs/apflow.md)
     assert client.post("/trees/new/").status_code == 405
 
 

@@ -89,9 +89,22 @@ def _owner_filter(call: Call, params: dict, qs):
     return qs.filter(owner__username=text)
 
 
+def _check_user_ids(call: Call, tasks) -> None:
+    """apflow's ``user_id`` is accepted when it names the caller (username or id): the owner is
+    always the authenticated user, so another value is refused rather than silently ignored."""
+    mine = {call.user.get_username(), str(call.user.pk)}
+    for raw in tasks if isinstance(tasks, list) else [tasks]:
+        if isinstance(raw, dict) and raw.get("user_id") is not None and str(raw["user_id"]) not in mine:
+            raise RpcError(INVALID_PARAMS, f"Invalid params: task '{raw.get('name')}': user_id "
+                                           f"{raw['user_id']!r} is not you ({call.user.get_username()!r}); "
+                                           "tasks belong to the authenticated caller: omit user_id",
+                           type_="validation", details={"user_id": raw["user_id"]})
+
+
 def rpc_create(call: Call, params):
     if isinstance(params, dict) and isinstance(params.get("tasks"), list) and "name" not in params:
         params = params["tasks"]
+    _check_user_ids(call, params)
     tasks, schedule_fields = scheduled.split_schedule(params)
     if schedule_fields is not None:
         return scheduled.create_with_schedule(call, params)
@@ -189,6 +202,7 @@ def rpc_execute(call: Call, params):
     wait = param_bool(params, "wait", False)
     timeout = param_number(params, "timeout", WAIT_DEFAULT_TIMEOUT, maximum=WAIT_MAX_TIMEOUT)
     if params.get("tasks") is not None:
+        _check_user_ids(call, params["tasks"])
         created = trees.tree_create(owner=call.user, tasks=params["tasks"], actor=call.user, source=SOURCE)
         task = Task.objects.select_related("tree").get(id=created.id)
     else:
@@ -202,12 +216,15 @@ def rpc_execute(call: Call, params):
     else:
         tree = task.tree
         run_target = None if task.id == tree.id else task
+    use_demo = params.get("use_demo")
+    if use_demo is not None and not isinstance(use_demo, bool):
+        raise RpcError(INVALID_PARAMS, MSG_TYPE.format(name="use_demo", kind="a boolean"))
     rule = None
     if webhook_config is not None:
         tree, rule = notifications.execute_with_webhook(tree=tree, task=run_target, actor=call.user, source=SOURCE,
-                                                        webhook_config=webhook_config)
+                                                        webhook_config=webhook_config, demo=use_demo)
     else:
-        tree = control.tree_execute(tree=tree, task=run_target, actor=call.user, source=SOURCE)
+        tree = control.tree_execute(tree=tree, task=run_target, actor=call.user, source=SOURCE, demo=use_demo)
     result = {
         "success": True,
         "protocol": "jsonrpc",
@@ -228,7 +245,11 @@ def rpc_execute(call: Call, params):
             result["message"] = "execution started; streaming is unavailable on this server"
         else:
             result["streaming"] = True
-            response = stream_tree_events(request=call.request, tree=tree, rpc_id=call.rpc_id, first_result=result)
+            apflow = _apflow_events(call, params)
+            if apflow:  # apflow's first message says "started"; the tree's own status stays alongside
+                result["tree_status"], result["status"] = result["status"], "started"
+            response = stream_tree_events(request=call.request, tree=tree, rpc_id=call.rpc_id, first_result=result,
+                                          apflow=apflow)
             return Streaming(response, result)
     if wait:
         status = _wait_for(tree.id, timeout)
@@ -239,6 +260,18 @@ def rpc_execute(call: Call, params):
         result["result"] = root.result if root is not None else None
         result["error"] = root.error if root is not None else None
     return result
+
+
+def _apflow_events(call: Call, params: dict) -> bool:
+    """Events in apflow's shape: asked by ``event_format: "apflow"`` or, as apflow's clients do,
+    by ``Accept: text/event-stream``; ``event_format: "arbor"`` keeps Arbor's event form."""
+    fmt = params.get("event_format")
+    if fmt is not None:
+        if fmt not in ("apflow", "arbor"):
+            raise RpcError(INVALID_PARAMS, MSG_TYPE.format(name="event_format", kind="'apflow' or 'arbor'"))
+        return fmt == "apflow"
+    accept = call.request.META.get("HTTP_ACCEPT", "") if call.request is not None else ""
+    return "text/event-stream" in accept
 
 
 def _wait_for(tree_id, timeout: float) -> str:
@@ -343,8 +376,8 @@ def rpc_clone(call: Call, params):
         actor=call.user,
         source=SOURCE,
     )
-    if not save:
-        return {"tasks": outcome, "saved": False}
+    if not save:  # apflow's list (its CLI's --dry-run reads a list, even of one task); nothing written
+        return list(outcome)
     return output_list(outcome)
 
 
@@ -464,8 +497,12 @@ METHODS: dict[str, Method] = {m.name: m for m in [
                _p("wait", "boolean", "wait for the final status", default=False),
                _p("timeout", "number", f"seconds to wait, at most {WAIT_MAX_TIMEOUT:g}", default=WAIT_DEFAULT_TIMEOUT),
                _p("use_streaming", "boolean", "answer with a text/event-stream of the run", default=False),
+               _p("event_format", "string", "apflow | arbor: the streamed events' shape (default: apflow when "
+                                            "the request sends Accept: text/event-stream, else arbor)"),
                _p("copy_execution", "boolean", "copy (minimal) first and run the copy", default=False),
-               _p("copy_children", "boolean", "with copy_execution: also copy each child's subtree", default=False)),
+               _p("copy_children", "boolean", "with copy_execution: also copy each child's subtree", default=False),
+               _p("use_demo", "boolean", "executors that declare a demo result return it (no side effects)",
+                  default=False)),
            array_params=True),
     Method("tasks.cancel", rpc_cancel, "execution",
            "Cancel tasks (a root cancels its whole tree); one entry per task.", (

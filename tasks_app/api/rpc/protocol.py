@@ -96,14 +96,30 @@ def _type_for(code: int) -> str:
     }.get(code, "error")
 
 
+def complete_message(message: str, details: dict | None) -> str:
+    """The message a client that prints only ``error.message`` needs: the facts kept in
+    ``error.data.details`` (the executors available, the limit crossed) are added when the
+    message does not already say them."""
+    details = details or {}
+    extra = []
+    available = details.get("available")
+    if isinstance(available, list) and available and "available:" not in message and "use " not in message:
+        extra.append("available: " + ", ".join(str(a) for a in available))
+    limit, value = details.get("limit"), details.get("value")
+    if isinstance(limit, str) and limit not in message and value is not None:
+        extra.append(f"limit {limit} = {value}")
+    return message + "".join(f" ({e})" for e in extra)
+
+
 def rpc_error_for(exc: domain.OrchestratorError) -> RpcError:
     """Map a domain error to its JSON-RPC code and HTTP status."""
+    message = complete_message(exc.message, exc.details)
     for cls in type(exc).__mro__:
         code = getattr(cls, "code", None)
         if code in DOMAIN_CODES:
             rpc_code, http_status = DOMAIN_CODES[code]
-            return RpcError(rpc_code, exc.message, http_status=http_status, type_=exc.code, details=exc.details)
-    return RpcError(INVALID_PARAMS, exc.message, type_=exc.code, details=exc.details)
+            return RpcError(rpc_code, message, http_status=http_status, type_=exc.code, details=exc.details)
+    return RpcError(INVALID_PARAMS, message, type_=exc.code, details=exc.details)
 
 
 def envelope_error(rpc_id, error: RpcError) -> dict:

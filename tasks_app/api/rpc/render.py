@@ -37,13 +37,16 @@ def _dependency_map(task_ids) -> dict:
 
 def task_dicts(tasks: list[Task]) -> list[dict]:
     """apflow task dicts: the fields of the REST task representation plus apflow's names for the
-    same values (``parent_id``, ``task_tree_id``, ``user_id``, ``original_task_id``) and
-    ``has_children``. Three queries whatever the number of tasks."""
+    same values (``parent_id``, ``task_tree_id``, ``user_id``, ``original_task_id``),
+    ``has_children`` and ``has_references``. Four queries whatever the number of tasks."""
     if not tasks:
         return []
     ids = [t.id for t in tasks]
     deps = _dependency_map(ids)
     with_children = set(Task.objects.filter(parent_id__in=ids).values_list("parent_id", flat=True).distinct())
+    referenced = set(
+        Task.objects.filter(original_task_id__in=ids).values_list("original_task_id", flat=True).distinct()
+    )
     owners = dict(
         get_user_model().objects.filter(pk__in={t.owner_id for t in tasks}).values_list("pk", "username")
     )
@@ -89,6 +92,7 @@ def task_dicts(tasks: list[Task]) -> list[dict]:
             "user_id": owners.get(task.owner_id),
             "original_task_id": _str(task.original_task_id),
             "has_children": task.id in with_children,
+            "has_references": task.id in referenced,  # copies or links point at it
         })
     return out
 

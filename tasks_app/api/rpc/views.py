@@ -7,6 +7,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.renderers import JSONRenderer
@@ -57,8 +58,9 @@ def _valid_id(entry: dict) -> bool:
     return rpc_id is None or (isinstance(rpc_id, str | int | float) and not isinstance(rpc_id, bool))
 
 
-def run_entry(request, user, entry, *, batch: bool):
-    """Run one request object; return ``(envelope or None, http status, Streaming or None)``."""
+def run_entry(request, user, entry, *, batch: bool, methods=None):
+    """Run one request object; return ``(envelope or None, http status, Streaming or None)``.
+    ``methods``: the table to dispatch to (default ``POST /tasks``'s)."""
     if not isinstance(entry, dict):
         return envelope_error(None, RpcError(INVALID_REQUEST, MSG_NOT_A_REQUEST)), 400, None
     rpc_id = entry.get("id") if _valid_id(entry) else None
@@ -79,7 +81,7 @@ def run_entry(request, user, entry, *, batch: bool):
     params = entry.get("params")
     if params is None:
         params = {}
-    method = METHODS.get(name)
+    method = (METHODS if methods is None else methods).get(name)
     try:
         if method is None:
             raise RpcError(METHOD_NOT_FOUND, MSG_UNKNOWN_METHOD.format(method=name), details={"method": name})
@@ -110,12 +112,34 @@ def run_entry(request, user, entry, *, batch: bool):
     return envelope_result(rpc_id, outcome), 200, None
 
 
+class EventStreamAcceptingRenderer(JSONRenderer):
+    """Lets ``Accept: text/event-stream`` through content negotiation (apflow's clients send it
+    with ``use_streaming``); whatever is not a stream is still answered as JSON."""
+
+    media_type = "text/event-stream"
+    format = "sse"
+
+
 class RpcBaseView(ThrottleUnauthenticatedMixin, APIView):
-    """Shared by both endpoints: JSON only, and every error (authentication included) in
+    """Shared by the endpoints: JSON only (``Accept: text/event-stream`` is accepted: streams are
+    event streams, every other answer JSON), and every error (authentication included) in
     JSON-RPC's shape."""
 
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [JSONRenderer, EventStreamAcceptingRenderer]
     parser_classes = [LimitedJSONParser]
+
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force=force)
+        except Http404:  # an unknown ?format=: JSON-RPC answers JSON whatever the query says
+            return JSONRenderer(), JSONRenderer.media_type
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(getattr(response, "accepted_renderer", None), EventStreamAcceptingRenderer):
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response
 
     def handle_exception(self, exc):
         headers = {}
