@@ -84,7 +84,7 @@ def test_rpc_mark_success_and_skip(api, failed, drain):
     drain()
     assert Tree.objects.get(id=tree["id"]).status == "completed"
     err = rpc(api, "tasks.skip", {"task_id": tasks["a"]["id"]}).json()["error"]
-    assert "only failed, cancelled or pending" in err["message"]
+    assert err["code"] == -32006 and "only failed, cancelled or pending" in err["message"]
 
 
 def test_openapi_documents_the_actions(api):
