@@ -334,11 +334,13 @@ def task_mark(*, task: Task, mark: str, actor=None, source: str = "api") -> Tree
     by = actor.get_username() if actor is not None and getattr(actor, "is_authenticated", False) else "system"
     message = f"marked {mark} by {by}"
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
-    Task.objects.filter(id=task.id, status=was).update(
+    updated = Task.objects.filter(id=task.id, status=was).update(
         status=Status.COMPLETED.value, result=mark_result(mark, by), error=None, error_type=None, progress=1.0,
         progress_message=message, completed_at=now, ready_at=None, next_attempt_at=None, waiting_reason="",
         cancel_requested=False, updated_at=now,
     )
+    if not updated:  # defensive: its status changed under us (e.g. a worker claimed it)
+        raise InvalidTransition(propagation.MARK_RUNNING.format(name=task.name), details={"id": str(task.id)})
     events.add(tree.id, "task.status", task_id=task.id, status=Status.COMPLETED.value, marked=mark, by=by)
     events.add(tree.id, "task.marked", task_id=task.id, mark=mark, by=by, previous=was, released=len(released))
     if tree.status == Status.IN_PROGRESS.value or was != Status.PENDING.value:
