@@ -341,7 +341,9 @@ def task_mark(*, task: Task, mark: str, actor=None, source: str = "api") -> Tree
     )
     if not updated:  # defensive: its status changed under us (e.g. a worker claimed it)
         raise InvalidTransition(propagation.MARK_RUNNING.format(name=task.name), details={"id": str(task.id)})
-    events.add(tree.id, "task.status", task_id=task.id, status=Status.COMPLETED.value, marked=mark, by=by)
+    # result, error and progress_message ride along so the run view shows the mark live
+    events.add(tree.id, "task.status", task_id=task.id, status=Status.COMPLETED.value, marked=mark, by=by,
+               result=mark_result(mark, by), error=None, progress_message=message)
     events.add(tree.id, "task.marked", task_id=task.id, mark=mark, by=by, previous=was, released=len(released))
     if tree.status == Status.IN_PROGRESS.value or was != Status.PENDING.value:
         return _resume(tree, released, events, now, "mark", actor=actor, source=source, target=task)

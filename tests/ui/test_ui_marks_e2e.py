@@ -39,6 +39,7 @@ def test_mark_success_on_a_failed_task_completes_the_tree(user_page, arbor_serve
     page.wait_for_function("() => arborRun.state.tree.status === 'completed'", timeout=20_000)
     page.wait_for_function("() => arborRun.task('flaky').status === 'completed'")
     expect(page.locator("#tree-status")).to_contain_text("ompleted")
+    page.wait_for_function("() => arborRun.task('flaky').result && arborRun.task('flaky').result.marked === 'success'")
     page.reload()
     page.wait_for_selector("body[data-ready='1']")
     page.evaluate("(id) => arborRun.select(id)", page.evaluate("() => arborRun.task('flaky').id"))
