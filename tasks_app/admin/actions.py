@@ -265,6 +265,14 @@ def _apply_rerun(task: Task, user) -> str:
     return f"re-running from here ({before} task(s) back to pending)"
 
 
+def _apply_mark(mark: str) -> Apply:
+    def apply(task: Task, user) -> str:
+        released = len(control.preview(task=task, action="mark_success")["tasks"]) - 1
+        control.task_mark(task=task, mark=mark, actor=user, source=SOURCE)
+        return f"marked {mark} ({released} blocked task(s) back to pending)"
+    return apply
+
+
 def _apply_cancel(task: Task, user) -> str:
     task = control.task_cancel(task=task, actor=user, source=SOURCE, reason=f"cancelled by {user} (admin)")
     return f"cancelled (now {task.status})"
@@ -328,6 +336,19 @@ rerun_tasks = confirmed_action(
           "earlier attempts stay as history.",
     preview=_service_preview("rerun"), apply=_apply_rerun,
 )
+mark_success_tasks = confirmed_action(
+    name="mark_success_tasks", description="Mark success", verb="Mark success",
+    intro="Each failed, cancelled or pending task becomes completed by your word (its result is "
+          "{\"marked\": \"success\", \"by\": you} and feeds no inputs); the tasks it alone blocked go back to "
+          "pending and the tree resumes. Running tasks are refused: cancel them first.",
+    preview=_service_preview("mark_success"), apply=_apply_mark("success"),
+)
+skip_tasks = confirmed_action(
+    name="skip_tasks", description="Skip", verb="Skip",
+    intro="Each failed, cancelled or pending task becomes completed, marked skipped; its dependents run "
+          "without its result. Running tasks are refused: cancel them first.",
+    preview=_service_preview("skip"), apply=_apply_mark("skipped"),
+)
 cancel_tasks = confirmed_action(
     name="cancel_tasks", description="Cancel", verb="Cancel",
     intro="Pending tasks are cancelled; running ones are asked to stop. Dependents that can no longer run "
@@ -365,5 +386,5 @@ retry_trees = confirmed_action(
     preview=_tree_retry_preview, apply=_apply_tree_retry,
 )
 
-TASK_ACTIONS = [retry_tasks, rerun_tasks, cancel_tasks, copy_run_minimal, copy_run_full, archive]
+TASK_ACTIONS = [retry_tasks, rerun_tasks, mark_success_tasks, skip_tasks, cancel_tasks, copy_run_minimal, copy_run_full, archive]
 TREE_ACTIONS = [execute_trees, cancel_trees, retry_trees, copy_run_full, archive]

@@ -126,7 +126,7 @@ class DependencyAddSerializer(serializers.Serializer):
 
 
 class PreviewQuerySerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=["retry", "rerun", "cancel"])
+    action = serializers.ChoiceField(choices=["retry", "rerun", "cancel", "mark_success", "skip"])
 
 
 class AfterSeqQuerySerializer(serializers.Serializer):

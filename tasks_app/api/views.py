@@ -381,6 +381,28 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
         control.task_rerun(task=task, actor=request.user, source=SOURCE)
         return Response(s.render_task(self.get_task()))
 
+    @extend_schema(summary="Mark success: a failed, cancelled or pending task becomes completed by your word; "
+                           "the tasks it alone blocked run again (409 if it is running or completed)",
+                   request=None, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={200: s.TaskSerializer, **WRITE_ERRORS})
+    @action(detail=True, methods=["post"], url_path="mark-success")
+    @idempotent
+    def mark_success(self, request, pk=None):
+        task = self.get_task(action="change")
+        control.task_mark(task=task, mark="success", actor=request.user, source=SOURCE)
+        return Response(s.render_task(self.get_task()))
+
+    @extend_schema(summary="Skip: a failed, cancelled or pending task becomes completed, marked skipped; its "
+                           "dependents run without its result (409 if it is running or completed)",
+                   request=None, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={200: s.TaskSerializer, **WRITE_ERRORS})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def skip(self, request, pk=None):
+        task = self.get_task(action="change")
+        control.task_mark(task=task, mark="skipped", actor=request.user, source=SOURCE)
+        return Response(s.render_task(self.get_task()))
+
     @extend_schema(summary="Copy from this task (minimal / full / custom)", request=s.CopySerializer,
                    parameters=[IDEMPOTENCY_PARAMETER], responses=COPY_RESPONSES)
     @action(detail=True, methods=["post"])

@@ -13,6 +13,23 @@ DepResult = tuple[str, Status | str, Any]
 
 AGGREGATE_KEY = "results"
 
+# A task completed by the user's word (docs/semantics.md "Mark success and skip") has the result
+# ``{"marked": "success" | "skipped", "by": <username>}``; it contributes nothing to inputs.
+MARKS = frozenset({"success", "skipped"})
+
+
+def marker(result: Any) -> str | None:
+    """``"success"`` / ``"skipped"`` for a result written by mark success / skip, else ``None``."""
+    if isinstance(result, Mapping) and set(result) == {"marked", "by"} and result.get("marked") in MARKS:
+        return result["marked"]
+    return None
+
+
+def mark_result(mark: str, by: str) -> dict[str, str]:
+    """The result a marked task is given."""
+    assert mark in MARKS
+    return {"marked": mark, "by": by}
+
 
 def unwrap_result(result: Any) -> Any:
     """Return ``result["result"]`` for a dict with a ``"result"`` key (apflow), else ``result``."""
@@ -23,7 +40,9 @@ def unwrap_result(result: Any) -> Any:
 
 def _completed(deps: Sequence[DepResult]) -> list[tuple[str, Any]]:
     return [
-        (name, unwrap_result(result)) for name, status, result in deps if Status(status) is Status.COMPLETED
+        (name, unwrap_result(result))
+        for name, status, result in deps
+        if Status(status) is Status.COMPLETED and marker(result) is None
     ]
 
 
@@ -41,7 +60,8 @@ def effective_inputs(
     unwrap ``{"result": x}`` to ``x``: a dict is shallow-merged in (later dependencies win over
     earlier ones and over the task's own keys, as in apflow), any other value -- ``None``
     included -- is stored under the dependency's name. Dependencies that did not complete
-    (failed or cancelled optional ones) contribute nothing.
+    (failed or cancelled optional ones) and dependencies completed by a mark (``marker``: mark
+    success or skip) contribute nothing.
 
     With ``aggregate=True`` (the aggregator executor) the result is
     ``{**own, "results": {name: unwrapped result, ...}}`` instead: every completed

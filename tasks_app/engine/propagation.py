@@ -28,6 +28,8 @@ NOT_RETRYABLE = "task '{name}' is {status}; only failed or cancelled tasks can b
 RETRY_UPSTREAM_FIRST = "task '{name}' cannot run until upstream task '{upstream}' is retried"
 TASK_RUNNING = "task '{name}' is running"
 ALREADY_TERMINAL = "task '{name}' is already {status}"
+NOT_MARKABLE = "task '{name}' is {status}; only failed, cancelled or pending tasks can be marked"
+MARK_RUNNING = "task '{name}' is running; cancel it first"
 
 _BLOCKING = frozenset({Status.FAILED, Status.CANCELLED})
 
@@ -160,6 +162,42 @@ def retry_set(graph: Graph, node_id: str) -> list[str]:
         if blockers and blockers <= selected:
             selected.add(candidate)
     return _in_order(graph, selected)
+
+
+def mark_set(graph: Graph, node_id: str) -> list[str]:
+    """Return the tasks a "mark success" or "skip" of ``node_id`` touches: ``node_id`` first (it
+    becomes ``completed`` by the user's word), then every task downstream that was cancelled as
+    ``upstream_failed`` / ``upstream_cancelled`` only because of it, transitively (they go back to
+    ``pending``, as a retry releases its fallout). A task also blocked by another failed or
+    cancelled required dependency outside the set is left alone. Order: dependencies first.
+
+    ``node_id`` may be failed, cancelled (any kind, upstream ones included: the user's word
+    overrides the cause) or pending. Raise ``InvalidTransition`` if it is running (cancel it
+    first) or already completed.
+    """
+    node = graph.node(node_id)
+    if node.status is Status.IN_PROGRESS:
+        raise InvalidTransition(MARK_RUNNING.format(name=node.name), details={"id": node_id})
+    if node.status is Status.COMPLETED:
+        raise InvalidTransition(
+            NOT_MARKABLE.format(name=node.name, status=node.status.value),
+            details={"id": node_id, "status": node.status.value},
+        )
+    selected = {node_id}
+    if node.status is Status.PENDING:  # nothing downstream was cancelled because of it
+        return [node_id]
+    for candidate in _in_order(graph, descendants(graph, node_id)):
+        current = graph.nodes[candidate]
+        if current.status is not Status.CANCELLED or current.error_type not in UPSTREAM_ERROR_TYPES:
+            continue
+        blockers = {
+            dep.id
+            for dep in current.deps
+            if dep.required and dep.id in graph and graph.nodes[dep.id].status in _BLOCKING
+        }
+        if blockers and blockers <= selected:
+            selected.add(candidate)
+    return [node_id] + [i for i in _in_order(graph, selected) if i != node_id]
 
 
 def rerun_set(graph: Graph, node_id: str) -> list[str]:

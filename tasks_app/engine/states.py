@@ -50,12 +50,13 @@ UPSTREAM_CANCELLED = "upstream_cancelled"
 UPSTREAM_ERROR_TYPES: frozenset[str] = frozenset({UPSTREAM_FAILED, UPSTREAM_CANCELLED})
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.PENDING: frozenset({Status.IN_PROGRESS, Status.CANCELLED}),
+    # -> completed: mark success / skip (the user's word, docs/semantics.md "Mark success and skip")
+    Status.PENDING: frozenset({Status.IN_PROGRESS, Status.CANCELLED, Status.COMPLETED}),
     # -> pending: a failed attempt with retries left (backoff) or an interrupted attempt.
     Status.IN_PROGRESS: frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.PENDING}),
     Status.COMPLETED: frozenset({Status.PENDING}),  # re-run from here
-    Status.FAILED: frozenset({Status.PENDING}),  # retry
-    Status.CANCELLED: frozenset({Status.PENDING}),  # retry
+    Status.FAILED: frozenset({Status.PENDING, Status.COMPLETED}),  # retry; mark success / skip
+    Status.CANCELLED: frozenset({Status.PENDING, Status.COMPLETED}),  # retry; mark success / skip
 }
 
 # Task status that an attempt outcome leads to when no retry is left (``interrupted`` -> pending).

@@ -10,6 +10,7 @@ class RunTrigger(models.TextChoices):
     RERUN = "rerun", "re-run from here"
     COPY = "copy", "copy and run"
     SCHEDULE = "schedule", "schedule"
+    MARK = "mark", "mark success / skip"
     LEGACY = "legacy", "before run records"
 
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from tasks_app import selectors
 from tasks_app.engine import propagation, readiness
+from tasks_app.engine.inputs import mark_result
 from tasks_app.engine.states import TERMINAL, UPSTREAM_ERROR_TYPES, Outcome, Status
 from tasks_app.exceptions import (
     AlreadyRunning,
@@ -304,6 +305,54 @@ def task_rerun(*, task: Task, actor=None, source: str = "api") -> Tree:
     return _resume(tree, ids, events, now, "rerun", actor=actor, source=source, target=task)
 
 
+MARKS = {"mark_success": "success", "skip": "skipped"}
+
+
+@grants.audit_denials
+@on_deadlock
+@transaction.atomic
+def task_mark(*, task: Task, mark: str, actor=None, source: str = "api") -> Tree:
+    """Mark success (``mark="success"``) or skip (``mark="skipped"``) a failed, cancelled or pending
+    task (docs/semantics.md "Mark success and skip"): it becomes ``completed`` with the result
+    ``{"marked": mark, "by": username}`` (which feeds no dependent's inputs); the tasks cancelled
+    only because of it go back to pending and the tree resumes (the run in progress, or a new run
+    record with trigger ``mark`` when the tree had ended). A pending task of a tree that is not
+    running is only marked (its dependents run at the next execute). Refused for a running task
+    (cancel it first) and a completed one."""
+    if mark not in MARKS.values():
+        raise ValidationError(f"unknown mark '{mark}'", details={"field": "mark"})
+    tree = _lock_tree(task.tree_id)
+    _check_writable(tree)
+    task = locking.reload_task(task.id)
+    was = task.status
+    graph = selectors.graph_snapshot(tree.id)
+    ids = propagation.mark_set(graph, str(task.id))
+    released = ids[1:]
+    if released:
+        grants.require_executors(actor, {graph.node(i).executor for i in released}, source=source)
+    now = timezone.now()
+    by = actor.get_username() if actor is not None and getattr(actor, "is_authenticated", False) else "system"
+    message = f"marked {mark} by {by}"
+    events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
+    updated = Task.objects.filter(id=task.id, status=was).update(
+        status=Status.COMPLETED.value, result=mark_result(mark, by), error=None, error_type=None, progress=1.0,
+        progress_message=message, completed_at=now, ready_at=None, next_attempt_at=None, waiting_reason="",
+        cancel_requested=False, updated_at=now,
+    )
+    if not updated:  # defensive: its status changed under us (e.g. a worker claimed it)
+        raise InvalidTransition(propagation.MARK_RUNNING.format(name=task.name), details={"id": str(task.id)})
+    # result, error and progress_message ride along so the run view shows the mark live
+    events.add(tree.id, "task.status", task_id=task.id, status=Status.COMPLETED.value, marked=mark, by=by,
+               result=mark_result(mark, by), error=None, progress_message=message)
+    events.add(tree.id, "task.marked", task_id=task.id, mark=mark, by=by, previous=was, released=len(released))
+    if tree.status == Status.IN_PROGRESS.value or was != Status.PENDING.value:
+        return _resume(tree, released, events, now, "mark", actor=actor, source=source, target=task)
+    scheduling.refresh_tree_status([tree.id], events, now)
+    events.flush()
+    tree.refresh_from_db()
+    return tree
+
+
 def preview(*, task: Task, action: str) -> dict:
     """What an action would touch, for confirmation pages and the UI's effect preview."""
     graph = selectors.graph_snapshot(task.tree_id)
@@ -312,6 +361,8 @@ def preview(*, task: Task, action: str) -> dict:
         ids = propagation.retry_set(graph, tid)
     elif action == "rerun":
         ids = propagation.rerun_set(graph, tid)
+    elif action in MARKS:
+        ids = propagation.mark_set(graph, tid)
     elif action == "cancel":
         ids = propagation.cancel_set(graph, tid)
         # the cascade task_cancel applies: dependents that can no longer run (required

@@ -244,3 +244,24 @@ def test_too_many_selected_objects_are_refused(client, operator, failed_tree, mo
         str(tasks["flaky"].id), str(tasks["after"].id)]}, follow=True)
     assert "select at most 1 objects for this action" in messages_of(response)
     assert not Event.objects.filter(source="admin").exists()
+
+
+def test_mark_success_lists_what_it_releases_and_completes_the_tree(client, operator, failed_tree):
+    tree, tasks = failed_tree
+    page, done = run_action(client, "task", "mark_success_tasks", [tasks["flaky"]])
+    assert names(page) == ["flaky", "after"]
+    assert any("marked success (1 blocked task(s) back to pending)" in m for m in messages_of(done))
+    flaky = Task.objects.get(id=tasks["flaky"].id)
+    assert flaky.status == "completed" and flaky.result == {"marked": "success", "by": operator.get_username()}
+    assert admin_events(operator, kind="task.marked", task_id=flaky.id).count() == 1
+    run_until_idle(hard_kill=False, timeout=30)
+    tree.refresh_from_db()
+    assert tree.status == "completed"
+
+
+def test_skip_a_pending_task(client, operator, pending_tree):
+    tree, tasks = pending_tree
+    some = next(x for x in tasks.values() if x.id != tree.id)
+    page, done = run_action(client, "task", "skip_tasks", [some])
+    assert any("marked skipped" in m for m in messages_of(done))
+    assert Task.objects.get(id=some.id).result["marked"] == "skipped"

@@ -297,6 +297,7 @@ def test_methods_lists_every_method(api):
     data = resp.json()
     names = {m["name"] for m in data["methods"]}
     assert names == {
+        "tasks.mark_success", "tasks.skip",
         "tasks.create", "tasks.get", "tasks.runs", "tasks.detail", "tasks.tree", "tasks.children", "tasks.list", "tasks.count",
         "tasks.update", "tasks.delete", "tasks.execute", "tasks.cancel", "tasks.running.cancel", "tasks.copy",
         "tasks.clone", "tasks.running.list", "tasks.running.status", "tasks.running.count", "tasks.webhook.trigger",

@@ -78,3 +78,14 @@ def test_aggregate_mode_keys_results_by_name():
     }
     assert aggregate_results(deps) == {"a": {"x": 1}, "c": None, "d": [1]}
     assert aggregate_results([]) == {}
+
+
+def test_marked_dependencies_contribute_nothing():
+    from tasks_app.engine.inputs import mark_result, marker
+
+    deps = [("a", "completed", mark_result("skipped", "alice")), ("b", "completed", mark_result("success", "bob")),
+            ("c", "completed", {"x": 1})]
+    assert effective_inputs({"k": 0}, deps) == {"k": 0, "x": 1}
+    assert effective_inputs({}, deps, aggregate=True) == {"results": {"c": {"x": 1}}}
+    assert marker(mark_result("skipped", "alice")) == "skipped"
+    assert marker({"marked": "success", "by": "a", "extra": 1}) is None

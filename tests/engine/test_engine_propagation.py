@@ -10,6 +10,7 @@ from tasks_app.engine import (
     Status,
     cancel_set,
     failure_fallout,
+    mark_set,
     newly_ready,
     rerun_set,
     retry_set,
@@ -237,3 +238,33 @@ def test_run_scope_of_child_is_target_and_unfinished_upstream():
     )
     assert run_scope(g, "c") == {"c", "b", "x"}
     assert run_scope(g, "b") == {"b"}
+
+
+# -- mark_set (mark success / skip) ---------------------------------------------------------------
+
+
+def test_mark_failed_task_releases_its_upstream_failed_chain():
+    g = build(n("a", status=F), up("b", "a"), up("c", "b"), n("d", status=C))
+    assert mark_set(g, "a") == ["a", "b", "c"]
+
+
+def test_mark_leaves_tasks_also_blocked_by_another_failure():
+    g = build(n("a", status=F), n("x", status=F), up("b", "a", "x"), up("c", "a"))
+    assert mark_set(g, "a") == ["a", "c"]
+
+
+def test_mark_upstream_cancelled_task_is_allowed_and_releases_below():
+    g = build(n("a", status=F), up("b", "a"), up("c", "b"))
+    assert mark_set(g, "b") == ["b", "c"]
+
+
+def test_mark_pending_task_touches_only_itself():
+    g = build(n("a"), n("b", "a"))
+    assert mark_set(g, "a") == ["a"]
+
+
+@pytest.mark.parametrize("status", [R, C])
+def test_mark_refuses_running_and_completed(status):
+    g = build(n("a", status=status), n("b", "a"))
+    with pytest.raises(InvalidTransition, match="cancel it first" if status is R else "already|completed"):
+        mark_set(g, "a")

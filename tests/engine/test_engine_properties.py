@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from tasks_app.engine import (
     MODES,
     TERMINAL,
+    UPSTREAM_ERROR_TYPES,
     UPSTREAM_FAILED,
     Dep,
     Graph,
@@ -20,6 +21,7 @@ from tasks_app.engine import (
     failure_fallout,
     find_cycle,
     is_ready,
+    mark_set,
     plan_copy,
     ready_ids,
     remap,
@@ -195,6 +197,39 @@ def test_retry_set_is_the_task_and_its_upstream_failed_descendants(graph, data):
         assert other in below
         assert graph.nodes[other].status is Status.CANCELLED
         assert graph.nodes[other].error_type == UPSTREAM_FAILED
+
+
+@PROPERTY
+@given(trees(forest=True, statuses=True), st.data())
+def test_mark_set_releases_exactly_what_the_task_alone_blocked(graph, data):
+    node_id = data.draw(st.sampled_from(sorted(graph.nodes)))
+    node = graph.nodes[node_id]
+    try:
+        selected = mark_set(graph, node_id)
+    except InvalidTransition:
+        assert node.status in (Status.IN_PROGRESS, Status.COMPLETED)
+        return
+    assert node.status in (Status.PENDING, Status.FAILED, Status.CANCELLED)
+    assert selected[0] == node_id and len(set(selected)) == len(selected)
+    released = set(selected[1:])
+    below = descendants(graph, node_id)
+    for other in released:
+        assert other in below
+        assert graph.nodes[other].status is Status.CANCELLED
+        assert graph.nodes[other].error_type in UPSTREAM_ERROR_TYPES
+    after = graph.replace({node_id: {"status": Status.COMPLETED, "error_type": None},
+                           **{i: {"status": Status.PENDING, "error_type": None} for i in released}})
+    blocking = (Status.FAILED, Status.CANCELLED)
+
+    def blockers(g, i):
+        return [d.id for d in g.nodes[i].deps if d.required and d.id in g and g.nodes[d.id].status in blocking]
+
+    for other in released:  # nothing failed or cancelled still blocks a released task
+        assert not blockers(after, other)
+    for other in below - released:  # an upstream-cancelled task left alone is still blocked
+        current = graph.nodes[other]
+        if current.status is Status.CANCELLED and current.error_type in UPSTREAM_ERROR_TYPES and blockers(graph, other):
+            assert blockers(after, other)
 
 
 # -- the scheduler loop ---------------------------------------------------------------------------

@@ -22,6 +22,10 @@ ALLOWED = {
     ("completed", "pending"),
     ("failed", "pending"),
     ("cancelled", "pending"),
+    # mark success / skip (docs/semantics.md "Mark success and skip")
+    ("pending", "completed"),
+    ("failed", "completed"),
+    ("cancelled", "completed"),
 }
 
 

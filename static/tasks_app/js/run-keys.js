@@ -13,6 +13,8 @@
     ["R", (ev) => ev.key === "r", "Run every pending task", "#act-run"],
     ["C", (ev) => ev.key === "c", "Cancel the run (asks first)", "#act-cancel"],
     ["Shift+R", (ev) => ev.key === "R", "Retry failed and cancelled tasks (asks first)", "#act-retry"],
+    ["Shift+S", (ev) => ev.key === "S", "Mark the selected task success (asks first)", "#task-mark-success"],
+    ["K", (ev) => ev.key === "k" || ev.key === "K", "Skip the selected task (asks first)", "#task-skip"],
     ["D", (ev) => ev.key === "d", "Copy the tree and run the copy", "#act-copy-run"],
     ["E", (ev) => ev.key === "e", "Edit the tree (never run) or open an editable copy", "#act-edit, #act-copy-edit"],
     ["/", null, "Find a task", null],

@@ -467,6 +467,7 @@
   function actionButton(label, action, t, opts) {
     const b = h(`button.btn.small${opts && opts.primary ? ".primary" : ""}`, { type: "button", dataset: { action } }, label);
     b.disabled = Boolean(opts && opts.disabled);
+    if (opts && opts.id) b.id = opts.id;
     if (opts && opts.title) b.title = opts.title;
     b.addEventListener("click", () => runAction(action, t));
     return b;
@@ -487,10 +488,13 @@
     if (vstate === "waiting") head.appendChild(h("p.notice.warn", { style: "margin:8px 0 0" }, h("strong", "◔ Waiting: "), t.waiting_reason));
     if (vstate === "blocked") head.appendChild(h("p.notice.bad", { style: "margin:8px 0 0" }, h("strong", t.error_type === G.UPSTREAM_CANCELLED ? "⊘ Upstream cancelled: " : "⚠ Blocked: "), t.error || "a required upstream task failed or was cancelled", t.error_type === G.UPSTREAM_CANCELLED ? ". Retry the cancelled upstream task to run it." : ". Retry the failed upstream task to run it."));
     if (vstate === "retrying") head.appendChild(h("p.notice.warn", { style: "margin:8px 0 0" }, h("strong", "↻ Retry scheduled "), `after attempt ${t.attempt_count}`));
+    const mark = t.status === "completed" && t.result && typeof t.result === "object" && ["success", "skipped"].includes(t.result.marked) ? t.result : null;
+    if (mark) head.appendChild(h("p.notice", { style: "margin:8px 0 0", dataset: { marked: mark.marked } }, h("strong", mark.marked === "skipped" ? "⤼ Skipped " : "✓ Completed "), `(marked ${mark.marked === "skipped" ? "skipped" : "success"} by ${mark.by})`));
     box.appendChild(head);
 
     const terminal = ["completed", "failed", "cancelled"].includes(t.status);
     const running = state.tree.status === "in_progress";
+    const markable = ["failed", "cancelled", "pending"].includes(t.status);
     box.appendChild(
       section(
         "Actions",
@@ -498,6 +502,8 @@
           "div.action-row",
           actionButton("⊘ Cancel", "cancel", t, { disabled: terminal, title: "Cancel this task; tasks that require it are cancelled too" }),
           actionButton("↻ Retry", "retry", t, { disabled: !["failed", "cancelled"].includes(t.status), title: "Retry in place, with the tasks it blocked" }),
+          actionButton("✓ Mark success", "mark_success", t, { id: "task-mark-success", disabled: !markable, title: "Mark this task completed by your word; the tasks it blocked run" }),
+          actionButton("⤼ Skip", "skip", t, { id: "task-skip", disabled: !markable, title: "Skip this task: completed, marked skipped; dependents run without its result" }),
           actionButton("⟲ Re-run from here", "rerun", t, { disabled: running || !terminal, title: "This task and everything downstream go back to pending and run again" }),
           actionButton("▶ Run this", "execute", t, { disabled: running || t.status !== "pending", title: "Run this task with its unfinished upstream tasks" }),
           actionButton("❐ Copy & run", "copyrun", t, { title: "Copy this task with everything that depends on it into a new tree, and run it" }),
@@ -633,6 +639,8 @@
   const ACTION_TEXT = {
     cancel: { title: "Cancel", verb: "Cancel tasks", to: "cancelled", danger: true, lead: "These tasks will be cancelled (running ones are asked to stop, then stopped):" },
     retry: { title: "Retry", verb: "Retry", to: "pending", lead: "These tasks go back to pending and run again; completed work is kept:" },
+    mark_success: { title: "Mark success", verb: "Mark success", to: (x, i) => (i === 0 ? "completed" : "pending"), path: "mark-success", done: "marked success", lead: "The first task becomes completed by your word (its result feeds no inputs); the tasks it alone blocked go back to pending and run:" },
+    skip: { title: "Skip", verb: "Skip", to: (x, i) => (i === 0 ? "completed" : "pending"), done: "skipped", lead: "The first task is skipped (completed, marked skipped; dependents run without its result); the tasks it alone blocked go back to pending and run:" },
     rerun: { title: "Re-run from here", verb: "Re-run", to: "pending", lead: "This task and everything downstream go back to pending and run again (earlier attempts stay in the history):" },
   };
 
@@ -640,7 +648,7 @@
     return h(
       "ul.affected",
       { "aria-label": "Affected tasks" },
-      items.slice(0, 200).map((x) => h("li", { dataset: { task: x.id } }, h("span", x.name), h("span.row", ui.badge(task(x.id) || x), h("span.muted", "→"), ui.badge(to))))
+      items.slice(0, 200).map((x, i) => h("li", { dataset: { task: x.id } }, h("span", x.name), h("span.row", ui.badge(task(x.id) || x), h("span.muted", "→"), ui.badge(typeof to === "function" ? to(x, i) : to))))
     );
   }
 
@@ -671,8 +679,8 @@
     cy.batch(() => ids.forEach((id) => cy.getElementById(id).removeClass("affected")));
     if (!ok) return;
     try {
-      await api.taskAction(t.id, action);
-      ui.toast(`${text.title}: ${items.length} task${items.length === 1 ? "" : "s"} ${action === "cancel" ? "cancelled" : "back to pending"}.`, "ok");
+      await api.taskAction(t.id, text.path || action);
+      ui.toast(text.done ? `${t.name} ${text.done}${items.length > 1 ? `; ${items.length - 1} task${items.length === 2 ? "" : "s"} back to pending` : ""}.` : `${text.title}: ${items.length} task${items.length === 1 ? "" : "s"} ${action === "cancel" ? "cancelled" : "back to pending"}.`, "ok");
       kickLive();
     } catch (e) {
       ui.toast(`${text.title} refused: ${ui.errorMessage(e)}`, "error");

@@ -323,6 +323,19 @@ def rpc_cancel(call: Call, params):
     return results
 
 
+def _rpc_mark(mark: str):
+    def handler(call: Call, params):
+        task = _task(call, params, "task_id", "id", action="change")
+        control.task_mark(task=task, mark=mark, actor=call.user, source=SOURCE)
+        task.refresh_from_db()
+        return task_dict(task)
+    return handler
+
+
+rpc_mark_success = _rpc_mark("success")
+rpc_skip = _rpc_mark("skipped")
+
+
 def _visible_ids(call: Call, value, name: str):
     """Task ids given to copy or link are looked up like any id (another user's task is simply not
     found, -32001); client ids and names pass through for the service to resolve in the tree."""
@@ -509,6 +522,12 @@ METHODS: dict[str, Method] = {m.name: m for m in [
                _p("task_ids", "array|string", "ids (or 'context_ids'); a list or comma-separated", required=True),
                _p("force", "boolean", "accepted; cancellation is always immediate", default=False),
                _p("error_message", "string", "the reason recorded on cancelled tasks"))),
+    Method("tasks.mark_success", rpc_mark_success, "execution",
+           "Mark a failed, cancelled or pending task completed by the caller's word; what it alone blocked "
+           "runs again (docs/semantics.md \"Mark success and skip\"). Returns the task.", (TASK_ID,)),
+    Method("tasks.skip", rpc_skip, "execution",
+           "Skip a failed, cancelled or pending task: completed, marked skipped; its dependents run "
+           "without its result. Returns the task.", (TASK_ID,)),
     Method("tasks.running.cancel", rpc_cancel, "monitoring", "Same as tasks.cancel.", (
         _p("task_ids", "array|string", "ids (or 'context_ids')", required=True),
         _p("force", "boolean", "accepted", default=False), _p("error_message", "string", "reason"))),
