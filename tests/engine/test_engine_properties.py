@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from tasks_app.engine import (
     MODES,
     TERMINAL,
+    UPSTREAM_CANCELLED,
     UPSTREAM_ERROR_TYPES,
     UPSTREAM_FAILED,
     Dep,
@@ -19,6 +20,7 @@ from tasks_app.engine import (
     compatible,
     descendants,
     failure_fallout,
+    fallout_causes,
     find_cycle,
     is_ready,
     mark_set,
@@ -33,6 +35,7 @@ from tasks_app.engine import (
     tree_status,
     validate_tree,
 )
+from tasks_app.engine.propagation import upstream_kind
 from tasks_app.exceptions import DependencyCycle, InvalidTransition
 
 PROPERTY = settings(max_examples=200, deadline=None)
@@ -174,9 +177,19 @@ def test_failure_fallout_is_exactly_the_blocked_closure(graph):
         has_blocked_required = any(dep.required and dep.id in blocked for dep in node.deps)
         candidate = node.status is Status.PENDING and node.in_scope
         assert (node_id in fallout) is (candidate and has_blocked_required)
+    causes = fallout_causes(graph)
     for node_id, message in fallout.items():
-        first = next(dep.id for dep in graph.nodes[node_id].deps if dep.required and dep.id in blocked)
+        # the message names the first blocking required dependency of the root-cause kind: a
+        # failure wins over a cancel (SEMANTICS "Failure, cancellation, retries")
+        blockers = [dep.id for dep in graph.nodes[node_id].deps if dep.required and dep.id in blocked]
+
+        def kind(b):
+            return causes[b][1] if b in causes else upstream_kind(graph.nodes[b].status, graph.nodes[b].error_type)
+
+        failed = [b for b in blockers if kind(b) == UPSTREAM_FAILED]
+        first = failed[0] if failed else blockers[0]
         assert f"'{graph.name(first)}'" in message
+        assert causes[node_id] == (message, UPSTREAM_FAILED if failed else UPSTREAM_CANCELLED)
     # incremental: seeding with the failed/cancelled tasks gives the same answer
     assert failure_fallout(graph, sorted(blocked - set(fallout))) == fallout
 
