@@ -68,6 +68,7 @@ class HttpRequestExecutor(CancelableExecutor):
     """
 
     id = "http_request"
+    concurrent = True
     permission = "use_http_request"
     name = "HTTP request"
     description = "Sends an HTTP request to a host listed in settings.ARBOR_HTTP_ALLOWED_HOSTS."
