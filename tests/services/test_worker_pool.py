@@ -142,3 +142,15 @@ def test_log_lines_of_a_completed_attempt_are_announced_with_its_outcome(tm, set
     assert logs == ["one", "two"]
     assert [kind for kind, _ in events][-1] == "task.status"  # the lines come before the outcome
     assert Attempt.objects.get(task=task).logs == [["info", "one"], ["warning", "two"]]
+
+
+def test_an_executor_that_is_not_concurrent_never_shares_its_worker(tm):
+    tree = start(tm, t("deaf", "sleep_ignoring_cancel", priority=1, inputs={"seconds": 0.4}),
+                 t("a", inputs={"seconds": 0.4}), t("b", inputs={"seconds": 0.4}))
+    assert runs.run_kind("sleep_ignoring_cancel") == runs.ALONE and runs.run_kind("sleep") == runs.SHARED
+    worker.drain(hard_kill=False)
+    assert set(Task.objects.filter(tree=tree).values_list("status", flat=True)) == {"completed"}
+    deaf = Attempt.objects.get(task=get(tree, "deaf"))
+    for name in ("a", "b"):
+        other = Attempt.objects.get(task=get(tree, name))
+        assert other.finished_at <= deaf.started_at or other.started_at >= deaf.finished_at
