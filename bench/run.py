@@ -1,4 +1,4 @@
-"""Arbor's benchmark: W1–W4 from the performance issue, tree creation and API scale checks.
+"""Arbor's benchmark: W1–W6 from the performance issue (W5, W6: 5 ms `sleep` tasks), tree creation and API scale checks.
 
 Run with ``make bench`` (PostgreSQL, then SQLite) or directly:
 
@@ -85,7 +85,21 @@ def w4():
     return tasks
 
 
-WORKLOADS = {"W1": w1_exact, "W2": w2, "W3": w3, "W4": w4}
+SLEEP = {"executor": "sleep", "inputs": {"seconds": 0.005}}  # real work: 5 ms, not run inline
+
+
+def w5():
+    """2,000 independent tasks, each sleeping 5 ms."""
+    return [{**task, **SLEEP} for task in w3()]
+
+
+def w6():
+    """A chain of 200, each task sleeping 5 ms (reported per hop)."""
+    return [{**task, **SLEEP} for task in w2()]
+
+
+WORKLOADS = {"W1": w1_exact, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6}
+PER_HOP = {"W2", "W6"}
 
 
 # --- plumbing --------------------------------------------------------------------------------
@@ -172,7 +186,7 @@ def run_workload(name, user, workers_proc, runs):
         results.append({
             "wall_s": wall,
             "tasks_per_s": n / wall,
-            "per_hop_ms": wall / n * 1000 if name == "W2" else None,
+            "per_hop_ms": wall / n * 1000 if name in PER_HOP else None,
             "worker_queries_per_task": (q1 - q0) / n if q1 else None,
             "pg_statements_per_task": (s1 - s0) / n if s0 is not None and s1 is not None else None,
             "cpu_s_per_task": (cpu1 - cpu0) / n,
@@ -246,7 +260,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", default="postgres" if os.environ.get("DATABASE_URL") else "sqlite")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--only", default="W1,W2,W3,W4,create,scale")
+    parser.add_argument("--only", default="W1,W2,W3,W4,W5,W6,create,scale")
     args = parser.parse_args()
     only = set(args.only.split(","))
     STATS_FILE.parent.mkdir(exist_ok=True)
@@ -259,7 +273,7 @@ def main():
     report = {"db": args.db, "workers": settings.ARBOR_WORKERS, "runs": args.runs, "workloads": {}}
     proc = start_workers()
     try:
-        for name in ("W1", "W2", "W3", "W4"):
+        for name in WORKLOADS:
             if name in only:
                 rows = run_workload(name, user, proc, args.runs)
                 report["workloads"][name] = {"runs": rows, **{

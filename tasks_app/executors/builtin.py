@@ -58,6 +58,7 @@ class EchoExecutor(Executor):
 
 class SleepExecutor(CancelableExecutor):
     id = "sleep"
+    concurrent = True
     name = "Sleep"
     description = "Waits for the given number of seconds, reporting progress; cancelable."
     input_schema = {

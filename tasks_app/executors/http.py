@@ -70,6 +70,7 @@ class HttpRequestExecutor(CancelableExecutor):
     demo_result = {"demo": True, "status": 200, "headers": {"content-type": "application/json"},
                    "body": '{"demo": true}', "json": {"demo": True}}
     id = "http_request"
+    concurrent = True
     permission = "use_http_request"
     name = "HTTP request"
     description = "Sends an HTTP request to a host listed in settings.ARBOR_HTTP_ALLOWED_HOSTS."

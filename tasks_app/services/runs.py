@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 # Executors cheap enough to run several per claim (no I/O, no sleeping).
 BATCHABLE = {"noop", "echo", "fail", "aggregate_results"}
+INLINE, SHARED, ALONE = "inline", "shared", "alone"  # run_kind
 QUEUED = "waiting for resource '{key}' (queued behind a {mode} request)"
 CLAIM_PAGES = 4  # how far past lock-blocked tasks a claim looks (pages of max(2 x batch, 8))
 MAX_LOG_LINES = 200
@@ -67,6 +68,9 @@ class Finish:
     permanent: bool = False
     logs: list = field(default_factory=list)
     has_locks: bool = True  # False lets the batch skip the lock-release statement
+    # log lines not yet announced by a heartbeat: announced (fenced) with the outcome, which
+    # saves the worker a transaction per attempt
+    new_logs: list = field(default_factory=list)
 
 
 def _lease(now):
@@ -154,16 +158,29 @@ def _advisory_lock(keys) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"arbor-resource:{key}"])
 
 
-def claim_batch(*, worker: str, limit: int = 1, now=None) -> list[Claim]:
+def run_kind(executor_id: str) -> str:
+    """How a worker runs an executor: INLINE (instant, a batch at a time), SHARED (side by side
+    with others of its kind in one process: ``Executor.concurrent``) or ALONE."""
+    if executor_id in BATCHABLE:
+        return INLINE
+    cls = _executor_cls(executor_id)
+    return SHARED if cls is not None and getattr(cls, "concurrent", False) else ALONE
+
+
+def claim_batch(*, worker: str, limit: int = 1, slow_limit: int = 1, alone_ok: bool = True,
+                now=None) -> list[Claim]:
     """Atomically claim up to ``limit`` ready tasks (compare-and-set; ``SKIP LOCKED`` on PostgreSQL).
 
-    Only batchable (instant) executors are claimed several at a time; anything else is claimed
-    alone so that a slow task never holds back work another worker could take. ``now`` is for
+    A batch is of one kind (``run_kind``): instant executors, up to ``limit``, run inline one after
+    the other; or concurrent executors, up to ``slow_limit`` (the worker's free executor slots: it
+    runs them side by side, each under its own lease); or one task of any other executor, claimed
+    alone and only by an otherwise idle worker (``alone_ok``), so that it never shares a process
+    with another attempt (a poison task or a hard kill takes only itself down). ``now`` is for
     tests with a fake clock; without it the attempt's start time is read after the queue was
     read, so it is never earlier than the commit that made the task claimable.
     """
     with transaction.atomic():
-        return _claim(worker=worker, limit=limit, now=now)
+        return _claim(worker=worker, limit=limit, slow_limit=slow_limit, alone_ok=alone_ok, now=now)
 
 
 def _task_locks(task: Task) -> list:
@@ -175,7 +192,8 @@ def _task_locks(task: Task) -> list:
         return []
 
 
-def _claim(*, worker: str, limit: int, now=None, events: EventBuffer | None = None) -> list[Claim]:
+def _claim(*, worker: str, limit: int, slow_limit: int = 1, alone_ok: bool = True, now=None,
+           events: EventBuffer | None = None) -> list[Claim]:
     qs = ready_queue(now or timezone.now()).only(
         "id", "tree_id", "owner_id", "name", "executor", "priority", "resources", "timeout", "params", "inputs",
         "attempt_count", "waiting_reason", "max_retries",
@@ -213,8 +231,13 @@ def _claim(*, worker: str, limit: int, now=None, events: EventBuffer | None = No
                 continue
             if len(chosen) >= limit:
                 break
-            if chosen and (task.executor not in BATCHABLE or chosen[0].executor not in BATCHABLE):
-                continue
+            kind = run_kind(task.executor)
+            if chosen and kind != run_kind(chosen[0].executor):
+                continue  # a batch is of one kind
+            if kind == SHARED and len(chosen) >= slow_limit:
+                break
+            if kind == SHARED and slow_limit <= 0 or kind == ALONE and (chosen or not alone_ok):
+                continue  # the worker has no slot for it: another worker takes it
             refused = shared.refused(task.owner_id, named[task.id])
             if refused:
                 # a grant revoked since the task was written: it fails, taking no lock
@@ -398,7 +421,8 @@ def finish(finishes: list[Finish], *, actor=None, now=None, expired_only: bool =
         return became_ready
 
 
-def finish_and_claim(finishes: list[Finish], *, worker: str, limit: int, now=None) -> tuple[list, list[Claim]]:
+def finish_and_claim(finishes: list[Finish], *, worker: str, limit: int, slow_limit: int = 1,
+                     alone_ok: bool = True, now=None) -> tuple[list, list[Claim]]:
     """Record a batch's outcomes and claim the next batch in the same transaction: the dependent
     that this completion made ready goes straight to this worker, with one commit per hop."""
     fake_clock = now
@@ -406,7 +430,8 @@ def finish_and_claim(finishes: list[Finish], *, worker: str, limit: int, now=Non
     with transaction.atomic():
         events = EventBuffer(source="worker")
         became_ready, refresh = _finish(finishes, now=now, events=events)
-        claims = _claim(worker=worker, limit=limit, now=fake_clock, events=events)
+        claims = _claim(worker=worker, limit=limit, slow_limit=slow_limit, alone_ok=alone_ok, now=fake_clock,
+                        events=events)
         _settle(refresh, events, now)
         return became_ready, claims
 
@@ -475,6 +500,8 @@ def _finish(finishes: list[Finish], *, now, events: EventBuffer, expired_only: b
         if task is None or task.current_attempt_id != f.attempt_id:
             continue  # the task moved on (cancelled, re-run): nothing more to record
         trees.add(task.tree_id)
+        for level, line in f.new_logs:
+            events.add(task.tree_id, "task.log", task_id=task.id, level=level, line=str(line)[:2000])
         if f.outcome == Outcome.COMPLETED.value:
             task.status, task.result, task.error, task.error_type = Status.COMPLETED.value, f.result, None, None
             task.progress, task.completed_at, task.cancel_requested, task.updated_at = 1.0, now, False, now

@@ -42,6 +42,8 @@ HARD_KILL_EXIT_CODE = 75
 # A worker that could not renew its lease for this fraction of it stops its executor (the reaper
 # may hand the task to another worker once the lease is over).
 LEASE_SAFETY = 0.8
+# With a free executor slot and nothing ended, look for newly ready work this often.
+POOL_POLL_SECONDS = 0.25
 
 
 def refresh_connections() -> None:
@@ -96,7 +98,12 @@ def _db_retry(fn, *args, attempts: int | None = None, **kwargs):
 
 
 def drain(*, hard_kill: bool = True, budget: float | None = None, max_tasks: int | None = None) -> int:
-    """Claim and run ready tasks until there are none. Returns how many attempts ran."""
+    """Claim and run ready tasks until there are none. Returns how many attempts ran.
+
+    Instant executors run inline, a batch at a time. Every other executor runs in one of up to
+    ``ARBOR_WORKER_CONCURRENCY`` supervised threads (a :class:`_Pool`): whenever one ends, its
+    outcome is recorded and the freed slots are refilled in the same transaction, while the others
+    keep running under their own leases, timeouts and cancellation."""
     if stopping():
         return 0  # shutting down: a drain job delivered now claims nothing
     refresh_connections()
@@ -104,25 +111,49 @@ def drain(*, hard_kill: bool = True, budget: float | None = None, max_tasks: int
     deadline = time.monotonic() + budget
     ran = 0
     me = worker_id()
-    claims = _db_retry(runs.claim_batch, worker=me, limit=settings.ARBOR_CLAIM_BATCH)
-    while claims:
-        if len(claims) == settings.ARBOR_CLAIM_BATCH or claims[0].executor not in runs.BATCHABLE:
+    batch = settings.ARBOR_CLAIM_BATCH
+    slots = max(1, settings.ARBOR_WORKER_CONCURRENCY)
+    pool = _Pool(hard_kill=hard_kill)
+    claims = _db_retry(runs.claim_batch, worker=me, limit=batch, slow_limit=slots)
+    more = True
+    while claims or pool:
+        if claims and (len(claims) == batch or runs.run_kind(claims[0].executor) == runs.ALONE
+                       or len(pool) + len(claims) >= slots):
             dispatch.wake(1)  # more work may be waiting: let an idle worker help
         finishes = []
         for i, claim in enumerate(claims):
             if stopping():
                 finishes.extend(_interrupted(c) for c in claims[i:])
                 break
-            finishes.append(run_claim(claim, hard_kill=hard_kill, rest=claims[i + 1:]))
+            prepared = _prepare(claim)
+            if isinstance(prepared, runs.Finish):
+                finishes.append(prepared)
+            elif claim.executor in runs.BATCHABLE:
+                finishes.append(_outcome(claim, prepared[2], *_call(prepared[0], claim, prepared[1])))
+            else:
+                pool.start(claim, *prepared, alone=runs.run_kind(claim.executor) == runs.ALONE)
+        claims = []
+        if pool:
+            # never block while outcomes wait to be recorded; poll the queue now and then while a
+            # slot is free (work made ready elsewhere), else wait for an executor to end
+            wait = 0.0 if finishes else (None if pool.exclusive() or len(pool) >= slots or not more
+                                         else POOL_POLL_SECONDS)
+            finishes.extend(pool.wait(wait, pending=finishes))
         ran += len(finishes)
         more = not stopping() and time.monotonic() < deadline and (max_tasks is None or ran < max_tasks)
-        if more:
-            # record this batch and take the next one in the same transaction (one commit per hop)
-            became_ready, claims = _db_retry(
-                runs.finish_and_claim, finishes, worker=me, limit=settings.ARBOR_CLAIM_BATCH
-            ) or ([], [])
-        else:
-            became_ready, claims = _db_retry(runs.finish, finishes) or [], []
+        # an attempt that runs alone, or one about to be hard-killed, shares its process with no
+        # new attempt (instant ones excepted: they are recorded before anything can kill it)
+        free = 0 if pool.exclusive() else slots - len(pool)
+        became_ready: list = []
+        if more and (free > 0 or pool):
+            # record these outcomes and take the next batch in the same transaction (one commit per hop)
+            kw = {"worker": me, "limit": batch, "slow_limit": free, "alone_ok": not pool}
+            if finishes:
+                became_ready, claims = _db_retry(runs.finish_and_claim, finishes, **kw) or ([], [])
+            else:
+                claims = _db_retry(runs.claim_batch, **kw)
+        elif finishes:
+            became_ready = _db_retry(runs.finish, finishes) or []
         if len(became_ready) > 1:
             dispatch.wake(len(became_ready) - 1)
     return ran
@@ -185,7 +216,8 @@ def _json_result(result):
     return result
 
 
-def run_claim(claim: runs.Claim, *, hard_kill: bool, rest=()) -> runs.Finish:
+def _prepare(claim: runs.Claim):
+    """The executor, context and reporter of ``claim`` — or its Finish if it cannot run at all."""
     reporter = _Reporter()
     ctx = ExecutionContext(
         task_id=str(claim.task_id), attempt_id=str(claim.attempt_id), attempt_number=claim.number,
@@ -203,6 +235,14 @@ def run_claim(claim: runs.Claim, *, hard_kill: bool, rest=()) -> runs.Finish:
         return runs.fail_unrunnable(claim, exc.message, "executor_not_found")
     except Exception as exc:
         return runs.fail_unrunnable(claim, f"executor could not be created: {exc}", "executor_error")
+    return executor, ctx, reporter
+
+
+def run_claim(claim: runs.Claim, *, hard_kill: bool, rest=()) -> runs.Finish:
+    prepared = _prepare(claim)
+    if isinstance(prepared, runs.Finish):
+        return prepared
+    executor, ctx, reporter = prepared
     if claim.executor in runs.BATCHABLE:
         return _outcome(claim, reporter, *_call(executor, claim, ctx))
     return _supervise(claim, executor, ctx, reporter, hard_kill=hard_kill, rest=rest)
@@ -245,68 +285,146 @@ def _outcome(claim, reporter, result, exc, reason: str | None = None, elapsed: f
 
 
 def _supervise(claim, executor, ctx, reporter, *, hard_kill: bool, rest) -> runs.Finish:
-    box: dict = {}
-    done = threading.Event()
+    """Run one attempt under supervision until it ends (a pool of one slot)."""
+    pool = _Pool(hard_kill=hard_kill, rest=rest)
+    pool.start(claim, executor, ctx, reporter)
+    finishes: list = []
+    while not finishes:
+        finishes = pool.wait(None)
+    return finishes[0]
 
-    def target():
-        box["result"], box["exc"] = _call(executor, claim, ctx)
-        done.set()
 
-    thread = threading.Thread(target=target, name=f"executor-{claim.task_id}", daemon=True)
-    start = time.monotonic()
-    thread.start()
-    beat_every = settings.ARBOR_HEARTBEAT_SECONDS
-    progress_every = settings.ARBOR_PROGRESS_INTERVAL
-    next_beat = start + beat_every
-    next_flush = start + progress_every
-    last_renewed = start
-    reason = None
-    kill_at = None
-    shutdown_since = None
-    while not done.wait(0.02):
+@dataclass
+class _Slot:
+    """One attempt running in an executor thread, and what its supervisor knows about it."""
+
+    claim: runs.Claim
+    executor: object
+    ctx: ExecutionContext
+    reporter: _Reporter
+    start: float
+    next_beat: float
+    next_flush: float
+    last_renewed: float
+    done: threading.Event = field(default_factory=threading.Event)
+    box: dict = field(default_factory=dict)
+    reason: str | None = None
+    kill_at: float | None = None
+    alone: bool = False
+
+
+class _Pool:
+    """Attempts running side by side in executor threads, supervised by the draining thread: each
+    keeps its own lease (heartbeats), timeout, cooperative-then-hard cancellation and shutdown
+    grace, so one slot's timeout or cancellation never disturbs another."""
+
+    def __init__(self, *, hard_kill: bool, rest=()):
+        self.hard_kill = hard_kill
+        self.rest = list(rest)  # claimed but never started (interrupted by a hard kill)
+        self.slots: list[_Slot] = []
+        self.wakeup = threading.Event()
+        self.shutdown_since: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def exclusive(self) -> bool:
+        """No new attempt may join: one runs alone, or one is being stopped (may be hard-killed)."""
+        return any(slot.alone or slot.kill_at is not None for slot in self.slots)
+
+    def start(self, claim, executor, ctx, reporter, *, alone: bool = True) -> None:
         now = time.monotonic()
-        if now >= next_beat or now >= next_flush:
-            progress, message, logs = reporter.take()
-            beat = now >= next_beat
-            if beat or progress is not None or logs:
-                lease_lost = False
-                try:
-                    alive = runs.heartbeat(claim.attempt_id, progress=progress, message=message, logs=logs,
-                                           task_id=claim.task_id, tree_id=claim.tree_id)
-                    last_renewed = now
-                except (OperationalError, InterfaceError):
-                    refresh_connections()
-                    alive = time.monotonic() - last_renewed < settings.ARBOR_LEASE_SECONDS * LEASE_SAFETY
-                    lease_lost = not alive
-                if not alive and reason is None:
-                    # cancelled or reaped ("fenced"), or we could not renew our lease in time
-                    # ("lease_lost"): self-fence before anyone else may start the task again
-                    reason = "lease_lost" if lease_lost else "fenced"
-                    kill_at = now + settings.ARBOR_CANCEL_GRACE
-                    _signal_cancel(executor, ctx)
-            if beat:
-                next_beat = now + beat_every
-            next_flush = now + progress_every
-        if reason is None and claim.timeout and now - start >= claim.timeout:
-            reason = "timed_out"
-            kill_at = now + settings.ARBOR_TIMEOUT_GRACE
-            _signal_cancel(executor, ctx)
-        if reason is None and stopping():
-            shutdown_since = shutdown_since or now
-            if now - shutdown_since >= settings.ARBOR_SHUTDOWN_GRACE:
-                reason = "interrupted"
-                kill_at = now + min(1.0, settings.ARBOR_CANCEL_GRACE)
-                _signal_cancel(executor, ctx)
-        if kill_at is not None and now >= kill_at:
-            return _hard_kill(claim, reporter, reason, hard_kill=hard_kill, rest=rest)
-    progress, message, logs = reporter.take()
-    if logs or progress is not None:
-        try:
-            runs.heartbeat(claim.attempt_id, progress=progress, message=message, logs=logs,
-                           task_id=claim.task_id, tree_id=claim.tree_id)
-        except (OperationalError, InterfaceError):
-            refresh_connections()
-    return _outcome(claim, reporter, box.get("result"), box.get("exc"), reason, time.monotonic() - start)
+        slot = _Slot(claim=claim, executor=executor, ctx=ctx, reporter=reporter, start=now, alone=alone,
+                     next_beat=now + settings.ARBOR_HEARTBEAT_SECONDS,
+                     next_flush=now + settings.ARBOR_PROGRESS_INTERVAL, last_renewed=now)
+
+        def target():
+            slot.box["result"], slot.box["exc"] = _call(executor, claim, ctx)
+            slot.done.set()
+            self.wakeup.set()
+
+        self.slots.append(slot)
+        threading.Thread(target=target, name=f"executor-{claim.task_id}", daemon=True).start()
+
+    def wait(self, timeout: float | None, *, pending=()) -> list[runs.Finish]:
+        """Supervise the slots until at least one attempt ends or ``timeout`` passes (``None``:
+        no limit; 0: one pass); returns the outcomes of the attempts that ended. ``pending``:
+        outcomes not recorded yet, recorded with the others if a hard kill ends this process."""
+        until = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self.wakeup.clear()
+            ended = [slot for slot in self.slots if slot.done.is_set()]
+            finishes = [self._ended(slot) for slot in ended]
+            self.slots = [slot for slot in self.slots if not slot.done.is_set()]
+            now = time.monotonic()
+            finishes.extend(self._supervise(now, [*pending, *finishes]))
+            if finishes or not self.slots or (until is not None and now >= until):
+                return finishes
+            self.wakeup.wait(0.02 if until is None else max(0.0, min(0.02, until - now)))
+
+    def _ended(self, slot: _Slot) -> runs.Finish:
+        progress, message, logs = slot.reporter.take()
+        finish = _outcome(slot.claim, slot.reporter, slot.box.get("result"), slot.box.get("exc"), slot.reason,
+                          time.monotonic() - slot.start)
+        if finish.outcome == Outcome.COMPLETED.value:
+            finish.new_logs = logs  # announced with the outcome: no transaction of its own
+        elif logs or progress is not None:
+            _flush(slot, progress, message, logs)
+        return finish
+
+    def _supervise(self, now: float, recorded: list) -> list[runs.Finish]:
+        abandoned = []
+        stopping_now = stopping()
+        if stopping_now:
+            self.shutdown_since = self.shutdown_since or now
+        for slot in list(self.slots):
+            claim = slot.claim
+            if now >= slot.next_beat or now >= slot.next_flush:
+                progress, message, logs = slot.reporter.take()
+                beat = now >= slot.next_beat
+                if beat or progress is not None or logs:
+                    alive, lease_lost = _flush(slot, progress, message, logs, now=now)
+                    if not alive and slot.reason is None:
+                        # cancelled or reaped ("fenced"), or we could not renew our lease in time
+                        # ("lease_lost"): self-fence before anyone else may start the task again
+                        slot.reason = "lease_lost" if lease_lost else "fenced"
+                        slot.kill_at = now + settings.ARBOR_CANCEL_GRACE
+                        _signal_cancel(slot.executor, slot.ctx)
+                if beat:
+                    slot.next_beat = now + settings.ARBOR_HEARTBEAT_SECONDS
+                slot.next_flush = now + settings.ARBOR_PROGRESS_INTERVAL
+            if slot.reason is None and claim.timeout and now - slot.start >= claim.timeout:
+                slot.reason = "timed_out"
+                slot.kill_at = now + settings.ARBOR_TIMEOUT_GRACE
+                _signal_cancel(slot.executor, slot.ctx)
+            if slot.reason is None and stopping_now and now - self.shutdown_since >= settings.ARBOR_SHUTDOWN_GRACE:
+                slot.reason = "interrupted"
+                slot.kill_at = now + min(1.0, settings.ARBOR_CANCEL_GRACE)
+                _signal_cancel(slot.executor, slot.ctx)
+            if slot.kill_at is not None and now >= slot.kill_at and not slot.done.is_set():
+                self.slots.remove(slot)
+                # this process is about to exit: the other slots' outcomes go with it (running
+                # ones back to the queue); in tests (no hard kill) the others carry on
+                others = [] if not self.hard_kill else [
+                    self._ended(s) if s.done.is_set() or s.reason else _interrupted(s.claim) for s in self.slots]
+                abandoned.append(_hard_kill(claim, slot.reporter, slot.reason, hard_kill=self.hard_kill,
+                                            rest=[*self.rest], recorded=[*recorded, *abandoned, *others]))
+        return abandoned
+
+
+def _flush(slot: _Slot, progress, message, logs, *, now: float | None = None) -> tuple[bool, bool]:
+    """Renew ``slot``'s lease and write its progress and log lines. Returns (alive, lease_lost)."""
+    claim = slot.claim
+    now = time.monotonic() if now is None else now
+    try:
+        alive = runs.heartbeat(claim.attempt_id, progress=progress, message=message, logs=logs,
+                               task_id=claim.task_id, tree_id=claim.tree_id)
+        slot.last_renewed = now
+        return alive, False
+    except (OperationalError, InterfaceError):
+        refresh_connections()
+        alive = time.monotonic() - slot.last_renewed < settings.ARBOR_LEASE_SECONDS * LEASE_SAFETY
+        return alive, not alive
 
 
 def _signal_cancel(executor, ctx) -> None:
@@ -349,9 +467,11 @@ def _kill_children(*, descendants: bool = False) -> None:
             pass
 
 
-def _hard_kill(claim, reporter, reason, *, hard_kill: bool, rest) -> runs.Finish:
+def _hard_kill(claim, reporter, reason, *, hard_kill: bool, rest, recorded=()) -> runs.Finish:
     """The executor ignored the cooperative stop: record the outcome, kill its children, and
-    (in a real worker process) kill this process; django-q2's sentinel starts a fresh one."""
+    (in a real worker process) kill this process; django-q2's sentinel starts a fresh one.
+    ``recorded``: the other outcomes this process still owes (the pool's other slots, ended or
+    interrupted, and outcomes not written yet), recorded with it."""
     record = _outcome(claim, reporter, None, None, reason)
     if hard_kill:
         # The executor thread is still running and may be a busy loop holding the GIL: then each
@@ -364,6 +484,6 @@ def _hard_kill(claim, reporter, reason, *, hard_kill: bool, rest) -> runs.Finish
     if not hard_kill:
         return record  # tests / inline mode: abandon the daemon thread
     try:
-        _db_retry(runs.finish, [record, *(_interrupted(c) for c in rest)], attempts=5)
+        _db_retry(runs.finish, [*recorded, record, *(_interrupted(c) for c in rest)], attempts=5)
     finally:
         os._exit(HARD_KILL_EXIT_CODE)
