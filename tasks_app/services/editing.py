@@ -66,8 +66,9 @@ def tree_edit(*, tree: Tree, tasks, actor=None, source: str = "api") -> Tree:
     if removed:
         _refuse_linked(removed)
     Dependency.objects.filter(tree_id=tree.id).delete()  # replaced by the array's edges below
-    # names may move between tasks and (tree, name) is unique: park every old name first
-    Task.objects.filter(tree_id=tree.id).update(name=Concat(Value("\x00"), Cast("position", CharField())))
+    # names may move between tasks and (tree, name) is unique: park every old name first, under a
+    # name no client sends (PostgreSQL text cannot hold NUL, so the marker is U+0001)
+    Task.objects.filter(tree_id=tree.id).update(name=Concat(Value("\x01parked:"), Cast("id", CharField())))
     if added:
         start = max([t.position for t in existing.values()], default=-1) + 1
         new_rows = _task_rows(added, ids, tree, tree.owner)
