@@ -148,9 +148,14 @@ def retry_set(graph: Graph, node_id: str) -> list[str]:
             RETRY_UPSTREAM_FIRST.format(name=node.name, upstream=graph.name(blocker)),
             details={"id": node_id, "upstream": blocker},
         )
+    return _in_order(graph, _with_released_fallout(graph, node_id))
+
+
+def _with_released_fallout(graph: Graph, node_id: str) -> set[str]:
+    """``node_id`` and every task downstream cancelled as ``upstream_failed`` /
+    ``upstream_cancelled`` only because of it, transitively: what a retry or a mark releases."""
     selected = {node_id}
-    downstream = descendants(graph, node_id)
-    for candidate in _in_order(graph, downstream):
+    for candidate in _in_order(graph, descendants(graph, node_id)):
         current = graph.nodes[candidate]
         if current.status is not Status.CANCELLED or current.error_type not in UPSTREAM_ERROR_TYPES:
             continue
@@ -161,7 +166,7 @@ def retry_set(graph: Graph, node_id: str) -> list[str]:
         }
         if blockers and blockers <= selected:
             selected.add(candidate)
-    return _in_order(graph, selected)
+    return selected
 
 
 def mark_set(graph: Graph, node_id: str) -> list[str]:
@@ -183,20 +188,9 @@ def mark_set(graph: Graph, node_id: str) -> list[str]:
             NOT_MARKABLE.format(name=node.name, status=node.status.value),
             details={"id": node_id, "status": node.status.value},
         )
-    selected = {node_id}
     if node.status is Status.PENDING:  # nothing downstream was cancelled because of it
         return [node_id]
-    for candidate in _in_order(graph, descendants(graph, node_id)):
-        current = graph.nodes[candidate]
-        if current.status is not Status.CANCELLED or current.error_type not in UPSTREAM_ERROR_TYPES:
-            continue
-        blockers = {
-            dep.id
-            for dep in current.deps
-            if dep.required and dep.id in graph and graph.nodes[dep.id].status in _BLOCKING
-        }
-        if blockers and blockers <= selected:
-            selected.add(candidate)
+    selected = _with_released_fallout(graph, node_id)
     return [node_id] + [i for i in _in_order(graph, selected) if i != node_id]
 
 
