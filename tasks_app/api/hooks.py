@@ -288,6 +288,13 @@ def _rule(rule) -> dict:
     return RuleSerializer(rule).data
 
 
+def _create_rule(request, **target) -> Response:
+    """A new rule of a tree or a schedule (``target``); its webhook secret is shown this once."""
+    data = request.data if isinstance(request.data, dict) else {}
+    rule = notifications.rule_create(actor=request.user, data=data, **target)
+    return Response({**_rule(rule), "secret": rule.secret}, status=status.HTTP_201_CREATED)
+
+
 class TreeRulesView(_Owner):
     @extend_schema(summary="The tree's notification rules", responses={200: RuleSerializer(many=True), **ERRORS})
     def get(self, request, id):
@@ -297,10 +304,7 @@ class TreeRulesView(_Owner):
     @extend_schema(summary="Notify a webhook or e-mail addresses when a run completes, fails or is cancelled",
                    request=RuleCreateSerializer, responses={201: RuleCreatedSerializer, **ERRORS})
     def post(self, request, id):
-        tree = selectors.tree_get(request.user, id, "change", request=request, source=SOURCE)
-        data = request.data if isinstance(request.data, dict) else {}
-        rule = notifications.rule_create(tree=tree, actor=request.user, data=data)
-        return Response({**_rule(rule), "secret": rule.secret}, status=status.HTTP_201_CREATED)
+        return _create_rule(request, tree=selectors.tree_get(request.user, id, "change", request=request, source=SOURCE))
 
 
 class ScheduleRulesView(_Owner):
@@ -314,9 +318,7 @@ class ScheduleRulesView(_Owner):
                    request=RuleCreateSerializer, responses={201: RuleCreatedSerializer, **ERRORS})
     def post(self, request, id):
         schedule = selectors.schedule_get(request.user, id, "change", request=request, source=SOURCE)
-        data = request.data if isinstance(request.data, dict) else {}
-        rule = notifications.rule_create(schedule=schedule, actor=request.user, data=data)
-        return Response({**_rule(rule), "secret": rule.secret}, status=status.HTTP_201_CREATED)
+        return _create_rule(request, schedule=schedule)
 
 
 class RuleDetailView(_Owner):
