@@ -115,7 +115,9 @@ def test_run_switcher_shows_two_runs_after_a_retry_and_one_run_per_timeline(user
     # zoom: the wheel narrows the window, the ticks stay readable labels
     before = page.locator("#gantt .tick-label").all_text_contents()
     page.locator("#gantt svg").hover()
-    page.mouse.wheel(0, -400)
+    for _ in range(5):  # 0.8 each: a third of the window, past the next smaller tick step
+        page.mouse.wheel(0, -400)
+        page.wait_for_timeout(60)
     page.wait_for_timeout(200)
     after = page.locator("#gantt .tick-label").all_text_contents()
     assert after and after != before
