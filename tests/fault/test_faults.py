@@ -508,7 +508,10 @@ def test_rt27_dependencies_and_priorities(tm, fault):
     assert task(tree, "c").status == "completed"
     order = [e["task"] for e in fault.starts() if e["task"].startswith("p")]
     assert order == ["p0", "p1", "p2", "p3"]
-    assert Tree.objects.get(id=tree.id).status == "failed"
+    # the root depends on every child optionally: a's failure is handled, the run completes
+    # (SEMANTICS "Tree status": the run's leaves decide)
+    finished = Tree.objects.get(id=tree.id)
+    assert finished.status == "completed" and finished.handled_failures == 1
     assert_invariants([tree.id], settled=True, log_entries=fault.executions())
     report("RT-27", "required dep failed -> upstream_failed; optional dep -> runs; priority order", None, 0)
 
@@ -592,7 +595,7 @@ def test_rt30_cancel_running_tasks(tm, fault):
         t = task(tree, name)
         assert t.status == "cancelled" and t.error_type == "cancelled" and t.attempts.count() == 1
     after = task(tree, "after")
-    assert after.status == "cancelled" and after.error_type == "upstream_failed"
+    assert after.status == "cancelled" and after.error_type == "upstream_cancelled"  # a user's cancel
     wait_until(lambda: not ResourceLock.objects.exists(), 3)
     assert_invariants([tree.id], settled=True)
     report("RT-30", "cancel a running task: cooperative stop", coop_latency, 0)
