@@ -31,8 +31,3 @@ def check(user, executor_ids: Iterable[str], label: str = "") -> None:
         if not may_use(user, executor_id):
             raise UnknownExecutor(MSG_STAFF_ONLY.format(label=label, executor=executor_id),
                                   details={"executor": executor_id})
-
-
-def visible(user, described: list[dict]) -> list[dict]:
-    """The catalogue entries (``registry.describe_all()``) this user may use."""
-    return [item for item in described if may_use(user, item["id"])]
