@@ -2,6 +2,7 @@
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -105,7 +106,9 @@ def test_make_run_roles_serve_and_stop_cleanly(user, subprocess_env, processes, 
     env = {**subprocess_env, "ARBOR_DISPATCH": "none", "ARBOR_DEMO_USER": "demo-e2e"}
     demo = manage(["arbor_demo"], env)
     assert demo.returncode == 0 and "demo-arbor" in demo.stdout
-    port = 58090
+    with socket.socket() as probe:  # a free port: parallel runs of the suite must not collide
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     up = processes.start(["arbor_up", "--port", str(port)], {**subprocess_env, "ALLOWED_HOSTS": "127.0.0.1"},
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -124,7 +127,7 @@ def test_make_run_roles_serve_and_stop_cleanly(user, subprocess_env, processes, 
     up.send_signal(signal.SIGINT)  # what Ctrl-C does
     out, _ = up.communicate(timeout=60)
     assert up.returncode == 0, out
-    assert "Arbor is running at http://127.0.0.1:58090/" in out and "Arbor stopped." in out
+    assert f"Arbor is running at http://127.0.0.1:{port}/" in out and "Arbor stopped." in out
 
 
 def test_examples_are_valid_json_arrays():
