@@ -102,20 +102,23 @@ def free_port() -> int:
 
 
 def child(args, env, **kw):
-    return subprocess.run([sys.executable, __file__, *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                          check=True, **kw)
+    return subprocess.run(
+        [sys.executable, __file__, *args], env=env, cwd=ROOT, capture_output=True, text=True, check=True, **kw
+    )
 
 
 def base_env(database_url: str, redis_url: str = "") -> dict:
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
-    env.update({
-        "DATABASE_URL": database_url,
-        "DJANGO_SETTINGS_MODULE": "orchestrator_site.settings",
-        "ARBOR_DISPATCH": "none",
-        "ARBOR_VAR_DIR": str(WORK),
-        "ARBOR_LOG_LEVEL": "WARNING",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "DJANGO_SETTINGS_MODULE": "orchestrator_site.settings",
+            "ARBOR_DISPATCH": "none",
+            "ARBOR_VAR_DIR": str(WORK),
+            "ARBOR_LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     if redis_url:
         env["REDIS_URL"] = redis_url
     return env
@@ -127,8 +130,15 @@ PG_ENV = {"ARBOR_PG_PORT": "55450", "ARBOR_PG_DIR": str(ROOT / ".tmp" / "live-be
 
 def postgres_url() -> str | None:
     try:
-        url = subprocess.run(["bash", "scripts/pg.sh", "start"], cwd=ROOT, capture_output=True, text=True,
-                             check=True, timeout=120, env={**os.environ, **PG_ENV}).stdout.strip()
+        url = subprocess.run(
+            ["bash", "scripts/pg.sh", "start"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+            env={**os.environ, **PG_ENV},
+        ).stdout.strip()
     except Exception as exc:  # no PostgreSQL here
         print(f"(PostgreSQL unavailable: {exc})")
         return None
@@ -159,8 +169,11 @@ class Redis:
         binary = shutil.which("redis-server")
         if not binary:
             return None
-        self.proc = subprocess.Popen([binary, "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(100):
             try:
                 with socket.create_connection(("127.0.0.1", REDIS_PORT), timeout=0.1):
@@ -177,9 +190,22 @@ class Redis:
 
 def start_daphne(env) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                             "orchestrator_site.asgi:application"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=open(WORK / "daphne.log", "a"))  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "orchestrator_site.asgi:application",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(WORK / "daphne.log", "a"),  # noqa: SIM115
+    )
     for _ in range(400):
         if proc.poll() is not None:
             raise RuntimeError("daphne exited; see " + str(WORK / "daphne.log"))
@@ -205,16 +231,33 @@ async def measure(port: int, env: dict, tree: str, token: str, events: int, inte
     from websockets.asyncio.client import connect
 
     received: dict[int, float] = {}
-    async with connect(f"ws://127.0.0.1:{port}/ws/trees/{tree}/", origin=f"http://127.0.0.1:{port}",
-                       additional_headers={"Authorization": f"Bearer {token}"}, proxy=None, max_size=None,
-                       max_queue=None) as ws:
+    async with connect(
+        f"ws://127.0.0.1:{port}/ws/trees/{tree}/",
+        origin=f"http://127.0.0.1:{port}",
+        additional_headers={"Authorization": f"Bearer {token}"},
+        proxy=None,
+        max_size=None,
+        max_queue=None,
+    ) as ws:
         snap = json.loads(await ws.recv())
         assert snap["type"] == "snapshot", snap
         await asyncio.sleep(1.0)  # the tail settles (and, with a wake-up source, stops polling fast)
         writer = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--role", "write", "--tree", tree, "--events", str(events),
-            "--interval", str(interval), env=env, cwd=str(ROOT), stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            __file__,
+            "--role",
+            "write",
+            "--tree",
+            tree,
+            "--events",
+            str(events),
+            "--interval",
+            str(interval),
+            env=env,
+            cwd=str(ROOT),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         last = snap["seq"] + events
         while not received or max(received) < last:
             frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
@@ -244,7 +287,9 @@ def run_path(name: str, database_url: str, redis_url: str, events: int, interval
     return {
         "path": name,
         "database": "postgresql" if database_url.startswith("postgres") else "sqlite",
-        "wake_up": {"sqlite": "poll", "postgres": "LISTEN/NOTIFY", "redis": "channels_redis group_send"}[name],
+        "wake_up": {"sqlite": "poll", "postgres": "LISTEN/NOTIFY", "redis": "channels_redis group_send"}[
+            name
+        ],
         "events": len(lat),
         "interval_ms": interval * 1000,
         "p50_ms": round(statistics.median(lat), 2),
@@ -290,24 +335,44 @@ def main() -> None:
             print(f"  {name}: done", flush=True)
     finally:
         redis.stop()
-        subprocess.run(["bash", "scripts/pg.sh", "destroy"], cwd=ROOT, capture_output=True,
-                       env={**os.environ, **PG_ENV}, check=False)
+        subprocess.run(
+            ["bash", "scripts/pg.sh", "destroy"],
+            cwd=ROOT,
+            capture_output=True,
+            env={**os.environ, **PG_ENV},
+            check=False,
+        )
     print()
-    print(f"{'path':<10} {'database':<11} {'wake-up':<27} {'n':>4} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
-          f"{'max ms':>8} {'target':>7}  met")
+    print(
+        f"{'path':<10} {'database':<11} {'wake-up':<27} {'n':>4} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
+        f"{'max ms':>8} {'target':>7}  met"
+    )
     for r in results:
-        print(f"{r['path']:<10} {r['database']:<11} {r['wake_up']:<27} {r['events']:>4} {r['p50_ms']:>8.2f} "
-              f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.2f} {r['target_p99_ms']:>7.0f}  "
-              f"{'yes' if r['met'] else 'NO'}")
+        print(
+            f"{r['path']:<10} {r['database']:<11} {r['wake_up']:<27} {r['events']:>4} {r['p50_ms']:>8.2f} "
+            f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.2f} {r['target_p99_ms']:>7.0f}  "
+            f"{'yes' if r['met'] else 'NO'}"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "benchmark": "live commit-to-client latency",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_average": [round(x, 2) for x in os.getloadavg()]},
-        "events_per_path": args.events, "interval_ms": args.interval * 1000, "warmup_events": WARMUP,
-        "results": results,
-        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "benchmark": "live commit-to-client latency",
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "load_average": [round(x, 2) for x in os.getloadavg()],
+                },
+                "events_per_path": args.events,
+                "interval_ms": args.interval * 1000,
+                "warmup_events": WARMUP,
+                "results": results,
+                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"\nwrote {RESULTS.relative_to(ROOT)}")
 
 

@@ -51,18 +51,29 @@ STATS_FILE = ROOT / ".tmp" / f"bench-worker-stats-{os.getpid()}.jsonl"
 def w1_exact():
     """1 root -> 500 parallel -> 1 final."""
     tasks = [{"id": "root", "name": "root", "executor": "noop"}]
-    tasks += [{"id": f"p{i}", "name": f"p{i}", "executor": "noop", "parent_id": "root", "dependencies": ["root"]}
-              for i in range(500)]
-    tasks.append({"id": "final", "name": "final", "executor": "noop", "parent_id": "root",
-                  "dependencies": [f"p{i}" for i in range(500)]})
+    tasks += [
+        {"id": f"p{i}", "name": f"p{i}", "executor": "noop", "parent_id": "root", "dependencies": ["root"]}
+        for i in range(500)
+    ]
+    tasks.append(
+        {
+            "id": "final",
+            "name": "final",
+            "executor": "noop",
+            "parent_id": "root",
+            "dependencies": [f"p{i}" for i in range(500)],
+        }
+    )
     return tasks
 
 
 def w2():
     """A chain of 200."""
     tasks = [{"id": "n0", "name": "n0", "executor": "noop"}]
-    tasks += [{"id": f"n{i}", "name": f"n{i}", "executor": "noop", "parent_id": "n0", "dependencies": [f"n{i - 1}"]}
-              for i in range(1, 200)]
+    tasks += [
+        {"id": f"n{i}", "name": f"n{i}", "executor": "noop", "parent_id": "n0", "dependencies": [f"n{i - 1}"]}
+        for i in range(1, 200)
+    ]
     return tasks
 
 
@@ -80,8 +91,15 @@ def w4():
     for layer in range(10):
         for i in range(100):
             deps = [] if layer == 0 else [f"l{layer - 1}_{j}" for j in rng.sample(range(100), 3)]
-            tasks.append({"id": f"l{layer}_{i}", "name": f"l{layer}_{i}", "executor": "noop",
-                          "parent_id": "root", "dependencies": deps})
+            tasks.append(
+                {
+                    "id": f"l{layer}_{i}",
+                    "name": f"l{layer}_{i}",
+                    "executor": "noop",
+                    "parent_id": "root",
+                    "dependencies": deps,
+                }
+            )
     return tasks
 
 
@@ -107,8 +125,13 @@ PER_HOP = {"W2", "W6"}
 
 def start_workers(env_extra=None):
     env = {**os.environ, "ARBOR_BENCH_STATS": str(STATS_FILE), **(env_extra or {})}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "arbor_worker"], env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "arbor_worker"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     # wait until the cluster's workers are up: the qcluster child has spawned its workers
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -183,15 +206,17 @@ def run_workload(name, user, workers_proc, runs):
         cpu1, q1, s1 = cpu_seconds(workers_proc), worker_queries(), pg_statements()
         assert status == "completed", status
         assert Task.objects.filter(tree=tree, status="completed").count() == n
-        results.append({
-            "wall_s": wall,
-            "tasks_per_s": n / wall,
-            "per_hop_ms": wall / n * 1000 if name in PER_HOP else None,
-            "worker_queries_per_task": (q1 - q0) / n if q1 else None,
-            "pg_statements_per_task": (s1 - s0) / n if s0 is not None and s1 is not None else None,
-            "cpu_s_per_task": (cpu1 - cpu0) / n,
-            "tasks": n,
-        })
+        results.append(
+            {
+                "wall_s": wall,
+                "tasks_per_s": n / wall,
+                "per_hop_ms": wall / n * 1000 if name in PER_HOP else None,
+                "worker_queries_per_task": (q1 - q0) / n if q1 else None,
+                "pg_statements_per_task": (s1 - s0) / n if s0 is not None and s1 is not None else None,
+                "cpu_s_per_task": (cpu1 - cpu0) / n,
+                "tasks": n,
+            }
+        )
     return results
 
 
@@ -202,8 +227,16 @@ def creation_bench(user, runs, n=10_000):
     client = Client()
     client.force_login(user)
     tasks = [{"id": "root", "name": "root", "executor": "noop"}]
-    tasks += [{"id": f"c{i}", "name": f"c{i}", "executor": "noop", "parent_id": "root",
-               "dependencies": [f"c{i - 1}"] if i % 10 != 1 else []} for i in range(1, n)]
+    tasks += [
+        {
+            "id": f"c{i}",
+            "name": f"c{i}",
+            "executor": "noop",
+            "parent_id": "root",
+            "dependencies": [f"c{i - 1}"] if i % 10 != 1 else [],
+        }
+        for i in range(1, n)
+    ]
     body = json.dumps(tasks)
     out = []
     for _ in range(runs):
@@ -276,9 +309,20 @@ def main():
         for name in WORKLOADS:
             if name in only:
                 rows = run_workload(name, user, proc, args.runs)
-                report["workloads"][name] = {"runs": rows, **{
-                    k: median(rows, k) for k in ("wall_s", "tasks_per_s", "per_hop_ms", "worker_queries_per_task",
-                                                 "pg_statements_per_task", "cpu_s_per_task")}}
+                report["workloads"][name] = {
+                    "runs": rows,
+                    **{
+                        k: median(rows, k)
+                        for k in (
+                            "wall_s",
+                            "tasks_per_s",
+                            "per_hop_ms",
+                            "worker_queries_per_task",
+                            "pg_statements_per_task",
+                            "cpu_s_per_task",
+                        )
+                    },
+                }
                 print(f"{args.db} {name}: median {report['workloads'][name]['wall_s']:.3f}s", flush=True)
     finally:
         stop_workers(proc)
@@ -302,18 +346,29 @@ def print_table(report):
     print(f"\nArbor on {report['db']}, {report['workers']} workers, median of {report['runs']} runs")
     print(f"{'workload':<10}{'wall s':>9}{'tasks/s':>10}{'ms/hop':>9}{'queries/task':>14}{'cpu s/task':>12}")
     for name, row in report["workloads"].items():
-        q = row["pg_statements_per_task"] if row.get("pg_statements_per_task") else row["worker_queries_per_task"]
-        print(f"{name:<10}{fmt(row['wall_s'], '.3f'):>9}{fmt(row['tasks_per_s'], '.0f'):>10}"
-              f"{fmt(row['per_hop_ms'], '.2f'):>9}{fmt(q, '.1f'):>14}{fmt(row['cpu_s_per_task'], '.5f'):>12}")
+        q = (
+            row["pg_statements_per_task"]
+            if row.get("pg_statements_per_task")
+            else row["worker_queries_per_task"]
+        )
+        print(
+            f"{name:<10}{fmt(row['wall_s'], '.3f'):>9}{fmt(row['tasks_per_s'], '.0f'):>10}"
+            f"{fmt(row['per_hop_ms'], '.2f'):>9}{fmt(q, '.1f'):>14}{fmt(row['cpu_s_per_task'], '.5f'):>12}"
+        )
     if "create_10000" in report:
         c = report["create_10000"]
-        print(f"create 10,000-task tree via REST: {fmt(c.get('wall_s'), '.3f')} s {c['runs'][0].get('error', '')}")
+        print(
+            f"create 10,000-task tree via REST: {fmt(c.get('wall_s'), '.3f')} s {c['runs'][0].get('error', '')}"
+        )
     if "scale" in report:
         s = report["scale"]
         print(f"scale checks with {s['tasks_in_db']} tasks in the database:")
         for key in ("task_list_page", "task_list_filtered", "tree_list_page", "tree_2000_tasks"):
             v = s[key]
-            print(f"  {key:<22} " + (v["error"] if "error" in v else f"p50 {v['p50_ms']:.1f} ms  p95 {v['p95_ms']:.1f} ms"))
+            print(
+                f"  {key:<22} "
+                + (v["error"] if "error" in v else f"p50 {v['p50_ms']:.1f} ms  p95 {v['p95_ms']:.1f} ms")
+            )
 
 
 if __name__ == "__main__":

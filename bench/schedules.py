@@ -55,8 +55,13 @@ def percentile(values, q):
 
 def start_worker(index: int, var: Path):
     env = {**os.environ, "ARBOR_VAR_DIR": str(var / f"w{index}")}
-    return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "arbor_worker"], env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "arbor_worker"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def stop_worker(proc):
@@ -70,9 +75,13 @@ def stop_worker(proc):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--schedules", type=int, default=1000)
-    parser.add_argument("--spread", type=float, default=60.0, help="seconds over which the due times are spread")
+    parser.add_argument(
+        "--spread", type=float, default=60.0, help="seconds over which the due times are spread"
+    )
     parser.add_argument("--processes", type=int, default=2, help="arbor_worker supervisors")
-    parser.add_argument("--lead", type=float, default=10.0, help="seconds between setup and the first due time")
+    parser.add_argument(
+        "--lead", type=float, default=10.0, help="seconds between setup and the first due time"
+    )
     args = parser.parse_args()
     from django.core.management import call_command
 
@@ -80,8 +89,10 @@ def main():
     user, _ = get_user_model().objects.get_or_create(username="bench-schedules")
     Tree.objects.filter(owner=user).delete()  # schedules and fires cascade
     print(f"{connection.vendor}: creating {args.schedules} trees…", flush=True)
-    made = [trees.tree_create(owner=user, tasks=[{"id": "r", "name": f"sched-{i}", "executor": "noop"}])
-            for i in range(args.schedules)]
+    made = [
+        trees.tree_create(owner=user, tasks=[{"id": "r", "name": f"sched-{i}", "executor": "noop"}])
+        for i in range(args.schedules)
+    ]
     var = ROOT / ".tmp" / f"bench-schedules-{os.getpid()}"
     var.mkdir(parents=True, exist_ok=True)
     procs = [start_worker(i, var) for i in range(args.processes)]
@@ -93,8 +104,11 @@ def main():
             due = first + dt.timedelta(seconds=step * i)
             schedules.schedule_create(owner=user, tree=tree, kind="once", expression=due.isoformat())
         ids = list(Schedule.objects.filter(owner=user).values_list("id", flat=True))
-        print(f"due from {first:%H:%M:%S} over {args.spread:g}s; {args.processes} arbor_worker(s) × "
-              f"{settings.ARBOR_WORKERS} worker(s); tick {settings.ARBOR_SCHEDULER_INTERVAL}s", flush=True)
+        print(
+            f"due from {first:%H:%M:%S} over {args.spread:g}s; {args.processes} arbor_worker(s) × "
+            f"{settings.ARBOR_WORKERS} worker(s); tick {settings.ARBOR_SCHEDULER_INTERVAL}s",
+            flush=True,
+        )
         deadline = time.monotonic() + args.lead + args.spread + 300
         while time.monotonic() < deadline:
             if ScheduleFire.objects.filter(schedule_id__in=ids).count() >= len(ids):
@@ -104,27 +118,46 @@ def main():
     finally:
         for proc in procs:
             stop_worker(proc)
-    fires = list(ScheduleFire.objects.filter(schedule_id__in=ids).values("scheduled_for", "fired_at", "started_at",
-                                                                           "status", "worker"))
-    per_schedule = ScheduleFire.objects.filter(schedule_id__in=ids).values("schedule_id").annotate(n=Count("id"))
+    fires = list(
+        ScheduleFire.objects.filter(schedule_id__in=ids).values(
+            "scheduled_for", "fired_at", "started_at", "status", "worker"
+        )
+    )
+    per_schedule = (
+        ScheduleFire.objects.filter(schedule_id__in=ids).values("schedule_id").annotate(n=Count("id"))
+    )
     duplicates = sum(1 for row in per_schedule if row["n"] > 1)
     runs = sum(Tree.objects.filter(owner=user).values_list("run_count", flat=True))
     late = [(f["fired_at"] - f["scheduled_for"]).total_seconds() for f in fires]
     start_late = [(f["started_at"] - f["scheduled_for"]).total_seconds() for f in fires if f["started_at"]]
     report = {
-        "db": connection.vendor, "schedules": len(ids), "fired": len(fires), "spread_s": args.spread,
-        "processes": args.processes, "workers_per_process": settings.ARBOR_WORKERS,
-        "tick_s": settings.ARBOR_SCHEDULER_INTERVAL, "schedules_with_two_fires": duplicates, "tree_runs": runs,
-        "fired_by": sorted({f["worker"].rsplit(":", 1)[0] + ":" + f["worker"].rsplit(":", 1)[1] for f in fires}),
-        "lateness_s": {q: percentile(late, n) for q, n in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))},
-        "run_start_lateness_s": {q: percentile(start_late, n) for q, n in (("p50", 50), ("p99", 99), ("max", 100))},
+        "db": connection.vendor,
+        "schedules": len(ids),
+        "fired": len(fires),
+        "spread_s": args.spread,
+        "processes": args.processes,
+        "workers_per_process": settings.ARBOR_WORKERS,
+        "tick_s": settings.ARBOR_SCHEDULER_INTERVAL,
+        "schedules_with_two_fires": duplicates,
+        "tree_runs": runs,
+        "fired_by": sorted(
+            {f["worker"].rsplit(":", 1)[0] + ":" + f["worker"].rsplit(":", 1)[1] for f in fires}
+        ),
+        "lateness_s": {
+            q: percentile(late, n) for q, n in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))
+        },
+        "run_start_lateness_s": {
+            q: percentile(start_late, n) for q, n in (("p50", 50), ("p99", 99), ("max", 100))
+        },
     }
     out = ROOT / "bench" / "results" / f"schedules-{connection.vendor}-spread{int(args.spread)}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=str))
     lat = report["lateness_s"]
     print(f"fired {len(fires)}/{len(ids)}; schedules fired twice: {duplicates}; tree runs: {runs}")
-    print(f"fire lateness: p50 {lat['p50']:.3f}s  p90 {lat['p90']:.3f}s  p99 {lat['p99']:.3f}s  max {lat['max']:.3f}s")
+    print(
+        f"fire lateness: p50 {lat['p50']:.3f}s  p90 {lat['p90']:.3f}s  p99 {lat['p99']:.3f}s  max {lat['max']:.3f}s"
+    )
     print(f"JSON: {out}")
 
 

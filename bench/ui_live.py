@@ -49,8 +49,14 @@ CLICK_TARGET = """() => {
 
 
 def start_worker() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "arbor_worker"], cwd=ROOT, env=os.environ.copy(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "arbor_worker"],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
 
 
 def stop(proc: subprocess.Popen, grace: float = 15) -> None:
@@ -78,7 +84,9 @@ def main() -> None:
     from tasks_app.models import Tree
     from tasks_app.services import trees
 
-    os.environ["ARBOR_DISPATCH"] = "q2"  # the server and the worker wake the cluster (this process never runs tasks)
+    os.environ["ARBOR_DISPATCH"] = (
+        "q2"  # the server and the worker wake the cluster (this process never runs tasks)
+    )
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user("bench", password="bench-pass-123")
     tasks = tree_tasks(args.tasks)
@@ -98,7 +106,9 @@ def main() -> None:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+            )
             out["browser"] = f"chromium {browser.version}"
             context = browser.new_context(viewport={"width": 1280, "height": 720})
             context.add_cookies([{"name": "sessionid", "value": cookie, "url": base}])
@@ -144,24 +154,28 @@ def main() -> None:
                 page.wait_for_timeout(100)
             run_seconds = time.perf_counter() - t_run
             frames = page.evaluate("window.__frameRec = false, window.__frames")
-            shown = page.evaluate("Array.from(arborRun.state.tasks.values()).filter(t => t.status === 'completed').length")
+            shown = page.evaluate(
+                "Array.from(arborRun.state.tasks.values()).filter(t => t.status === 'completed').length"
+            )
             browser.close()
         db_tree = Tree.objects.get(id=tree.id)
         frames = frames[1:]  # the first delta spans the setup
-        out.update({
-            "run_finished_in_view": finished,
-            "run_seconds": round(run_seconds, 1),
-            "tree_status_in_db": db_tree.status,
-            "completed_shown": shown,
-            "frames": len(frames),
-            "frame_mean_ms": round(statistics.fmean(frames), 1) if frames else None,
-            "frame_p50_ms": round(percentile(frames, 50), 1),
-            "frame_p95_ms": round(percentile(frames, 95), 1),
-            "frame_max_ms": round(max(frames), 1) if frames else None,
-            "frames_over_50ms": sum(1 for f in frames if f > 50),
-            "fps": round(len(frames) / run_seconds, 1) if run_seconds else None,
-            "click_to_detail_ms": [round(c) for c in clicks],
-        })
+        out.update(
+            {
+                "run_finished_in_view": finished,
+                "run_seconds": round(run_seconds, 1),
+                "tree_status_in_db": db_tree.status,
+                "completed_shown": shown,
+                "frames": len(frames),
+                "frame_mean_ms": round(statistics.fmean(frames), 1) if frames else None,
+                "frame_p50_ms": round(percentile(frames, 50), 1),
+                "frame_p95_ms": round(percentile(frames, 95), 1),
+                "frame_max_ms": round(max(frames), 1) if frames else None,
+                "frames_over_50ms": sum(1 for f in frames if f > 50),
+                "fps": round(len(frames) / run_seconds, 1) if run_seconds else None,
+                "click_to_detail_ms": [round(c) for c in clicks],
+            }
+        )
     finally:
         stop(worker)
         stop(server, 10)
@@ -170,16 +184,26 @@ def main() -> None:
         shutil.rmtree(TMP, ignore_errors=True)
 
     c = out["click_to_detail_ms"]
-    print(f"\nArbor run view while a {out['tasks']}-task tree runs ({out['task_seconds']} s sleeps, 1 worker process), "
-          f"{out['browser']}, 1280x720")
-    print(f"  first render {out['first_render_ms']} ms, interactive {out['interactive_ms']} ms, "
-          f"blocking {out['blocking_ms']} ms, {out['visible_nodes']} nodes drawn")
-    print(f"  run: {out['run_seconds']} s until the page showed it finished ({'yes' if out['run_finished_in_view'] else 'NO'}; "
-          f"db: {out['tree_status_in_db']}, {out['completed_shown']} completed shown)")
-    print(f"  frames: {out['frames']} ({out['fps']}/s), mean {out['frame_mean_ms']} ms, p50 {out['frame_p50_ms']} ms, "
-          f"p95 {out['frame_p95_ms']} ms, max {out['frame_max_ms']} ms, {out['frames_over_50ms']} over 50 ms")
-    print(f"  click→detail during the run: median {round(statistics.median(c)) if c else '—'} ms, "
-          f"max {max(c) if c else '—'} ms ({len(c)} clicks)")
+    print(
+        f"\nArbor run view while a {out['tasks']}-task tree runs ({out['task_seconds']} s sleeps, 1 worker process), "
+        f"{out['browser']}, 1280x720"
+    )
+    print(
+        f"  first render {out['first_render_ms']} ms, interactive {out['interactive_ms']} ms, "
+        f"blocking {out['blocking_ms']} ms, {out['visible_nodes']} nodes drawn"
+    )
+    print(
+        f"  run: {out['run_seconds']} s until the page showed it finished ({'yes' if out['run_finished_in_view'] else 'NO'}; "
+        f"db: {out['tree_status_in_db']}, {out['completed_shown']} completed shown)"
+    )
+    print(
+        f"  frames: {out['frames']} ({out['fps']}/s), mean {out['frame_mean_ms']} ms, p50 {out['frame_p50_ms']} ms, "
+        f"p95 {out['frame_p95_ms']} ms, max {out['frame_max_ms']} ms, {out['frames_over_50ms']} over 50 ms"
+    )
+    print(
+        f"  click→detail during the run: median {round(statistics.median(c)) if c else '—'} ms, "
+        f"max {max(c) if c else '—'} ms ({len(c)} clicks)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))
 

@@ -34,14 +34,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 TMP = Path(tempfile.mkdtemp(prefix="arbor-ui-bench-"))
-os.environ.update({
-    "DJANGO_SETTINGS_MODULE": "orchestrator_site.settings",
-    "ARBOR_VAR_DIR": str(TMP),
-    "DEBUG": "1",
-    "ARBOR_DISPATCH": "none",
-    "ARBOR_LOG_LEVEL": "WARNING",
-    "DJANGO_ALLOW_ASYNC_UNSAFE": "true",
-})
+os.environ.update(
+    {
+        "DJANGO_SETTINGS_MODULE": "orchestrator_site.settings",
+        "ARBOR_VAR_DIR": str(TMP),
+        "DEBUG": "1",
+        "ARBOR_DISPATCH": "none",
+        "ARBOR_LOG_LEVEL": "WARNING",
+        "DJANGO_ALLOW_ASYNC_UNSAFE": "true",
+    }
+)
 os.environ.pop("DATABASE_URL", None)
 
 import django  # noqa: E402
@@ -56,8 +58,13 @@ from tasks_app.services import trees  # noqa: E402
 
 PORTS = range(58490, 58500)
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 INIT_SCRIPT = """
 window.__longtasks = [];
@@ -96,8 +103,20 @@ def free_port() -> int:
 
 def start_server(port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "orchestrator_site.asgi:application"],
-        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "orchestrator_site.asgi:application",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -121,7 +140,9 @@ def percentile(values, p):
 
 def measure_load(page, url: str, *, cold: bool) -> dict:
     if cold:
-        page.evaluate("() => { for (const k of Object.keys(localStorage)) if (k.startsWith('arbor.')) localStorage.removeItem(k); }")
+        page.evaluate(
+            "() => { for (const k of Object.keys(localStorage)) if (k.startsWith('arbor.')) localStorage.removeItem(k); }"
+        )
     page.goto(url)
     page.wait_for_selector("body[data-ready='1']", timeout=120_000)
     metrics = page.evaluate("JSON.parse(JSON.stringify(window.__arborMetrics))")
@@ -136,7 +157,9 @@ def measure_load(page, url: str, *, cold: bool) -> dict:
         const p = n.renderedPosition(); const box = cy.container().getBoundingClientRect();
         return {id: n.id(), x: box.left + p.x, y: box.top + p.y};
     }""")
-    page.evaluate("() => { window.__clickAt = 0; document.getElementById('detail').addEventListener('click', () => {}, {once: true}); }")
+    page.evaluate(
+        "() => { window.__clickAt = 0; document.getElementById('detail').addEventListener('click', () => {}, {once: true}); }"
+    )
     t0 = time.perf_counter()
     page.mouse.click(target["x"], target["y"])
     page.wait_for_selector(f'#detail [data-task="{target["id"]}"]', timeout=30_000)
@@ -226,7 +249,9 @@ def main() -> None:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+            )
             results["browser"] = f"chromium {browser.version}"
             context = browser.new_context(viewport={"width": 1280, "height": 720})
             context.add_cookies([{"name": "sessionid", "value": cookie, "url": base}])
@@ -268,19 +293,27 @@ def main() -> None:
         shutil.rmtree(TMP, ignore_errors=True)
 
     med = lambda rows, key: round(statistics.median(r[key] for r in rows))  # noqa: E731
-    print(f"\nArbor run view, {results['browser']}, viewport 1280x720, median of {args.runs} runs (ms from navigation start)")
-    print(f"{'tasks':>6} {'cache':>5} {'API KB':>7} {'fetch':>6} {'layout':>7} {'first render':>13} {'interactive':>12} "
-          f"{'blocking':>9} {'longest':>8} {'click→detail':>13}")
+    print(
+        f"\nArbor run view, {results['browser']}, viewport 1280x720, median of {args.runs} runs (ms from navigation start)"
+    )
+    print(
+        f"{'tasks':>6} {'cache':>5} {'API KB':>7} {'fetch':>6} {'layout':>7} {'first render':>13} {'interactive':>12} "
+        f"{'blocking':>9} {'longest':>8} {'click→detail':>13}"
+    )
     for n, row in results["sizes"].items():
         for kind in ("cold", "warm"):
             rows = row[kind]
-            print(f"{n:>6} {kind:>5} {row['payload_kb']:>7} {med(rows, 'fetch_ms'):>6} {med(rows, 'layout_ms'):>7} "
-                  f"{med(rows, 'first_render_ms'):>13} {med(rows, 'interactive_ms'):>12} {med(rows, 'total_blocking_ms'):>9} "
-                  f"{med(rows, 'longest_task_ms'):>8} {med(rows, 'click_to_detail_ms'):>13}")
+            print(
+                f"{n:>6} {kind:>5} {row['payload_kb']:>7} {med(rows, 'fetch_ms'):>6} {med(rows, 'layout_ms'):>7} "
+                f"{med(rows, 'first_render_ms'):>13} {med(rows, 'interactive_ms'):>12} {med(rows, 'total_blocking_ms'):>9} "
+                f"{med(rows, 'longest_task_ms'):>8} {med(rows, 'click_to_detail_ms'):>13}"
+            )
     u = results["updates"]
-    print(f"\n{u['events']} live updates on the {u['tasks']}-task tree in {u['seconds']} s ({u['applied']} applied): "
-          f"frame time mean {u['frame_mean_ms']} ms, p95 {u['frame_p95_ms']} ms, max {u['frame_max_ms']} ms, "
-          f"{u['frames_over_50ms']} of {u['frames']} frames over 50 ms; node moved {u['node_moved_px']} px (no re-layout)")
+    print(
+        f"\n{u['events']} live updates on the {u['tasks']}-task tree in {u['seconds']} s ({u['applied']} applied): "
+        f"frame time mean {u['frame_mean_ms']} ms, p95 {u['frame_p95_ms']} ms, max {u['frame_max_ms']} ms, "
+        f"{u['frames_over_50ms']} of {u['frames']} frames over 50 ms; node moved {u['node_moved_px']} px (no re-layout)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

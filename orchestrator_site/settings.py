@@ -124,7 +124,9 @@ SQLITE_OPTIONS = {
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 CONN_MAX_AGE = envint("ARBOR_DB_CONN_MAX_AGE", 600)
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)}
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)
+    }
 else:
     DATABASES = {
         "default": {
@@ -170,8 +172,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ARBOR_PASSWORD_MIN_LENGTH = envint("ARBOR_PASSWORD_MIN_LENGTH", 10)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": ARBOR_PASSWORD_MIN_LENGTH}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": ARBOR_PASSWORD_MIN_LENGTH},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -331,7 +335,9 @@ ARBOR_CACHE = os.environ.get("ARBOR_CACHE", "redis" if REDIS_URL else ("db" if D
 if ARBOR_CACHE == "redis":
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 elif ARBOR_CACHE == "db":
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "arbor_cache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "arbor_cache"}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "arbor"}}
 if REDIS_URL:
@@ -444,7 +450,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("ARBOR_LOG_LEVEL", "INFO")},
     "loggers": {
-        "django-q": {"level": os.environ.get("ARBOR_Q_LOG_LEVEL", "WARNING"), "propagate": True},  # its logger name
+        "django-q": {
+            "level": os.environ.get("ARBOR_Q_LOG_LEVEL", "WARNING"),
+            "propagate": True,
+        },  # its logger name
         "daphne": {"level": "WARNING"},
     },
 }

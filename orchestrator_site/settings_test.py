@@ -10,8 +10,10 @@ from .settings import BASE_DIR, DATABASES, Q_CLUSTER
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Client.login() passes no request, which django-axes refuses: see tests/auth_backends.py
-AUTHENTICATION_BACKENDS = ["tests.auth_backends.RequestOptionalAxesBackend",
-                           "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "tests.auth_backends.RequestOptionalAxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 # throttles stay on, at rates no ordinary test reaches (tests/security/test_throttling.py lowers them)
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "100000/min", "anon": "100000/min"}}  # noqa: F405
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "arbor-tests"}}
@@ -65,9 +67,11 @@ if os.environ.get("ARBOR_TEST_EXECUTORS"):
     ARBOR_EXECUTORS = {**globals().get("ARBOR_EXECUTORS", {}), **FAULT_EXECUTORS}
 if os.environ.get("ARBOR_TEST_Q_LOG"):
     LOGGING = {
-        "version": 1, "disable_existing_loggers": False,
-        "formatters": {"t": {"format": "%(asctime)s.%(msecs)03d %(process)d %(name)s %(message)s",
-                             "datefmt": "%H:%M:%S"}},
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "t": {"format": "%(asctime)s.%(msecs)03d %(process)d %(name)s %(message)s", "datefmt": "%H:%M:%S"}
+        },
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "t"}},
         "root": {"level": "WARNING", "handlers": ["console"]},
         "loggers": {"django-q": {"level": "INFO"}, "arbor": {"level": "INFO"}},

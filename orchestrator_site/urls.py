@@ -28,7 +28,8 @@ def _if_reset_enabled(view):
 
 def login_view(request, *args, **kwargs):
     return auth_views.LoginView.as_view(extra_context={"password_reset_enabled": _reset_enabled()})(
-        request, *args, **kwargs)
+        request, *args, **kwargs
+    )
 
 
 accounts_urls = [
@@ -37,13 +38,23 @@ accounts_urls = [
     path("password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("password_reset/", _if_reset_enabled(auth_views.PasswordResetView.as_view()), name="password_reset"),
-    path("password_reset/done/", _if_reset_enabled(auth_views.PasswordResetDoneView.as_view()),
-         name="password_reset_done"),
-    path("reset/<uidb64>/<token>/", _if_reset_enabled(auth_views.PasswordResetConfirmView.as_view()),
-         name="password_reset_confirm"),
-    path("reset/done/", _if_reset_enabled(auth_views.PasswordResetCompleteView.as_view()),
-         name="password_reset_complete"),
+    path(
+        "password_reset/done/",
+        _if_reset_enabled(auth_views.PasswordResetDoneView.as_view()),
+        name="password_reset_done",
+    ),
+    path(
+        "reset/<uidb64>/<token>/",
+        _if_reset_enabled(auth_views.PasswordResetConfirmView.as_view()),
+        name="password_reset_confirm",
+    ),
+    path(
+        "reset/done/",
+        _if_reset_enabled(auth_views.PasswordResetCompleteView.as_view()),
+        name="password_reset_complete",
+    ),
 ]
+
 
 @csrf_exempt  # only for the POST branch: a DRF view (session callers still need CSRF there)
 def root(request, *args, **kwargs):

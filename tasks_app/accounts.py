@@ -36,7 +36,9 @@ def _failures(request) -> int:
     username = get_client_username(request)
     if not ip or not username:
         return 0
-    found = AccessAttempt.objects.filter(ip_address=ip, username=username).aggregate(n=Max("failures_since_start"))
+    found = AccessAttempt.objects.filter(ip_address=ip, username=username).aggregate(
+        n=Max("failures_since_start")
+    )
     return int(found["n"] or 0)
 
 
@@ -65,13 +67,24 @@ def _on_logout(sender, request, user, **kwargs):
 def _on_login_failed(sender, credentials, request=None, **kwargs):
     username = str((credentials or {}).get("username") or "")
     locked = bool(getattr(request, "axes_locked_out", False))
-    audit.record(audit.AuditKind.LOGIN_FAILED, username=username, request=request, source=_source(request),
-                 locked_out=locked)
+    audit.record(
+        audit.AuditKind.LOGIN_FAILED,
+        username=username,
+        request=request,
+        source=_source(request),
+        locked_out=locked,
+    )
 
 
 def _on_locked_out(sender, request, username, ip_address, **kwargs):
-    audit.record(audit.AuditKind.LOCKED_OUT, username=str(username or ""), request=request, ip=ip_address,
-                 source=_source(request), cooloff_seconds=int(login_cooloff(request).total_seconds()))
+    audit.record(
+        audit.AuditKind.LOCKED_OUT,
+        username=str(username or ""),
+        request=request,
+        ip=ip_address,
+        source=_source(request),
+        cooloff_seconds=int(login_cooloff(request).total_seconds()),
+    )
 
 
 def connect_audit() -> None:

@@ -8,7 +8,9 @@ from django.core.checks import Error, Warning, register
 def executors_registered(app_configs, **kwargs):
     from tasks_app.executors import registry
 
-    return [Error(message, id="arbor.E001", hint="Fix ARBOR_EXECUTORS") for message in registry.check_registry()]
+    return [
+        Error(message, id="arbor.E001", hint="Fix ARBOR_EXECUTORS") for message in registry.check_registry()
+    ]
 
 
 @register()

@@ -25,7 +25,9 @@ class DatabaseUnavailableMiddleware:
                 message = "the database is unavailable; retry shortly"
             logger.warning("database error on %s: %s", request.path, exception)
             close_old_connections()
-            response = JsonResponse({"error": {"code": "database_unavailable", "message": message}}, status=503)
+            response = JsonResponse(
+                {"error": {"code": "database_unavailable", "message": message}}, status=503
+            )
             response["Retry-After"] = "5"
             return response
         return None

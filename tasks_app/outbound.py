@@ -51,8 +51,16 @@ IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 # Never sent as given: Host is always the URL's host; hop-by-hop and framing headers are refused.
 DROPPED_HEADERS = frozenset({"host"})
 REFUSED_HEADERS = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
-     "content-length"}
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "content-length",
+    }
 )
 # Dropped when a redirect leaves the original origin, so credentials only reach the host they were meant for.
 SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
@@ -75,9 +83,13 @@ MSG_NO_ADDRESS = "host {host!r} did not resolve to any address"
 MSG_REDIRECT_REFUSED = "redirect to {url!r} refused: {reason}"
 MSG_TOO_MANY_REDIRECTS = "more than {count} redirects from {url!r}"
 MSG_HEADER_REFUSED = "header {name!r} may not be set (hop-by-hop or message framing header)"
-MSG_BAD_ENTRY = "settings.{setting}: entry {entry!r} is not a host name, address or network with an optional :port or :*"
+MSG_BAD_ENTRY = (
+    "settings.{setting}: entry {entry!r} is not a host name, address or network with an optional :port or :*"
+)
 
-_NAME = re.compile(r"^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+_NAME = re.compile(
+    r"^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$"
+)
 
 
 class OutboundRefused(Exception):
@@ -292,7 +304,8 @@ def check_target(url: str, *, allowed: Iterable[str], setting: str = DEFAULT_SET
     if not any(entry.allows_port(scheme, port) for entry in matching):
         raise OutboundRefused(
             MSG_PORT_NOT_ALLOWED.format(port=port, host=host, setting=setting, entry=_entry_for(host, port)),
-            host=host, port=port,
+            host=host,
+            port=port,
         )
     path = parts.path or "/"
     if parts.query:
@@ -320,10 +333,14 @@ def check_url(url: str, *, allowed: Iterable[str], setting: str = DEFAULT_SETTIN
             continue
         raise OutboundRefused(
             MSG_ADDRESS_BLOCKED.format(
-                host=target.host, address=address, reason=reason, setting=setting,
+                host=target.host,
+                address=address,
+                reason=reason,
+                setting=setting,
                 entry=_entry_for(address, target.port),
             ),
-            host=target.host, address=address,
+            host=target.host,
+            address=address,
         )
     return Target(**{**target.__dict__, "addresses": tuple(addresses)})
 
@@ -491,7 +508,12 @@ def safe_request(
                 raise OutboundRefused(
                     MSG_REDIRECT_REFUSED.format(url=new_url, reason=exc.message), **exc.details
                 ) from None
-            if response.status == 303 and method != "HEAD" or response.status in (301, 302) and method == "POST":
+            if (
+                response.status == 303
+                and method != "HEAD"
+                or response.status in (301, 302)
+                and method == "POST"
+            ):
                 method, body = "GET", None
                 headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type",)}
             if new_target.origin != first_origin:

@@ -29,7 +29,9 @@ from tasks_app.models import (
 )
 
 ACTIONS = ("view", "change", "delete")
-MSG_NEEDS_PERMISSION = "you may not {action} {what} '{id}' of another user: it needs the permission {permission}"
+MSG_NEEDS_PERMISSION = (
+    "you may not {action} {what} '{id}' of another user: it needs the permission {permission}"
+)
 
 
 def model_permission(model, action: str) -> str:
@@ -93,11 +95,20 @@ def check_access(user, row, action: str = "view", *, request=None, source: str =
     if action != "view" and not sees_all(user, model, action):
         permission = model_permission(model, action)
         exc = PermissionDenied(
-            MSG_NEEDS_PERMISSION.format(action=action, what=model._meta.model_name, id=row.pk, permission=permission),
+            MSG_NEEDS_PERMISSION.format(
+                action=action, what=model._meta.model_name, id=row.pk, permission=permission
+            ),
             details={"permission": permission, "target": target},
         )
-        audit.record(audit.AuditKind.PERMISSION_DENIED, actor=user, request=request, source=source, target=target,
-                     permission=permission, action=action)
+        audit.record(
+            audit.AuditKind.PERMISSION_DENIED,
+            actor=user,
+            request=request,
+            source=source,
+            target=target,
+            permission=permission,
+            action=action,
+        )
         raise exc
     if request is None:  # internal reads (the interfaces pass their request or Channels scope)
         return
@@ -110,8 +121,15 @@ def check_access(user, row, action: str = "view", *, request=None, source: str =
         return
     else:
         request._arbor_staff_access = True
-    audit.record(audit.AuditKind.STAFF_ACCESS, actor=user, request=request, source=source, target=target,
-                 action=action, owner=row.owner_id)
+    audit.record(
+        audit.AuditKind.STAFF_ACCESS,
+        actor=user,
+        request=request,
+        source=source,
+        target=target,
+        action=action,
+        owner=row.owner_id,
+    )
 
 
 def tree_get(user, tree_id, action: str = "view", *, request=None, source: str = "") -> Tree:
@@ -151,8 +169,12 @@ def task_by_ref(user, ref) -> Task | None:
     ref = str(ref)
     if not ref or len(ref) > 255:
         return None
-    return (Task.objects.select_related("tree").filter(owner_id=user.pk, ref=ref)
-            .order_by("-created_at", "-position").first())
+    return (
+        Task.objects.select_related("tree")
+        .filter(owner_id=user.pk, ref=ref)
+        .order_by("-created_at", "-position")
+        .first()
+    )
 
 
 def tree_tasks(tree_id) -> list[Task]:
@@ -210,8 +232,17 @@ def partial_graph(task_ids) -> Graph:
         upstream_ids.add(up)
     ids = set(task_ids) | upstream_ids
     tasks = Task.objects.filter(id__in=ids).only(
-        "id", "name", "status", "priority", "parent_id", "position", "ready_at", "executor", "error_type",
-        "scheduled", "tree_id",
+        "id",
+        "name",
+        "status",
+        "priority",
+        "parent_id",
+        "position",
+        "ready_at",
+        "executor",
+        "error_type",
+        "scheduled",
+        "tree_id",
     )
     nodes = []
     for t in tasks:
@@ -220,8 +251,19 @@ def partial_graph(task_ids) -> Graph:
     return Graph(nodes)
 
 
-PARTIAL_NODE_FIELDS = ("id", "tree_id", "name", "status", "priority", "parent_id", "position", "ready_at",
-                       "executor", "error_type", "scheduled")
+PARTIAL_NODE_FIELDS = (
+    "id",
+    "tree_id",
+    "name",
+    "status",
+    "priority",
+    "parent_id",
+    "position",
+    "ready_at",
+    "executor",
+    "error_type",
+    "scheduled",
+)
 
 
 def partial_graph_from_rows(rows) -> Graph:
@@ -231,21 +273,56 @@ def partial_graph_from_rows(rows) -> Graph:
     edges = (
         Dependency.objects.filter(downstream_id__in=ids)
         .order_by("downstream_id", "position")
-        .values_list("downstream_id", "upstream_id", "required", "upstream__name", "upstream__status",
-                     "upstream__priority", "upstream__position", "upstream__error_type", "upstream__scheduled")
+        .values_list(
+            "downstream_id",
+            "upstream_id",
+            "required",
+            "upstream__name",
+            "upstream__status",
+            "upstream__priority",
+            "upstream__position",
+            "upstream__error_type",
+            "upstream__scheduled",
+        )
     )
     deps: dict = defaultdict(list)
     upstream_nodes: dict = {}
     for down, up, required, name, status, priority, position, error_type, scheduled in edges:
         deps[down].append(Dep(str(up), required))
-        upstream_nodes[up] = Node(id=str(up), name=name, status=Status(status), priority=priority,
-                                  created=position, error_type=error_type, in_scope=scheduled)
+        upstream_nodes[up] = Node(
+            id=str(up),
+            name=name,
+            status=Status(status),
+            priority=priority,
+            created=position,
+            error_type=error_type,
+            in_scope=scheduled,
+        )
     nodes = {}
-    for tid, _tree, name, status, priority, parent, position, ready_at, executor, error_type, scheduled in rows:
+    for (
+        tid,
+        _tree,
+        name,
+        status,
+        priority,
+        parent,
+        position,
+        ready_at,
+        executor,
+        error_type,
+        scheduled,
+    ) in rows:
         nodes[tid] = Node(
-            id=str(tid), name=name, status=Status(status), priority=priority, deps=tuple(deps.get(tid, ())),
-            parent=str(parent) if parent else None, created=position,
-            ready_at=ready_at.timestamp() if ready_at else None, executor=executor, error_type=error_type,
+            id=str(tid),
+            name=name,
+            status=Status(status),
+            priority=priority,
+            deps=tuple(deps.get(tid, ())),
+            parent=str(parent) if parent else None,
+            created=position,
+            ready_at=ready_at.timestamp() if ready_at else None,
+            executor=executor,
+            error_type=error_type,
             in_scope=scheduled,
         )
     for up, node in upstream_nodes.items():
@@ -255,7 +332,9 @@ def partial_graph_from_rows(rows) -> Graph:
 
 def dependents_of(task_ids) -> list:
     return list(
-        Dependency.objects.filter(upstream_id__in=list(task_ids)).values_list("downstream_id", flat=True).distinct()
+        Dependency.objects.filter(upstream_id__in=list(task_ids))
+        .values_list("downstream_id", flat=True)
+        .distinct()
     )
 
 
@@ -265,7 +344,17 @@ def task_attempts(task: Task) -> QuerySet[Attempt]:
 
 # --- events: the one wire form (websocket, SSE, REST event log) -----------------------------------
 
-EVENT_WIRE_FIELDS = ("id", "tree_id", "seq", "kind", "task_id", "data", "actor__username", "source", "created_at")
+EVENT_WIRE_FIELDS = (
+    "id",
+    "tree_id",
+    "seq",
+    "kind",
+    "task_id",
+    "data",
+    "actor__username",
+    "source",
+    "created_at",
+)
 
 
 def event_wire(row: dict) -> dict:
@@ -295,7 +384,9 @@ def tree_events(tree: Tree, *, after_seq: int = 0, limit: int = 1000) -> QuerySe
 
 
 def task_events(task: Task, *, after_seq: int = 0, limit: int = 1000) -> QuerySet[Event]:
-    return Event.objects.filter(tree_id=task.tree_id, task_id=task.id, seq__gt=after_seq).order_by("seq")[:limit]
+    return Event.objects.filter(tree_id=task.tree_id, task_id=task.id, seq__gt=after_seq).order_by("seq")[
+        :limit
+    ]
 
 
 def tree_attempts(tree: Tree, *, run: int | None = None) -> QuerySet[Attempt]:
@@ -319,7 +410,9 @@ def run_get(tree: Tree, number) -> Run:
 
 
 def run_attempts(run: Run) -> QuerySet[Attempt]:
-    return Attempt.objects.filter(run=run).select_related("run", "task").order_by("started_at", "number", "id")
+    return (
+        Attempt.objects.filter(run=run).select_related("run", "task").order_by("started_at", "number", "id")
+    )
 
 
 def task_lineage(user, task: Task) -> dict:
@@ -388,8 +481,12 @@ def throughput(user, *, bucket: str = "minute", count: int = 60, tree_id=None, n
     for i in range(count):
         t = start + step * i
         series.append({"t": t.isoformat().replace("+00:00", "Z"), "count": by_bucket.get(t, 0)})
-    return {"bucket": bucket, "start": series[0]["t"] if series else None, "total": sum(by_bucket.values()),
-            "series": series}
+    return {
+        "bucket": bucket,
+        "start": series[0]["t"] if series else None,
+        "total": sum(by_bucket.values()),
+        "series": series,
+    }
 
 
 def trunc_datetime(value: datetime.datetime, bucket: str) -> datetime.datetime:
@@ -458,15 +555,28 @@ def schedule_fires(schedule: Schedule) -> QuerySet[ScheduleFire]:
 
 def last_fires(schedule_ids) -> dict:
     """The latest fire of each schedule, by schedule id (two queries, whatever the history)."""
-    latest = ScheduleFire.objects.filter(schedule=OuterRef("pk")).order_by("-scheduled_for", "-id").values("id")[:1]
-    ids = [i for i in Schedule.objects.filter(id__in=list(schedule_ids)).annotate(last=Subquery(latest))
-           .values_list("last", flat=True) if i is not None]
+    latest = (
+        ScheduleFire.objects.filter(schedule=OuterRef("pk"))
+        .order_by("-scheduled_for", "-id")
+        .values("id")[:1]
+    )
+    ids = [
+        i
+        for i in Schedule.objects.filter(id__in=list(schedule_ids))
+        .annotate(last=Subquery(latest))
+        .values_list("last", flat=True)
+        if i is not None
+    ]
     return {fire.schedule_id: fire for fire in ScheduleFire.objects.filter(id__in=ids)}
 
 
 def upcoming_fires(user, *, limit: int = 10) -> QuerySet[Schedule]:
     """Active schedules by next fire time (the dashboard's "upcoming")."""
-    return schedule_queryset(user).filter(enabled=True, next_run_at__isnull=False).order_by("next_run_at")[:limit]
+    return (
+        schedule_queryset(user)
+        .filter(enabled=True, next_run_at__isnull=False)
+        .order_by("next_run_at")[:limit]
+    )
 
 
 # --- triggers and notifications -----------------------------------------------------------------

@@ -1,11 +1,11 @@
 """A Python API mirroring apflow's ``TaskManager`` usage, on top of Arbor's services.
 
-    from tasks_app.taskmanager import TaskManager
-    tm = TaskManager(user)
-    tree = tm.create_tree([{"id": "a", "name": "a", "executor": "noop"}, ...])
-    tm.execute(tree.id)
-    tree = tm.wait(tree.id, timeout=30)
-    print(tm.get_task(tree.id).status, tm.stats())
+from tasks_app.taskmanager import TaskManager
+tm = TaskManager(user)
+tree = tm.create_tree([{"id": "a", "name": "a", "executor": "noop"}, ...])
+tm.execute(tree.id)
+tree = tm.wait(tree.id, timeout=30)
+print(tm.get_task(tree.id).status, tm.stats())
 """
 
 from __future__ import annotations

@@ -6,8 +6,13 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 
@@ -28,7 +33,9 @@ def other_user(django_user_model):
 
 @pytest.fixture
 def staff_user(django_user_model):
-    return django_user_model.objects.create_user("root", password="pw-root-123", is_staff=True, is_superuser=True)
+    return django_user_model.objects.create_user(
+        "root", password="pw-root-123", is_staff=True, is_superuser=True
+    )
 
 
 @pytest.fixture
@@ -37,10 +44,12 @@ def executor_grants(user):
     docs/security.md. Returns the user."""
     from django.contrib.auth.models import Permission
 
-    user.user_permissions.add(*Permission.objects.filter(
-        content_type__app_label="tasks_app",
-        codename__in=["use_shell_command", "use_http_request", "use_python_function"],
-    ))
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="tasks_app",
+            codename__in=["use_shell_command", "use_http_request", "use_python_function"],
+        )
+    )
     for cache in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
         user.__dict__.pop(cache, None)
     return user

@@ -34,9 +34,15 @@ def record(inputs: dict, context, event: str, **extra) -> None:
     if not path:
         return
     line = {
-        "event": event, "task": context.task_name, "task_key": context.task_key,
-        "attempt_id": context.attempt_id, "attempt": context.attempt_number, "pid": os.getpid(),
-        "t": time.time(), "locks": inputs.get("locks") or [], **extra,
+        "event": event,
+        "task": context.task_name,
+        "task_key": context.task_key,
+        "attempt_id": context.attempt_id,
+        "attempt": context.attempt_number,
+        "pid": os.getpid(),
+        "t": time.time(),
+        "locks": inputs.get("locks") or [],
+        **extra,
     }
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:

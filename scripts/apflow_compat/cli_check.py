@@ -40,7 +40,9 @@ def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     if API_MODE is None:
         API_MODE = api_mode()
     if not API_MODE:
-        raise RuntimeError("the CLI's health check (POST / {}) failed: it would run against its local database")
+        raise RuntimeError(
+            "the CLI's health check (POST / {}) failed: it would run against its local database"
+        )
     return subprocess.run([APFLOW, *args], env=ENV, capture_output=True, text=True, timeout=timeout, cwd=CWD)
 
 
@@ -64,7 +66,9 @@ def client_call(method: str, *args, **kwargs):
     from apflow.cli.api_client import APIClient
 
     async def go():
-        async with APIClient(server_url=ENV["APFLOW_BASE_URL"], auth_token=ENV["APFLOW_ADMIN_AUTH_TOKEN"]) as c:
+        async with APIClient(
+            server_url=ENV["APFLOW_BASE_URL"], auth_token=ENV["APFLOW_ADMIN_AUTH_TOKEN"]
+        ) as c:
             return await getattr(c, method)(*args, **kwargs)
 
     return asyncio.run(go())
@@ -80,19 +84,38 @@ def main() -> int:
     try:
         proc = run("tasks", "create", "--file", path)
         created = json_out(proc)
-        check("tasks create", proc.returncode == 0 and created.get("ref") == f"{ref}-single",
-              f"rc={proc.returncode} " + (proc.stdout + proc.stderr)[-400:])
+        check(
+            "tasks create",
+            proc.returncode == 0 and created.get("ref") == f"{ref}-single",
+            f"rc={proc.returncode} " + (proc.stdout + proc.stderr)[-400:],
+        )
     except Exception as exc:
         check("tasks create", False, str(exc))
     try:  # a tree with a child, through the CLI's client
-        created = client_call("create_tasks", [
-            {"id": ref, "name": f"{ref}-root", "schemas": {"method": "aggregate_results_executor"},
-             "dependencies": [{"id": f"{ref}-child", "required": True}], "inputs": {}},
-            {"id": f"{ref}-child", "name": f"{ref}-child", "parent_id": ref, "executor": "echo", "inputs": {"v": 1}},
-        ])
+        created = client_call(
+            "create_tasks",
+            [
+                {
+                    "id": ref,
+                    "name": f"{ref}-root",
+                    "schemas": {"method": "aggregate_results_executor"},
+                    "dependencies": [{"id": f"{ref}-child", "required": True}],
+                    "inputs": {},
+                },
+                {
+                    "id": f"{ref}-child",
+                    "name": f"{ref}-child",
+                    "parent_id": ref,
+                    "executor": "echo",
+                    "inputs": {"v": 1},
+                },
+            ],
+        )
         root_id = created[0]["id"]
-        slow = client_call("create_tasks", [{"id": f"{ref}-slow", "name": f"{ref}-slow", "executor": "sleep",
-                                             "inputs": {"seconds": 30}}])
+        slow = client_call(
+            "create_tasks",
+            [{"id": f"{ref}-slow", "name": f"{ref}-slow", "executor": "sleep", "inputs": {"seconds": 30}}],
+        )
         slow_id = slow["id"]
     except Exception as exc:
         check("APIClient.create_tasks (the CLI's client)", False, str(exc))
@@ -109,17 +132,41 @@ def main() -> int:
         ("tasks get", ("tasks", "get", root_id), lambda p: json_out(p).get("ref") == ref),
         ("tasks get (client id)", ("tasks", "get", ref), lambda p: json_out(p).get("id") == root_id),
         ("tasks tree", ("tasks", "tree", root_id), lambda p: f"{ref}-child" in p.stdout),
-        ("tasks children", ("tasks", "children", "--parent-id", root_id), lambda p: f"{ref}-child" in p.stdout),
+        (
+            "tasks children",
+            ("tasks", "children", "--parent-id", root_id),
+            lambda p: f"{ref}-child" in p.stdout,
+        ),
         ("tasks count", ("tasks", "count"), lambda p: p.returncode == 0 and "total" in p.stdout.lower()),
         ("tasks status", ("tasks", "status", root_id), lambda p: root_id in p.stdout or ref in p.stdout),
-        ("tasks clone --dry-run", ("tasks", "clone", root_id, "--dry-run"), lambda p: f"{ref}-child" in p.stdout),
-        ("tasks clone", ("tasks", "clone", root_id), lambda p: p.returncode == 0 and "Successfully" in p.stdout),
-        ("tasks update", ("tasks", "update", f"{ref}-child", "--inputs", '{"v": 2}'),
-         lambda p: p.returncode == 0 and '"v": 2' in p.stdout),
-        ("tasks cancel", ("tasks", "cancel", slow_id), lambda p: p.returncode == 0 and "cancelled" in p.stdout),
+        (
+            "tasks clone --dry-run",
+            ("tasks", "clone", root_id, "--dry-run"),
+            lambda p: f"{ref}-child" in p.stdout,
+        ),
+        (
+            "tasks clone",
+            ("tasks", "clone", root_id),
+            lambda p: p.returncode == 0 and "Successfully" in p.stdout,
+        ),
+        (
+            "tasks update",
+            ("tasks", "update", f"{ref}-child", "--inputs", '{"v": 2}'),
+            lambda p: p.returncode == 0 and '"v": 2' in p.stdout,
+        ),
+        (
+            "tasks cancel",
+            ("tasks", "cancel", slow_id),
+            lambda p: p.returncode == 0 and "cancelled" in p.stdout,
+        ),
         ("tasks delete", ("tasks", "delete", f"{ref}-single"), lambda p: p.returncode == 0),
-        ("tasks scheduled list", ("tasks", "scheduled", "list"),
-         lambda p: p.returncode == 0 and "-32601" not in p.stdout + p.stderr and "404" not in p.stdout + p.stderr),
+        (
+            "tasks scheduled list",
+            ("tasks", "scheduled", "list"),
+            lambda p: (
+                p.returncode == 0 and "-32601" not in p.stdout + p.stderr and "404" not in p.stdout + p.stderr
+            ),
+        ),
     ]:
         try:
             proc = run(*args)
@@ -137,27 +184,65 @@ def api_client_calls(ref: str) -> None:
     base = f"{ref}-api"
     one: dict = {}
     steps = [
-        ("create_task", lambda: one.update(client_call("create_task", f"{base}-one", "noop")) or one,
-         lambda r: r.get("name") == f"{base}-one"),
-        ("create_tasks", lambda: client_call("create_tasks", [
-            {"id": base, "name": base, "executor": "noop"},
-            {"id": f"{base}-kid", "name": f"{base}-kid", "parent_id": base, "executor": "sleep",
-             "inputs": {"seconds": 30}}]), lambda r: isinstance(r, list) and len(r) == 2),
+        (
+            "create_task",
+            lambda: one.update(client_call("create_task", f"{base}-one", "noop")) or one,
+            lambda r: r.get("name") == f"{base}-one",
+        ),
+        (
+            "create_tasks",
+            lambda: client_call(
+                "create_tasks",
+                [
+                    {"id": base, "name": base, "executor": "noop"},
+                    {
+                        "id": f"{base}-kid",
+                        "name": f"{base}-kid",
+                        "parent_id": base,
+                        "executor": "sleep",
+                        "inputs": {"seconds": 30},
+                    },
+                ],
+            ),
+            lambda r: isinstance(r, list) and len(r) == 2,
+        ),
         ("get_task", lambda: client_call("get_task", base), lambda r: r.get("ref") == base),
-        ("get_task_tree", lambda: client_call("get_task_tree", base), lambda r: len(r.get("children", [])) == 1),
+        (
+            "get_task_tree",
+            lambda: client_call("get_task_tree", base),
+            lambda r: len(r.get("children", [])) == 1,
+        ),
         ("get_task_children", lambda: client_call("get_task_children", base), lambda r: len(r) == 1),
-        ("list_tasks", lambda: client_call("list_tasks", limit=500), lambda r: any(t.get("ref") == base for t in r)),
+        (
+            "list_tasks",
+            lambda: client_call("list_tasks", limit=500),
+            lambda r: any(t.get("ref") == base for t in r),
+        ),
         ("count_tasks", lambda: client_call("count_tasks"), lambda r: "total" in r),
-        ("update_task", lambda: client_call("update_task", f"{base}-kid", inputs={"seconds": 20}),
-         lambda r: r.get("inputs") == {"seconds": 20}),
-        ("clone_task", lambda: client_call("clone_task", task_id=base, save=False), lambda r: isinstance(r, list)),
+        (
+            "update_task",
+            lambda: client_call("update_task", f"{base}-kid", inputs={"seconds": 20}),
+            lambda r: r.get("inputs") == {"seconds": 20},
+        ),
+        (
+            "clone_task",
+            lambda: client_call("clone_task", task_id=base, save=False),
+            lambda r: isinstance(r, list),
+        ),
         ("copy_task", lambda: client_call("copy_task", task_id=base), lambda r: bool(r)),
         ("execute_task", lambda: client_call("execute_task", base), lambda r: r.get("success") is True),
-        ("get_task_status", lambda: client_call("get_task_status", f"{base}-kid"),
-         lambda r: r.get("name") == f"{base}-kid"),
+        (
+            "get_task_status",
+            lambda: client_call("get_task_status", f"{base}-kid"),
+            lambda r: r.get("name") == f"{base}-kid",
+        ),
         ("get_tasks_status", lambda: client_call("get_tasks_status", [base]), lambda r: len(r) == 1),
         ("call_method", lambda: client_call("call_method", "tasks.running.count"), lambda r: "count" in r),
-        ("cancel_task", lambda: client_call("cancel_task", f"{base}-kid"), lambda r: r.get("status") == "cancelled"),
+        (
+            "cancel_task",
+            lambda: client_call("cancel_task", f"{base}-kid"),
+            lambda r: r.get("status") == "cancelled",
+        ),
         ("cancel_tasks", lambda: client_call("cancel_tasks", [one["id"]]), lambda r: len(r) == 1),
         ("delete_task", lambda: client_call("delete_task", one["id"]), lambda r: r.get("success") is True),
     ]

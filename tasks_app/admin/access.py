@@ -32,12 +32,21 @@ class ResourcePoolAdmin(admin.ModelAdmin):
     filter_horizontal = ("users", "groups")
 
     def get_queryset(self, request):
-        held = (ResourceLock.objects.filter(key=OuterRef("key")).order_by().values("key")
-                .annotate(n=Count("id")).values("n"))
-        return super().get_queryset(request).annotate(
-            held=Coalesce(Subquery(held, output_field=IntegerField()), 0),
-            user_grants=Count("users", distinct=True),
-            group_grants=Count("groups", distinct=True),
+        held = (
+            ResourceLock.objects.filter(key=OuterRef("key"))
+            .order_by()
+            .values("key")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                held=Coalesce(Subquery(held, output_field=IntegerField()), 0),
+                user_grants=Count("users", distinct=True),
+                group_grants=Count("groups", distinct=True),
+            )
         )
 
     def save_model(self, request, obj, form, change):
@@ -129,8 +138,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             # a blank expiry gets the default lifetime (ARBOR_TOKEN_DEFAULT_DAYS); audited as created
-            token, raw = token_services.token_create(user=obj.user, name=obj.name, expires_at=obj.expires_at,
-                                                     actor=request.user, request=request, source="admin")
+            token, raw = token_services.token_create(
+                user=obj.user,
+                name=obj.name,
+                expires_at=obj.expires_at,
+                actor=request.user,
+                request=request,
+                source="admin",
+            )
             obj.pk, obj.key_prefix, obj.digest = token.pk, token.key_prefix, token.digest
             obj.expires_at, obj.created_at = token.expires_at, token.created_at
             obj._state.adding, obj._state.db = False, token._state.db
@@ -175,16 +190,30 @@ class SuperuserOnlyMixin:
         return request.user.is_active and request.user.is_superuser
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser and super().has_view_permission(request, obj)
+        return (
+            request.user.is_active and request.user.is_superuser and super().has_view_permission(request, obj)
+        )
 
     def has_add_permission(self, request, *args):
-        return request.user.is_active and request.user.is_superuser and super().has_add_permission(request, *args)
+        return (
+            request.user.is_active
+            and request.user.is_superuser
+            and super().has_add_permission(request, *args)
+        )
 
     def has_change_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser and super().has_change_permission(request, obj)
+        return (
+            request.user.is_active
+            and request.user.is_superuser
+            and super().has_change_permission(request, obj)
+        )
 
     def has_delete_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser and super().has_delete_permission(request, obj)
+        return (
+            request.user.is_active
+            and request.user.is_superuser
+            and super().has_delete_permission(request, obj)
+        )
 
 
 def restrict_django_q(site: admin.AdminSite = admin.site) -> list[str]:

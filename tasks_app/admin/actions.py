@@ -82,8 +82,9 @@ def _return_to(request) -> str | None:
     return None
 
 
-def confirmed_action(*, name: str, description: str, verb: str, preview: Preview, apply: Apply,
-                     intro: str = ""):
+def confirmed_action(
+    *, name: str, description: str, verb: str, preview: Preview, apply: Apply, intro: str = ""
+):
     """Build an admin action: a confirmation page from ``preview(obj)``, then ``apply(obj, user)``.
 
     ``preview`` returns ``[{id, name, status}]`` or raises an ``OrchestratorError`` whose message
@@ -185,7 +186,8 @@ def _subtree_rows(task: Task) -> list[dict]:
         stack.extend(children.get(current, []))
     return [
         {"id": n.id, "name": n.name, "status": n.status.value}
-        for n in sorted(graph.nodes.values(), key=lambda n: n.created) if n.id in keep
+        for n in sorted(graph.nodes.values(), key=lambda n: n.created)
+        if n.id in keep
     ]
 
 
@@ -201,8 +203,10 @@ def _copy_preview(mode: str) -> Preview:
     def preview(obj) -> list[dict]:
         task = _root_task(obj)
         drafts = _copying().task_copy(task=task, mode=mode, save=False)
-        return [{"id": "new", "name": d.get("name", ""), "status": d.get("status") or "new"}
-                for d in _draft_list(drafts)]
+        return [
+            {"id": "new", "name": d.get("name", ""), "status": d.get("status") or "new"}
+            for d in _draft_list(drafts)
+        ]
 
     return preview
 
@@ -222,8 +226,10 @@ def _tree_execute_preview(tree: Tree) -> list[dict]:
         raise InvalidTransition(f"tree '{tree.name}' is already executing")
     rows = _task_rows(Task.objects.filter(tree=tree, status="pending").order_by("position"))
     if not rows:
-        raise InvalidTransition(f"tree '{tree.name}' has nothing to run: every task is finished "
-                                "(retry failed tasks, or re-run from a task)")
+        raise InvalidTransition(
+            f"tree '{tree.name}' has nothing to run: every task is finished "
+            "(retry failed tasks, or re-run from a task)"
+        )
     return rows
 
 
@@ -235,8 +241,11 @@ def _tree_cancel_preview(tree: Tree) -> list[dict]:
 
 
 def _tree_retry_preview(tree: Tree) -> list[dict]:
-    failed = (Task.objects.filter(tree=tree, status__in=["failed", "cancelled"])
-              .exclude(error_type__in=["upstream_failed", "upstream_cancelled"]).order_by("position"))
+    failed = (
+        Task.objects.filter(tree=tree, status__in=["failed", "cancelled"])
+        .exclude(error_type__in=["upstream_failed", "upstream_cancelled"])
+        .order_by("position")
+    )
     rows: dict = {}
     for task in failed:
         for row in control.preview(task=task, action="retry")["tasks"]:
@@ -270,6 +279,7 @@ def _apply_mark(mark: str) -> Apply:
         released = len(control.preview(task=task, action="mark_success")["tasks"]) - 1
         control.task_mark(task=task, mark=mark, actor=user, source=SOURCE)
         return f"marked {mark} ({released} blocked task(s) back to pending)"
+
     return apply
 
 
@@ -291,8 +301,9 @@ def _copied_tree(result) -> Tree:
 
 def _apply_copy_and_run(mode: str) -> Apply:
     def apply(obj, user) -> str:
-        copy = _copied_tree(_copying().task_copy(task=_root_task(obj), mode=mode, save=True,
-                                                 actor=user, source=SOURCE))
+        copy = _copied_tree(
+            _copying().task_copy(task=_root_task(obj), mode=mode, save=True, actor=user, source=SOURCE)
+        )
         control.tree_execute(tree=copy, actor=user, source=SOURCE, trigger="copy")
         return f"copied ({mode}) to tree '{copy.name}' ({copy.id}) and started it"
 
@@ -300,8 +311,9 @@ def _apply_copy_and_run(mode: str) -> Apply:
 
 
 def _apply_archive(obj, user) -> str:
-    archive = _copied_tree(_copying().task_clone(task=_root_task(obj), origin_type="archive",
-                                                 actor=user, source=SOURCE))
+    archive = _copied_tree(
+        _copying().task_clone(task=_root_task(obj), origin_type="archive", actor=user, source=SOURCE)
+    )
     return f"archived as tree '{archive.name}' ({archive.id})"
 
 
@@ -311,7 +323,9 @@ def _apply_tree_execute(tree: Tree, user) -> str:
 
 
 def _apply_tree_cancel(tree: Tree, user) -> str:
-    tree = control.tree_cancel(tree=tree, actor=user, source=SOURCE, reason=f"tree cancelled by {user} (admin)")
+    tree = control.tree_cancel(
+        tree=tree, actor=user, source=SOURCE, reason=f"tree cancelled by {user} (admin)"
+    )
     return f"cancelled (now {tree.status})"
 
 
@@ -325,66 +339,108 @@ def _apply_tree_retry(tree: Tree, user) -> str:
 COPY_INTRO = "The original is never touched: a new tree is created and started."
 
 retry_tasks = confirmed_action(
-    name="retry_tasks", description="Retry in place", verb="Retry",
+    name="retry_tasks",
+    description="Retry in place",
+    verb="Retry",
     intro="Each failed or cancelled task, and every task cancelled because of it, goes back to pending; "
-          "completed tasks are not run again. Attempt history is kept.",
-    preview=_service_preview("retry"), apply=_apply_retry,
+    "completed tasks are not run again. Attempt history is kept.",
+    preview=_service_preview("retry"),
+    apply=_apply_retry,
 )
 rerun_tasks = confirmed_action(
-    name="rerun_tasks", description="Re-run from here", verb="Re-run",
+    name="rerun_tasks",
+    description="Re-run from here",
+    verb="Re-run",
     intro="Each task and everything downstream of it go back to pending, whatever their status; "
-          "earlier attempts stay as history.",
-    preview=_service_preview("rerun"), apply=_apply_rerun,
+    "earlier attempts stay as history.",
+    preview=_service_preview("rerun"),
+    apply=_apply_rerun,
 )
 mark_success_tasks = confirmed_action(
-    name="mark_success_tasks", description="Mark success", verb="Mark success",
+    name="mark_success_tasks",
+    description="Mark success",
+    verb="Mark success",
     intro="Each failed, cancelled or pending task becomes completed by your word (its result is "
-          "{\"marked\": \"success\", \"by\": you} and feeds no inputs); the tasks it alone blocked go back to "
-          "pending and the tree resumes. Running tasks are refused: cancel them first.",
-    preview=_service_preview("mark_success"), apply=_apply_mark("success"),
+    '{"marked": "success", "by": you} and feeds no inputs); the tasks it alone blocked go back to '
+    "pending and the tree resumes. Running tasks are refused: cancel them first.",
+    preview=_service_preview("mark_success"),
+    apply=_apply_mark("success"),
 )
 skip_tasks = confirmed_action(
-    name="skip_tasks", description="Skip", verb="Skip",
+    name="skip_tasks",
+    description="Skip",
+    verb="Skip",
     intro="Each failed, cancelled or pending task becomes completed, marked skipped; its dependents run "
-          "without its result. Running tasks are refused: cancel them first.",
-    preview=_service_preview("skip"), apply=_apply_mark("skipped"),
+    "without its result. Running tasks are refused: cancel them first.",
+    preview=_service_preview("skip"),
+    apply=_apply_mark("skipped"),
 )
 cancel_tasks = confirmed_action(
-    name="cancel_tasks", description="Cancel", verb="Cancel",
+    name="cancel_tasks",
+    description="Cancel",
+    verb="Cancel",
     intro="Pending tasks are cancelled; running ones are asked to stop. Dependents that can no longer run "
-          "are cancelled as upstream_cancelled.",
-    preview=_service_preview("cancel"), apply=_apply_cancel,
+    "are cancelled as upstream_cancelled.",
+    preview=_service_preview("cancel"),
+    apply=_apply_cancel,
 )
 copy_run_minimal = confirmed_action(
-    name="copy_run_minimal", description="Copy and run (minimal)", verb="Copy and run",
+    name="copy_run_minimal",
+    description="Copy and run (minimal)",
+    verb="Copy and run",
     intro=COPY_INTRO + " Minimal: the task's subtree plus every task that depends on it.",
-    preview=_copy_preview("minimal"), apply=_apply_copy_and_run("minimal"),
+    preview=_copy_preview("minimal"),
+    apply=_apply_copy_and_run("minimal"),
 )
 copy_run_full = confirmed_action(
-    name="copy_run_full", description="Copy and run (full)", verb="Copy and run",
+    name="copy_run_full",
+    description="Copy and run (full)",
+    verb="Copy and run",
     intro=COPY_INTRO + " Full: the whole tree; completed tasks that need not re-run are carried over.",
-    preview=_copy_preview("full"), apply=_apply_copy_and_run("full"),
+    preview=_copy_preview("full"),
+    apply=_apply_copy_and_run("full"),
 )
 archive = confirmed_action(
-    name="archive", description="Archive (read-only snapshot)", verb="Archive",
+    name="archive",
+    description="Archive (read-only snapshot)",
+    verb="Archive",
     intro="A frozen, read-only snapshot is made; the original is not changed.",
-    preview=_archive_preview, apply=_apply_archive,
+    preview=_archive_preview,
+    apply=_apply_archive,
 )
 execute_trees = confirmed_action(
-    name="execute_trees", description="Execute", verb="Execute",
+    name="execute_trees",
+    description="Execute",
+    verb="Execute",
     intro="Every pending task of each tree is scheduled to run.",
-    preview=_tree_execute_preview, apply=_apply_tree_execute,
+    preview=_tree_execute_preview,
+    apply=_apply_tree_execute,
 )
 cancel_trees = confirmed_action(
-    name="cancel_trees", description="Cancel", verb="Cancel",
+    name="cancel_trees",
+    description="Cancel",
+    verb="Cancel",
     intro="Every pending or running task of each tree is cancelled.",
-    preview=_tree_cancel_preview, apply=_apply_tree_cancel,
+    preview=_tree_cancel_preview,
+    apply=_apply_tree_cancel,
 )
 retry_trees = confirmed_action(
-    name="retry_trees", description="Retry failed tasks", verb="Retry",
+    name="retry_trees",
+    description="Retry failed tasks",
+    verb="Retry",
     intro="Every failed or cancelled task of each tree, and what it blocked, goes back to pending.",
-    preview=_tree_retry_preview, apply=_apply_tree_retry,
+    preview=_tree_retry_preview,
+    apply=_apply_tree_retry,
 )
 
-TASK_ACTIONS = [retry_tasks, rerun_tasks, mark_success_tasks, skip_tasks, cancel_tasks, copy_run_minimal, copy_run_full, archive]
+TASK_ACTIONS = [
+    retry_tasks,
+    rerun_tasks,
+    mark_success_tasks,
+    skip_tasks,
+    cancel_tasks,
+    copy_run_minimal,
+    copy_run_full,
+    archive,
+]
 TREE_ACTIONS = [execute_trees, cancel_trees, retry_trees, copy_run_full, archive]

@@ -14,18 +14,40 @@ from .filters import EventKindFilter, EventSourceFilter, TaskScopeFilter, TreeSc
 
 @admin.register(Attempt)
 class AttemptAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "task_link", "tree_link", "number", "outcome_label", "executor", "worker",
-                    "started_at", "finished_at", "duration_text", "error_type")
+    list_display = (
+        "__str__",
+        "task_link",
+        "tree_link",
+        "number",
+        "outcome_label",
+        "executor",
+        "worker",
+        "started_at",
+        "finished_at",
+        "duration_text",
+        "error_type",
+    )
     list_select_related = ("task", "tree")
-    list_filter = ("outcome", "executor", ("started_at", admin.DateFieldListFilter), TreeScopeFilter,
-                   TaskScopeFilter)
+    list_filter = (
+        "outcome",
+        "executor",
+        ("started_at", admin.DateFieldListFilter),
+        TreeScopeFilter,
+        TaskScopeFilter,
+    )
     search_fields = ("task__name", "worker", "error_type")
     ordering = ("-started_at",)
     list_per_page = 50
     fieldsets = [
         (None, {"fields": ("id", "task_link", "tree_link", "number", "outcome_label", "executor", "worker")}),
-        ("Times", {"fields": ("started_at", "heartbeat_at", "lease_expires_at", "finished_at", "duration_text")}),
-        ("Inputs and outcome", {"fields": ("inputs_json", "result_json", "error_type", "error", "logs_json")}),
+        (
+            "Times",
+            {"fields": ("started_at", "heartbeat_at", "lease_expires_at", "finished_at", "duration_text")},
+        ),
+        (
+            "Inputs and outcome",
+            {"fields": ("inputs_json", "result_json", "error_type", "error", "logs_json")},
+        ),
     ]
     readonly_fields = tuple(f for _title, opts in fieldsets for f in opts["fields"])
 
@@ -63,8 +85,13 @@ class EventAdmin(ReadOnlyAdmin):
     list_display = ("seq", "created_at", "tree_link", "task_link", "kind", "actor", "source", "data_text")
     list_display_links = ("seq",)
     list_select_related = ("tree", "actor")
-    list_filter = (TreeScopeFilter, TaskScopeFilter, EventSourceFilter, EventKindFilter,
-                   ("created_at", admin.DateFieldListFilter))
+    list_filter = (
+        TreeScopeFilter,
+        TaskScopeFilter,
+        EventSourceFilter,
+        EventKindFilter,
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("kind", "actor__username")
     search_help_text = "Event kind or acting user name."
     ordering = ("-id",)

@@ -48,15 +48,18 @@ class ServiceBackedAdmin(admin.ModelAdmin):
         """The changelist actions offered as buttons on one object's page."""
         if obj is None or self.is_archived(obj) or not super().has_change_permission(request):
             return []
-        return [(name, description) for name, (_func, _name, description) in self.get_actions(request).items()]
+        return [
+            (name, description) for name, (_func, _name, description) in self.get_actions(request).items()
+        ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)
         opts = self.model._meta
         extra = {
             "arbor_object_actions": self.object_actions(request, obj),
-            "arbor_changelist_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist",
-                                            current_app=self.admin_site.name),
+            "arbor_changelist_url": reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_changelist", current_app=self.admin_site.name
+            ),
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra)
@@ -89,16 +92,24 @@ def events_summary(*, tree_id, task_id=None) -> str:
         names = dict(Task.objects.filter(id__in=ids).values_list("id", "name")) if ids else {}
     more = format_html(
         '<p><a href="{}">All events of this {} →</a></p>',
-        display.admin_url("event", query=query), "task" if task_id else "tree",
+        display.admin_url("event", query=query),
+        "task" if task_id else "tree",
     )
     if not rows:
         return format_html("<p>No events yet.</p>{}", more)
     body = format_html_join(
-        "", "<tr><td>{}</td><td>{}</td><td>{}</td>{}<td>{}</td><td>{}</td><td>{}</td></tr>",
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td>{}<td>{}</td><td>{}</td><td>{}</td></tr>",
         (
-            (e.seq, e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.kind,
-             format_html("<td>{}</td>", _task_cell(e.task_id, names)) if task_id is None else "",
-             e.actor.get_username() if e.actor else "—", e.source or "—", display.short_text(e.data, 120))
+            (
+                e.seq,
+                e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                e.kind,
+                format_html("<td>{}</td>", _task_cell(e.task_id, names)) if task_id is None else "",
+                e.actor.get_username() if e.actor else "—",
+                e.source or "—",
+                display.short_text(e.data, 120),
+            )
             for e in rows
         ),
     )
@@ -106,7 +117,9 @@ def events_summary(*, tree_id, task_id=None) -> str:
     return format_html(
         '<table class="arbor-events"><thead><tr><th>#</th><th>at (UTC)</th><th>kind</th>{}<th>actor</th>'
         "<th>source</th><th>data</th></tr></thead><tbody>{}</tbody></table>{}",
-        task_header, body, more,
+        task_header,
+        body,
+        more,
     )
 
 

@@ -46,7 +46,9 @@ def link_list(model_name: str, rows, *, empty: str = "none") -> str:
     rows = list(rows)
     if not rows:
         return empty
-    items = format_html_join("", '<li><a href="{}">{}</a></li>', ((admin_url(model_name, pk), text) for pk, text in rows))
+    items = format_html_join(
+        "", '<li><a href="{}">{}</a></li>', ((admin_url(model_name, pk), text) for pk, text in rows)
+    )
     return format_html('<ul class="arbor-links">{}</ul>', items)
 
 
@@ -56,7 +58,9 @@ def status_label(value: str | None, label: str | None = None) -> str:
         return "—"
     return format_html(
         '<span class="arbor-status arbor-status-{}">{} {}</span>',
-        value, STATUS_SYMBOLS.get(value, "•"), label or value.replace("_", " "),
+        value,
+        STATUS_SYMBOLS.get(value, "•"),
+        label or value.replace("_", " "),
     )
 
 

@@ -16,9 +16,22 @@ from tasks_app.models import Task, Tree
 EVENT_SOURCES = ["admin", "api", "rpc", "ui", "cli", "python", "worker", "reaper", "schedule"]
 # The kinds services write today; any other value still filters when given in the URL.
 EVENT_KINDS = [
-    "tree.created", "tree.status", "tree.retry", "task.ready", "task.status", "task.retry", "task.rerun",
-    "task.updated", "task.deleted", "task.dependency_added", "task.dependency_changed", "task.dependency_removed",
-    "task.progress", "task.log", "schedule.fired", "schedule.run_finished",
+    "tree.created",
+    "tree.status",
+    "tree.retry",
+    "task.ready",
+    "task.status",
+    "task.retry",
+    "task.rerun",
+    "task.updated",
+    "task.deleted",
+    "task.dependency_added",
+    "task.dependency_changed",
+    "task.dependency_removed",
+    "task.progress",
+    "task.log",
+    "schedule.fired",
+    "schedule.run_finished",
 ]
 
 

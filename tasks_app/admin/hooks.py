@@ -16,11 +16,30 @@ from . import display
 
 @admin.register(Trigger)
 class TriggerAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "tree_link", "owner", "mode", "enabled", "created_at", "last_fired_at", "fire_count")
+    list_display = (
+        "__str__",
+        "tree_link",
+        "owner",
+        "mode",
+        "enabled",
+        "created_at",
+        "last_fired_at",
+        "fire_count",
+    )
     list_filter = ("mode", "enabled")
     list_select_related = ("tree", "owner")
     search_fields = ("name", "tree__name", "owner__username")
-    fields = ("id", "tree_link", "owner", "name", "mode", "enabled", "created_at", "last_fired_at", "fire_count")
+    fields = (
+        "id",
+        "tree_link",
+        "owner",
+        "name",
+        "mode",
+        "enabled",
+        "created_at",
+        "last_fired_at",
+        "fire_count",
+    )
     readonly_fields = ("id", "tree_link", "owner", "mode", "created_at", "last_fired_at", "fire_count")
 
     def has_add_permission(self, request):
@@ -31,8 +50,12 @@ class TriggerAdmin(admin.ModelAdmin):
         return display.link("tree", obj.tree_id, obj.tree.name)
 
     def save_model(self, request, obj, form, change):
-        triggers.trigger_update(trigger=obj, data={k: form.cleaned_data[k] for k in form.changed_data},
-                                actor=request.user, source="admin")
+        triggers.trigger_update(
+            trigger=obj,
+            data={k: form.cleaned_data[k] for k in form.changed_data},
+            actor=request.user,
+            source="admin",
+        )
 
     def delete_model(self, request, obj):
         triggers.trigger_delete(trigger=obj, actor=request.user, source="admin")
@@ -44,7 +67,15 @@ class TriggerAdmin(admin.ModelAdmin):
 
 class DeliveryInline(admin.TabularInline):
     model = Delivery
-    fields = ("created_at", "event", "status", "attempts", "last_status_code", "last_error", "next_attempt_at")
+    fields = (
+        "created_at",
+        "event",
+        "status",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "next_attempt_at",
+    )
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -60,12 +91,37 @@ class DeliveryInline(admin.TabularInline):
 
 @admin.register(NotificationRule)
 class NotificationRuleAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "tree_link", "schedule_id", "owner", "kind", "enabled", "run_number", "created_at")
+    list_display = (
+        "__str__",
+        "tree_link",
+        "schedule_id",
+        "owner",
+        "kind",
+        "enabled",
+        "run_number",
+        "created_at",
+    )
     list_filter = ("kind", "enabled")
     list_select_related = ("tree", "owner")
     search_fields = ("name", "url", "tree__name", "owner__username")
-    fields = ("id", "tree_link", "schedule_id", "owner", "name", "kind", "events", "url", "method", "headers",
-              "timeout", "max_attempts", "emails", "enabled", "run_number", "created_at")
+    fields = (
+        "id",
+        "tree_link",
+        "schedule_id",
+        "owner",
+        "name",
+        "kind",
+        "events",
+        "url",
+        "method",
+        "headers",
+        "timeout",
+        "max_attempts",
+        "emails",
+        "enabled",
+        "run_number",
+        "created_at",
+    )
     readonly_fields = tuple(f for f in fields if f not in ("name", "enabled"))
     inlines = [DeliveryInline]
 
@@ -77,8 +133,9 @@ class NotificationRuleAdmin(admin.ModelAdmin):
         return display.link("tree", obj.tree_id, obj.tree.name if obj.tree_id else "")
 
     def save_model(self, request, obj, form, change):
-        notifications.rule_update(rule=obj, data={k: form.cleaned_data[k] for k in form.changed_data},
-                                  actor=request.user)
+        notifications.rule_update(
+            rule=obj, data={k: form.cleaned_data[k] for k in form.changed_data}, actor=request.user
+        )
 
     def delete_model(self, request, obj):
         notifications.rule_delete(rule=obj, actor=request.user)
@@ -90,15 +147,36 @@ class NotificationRuleAdmin(admin.ModelAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "event", "status", "attempts", "last_status_code", "target", "created_at",
-                    "next_attempt_at", "delivered_at")
+    list_display = (
+        "__str__",
+        "event",
+        "status",
+        "attempts",
+        "last_status_code",
+        "target",
+        "created_at",
+        "next_attempt_at",
+        "delivered_at",
+    )
     list_filter = ("status", "event", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("rule",)
     search_fields = ("rule__url", "last_error", "tree_id")
     ordering = ("-created_at",)
     actions = ["redeliver"]
-    fields = ("id", "rule", "tree_id", "event", "status", "attempts", "last_status_code", "last_error",
-              "next_attempt_at", "created_at", "delivered_at", "payload_json")
+    fields = (
+        "id",
+        "rule",
+        "tree_id",
+        "event",
+        "status",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "next_attempt_at",
+        "created_at",
+        "delivered_at",
+        "payload_json",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request):
@@ -118,4 +196,6 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.action(description="Redeliver the selected notifications", permissions=["change"])
     def redeliver(self, request, queryset):
         count = notifications.redeliver(deliveries=queryset, actor=request.user)
-        self.message_user(request, f"{count} notification(s) will be sent again by the worker.", messages.SUCCESS)
+        self.message_user(
+            request, f"{count} notification(s) will be sent again by the worker.", messages.SUCCESS
+        )

@@ -20,8 +20,17 @@ class FireInline(admin.TabularInline):
     max_num = 0
     can_delete = False
     ordering = ("-scheduled_for",)
-    fields = ("scheduled_for", "status", "run_number", "fired_at", "started_at", "finished_at", "missed", "reason",
-              "worker")
+    fields = (
+        "scheduled_for",
+        "status",
+        "run_number",
+        "fired_at",
+        "started_at",
+        "finished_at",
+        "missed",
+        "reason",
+        "worker",
+    )
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -30,8 +39,18 @@ class FireInline(admin.TabularInline):
 
 @admin.register(Schedule)
 class ScheduleAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "tree_link", "owner", "kind", "expression", "timezone", "state", "next_run_at",
-                    "last_run_at", "run_count")
+    list_display = (
+        "__str__",
+        "tree_link",
+        "owner",
+        "kind",
+        "expression",
+        "timezone",
+        "state",
+        "next_run_at",
+        "last_run_at",
+        "run_count",
+    )
     list_select_related = ("owner", "tree")
     list_filter = ("enabled", "kind", "overlap", "catch_up", "owner")
     search_fields = ("name", "expression", "tree__name")
@@ -39,9 +58,28 @@ class ScheduleAdmin(admin.ModelAdmin):
     ordering = ("next_run_at",)
     actions = ["pause", "resume"]
     inlines = [FireInline]
-    fields = ("id", "name", "tree_link", "owner", "kind", "expression", "timezone", "sentence", "start_at", "end_at",
-              "max_runs", "run_count", "enabled", "overlap", "catch_up", "max_concurrent", "next_run_at",
-              "last_run_at", "created_at", "updated_at")
+    fields = (
+        "id",
+        "name",
+        "tree_link",
+        "owner",
+        "kind",
+        "expression",
+        "timezone",
+        "sentence",
+        "start_at",
+        "end_at",
+        "max_runs",
+        "run_count",
+        "enabled",
+        "overlap",
+        "catch_up",
+        "max_concurrent",
+        "next_run_at",
+        "last_run_at",
+        "created_at",
+        "updated_at",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request):
@@ -88,8 +126,17 @@ class ScheduleAdmin(admin.ModelAdmin):
 
 @admin.register(ScheduleFire)
 class ScheduleFireAdmin(ReadOnlyAdmin):
-    list_display = ("schedule", "scheduled_for", "status", "run_number", "fired_at", "started_at", "finished_at",
-                    "missed", "worker")
+    list_display = (
+        "schedule",
+        "scheduled_for",
+        "status",
+        "run_number",
+        "fired_at",
+        "started_at",
+        "finished_at",
+        "missed",
+        "worker",
+    )
     list_filter = ("status",)
     list_select_related = ("schedule", "schedule__tree")
     ordering = ("-scheduled_for",)

@@ -19,9 +19,23 @@ from .filters import TreeScopeFilter, parse_uuid
 MAX_LINKED = 100
 # Fields the change form edits, always through ``services.tasks.task_update``; each JSON field has a
 # pretty read-only twin shown while the task cannot be edited.
-EDITABLE_FIELDS = ("name", "executor", "priority", "timeout", "max_retries", "retry_delay", "inputs", "params",
-                   "schemas", "resources", "tags", "metadata")
-JSON_TWINS = {f"{name}_json": name for name in ("inputs", "params", "schemas", "resources", "tags", "metadata")}
+EDITABLE_FIELDS = (
+    "name",
+    "executor",
+    "priority",
+    "timeout",
+    "max_retries",
+    "retry_delay",
+    "inputs",
+    "params",
+    "schemas",
+    "resources",
+    "tags",
+    "metadata",
+)
+JSON_TWINS = {
+    f"{name}_json": name for name in ("inputs", "params", "schemas", "resources", "tags", "metadata")
+}
 
 
 class AttemptInline(admin.TabularInline):
@@ -32,8 +46,17 @@ class AttemptInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ("number", "outcome_label", "worker", "started_at", "finished_at", "duration_text", "error_type",
-              "error_text", "inputs_text")
+    fields = (
+        "number",
+        "outcome_label",
+        "worker",
+        "started_at",
+        "finished_at",
+        "duration_text",
+        "error_type",
+        "error_text",
+        "inputs_text",
+    )
     readonly_fields = fields
     ordering = ("number",)
 
@@ -65,12 +88,28 @@ class AttemptInline(admin.TabularInline):
 
 @admin.register(Task)
 class TaskAdmin(ServiceBackedAdmin):
-    list_display = ("name", "status_label", "tree_link", "executor", "priority", "owner", "attempt_count",
-                    "duration_text", "created_at")
+    list_display = (
+        "name",
+        "status_label",
+        "tree_link",
+        "executor",
+        "priority",
+        "owner",
+        "attempt_count",
+        "duration_text",
+        "created_at",
+    )
     list_display_links = ("name",)
     list_select_related = ("tree", "owner")
-    list_filter = ("status", "executor", "origin_type", "owner", ("created_at", admin.DateFieldListFilter),
-                   "error_type", TreeScopeFilter)
+    list_filter = (
+        "status",
+        "executor",
+        "origin_type",
+        "owner",
+        ("created_at", admin.DateFieldListFilter),
+        "error_type",
+        TreeScopeFilter,
+    )
     search_fields = ("name",)
     search_help_text = "Name, ref or tag (contains), or an exact task id."
     list_per_page = 50
@@ -78,13 +117,60 @@ class TaskAdmin(ServiceBackedAdmin):
     actions = actions.TASK_ACTIONS
     inlines = [AttemptInline]
     fieldsets = [
-        (None, {"fields": ("name", "id", "ref", "archived_note", "tree_link", "parent_link", "children_links",
-                           "owner", "executor", "priority", "position")}),
-        ("State", {"fields": ("status_label", "error_type", "error", "progress", "progress_message",
-                              "waiting_reason", "attempt_count", "created_at", "updated_at", "started_at",
-                              "completed_at", "duration_text", "result_json")}),
-        ("Definition", {"fields": ("inputs_json", "params_json", "schemas_json", "resources_json", "timeout",
-                                   "max_retries", "retry_delay", "tags_json", "metadata_json")}),
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "id",
+                    "ref",
+                    "archived_note",
+                    "tree_link",
+                    "parent_link",
+                    "children_links",
+                    "owner",
+                    "executor",
+                    "priority",
+                    "position",
+                )
+            },
+        ),
+        (
+            "State",
+            {
+                "fields": (
+                    "status_label",
+                    "error_type",
+                    "error",
+                    "progress",
+                    "progress_message",
+                    "waiting_reason",
+                    "attempt_count",
+                    "created_at",
+                    "updated_at",
+                    "started_at",
+                    "completed_at",
+                    "duration_text",
+                    "result_json",
+                )
+            },
+        ),
+        (
+            "Definition",
+            {
+                "fields": (
+                    "inputs_json",
+                    "params_json",
+                    "schemas_json",
+                    "resources_json",
+                    "timeout",
+                    "max_retries",
+                    "retry_delay",
+                    "tags_json",
+                    "metadata_json",
+                )
+            },
+        ),
         ("Dependencies", {"fields": ("dependencies_links", "dependents_links")}),
         ("Lineage", {"fields": ("origin_type", "original_link", "copies_links")}),
         ("Audit trail", {"fields": ("events_table",)}),
@@ -101,8 +187,10 @@ class TaskAdmin(ServiceBackedAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None or not self.has_change_permission(request, obj):
             return self.fieldsets
-        return [(title, {**opts, "fields": tuple(JSON_TWINS.get(f, f) for f in opts["fields"])})
-                for title, opts in self.fieldsets]
+        return [
+            (title, {**opts, "fields": tuple(JSON_TWINS.get(f, f) for f in opts["fields"])})
+            for title, opts in self.fieldsets
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None or not self.has_change_permission(request, obj):
@@ -119,8 +207,9 @@ class TaskAdmin(ServiceBackedAdmin):
             task_services.task_update(task=obj, data=data, actor=request.user, source="admin")
         except OrchestratorError as exc:
             request._arbor_refused = True
-            self.message_user(request, f"Task '{form.initial.get('name', obj.name)}' was not changed: {exc}",
-                              messages.ERROR)
+            self.message_user(
+                request, f"Task '{form.initial.get('name', obj.name)}' was not changed: {exc}", messages.ERROR
+            )
 
     def log_change(self, request, obj, message):
         if not getattr(request, "_arbor_refused", False):
@@ -178,20 +267,35 @@ class TaskAdmin(ServiceBackedAdmin):
 
     @admin.display(description="depends on (upstream)")
     def dependencies_links(self, obj):
-        edges = (Dependency.objects.filter(downstream=obj).select_related("upstream").order_by("position"))
-        return display.link_list("task", (
-            (e.upstream_id, f"{e.upstream.name} ({e.upstream.status}){'' if e.required else ', optional'}")
-            for e in edges
-        ))
+        edges = Dependency.objects.filter(downstream=obj).select_related("upstream").order_by("position")
+        return display.link_list(
+            "task",
+            (
+                (
+                    e.upstream_id,
+                    f"{e.upstream.name} ({e.upstream.status}){'' if e.required else ', optional'}",
+                )
+                for e in edges
+            ),
+        )
 
     @admin.display(description="dependents (downstream)")
     def dependents_links(self, obj):
-        edges = (Dependency.objects.filter(upstream=obj).select_related("downstream")
-                 .order_by("downstream__position")[:MAX_LINKED])
-        return display.link_list("task", (
-            (e.downstream_id, f"{e.downstream.name} ({e.downstream.status}){'' if e.required else ', optional'}")
-            for e in edges
-        ))
+        edges = (
+            Dependency.objects.filter(upstream=obj)
+            .select_related("downstream")
+            .order_by("downstream__position")[:MAX_LINKED]
+        )
+        return display.link_list(
+            "task",
+            (
+                (
+                    e.downstream_id,
+                    f"{e.downstream.name} ({e.downstream.status}){'' if e.required else ', optional'}",
+                )
+                for e in edges
+            ),
+        )
 
     @admin.display(description="original task")
     def original_link(self, obj):
@@ -204,7 +308,9 @@ class TaskAdmin(ServiceBackedAdmin):
 
     @admin.display(description="copies")
     def copies_links(self, obj):
-        rows = obj.copies.order_by("created_at").values_list("id", "name", "tree__name", "origin_type")[:MAX_LINKED]
+        rows = obj.copies.order_by("created_at").values_list("id", "name", "tree__name", "origin_type")[
+            :MAX_LINKED
+        ]
         return display.link_list("task", ((i, f"{n} in tree '{t}' ({o})") for i, n, t, o in rows))
 
     @admin.display(description="result")

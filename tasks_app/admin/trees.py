@@ -22,8 +22,19 @@ class RunInline(admin.TabularInline):
     extra = 0
     can_delete = False
     verbose_name_plural = "runs"
-    fields = ("number", "trigger", "source", "started_by", "status_text", "handled_failures", "scope",
-              "started_at", "finished_at", "duration_text", "attempts_text")
+    fields = (
+        "number",
+        "trigger",
+        "source",
+        "started_by",
+        "status_text",
+        "handled_failures",
+        "scope",
+        "started_at",
+        "finished_at",
+        "duration_text",
+        "attempts_text",
+    )
     readonly_fields = fields
     ordering = ("-number",)
 
@@ -63,8 +74,17 @@ def status_with_handled(value, label, handled: int):
 
 @admin.register(Tree)
 class TreeAdmin(ServiceBackedAdmin):
-    list_display = ("name", "status_label", "owner", "task_count", "run_count", "created_at", "archived",
-                    "root_link", "original_link")
+    list_display = (
+        "name",
+        "status_label",
+        "owner",
+        "task_count",
+        "run_count",
+        "created_at",
+        "archived",
+        "root_link",
+        "original_link",
+    )
     list_select_related = ("owner", "original_tree")
     list_filter = ("status", "archived", "owner", ("created_at", admin.DateFieldListFilter))
     search_fields = ("name",)
@@ -73,8 +93,25 @@ class TreeAdmin(ServiceBackedAdmin):
     actions = actions.TREE_ACTIONS
     inlines = [RunInline]
     fieldsets = [
-        (None, {"fields": ("name", "id", "status_label", "handled_failures", "owner", "archived_note", "root_link",
-                           "tasks_link", "task_count", "run_count", "cancel_requested", "last_seq")}),
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "id",
+                    "status_label",
+                    "handled_failures",
+                    "owner",
+                    "archived_note",
+                    "root_link",
+                    "tasks_link",
+                    "task_count",
+                    "run_count",
+                    "cancel_requested",
+                    "last_seq",
+                )
+            },
+        ),
         ("Times", {"fields": ("created_at", "updated_at", "started_at", "finished_at")}),
         ("Lineage", {"fields": ("original_link", "copies_links")}),
         ("Audit trail", {"fields": ("events_table",)}),
@@ -110,8 +147,11 @@ class TreeAdmin(ServiceBackedAdmin):
 
     @admin.display(description="tasks")
     def tasks_link(self, obj):
-        return format_html('<a href="{}">All {} tasks of this tree →</a>',
-                           display.admin_url("task", query=f"tree={obj.id}"), obj.task_count)
+        return format_html(
+            '<a href="{}">All {} tasks of this tree →</a>',
+            display.admin_url("task", query=f"tree={obj.id}"),
+            obj.task_count,
+        )
 
     @admin.display(description="copies")
     def copies_links(self, obj):

@@ -46,19 +46,26 @@ def exception_handler(exc, context):
         return Response(error_body(exc.code, exc.message, exc.details), status=http_status_for(exc))
     if isinstance(exc, RequestDataTooBig):
         return Response(
-            error_body("limit_exceeded", "request body is larger than the limit (DATA_UPLOAD_MAX_MEMORY_SIZE)",
-                       {"limit": "max_body_bytes"}),
+            error_body(
+                "limit_exceeded",
+                "request body is larger than the limit (DATA_UPLOAD_MAX_MEMORY_SIZE)",
+                {"limit": "max_body_bytes"},
+            ),
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     if isinstance(exc, OperationalError | InterfaceError):
-        response = Response(error_body("database_unavailable", "the database is unavailable; retry shortly"),
-                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        response = Response(
+            error_body("database_unavailable", "the database is unavailable; retry shortly"),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
         response["Retry-After"] = "5"
         return response
     if isinstance(exc, DataError):
         # e.g. a value the database cannot store (PostgreSQL refuses NUL characters in text)
-        return Response(error_body("validation", "a value cannot be stored: " + str(exc).splitlines()[0]),
-                        status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            error_body("validation", "a value cannot be stored: " + str(exc).splitlines()[0]),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -104,7 +104,9 @@ class RuleCreateSerializer(serializers.Serializer):
     """Validated by the service (``notifications.clean_rule``), documented here."""
 
     kind = serializers.ChoiceField(choices=NotificationKind.choices, default=NotificationKind.WEBHOOK)
-    events = serializers.ListField(child=serializers.ChoiceField(choices=NotificationEvent.choices), required=False)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=NotificationEvent.choices), required=False
+    )
     url = serializers.CharField(required=False)
     method = serializers.ChoiceField(choices=["POST", "PUT", "PATCH"], required=False)
     headers = serializers.DictField(child=serializers.CharField(), required=False)
@@ -136,14 +138,19 @@ class _Owner(APIView):
 
 
 class TreeTriggersView(_Owner):
-    @extend_schema(summary="The tree's inbound triggers", responses={200: TriggerSerializer(many=True), **ERRORS})
+    @extend_schema(
+        summary="The tree's inbound triggers", responses={200: TriggerSerializer(many=True), **ERRORS}
+    )
     def get(self, request, id):
         tree = selectors.tree_get(request.user, id, request=request, source=SOURCE)
         rows = selectors.tree_triggers(tree)
         return Response(TriggerSerializer(rows, many=True, context={"request": request}).data)
 
-    @extend_schema(summary="Create an inbound trigger (the secret is shown once)", request=TriggerCreateSerializer,
-                   responses={201: TriggerCreatedSerializer, **ERRORS})
+    @extend_schema(
+        summary="Create an inbound trigger (the secret is shown once)",
+        request=TriggerCreateSerializer,
+        responses={201: TriggerCreatedSerializer, **ERRORS},
+    )
     def post(self, request, id):
         tree = selectors.tree_get(request.user, id, "change", request=request, source=SOURCE)
         body = TriggerCreateSerializer(data=request.data)
@@ -162,13 +169,18 @@ class TriggerDetailView(_Owner):
         trigger = selectors.trigger_get(request.user, id, request=request, source=SOURCE)
         return Response(TriggerSerializer(trigger, context={"request": request}).data)
 
-    @extend_schema(summary="Rename, enable or disable a trigger", request=TriggerUpdateSerializer,
-                   responses={200: TriggerSerializer, **ERRORS})
+    @extend_schema(
+        summary="Rename, enable or disable a trigger",
+        request=TriggerUpdateSerializer,
+        responses={200: TriggerSerializer, **ERRORS},
+    )
     def patch(self, request, id):
         trigger = selectors.trigger_get(request.user, id, "change", request=request, source=SOURCE)
         body = TriggerUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        trigger = triggers.trigger_update(trigger=trigger, data=body.validated_data, actor=request.user, source=SOURCE)
+        trigger = triggers.trigger_update(
+            trigger=trigger, data=body.validated_data, actor=request.user, source=SOURCE
+        )
         return Response(TriggerSerializer(trigger, context={"request": request}).data)
 
     @extend_schema(summary="Delete a trigger", responses={204: None, **ERRORS})
@@ -179,8 +191,11 @@ class TriggerDetailView(_Owner):
 
 
 class TriggerRotateView(_Owner):
-    @extend_schema(summary="A new secret for a trigger (the old one stops working; shown once)", request=None,
-                   responses={200: TriggerCreatedSerializer, **ERRORS})
+    @extend_schema(
+        summary="A new secret for a trigger (the old one stops working; shown once)",
+        request=None,
+        responses={200: TriggerCreatedSerializer, **ERRORS},
+    )
     def post(self, request, id):
         trigger = selectors.trigger_get(request.user, id, "change", request=request, source=SOURCE)
         created = triggers.trigger_rotate(trigger=trigger, actor=request.user, source=SOURCE)
@@ -222,23 +237,38 @@ class TriggerFireView(APIView):
         description=(
             "Authenticated by the trigger's secret only. hmac mode: `X-Arbor-Timestamp` (unix seconds, "
             "within ARBOR_TRIGGER_TOLERANCE) and `X-Arbor-Signature: sha256=<hex HMAC-SHA256 of "
-            "\"{timestamp}.{body}\">`; bearer mode: `Authorization: Bearer <secret>`. A finished tree "
+            '"{timestamp}.{body}">`; bearer mode: `Authorization: Bearer <secret>`. A finished tree '
             "starts a new run from scratch; a running one answers 409."
         ),
         auth=[],
         request=OpenApiTypes.OBJECT,
         parameters=[
-            OpenApiParameter("X-Arbor-Signature", str, OpenApiParameter.HEADER, required=False,
-                             pattern="^sha256=[0-9a-f]{64}$", description="hmac mode"),
-            OpenApiParameter("X-Arbor-Timestamp", int, OpenApiParameter.HEADER, required=False,
-                             description="hmac mode: unix seconds"),
+            OpenApiParameter(
+                "X-Arbor-Signature",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                pattern="^sha256=[0-9a-f]{64}$",
+                description="hmac mode",
+            ),
+            OpenApiParameter(
+                "X-Arbor-Timestamp",
+                int,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="hmac mode: unix seconds",
+            ),
         ],
         responses={
             202: FireResultSerializer,
             400: OpenApiResponse(ErrorSerializer, description="invalid JSON or inputs (names the field)"),
-            401: OpenApiResponse(ErrorSerializer, description="bad or missing signature/secret; nothing started"),
+            401: OpenApiResponse(
+                ErrorSerializer, description="bad or missing signature/secret; nothing started"
+            ),
             404: OpenApiResponse(ErrorSerializer, description="no such trigger"),
-            409: OpenApiResponse(ErrorSerializer, description="the tree is running, or the trigger is disabled"),
+            409: OpenApiResponse(
+                ErrorSerializer, description="the tree is running, or the trigger is disabled"
+            ),
             413: OpenApiResponse(ErrorSerializer, description="body larger than ARBOR_TRIGGER_MAX_BYTES"),
             429: OpenApiResponse(ErrorSerializer, description="rate limited (Retry-After)"),
         },
@@ -259,24 +289,40 @@ class TriggerFireView(APIView):
             return _too_large(limit)
         try:
             triggers.authenticate(
-                trigger, body=body, signature=request.headers.get("X-Arbor-Signature"),
-                timestamp=request.headers.get("X-Arbor-Timestamp"), authorization=request.headers.get("Authorization"),
+                trigger,
+                body=body,
+                signature=request.headers.get("X-Arbor-Signature"),
+                timestamp=request.headers.get("X-Arbor-Timestamp"),
+                authorization=request.headers.get("Authorization"),
             )
         except triggers.TriggerUnauthorized as exc:
-            audit.record(AuditKind.TRIGGER_REJECTED, request=request, source="trigger", target=f"trigger:{trigger.id}",
-                         reason=exc.message)
-            return Response({"error": {"code": exc.code, "message": exc.message}}, status=status.HTTP_401_UNAUTHORIZED)
+            audit.record(
+                AuditKind.TRIGGER_REJECTED,
+                request=request,
+                source="trigger",
+                target=f"trigger:{trigger.id}",
+                reason=exc.message,
+            )
+            return Response(
+                {"error": {"code": exc.code, "message": exc.message}}, status=status.HTTP_401_UNAUTHORIZED
+            )
         inputs = triggers.parse_body(body)
         tree = triggers.trigger_fire(trigger=trigger, inputs=inputs)
-        return Response({"tree": str(tree.id), "status": tree.status, "run": tree.run_count},
-                        status=status.HTTP_202_ACCEPTED)
+        return Response(
+            {"tree": str(tree.id), "status": tree.status, "run": tree.run_count},
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 def _too_large(limit: int) -> Response:
     return Response(
-        {"error": {"code": "limit_exceeded",
-                   "message": triggers.MSG_BODY_LARGE.format(limit=limit),
-                   "details": {"field": "body", "limit": limit}}},
+        {
+            "error": {
+                "code": "limit_exceeded",
+                "message": triggers.MSG_BODY_LARGE.format(limit=limit),
+                "details": {"field": "body", "limit": limit},
+            }
+        },
         status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     )
 
@@ -296,26 +342,38 @@ def _create_rule(request, **target) -> Response:
 
 
 class TreeRulesView(_Owner):
-    @extend_schema(summary="The tree's notification rules", responses={200: RuleSerializer(many=True), **ERRORS})
+    @extend_schema(
+        summary="The tree's notification rules", responses={200: RuleSerializer(many=True), **ERRORS}
+    )
     def get(self, request, id):
         tree = selectors.tree_get(request.user, id, request=request, source=SOURCE)
         return Response(RuleSerializer(selectors.tree_rules(tree), many=True).data)
 
-    @extend_schema(summary="Notify a webhook or e-mail addresses when a run completes, fails or is cancelled",
-                   request=RuleCreateSerializer, responses={201: RuleCreatedSerializer, **ERRORS})
+    @extend_schema(
+        summary="Notify a webhook or e-mail addresses when a run completes, fails or is cancelled",
+        request=RuleCreateSerializer,
+        responses={201: RuleCreatedSerializer, **ERRORS},
+    )
     def post(self, request, id):
-        return _create_rule(request, tree=selectors.tree_get(request.user, id, "change", request=request, source=SOURCE))
+        return _create_rule(
+            request, tree=selectors.tree_get(request.user, id, "change", request=request, source=SOURCE)
+        )
 
 
 class ScheduleRulesView(_Owner):
-    @extend_schema(summary="The schedule's notification rules (the runs its fires start)",
-                   responses={200: RuleSerializer(many=True), **ERRORS})
+    @extend_schema(
+        summary="The schedule's notification rules (the runs its fires start)",
+        responses={200: RuleSerializer(many=True), **ERRORS},
+    )
     def get(self, request, id):
         schedule = selectors.schedule_get(request.user, id, request=request, source=SOURCE)
         return Response(RuleSerializer(selectors.schedule_rules(schedule), many=True).data)
 
-    @extend_schema(summary="Notify a webhook or e-mail addresses when a run this schedule started ends",
-                   request=RuleCreateSerializer, responses={201: RuleCreatedSerializer, **ERRORS})
+    @extend_schema(
+        summary="Notify a webhook or e-mail addresses when a run this schedule started ends",
+        request=RuleCreateSerializer,
+        responses={201: RuleCreatedSerializer, **ERRORS},
+    )
     def post(self, request, id):
         schedule = selectors.schedule_get(request.user, id, "change", request=request, source=SOURCE)
         return _create_rule(request, schedule=schedule)
@@ -326,7 +384,9 @@ class RuleDetailView(_Owner):
     def get(self, request, id):
         return Response(_rule(selectors.rule_get(request.user, id, request=request, source=SOURCE)))
 
-    @extend_schema(summary="Delete a notification rule (and its delivery log)", responses={204: None, **ERRORS})
+    @extend_schema(
+        summary="Delete a notification rule (and its delivery log)", responses={204: None, **ERRORS}
+    )
     def delete(self, request, id):
         rule = selectors.rule_get(request.user, id, "change", request=request, source=SOURCE)
         notifications.rule_delete(rule=rule, actor=request.user)
@@ -336,7 +396,10 @@ class RuleDetailView(_Owner):
 class RuleDeliveriesView(_Owner):
     pagination_class = Pagination
 
-    @extend_schema(summary="The rule's deliveries, newest first", responses={200: DeliverySerializer(many=True), **ERRORS})
+    @extend_schema(
+        summary="The rule's deliveries, newest first",
+        responses={200: DeliverySerializer(many=True), **ERRORS},
+    )
     def get(self, request, id):
         rule = selectors.rule_get(request.user, id, request=request, source=SOURCE)
         paginator = self.pagination_class()

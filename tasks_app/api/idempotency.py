@@ -43,7 +43,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     location=OpenApiParameter.HEADER,
     required=False,
     description="Makes the write safe to retry: a repeat with the same key and body replays the first "
-                "response for 24 h; a different body answers 422; a concurrent duplicate answers 409.",
+    "response for 24 h; a different body answers 422; a concurrent duplicate answers 409.",
 )
 
 

@@ -99,8 +99,9 @@ def check_json(value, limit: int, *, nul_possible: bool = True, surrogates_possi
         if not isinstance(item, dict | list):
             continue
         if depth > limit:
-            raise LimitExceeded(MSG_TOO_DEEP.format(limit=limit), limit="max_json_depth",
-                                details={"value": limit})
+            raise LimitExceeded(
+                MSG_TOO_DEEP.format(limit=limit), limit="max_json_depth", details={"value": limit}
+            )
         if isinstance(item, dict):
             for key, child in item.items():
                 if strings:
@@ -124,12 +125,17 @@ def parse_json_text(text: str, *, utf8: bool = True):
         data = json.loads(text, parse_constant=_strict_constant)
     except RecursionError:
         limit_depth = body_depth_limit()
-        raise LimitExceeded(MSG_TOO_DEEP.format(limit=limit_depth), limit="max_json_depth",
-                            details={"value": limit_depth}) from None
+        raise LimitExceeded(
+            MSG_TOO_DEEP.format(limit=limit_depth), limit="max_json_depth", details={"value": limit_depth}
+        ) from None
     except ValueError as exc:
         raise ParseError(f"JSON parse error - {exc}") from None
-    check_json(data, body_depth_limit(), nul_possible="\\u0000" in text,
-               surrogates_possible=not utf8 or _SURROGATE_ESCAPE.search(text) is not None)
+    check_json(
+        data,
+        body_depth_limit(),
+        nul_possible="\\u0000" in text,
+        surrogates_possible=not utf8 or _SURROGATE_ESCAPE.search(text) is not None,
+    )
     return data
 
 

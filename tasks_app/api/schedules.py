@@ -142,15 +142,28 @@ def _create_args(data: dict) -> dict:
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List your schedules (by next fire time)", responses=ScheduleSerializer(many=True),
-                       parameters=[OpenApiParameter("tree", OpenApiTypes.UUID),
-                                   OpenApiParameter("state", OpenApiTypes.STR, enum=["active", "paused", "finished"])]),
+    list=extend_schema(
+        summary="List your schedules (by next fire time)",
+        responses=ScheduleSerializer(many=True),
+        parameters=[
+            OpenApiParameter("tree", OpenApiTypes.UUID),
+            OpenApiParameter("state", OpenApiTypes.STR, enum=["active", "paused", "finished"]),
+        ],
+    ),
     retrieve=extend_schema(summary="A schedule", responses={200: ScheduleSerializer, 404: ERRORS[404]}),
-    create=extend_schema(summary="Schedule a tree", request=ScheduleCreateSerializer,
-                         responses={201: ScheduleSerializer, **ERRORS}),
-    partial_update=extend_schema(summary="Change a schedule (a new rule recomputes the next fire)",
-                                 request=ScheduleInputSerializer, responses={200: ScheduleSerializer, **ERRORS}),
-    destroy=extend_schema(summary="Delete a schedule and its fire history", responses={204: None, 404: ERRORS[404]}),
+    create=extend_schema(
+        summary="Schedule a tree",
+        request=ScheduleCreateSerializer,
+        responses={201: ScheduleSerializer, **ERRORS},
+    ),
+    partial_update=extend_schema(
+        summary="Change a schedule (a new rule recomputes the next fire)",
+        request=ScheduleInputSerializer,
+        responses={200: ScheduleSerializer, **ERRORS},
+    ),
+    destroy=extend_schema(
+        summary="Delete a schedule and its fire history", responses={204: None, 404: ERRORS[404]}
+    ),
 )
 class ScheduleViewSet(ApiViewMixin, viewsets.GenericViewSet):
     queryset = Schedule.objects.none()
@@ -166,7 +179,9 @@ class ScheduleViewSet(ApiViewMixin, viewsets.GenericViewSet):
             try:
                 qs = qs.filter(tree_id=uuid.UUID(tree))
             except ValueError:
-                raise ValidationError(MSG_BAD_TREE_FILTER.format(value=tree), details={"field": "tree"}) from None
+                raise ValidationError(
+                    MSG_BAD_TREE_FILTER.format(value=tree), details={"field": "tree"}
+                ) from None
         state = self.request.query_params.get("state")
         if state == "finished":
             qs = qs.filter(next_run_at__isnull=True)
@@ -175,7 +190,9 @@ class ScheduleViewSet(ApiViewMixin, viewsets.GenericViewSet):
         return qs.order_by("next_run_at", "created_at", "id")
 
     def get_schedule(self, action: str = "view") -> Schedule:
-        return selectors.schedule_get(self.user, self.kwargs["pk"], action, request=self.request, source="api")
+        return selectors.schedule_get(
+            self.user, self.kwargs["pk"], action, request=self.request, source="api"
+        )
 
     def list(self, request):
         page = self.paginate_queryset(self.get_queryset())
@@ -190,8 +207,9 @@ class ScheduleViewSet(ApiViewMixin, viewsets.GenericViewSet):
         data = _create_args(body.validated_data)
         tree = selectors.tree_get(request.user, data.pop("tree"), "change", request=request, source="api")
         schedule = schedule_services.schedule_create(owner=tree.owner, tree=tree, **data)
-        return Response(render_schedule(selectors.schedule_get(request.user, schedule.id)),
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            render_schedule(selectors.schedule_get(request.user, schedule.id)), status=status.HTTP_201_CREATED
+        )
 
     def partial_update(self, request, pk=None):
         body = ScheduleInputSerializer(data=request.data, partial=True)
@@ -205,51 +223,77 @@ class ScheduleViewSet(ApiViewMixin, viewsets.GenericViewSet):
         schedule_services.schedule_delete(schedule=self.get_schedule("delete"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(summary="Pause: no fire until resumed", request=None,
-                   responses={200: ScheduleSerializer, **ERRORS})
+    @extend_schema(
+        summary="Pause: no fire until resumed", request=None, responses={200: ScheduleSerializer, **ERRORS}
+    )
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
         schedule = schedule_services.schedule_pause(schedule=self.get_schedule("change"))
         return Response(render_schedule(selectors.schedule_get(request.user, schedule.id)))
 
-    @extend_schema(summary="Resume from now (times passed while paused are not fired)", request=None,
-                   responses={200: ScheduleSerializer, **ERRORS})
+    @extend_schema(
+        summary="Resume from now (times passed while paused are not fired)",
+        request=None,
+        responses={200: ScheduleSerializer, **ERRORS},
+    )
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         schedule = schedule_services.schedule_resume(schedule=self.get_schedule("change"))
         return Response(render_schedule(selectors.schedule_get(request.user, schedule.id)))
 
-    @extend_schema(summary="The next N fire times", parameters=[OpenApiParameter("count", OpenApiTypes.INT)],
-                   responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    @extend_schema(
+        summary="The next N fire times",
+        parameters=[OpenApiParameter("count", OpenApiTypes.INT)],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+    )
     @action(detail=True, methods=["get"])
     def next(self, request, pk=None):
         count = _count(request.query_params.get("count"))
         schedule = self.get_schedule()
         times = schedule_services.upcoming(schedule, count)
-        return Response({"schedule": str(schedule.id), "description": describe(schedule),
-                         "timezone": schedule.timezone, "next": [t.isoformat() for t in times]})
+        return Response(
+            {
+                "schedule": str(schedule.id),
+                "description": describe(schedule),
+                "timezone": schedule.timezone,
+                "next": [t.isoformat() for t in times],
+            }
+        )
 
-    @extend_schema(summary="Every fire of the schedule, newest first: status, duration, run link",
-                   responses=FireSerializer(many=True))
+    @extend_schema(
+        summary="Every fire of the schedule, newest first: status, duration, run link",
+        responses=FireSerializer(many=True),
+    )
     @action(detail=True, methods=["get"])
     def runs(self, request, pk=None):
         page = self.paginate_queryset(selectors.schedule_fires(self.get_schedule()))
         return self.get_paginated_response(FireSerializer(page, many=True).data)
 
-    @extend_schema(summary="Describe a rule and list its next fire times without saving it",
-                   request=PreviewSerializer, responses={200: OpenApiTypes.OBJECT, 400: ERRORS[400]})
+    @extend_schema(
+        summary="Describe a rule and list its next fire times without saving it",
+        request=PreviewSerializer,
+        responses={200: OpenApiTypes.OBJECT, 400: ERRORS[400]},
+    )
     @action(detail=False, methods=["post"])
     def preview(self, request):
         body = PreviewSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         d = body.validated_data
-        out = schedule_services.preview(kind=d["kind"], expression=d["expression"], timezone_name=d["timezone"],
-                                        count=d["count"], start_at=d.get("start_at"), end_at=d.get("end_at"))
+        out = schedule_services.preview(
+            kind=d["kind"],
+            expression=d["expression"],
+            timezone_name=d["timezone"],
+            count=d["count"],
+            start_at=d.get("start_at"),
+            end_at=d.get("end_at"),
+        )
         return Response({"description": out["description"], "next": [t.isoformat() for t in out["next"]]})
 
-    @extend_schema(summary="iCalendar feed of your active schedules (next fires)",
-                   parameters=[OpenApiParameter("days", OpenApiTypes.INT)],
-                   responses={(200, "text/calendar"): OpenApiTypes.STR})
+    @extend_schema(
+        summary="iCalendar feed of your active schedules (next fires)",
+        parameters=[OpenApiParameter("days", OpenApiTypes.INT)],
+        responses={(200, "text/calendar"): OpenApiTypes.STR},
+    )
     @action(detail=False, methods=["get"], url_path="calendar.ics")
     def calendar(self, request):
         days = _count(request.query_params.get("days"), default=30, maximum=366)
@@ -271,7 +315,9 @@ def _count(raw, *, default: int = 5, maximum: int = MAX_NEXT) -> int:
 ICAL_MAX_EVENTS = 1000
 
 
-def ical_feed(schedules, *, days: int = 30, base_url: str = "", calendar_name: str = "Arbor schedules") -> bytes:
+def ical_feed(
+    schedules, *, days: int = 30, base_url: str = "", calendar_name: str = "Arbor schedules"
+) -> bytes:
     """An iCalendar (RFC 5545) document: one VEVENT per fire in the next ``days`` (at most 1,000)."""
     from django.utils import timezone as dj_timezone
     from icalendar import Calendar, Event
@@ -298,4 +344,3 @@ def ical_feed(schedules, *, days: int = 30, base_url: str = "", calendar_name: s
             cal.add_component(event)
             emitted += 1
     return cal.to_ical()
-

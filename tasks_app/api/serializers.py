@@ -53,8 +53,9 @@ class ObjectField(serializers.JSONField):
     pass
 
 
-@extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"},
-                      "example": {s.value: 0 for s in Status}})
+@extend_schema_field(
+    {"type": "object", "additionalProperties": {"type": "integer"}, "example": {s.value: 0 for s in Status}}
+)
 class CountsField(serializers.DictField):
     pass
 
@@ -70,10 +71,14 @@ class TaskSpecSerializer(serializers.Serializer):
 
     id = serializers.CharField(required=False, help_text="client id; a free UUID is kept as the task id")
     name = serializers.CharField(max_length=200)
-    executor = serializers.CharField(required=False, help_text="registered executor id (see /api/v1/executors/)")
+    executor = serializers.CharField(
+        required=False, help_text="registered executor id (see /api/v1/executors/)"
+    )
     parent_id = serializers.CharField(required=False, allow_null=True)
     dependencies = serializers.ListField(child=DependencyRefField(), required=False)
-    priority = serializers.IntegerField(min_value=0, max_value=3, required=False, help_text="0 = urgent; default 2")
+    priority = serializers.IntegerField(
+        min_value=0, max_value=3, required=False, help_text="0 = urgent; default 2"
+    )
     inputs = ObjectField(required=False)
     params = ObjectField(required=False)
     schemas = ObjectField(required=False)
@@ -97,8 +102,9 @@ class TaskUpdateSerializer(serializers.Serializer):
     executor = serializers.CharField(required=False)
     parent = serializers.CharField(required=False, help_text="alias of parent_id")
     parent_id = serializers.CharField(required=False)
-    dependencies = serializers.ListField(child=DependencyRefField(), required=False,
-                                         help_text="replaces the whole list")
+    dependencies = serializers.ListField(
+        child=DependencyRefField(), required=False, help_text="replaces the whole list"
+    )
     priority = serializers.IntegerField(min_value=0, max_value=3, required=False)
     inputs = ObjectField(required=False)
     params = ObjectField(required=False)
@@ -159,8 +165,11 @@ class ThroughputSerializer(serializers.Serializer):
 class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, default="api")
     expires_in_days = serializers.IntegerField(
-        required=False, min_value=1, max_value=3650,
-        help_text="lifetime in days; without it (and without expires_at) the server default ARBOR_TOKEN_DEFAULT_DAYS")
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="lifetime in days; without it (and without expires_at) the server default ARBOR_TOKEN_DEFAULT_DAYS",
+    )
     expires_at = serializers.DateTimeField(required=False, help_text="an exact expiry, in the future")
 
 
@@ -202,11 +211,39 @@ class TaskSerializer(serializers.ModelSerializer):
     class Meta:
         model = Task
         fields = [
-            "id", "tree", "parent", "name", "ref", "executor", "priority", "inputs", "params", "schemas",
-            "resources", "timeout", "max_retries", "retry_delay", "tags", "metadata", "status", "result",
-            "error", "error_type", "progress", "progress_message", "waiting_reason", "attempt_count",
-            "dependencies", "created_at", "updated_at", "started_at", "completed_at", "original_task",
-            "origin_type", "position", "is_root",
+            "id",
+            "tree",
+            "parent",
+            "name",
+            "ref",
+            "executor",
+            "priority",
+            "inputs",
+            "params",
+            "schemas",
+            "resources",
+            "timeout",
+            "max_retries",
+            "retry_delay",
+            "tags",
+            "metadata",
+            "status",
+            "result",
+            "error",
+            "error_type",
+            "progress",
+            "progress_message",
+            "waiting_reason",
+            "attempt_count",
+            "dependencies",
+            "created_at",
+            "updated_at",
+            "started_at",
+            "completed_at",
+            "original_task",
+            "origin_type",
+            "position",
+            "is_root",
         ]
         read_only_fields = fields
 
@@ -216,8 +253,22 @@ class TaskSerializer(serializers.ModelSerializer):
 # JSON columns are read as text too and decoded a column at a time (see json_column), and rows
 # are tuples (values_list), not dicts.
 TASK_PLAIN_FIELDS = (
-    "name", "ref", "executor", "priority", "timeout", "max_retries", "retry_delay", "status", "error",
-    "error_type", "progress", "progress_message", "waiting_reason", "attempt_count", "origin_type", "position",
+    "name",
+    "ref",
+    "executor",
+    "priority",
+    "timeout",
+    "max_retries",
+    "retry_delay",
+    "status",
+    "error",
+    "error_type",
+    "progress",
+    "progress_message",
+    "waiting_reason",
+    "attempt_count",
+    "origin_type",
+    "position",
 )
 TASK_UUID_FIELDS = ("id", "tree_id", "parent_id", "original_task_id")
 TASK_DATETIME_FIELDS = ("created_at", "updated_at", "started_at", "completed_at")
@@ -328,7 +379,8 @@ def tree_dependency_map(tree_id, rows) -> dict:
     names = {r[i_id]: r[i_name] for r in rows}
     out: dict = defaultdict(list)
     edges = (
-        Dependency.objects.filter(tree_id=tree_id).order_by("downstream_id", "position")
+        Dependency.objects.filter(tree_id=tree_id)
+        .order_by("downstream_id", "position")
         .values_list(_as_text("downstream_id"), _as_text("upstream_id"), "required")
     )
     for down, up, required in edges:
@@ -344,47 +396,73 @@ def render_tasks(rows, *, deps: dict | None = None) -> list[dict]:
     json_columns = [json_column([r[i] for r in rows]) for i in range(_JSON_START, len(TASK_ROW))]
     some_uuid, some_datetime = _memo(uuid_text), _memo(datetime_text)
     out = []
-    for i, (name, ref, executor, priority, timeout, max_retries, retry_delay, status, error, error_type, progress,
-            progress_message, waiting_reason, attempt_count, origin_type, position, task_id, tree_id, parent_id,
-            original_task_id, created_at, updated_at, started_at, completed_at, *_json) in enumerate(rows):
+    for i, (
+        name,
+        ref,
+        executor,
+        priority,
+        timeout,
+        max_retries,
+        retry_delay,
+        status,
+        error,
+        error_type,
+        progress,
+        progress_message,
+        waiting_reason,
+        attempt_count,
+        origin_type,
+        position,
+        task_id,
+        tree_id,
+        parent_id,
+        original_task_id,
+        created_at,
+        updated_at,
+        started_at,
+        completed_at,
+        *_json,
+    ) in enumerate(rows):
         task_id = uuid_text(task_id)
         parent = some_uuid(parent_id)
         inputs, params, schemas, resources, tags, metadata, result = (column[i] for column in json_columns)
-        out.append({
-            "id": task_id,
-            "tree": some_uuid(tree_id),
-            "parent": parent,
-            "name": name,
-            "ref": ref,
-            "executor": executor,
-            "priority": priority,
-            "inputs": inputs,
-            "params": params,
-            "schemas": schemas,
-            "resources": resources,
-            "timeout": timeout,
-            "max_retries": max_retries,
-            "retry_delay": retry_delay,
-            "tags": tags,
-            "metadata": metadata,
-            "status": status,
-            "result": result,
-            "error": error,
-            "error_type": error_type,
-            "progress": progress,
-            "progress_message": progress_message,
-            "waiting_reason": waiting_reason,
-            "attempt_count": attempt_count,
-            "dependencies": deps.get(task_id, []),
-            "created_at": some_datetime(created_at),
-            "updated_at": some_datetime(updated_at),
-            "started_at": some_datetime(started_at),
-            "completed_at": some_datetime(completed_at),
-            "original_task": some_uuid(original_task_id),
-            "origin_type": origin_type,
-            "position": position,
-            "is_root": parent is None,
-        })
+        out.append(
+            {
+                "id": task_id,
+                "tree": some_uuid(tree_id),
+                "parent": parent,
+                "name": name,
+                "ref": ref,
+                "executor": executor,
+                "priority": priority,
+                "inputs": inputs,
+                "params": params,
+                "schemas": schemas,
+                "resources": resources,
+                "timeout": timeout,
+                "max_retries": max_retries,
+                "retry_delay": retry_delay,
+                "tags": tags,
+                "metadata": metadata,
+                "status": status,
+                "result": result,
+                "error": error,
+                "error_type": error_type,
+                "progress": progress,
+                "progress_message": progress_message,
+                "waiting_reason": waiting_reason,
+                "attempt_count": attempt_count,
+                "dependencies": deps.get(task_id, []),
+                "created_at": some_datetime(created_at),
+                "updated_at": some_datetime(updated_at),
+                "started_at": some_datetime(started_at),
+                "completed_at": some_datetime(completed_at),
+                "original_task": some_uuid(original_task_id),
+                "origin_type": origin_type,
+                "position": position,
+                "is_root": parent is None,
+            }
+        )
     return out
 
 
@@ -417,8 +495,21 @@ class TreeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Tree
         fields = [
-            "id", "name", "owner", "status", "handled_failures", "task_count", "run_count", "last_seq", "archived",
-            "cancel_requested", "original_tree", "created_at", "updated_at", "started_at", "finished_at",
+            "id",
+            "name",
+            "owner",
+            "status",
+            "handled_failures",
+            "task_count",
+            "run_count",
+            "last_seq",
+            "archived",
+            "cancel_requested",
+            "original_tree",
+            "created_at",
+            "updated_at",
+            "started_at",
+            "finished_at",
             "counts",
         ]
         read_only_fields = fields
@@ -436,8 +527,10 @@ def status_counts(tree_ids) -> dict:
     """``{tree id: {status: n}}`` with every status present, one grouped query."""
     out = {tid: {s.value: 0 for s in Status} for tid in tree_ids}
     rows = (
-        Task.objects.filter(tree_id__in=list(tree_ids)).values_list("tree_id", "status")
-        .annotate(n=Count("id")).order_by()
+        Task.objects.filter(tree_id__in=list(tree_ids))
+        .values_list("tree_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
     )
     for tid, status, n in rows:
         out.setdefault(tid, {s.value: 0 for s in Status})[status] = n
@@ -469,15 +562,38 @@ def render_tree(tree: Tree, *, detail: bool = False, written=None) -> dict:
 # render_written_tasks: the output keys and the column each is read from ("dependencies" and
 # "is_root" are computed; they read the id and the parent)
 _WRITTEN_FIELDS = (
-    ("id", "id"), ("tree", "tree_id"), ("parent", "parent_id"), ("name", "name"), ("ref", "ref"),
-    ("executor", "executor"), ("priority", "priority"), ("inputs", "inputs"), ("params", "params"),
-    ("schemas", "schemas"), ("resources", "resources"), ("timeout", "timeout"), ("max_retries", "max_retries"),
-    ("retry_delay", "retry_delay"), ("tags", "tags"), ("metadata", "metadata"), ("status", "status"),
-    ("result", "result"), ("error", "error"), ("error_type", "error_type"), ("progress", "progress"),
-    ("progress_message", "progress_message"), ("waiting_reason", "waiting_reason"),
-    ("attempt_count", "attempt_count"), ("dependencies", "id"), ("created_at", "created_at"),
-    ("updated_at", "updated_at"), ("started_at", "started_at"), ("completed_at", "completed_at"),
-    ("original_task", "original_task_id"), ("origin_type", "origin_type"), ("position", "position"),
+    ("id", "id"),
+    ("tree", "tree_id"),
+    ("parent", "parent_id"),
+    ("name", "name"),
+    ("ref", "ref"),
+    ("executor", "executor"),
+    ("priority", "priority"),
+    ("inputs", "inputs"),
+    ("params", "params"),
+    ("schemas", "schemas"),
+    ("resources", "resources"),
+    ("timeout", "timeout"),
+    ("max_retries", "max_retries"),
+    ("retry_delay", "retry_delay"),
+    ("tags", "tags"),
+    ("metadata", "metadata"),
+    ("status", "status"),
+    ("result", "result"),
+    ("error", "error"),
+    ("error_type", "error_type"),
+    ("progress", "progress"),
+    ("progress_message", "progress_message"),
+    ("waiting_reason", "waiting_reason"),
+    ("attempt_count", "attempt_count"),
+    ("dependencies", "id"),
+    ("created_at", "created_at"),
+    ("updated_at", "updated_at"),
+    ("started_at", "started_at"),
+    ("completed_at", "completed_at"),
+    ("original_task", "original_task_id"),
+    ("origin_type", "origin_type"),
+    ("position", "position"),
     ("is_root", "parent_id"),
 )
 _WRITTEN_KEYS = tuple(key for key, _ in _WRITTEN_FIELDS)
@@ -526,8 +642,12 @@ def render_written_tasks(rows: list, edges: list) -> list[dict]:
 
 class AttemptSerializer(serializers.ModelSerializer):
     task = serializers.UUIDField(source="task_id")
-    run = serializers.IntegerField(source="run.number", allow_null=True, default=None,
-                                   help_text="number of the run it belongs to (null: recorded before runs)")
+    run = serializers.IntegerField(
+        source="run.number",
+        allow_null=True,
+        default=None,
+        help_text="number of the run it belongs to (null: recorded before runs)",
+    )
     effective_inputs = ObjectField()
     result = serializers.JSONField(allow_null=True)
     logs = serializers.JSONField()
@@ -536,8 +656,21 @@ class AttemptSerializer(serializers.ModelSerializer):
     class Meta:
         model = Attempt
         fields = [
-            "id", "task", "run", "number", "outcome", "executor", "effective_inputs", "result", "error", "error_type",
-            "worker", "started_at", "finished_at", "duration", "logs",
+            "id",
+            "task",
+            "run",
+            "number",
+            "outcome",
+            "executor",
+            "effective_inputs",
+            "result",
+            "error",
+            "error_type",
+            "worker",
+            "started_at",
+            "finished_at",
+            "duration",
+            "logs",
         ]
         read_only_fields = fields
 
@@ -546,18 +679,38 @@ class RunSerializer(serializers.ModelSerializer):
     """One run of a tree (docs/semantics.md "Run records")."""
 
     tree = serializers.UUIDField(source="tree_id")
-    started_by = serializers.CharField(source="started_by.username", allow_null=True, default=None,
-                                       help_text="the user who started it (null: a schedule, a migration)")
-    target_task = serializers.UUIDField(source="target_task_id", allow_null=True,
-                                        help_text="the task a partial run, retry or re-run started at")
-    counts = ObjectField(help_text="at its end: {tasks: {status: n}, attempts: n, attempt_outcomes: {outcome: n}}")
+    started_by = serializers.CharField(
+        source="started_by.username",
+        allow_null=True,
+        default=None,
+        help_text="the user who started it (null: a schedule, a migration)",
+    )
+    target_task = serializers.UUIDField(
+        source="target_task_id",
+        allow_null=True,
+        help_text="the task a partial run, retry or re-run started at",
+    )
+    counts = ObjectField(
+        help_text="at its end: {tasks: {status: n}, attempts: n, attempt_outcomes: {outcome: n}}"
+    )
     duration = serializers.FloatField(allow_null=True, help_text="seconds; null while it runs")
 
     class Meta:
         model = Run
         fields = [
-            "number", "tree", "trigger", "source", "started_by", "target_task", "status", "handled_failures",
-            "scope", "started_at", "finished_at", "duration", "counts",
+            "number",
+            "tree",
+            "trigger",
+            "source",
+            "started_by",
+            "target_task",
+            "status",
+            "handled_failures",
+            "scope",
+            "started_at",
+            "finished_at",
+            "duration",
+            "counts",
         ]
         read_only_fields = fields
 
@@ -619,7 +772,9 @@ class PreviewSerializer(serializers.Serializer):
 
 
 class CopyArraySerializer(serializers.Serializer):
-    tasks = serializers.ListField(child=ObjectField(), help_text="a task array that POST /api/v1/trees/ accepts")
+    tasks = serializers.ListField(
+        child=ObjectField(), help_text="a task array that POST /api/v1/trees/ accepts"
+    )
 
 
 class DeleteResultSerializer(serializers.Serializer):

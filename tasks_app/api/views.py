@@ -44,11 +44,13 @@ from .limits import LimitedJSONParser, Pagination
 from .permissions import SessionForTokenWrites
 
 SOURCE = "api"
-MSG_BODY_SHAPE = "the body must be a task array or an object {\"tasks\": [...], \"execute\": bool}"
+MSG_BODY_SHAPE = 'the body must be a task array or an object {"tasks": [...], "execute": bool}'
 MSG_PATCH_SHAPE = "the body must be an object of fields to change"
 
 ERRORS = {
-    400: OpenApiResponse(s.ErrorSerializer, description="invalid input (the message names the task and field)"),
+    400: OpenApiResponse(
+        s.ErrorSerializer, description="invalid input (the message names the task and field)"
+    ),
     403: OpenApiResponse(s.ErrorSerializer, description="a permission is missing (the message names it)"),
     404: OpenApiResponse(s.ErrorSerializer, description="not found (also for another user's id)"),
     409: OpenApiResponse(s.ErrorSerializer, description="not allowed in the current state"),
@@ -130,9 +132,15 @@ def _copy(request, task: Task, row: Tree | Task | None = None):
             # copy sources are looked up like any id: another user's task is simply not found
             selectors.task_get(request.user, ref, request=request, source=SOURCE)
     result = task_copy(
-        task=task, mode=data["mode"], children=data["children"], custom_task_ids=custom_ids,
-        custom_include_children=data["custom_include_children"], reset_fields=data.get("reset_fields"),
-        save=data["save"], actor=request.user, source=SOURCE,
+        task=task,
+        mode=data["mode"],
+        children=data["children"],
+        custom_task_ids=custom_ids,
+        custom_include_children=data["custom_include_children"],
+        reset_fields=data.get("reset_fields"),
+        save=data["save"],
+        actor=request.user,
+        source=SOURCE,
     )
     if data["save"]:
         tree = selectors.tree_get(request.user, result.id)  # as committed (last_seq)
@@ -142,10 +150,13 @@ def _copy(request, task: Task, row: Tree | Task | None = None):
 
 @extend_schema_view(
     list=extend_schema(summary="List trees", responses=s.TreeSerializer(many=True)),
-    retrieve=extend_schema(summary="A tree with all its tasks and counts by status",
-                           responses={200: s.TreeDetailSerializer, 404: ERRORS[404]}),
-    destroy=extend_schema(summary="Delete a tree (refused while it runs)",
-                          responses={200: s.DeleteResultSerializer, **ERRORS}),
+    retrieve=extend_schema(
+        summary="A tree with all its tasks and counts by status",
+        responses={200: s.TreeDetailSerializer, 404: ERRORS[404]},
+    ),
+    destroy=extend_schema(
+        summary="Delete a tree (refused while it runs)", responses={200: s.DeleteResultSerializer, **ERRORS}
+    ),
 )
 class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
     queryset = Tree.objects.none()
@@ -199,26 +210,40 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         return Response(s.render_tree(self.get_tree(), detail=True))
 
     def destroy(self, request, pk=None):
-        return Response(task_services.tree_delete(tree=self.get_tree("delete"), actor=request.user, source=SOURCE))
+        return Response(
+            task_services.tree_delete(tree=self.get_tree("delete"), actor=request.user, source=SOURCE)
+        )
 
-    @extend_schema(summary="Run the whole tree", request=None, parameters=[IDEMPOTENCY_PARAMETER],
-                   responses={200: s.TreeSerializer, **WRITE_ERRORS})
+    @extend_schema(
+        summary="Run the whole tree",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: s.TreeSerializer, **WRITE_ERRORS},
+    )
     @action(detail=True, methods=["post"])
     @idempotent
     def execute(self, request, pk=None):
         tree = control.tree_execute(tree=self.get_tree("change"), actor=request.user, source=SOURCE)
         return Response(s.render_tree(tree))
 
-    @extend_schema(summary="Cancel every unfinished task of the tree", request=None,
-                   parameters=[IDEMPOTENCY_PARAMETER], responses={200: s.TreeSerializer, **WRITE_ERRORS})
+    @extend_schema(
+        summary="Cancel every unfinished task of the tree",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: s.TreeSerializer, **WRITE_ERRORS},
+    )
     @action(detail=True, methods=["post"])
     @idempotent
     def cancel(self, request, pk=None):
         tree = control.tree_cancel(tree=self.get_tree("change"), actor=request.user, source=SOURCE)
         return Response(s.render_tree(tree))
 
-    @extend_schema(summary="Retry every failed or cancelled task (in place)", request=None,
-                   parameters=[IDEMPOTENCY_PARAMETER], responses={200: s.TreeSerializer, **WRITE_ERRORS})
+    @extend_schema(
+        summary="Retry every failed or cancelled task (in place)",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: s.TreeSerializer, **WRITE_ERRORS},
+    )
     @action(detail=True, methods=["post"])
     @idempotent
     def retry(self, request, pk=None):
@@ -242,16 +267,23 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         tree = editing.tree_edit(tree=self.get_tree("change"), tasks=tasks, actor=request.user, source=SOURCE)
         return Response(s.render_tree(selectors.tree_get(request.user, tree.id), detail=True))
 
-    @extend_schema(summary="Copy the tree (minimal / full / custom)", request=s.CopySerializer,
-                   parameters=[IDEMPOTENCY_PARAMETER], responses=COPY_RESPONSES)
+    @extend_schema(
+        summary="Copy the tree (minimal / full / custom)",
+        request=s.CopySerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses=COPY_RESPONSES,
+    )
     @action(detail=True, methods=["post"])
     @idempotent
     def copy(self, request, pk=None):
         tree = self.get_tree()
         return _copy(request, selectors.task_get(request.user, tree.id), tree)
 
-    @extend_schema(summary="The tree's events in sequence order (catch up with ?after_seq=)",
-                   parameters=[s.AfterSeqQuerySerializer], responses={200: s.EventPageSerializer, **ERRORS})
+    @extend_schema(
+        summary="The tree's events in sequence order (catch up with ?after_seq=)",
+        parameters=[s.AfterSeqQuerySerializer],
+        responses={200: s.EventPageSerializer, **ERRORS},
+    )
     @action(detail=True, methods=["get"])
     def events(self, request, pk=None):
         query = s.AfterSeqQuerySerializer(data=request.query_params)
@@ -261,9 +293,11 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         rows = selectors.tree_events(tree, after_seq=query.validated_data["after_seq"], limit=limit)
         return Response(_events_page(request, rows, tree, limit))
 
-    @extend_schema(summary="Every execution attempt in the tree (?run=<number>: those of one run)",
-                   parameters=[OpenApiParameter("run", int, description="only the attempts of this run number")],
-                   responses=s.AttemptSerializer(many=True))
+    @extend_schema(
+        summary="Every execution attempt in the tree (?run=<number>: those of one run)",
+        parameters=[OpenApiParameter("run", int, description="only the attempts of this run number")],
+        responses=s.AttemptSerializer(many=True),
+    )
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=Pagination)
     def attempts(self, request, pk=None):
         tree = self.get_tree()
@@ -279,18 +313,33 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         page = self.paginate_queryset(selectors.tree_runs(self.get_tree()))
         return self.get_paginated_response(s.RunSerializer(page, many=True).data)
 
-    @extend_schema(summary="One run of the tree, by number", responses={200: s.RunSerializer, **ERRORS},
-                   parameters=[OpenApiParameter("number", int, OpenApiParameter.PATH)])
-    @action(detail=True, methods=["get"], url_path=r"runs/(?P<number>[0-9]+)", filter_backends=[],
-            pagination_class=None)
+    @extend_schema(
+        summary="One run of the tree, by number",
+        responses={200: s.RunSerializer, **ERRORS},
+        parameters=[OpenApiParameter("number", int, OpenApiParameter.PATH)],
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"runs/(?P<number>[0-9]+)",
+        filter_backends=[],
+        pagination_class=None,
+    )
     def run_detail(self, request, pk=None, number=None):
         return Response(s.RunSerializer(selectors.run_get(self.get_tree(), number)).data)
 
-    @extend_schema(summary="The attempts one run made, in start order (with task names)",
-                   parameters=[OpenApiParameter("number", int, OpenApiParameter.PATH)],
-                   responses=s.RunAttemptSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path=r"runs/(?P<number>[0-9]+)/attempts", filter_backends=[],
-            pagination_class=Pagination)
+    @extend_schema(
+        summary="The attempts one run made, in start order (with task names)",
+        parameters=[OpenApiParameter("number", int, OpenApiParameter.PATH)],
+        responses=s.RunAttemptSerializer(many=True),
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"runs/(?P<number>[0-9]+)/attempts",
+        filter_backends=[],
+        pagination_class=Pagination,
+    )
     def run_attempts(self, request, pk=None, number=None):
         run = selectors.run_get(self.get_tree(), number)
         page = self.paginate_queryset(selectors.run_attempts(run))
@@ -298,11 +347,14 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List tasks (filter, search, order, paginate)",
-                       responses=s.TaskSerializer(many=True)),
+    list=extend_schema(
+        summary="List tasks (filter, search, order, paginate)", responses=s.TaskSerializer(many=True)
+    ),
     retrieve=extend_schema(summary="A task", responses={200: s.TaskSerializer, 404: ERRORS[404]}),
-    destroy=extend_schema(summary="Delete a task and its subtree, where safe",
-                          responses={200: s.DeleteResultSerializer, **ERRORS}),
+    destroy=extend_schema(
+        summary="Delete a task and its subtree, where safe",
+        responses={200: s.DeleteResultSerializer, **ERRORS},
+    ),
 )
 class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
     queryset = Task.objects.none()
@@ -331,39 +383,58 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
     def retrieve(self, request, pk=None):
         return Response(s.render_task(self.get_task()))
 
-    @extend_schema(summary="Edit a pending task (read-only fields are refused, naming them)",
-                   request=s.TaskUpdateSerializer, responses={200: s.TaskSerializer, **WRITE_ERRORS})
+    @extend_schema(
+        summary="Edit a pending task (read-only fields are refused, naming them)",
+        request=s.TaskUpdateSerializer,
+        responses={200: s.TaskSerializer, **WRITE_ERRORS},
+    )
     def partial_update(self, request, pk=None):
         task = self.get_task(action="change")
         if not isinstance(request.data, dict):
             raise TreeValidationError([MSG_PATCH_SHAPE])
-        task = task_services.task_update(task=task, data=dict(request.data), actor=request.user, source=SOURCE)
+        task = task_services.task_update(
+            task=task, data=dict(request.data), actor=request.user, source=SOURCE
+        )
         return Response(s.render_task(task))
 
     def destroy(self, request, pk=None):
-        return Response(task_services.task_delete(task=self.get_task(action="delete"), actor=request.user, source=SOURCE))
+        return Response(
+            task_services.task_delete(task=self.get_task(action="delete"), actor=request.user, source=SOURCE)
+        )
 
-    @extend_schema(summary="Run this task with its unfinished upstream dependencies (the root: the whole tree)",
-                   request=None, parameters=[IDEMPOTENCY_PARAMETER],
-                   responses={200: s.TreeSerializer, **WRITE_ERRORS})
+    @extend_schema(
+        summary="Run this task with its unfinished upstream dependencies (the root: the whole tree)",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: s.TreeSerializer, **WRITE_ERRORS},
+    )
     @action(detail=True, methods=["post"])
     @idempotent
     def execute(self, request, pk=None):
         task = self.get_task(action="change")
-        tree = control.tree_execute(tree=task.tree, task=None if task.is_root else task, actor=request.user,
-                                    source=SOURCE)
+        tree = control.tree_execute(
+            tree=task.tree, task=None if task.is_root else task, actor=request.user, source=SOURCE
+        )
         return Response(s.render_tree(tree))
 
-    @extend_schema(summary="Cancel a pending or running task (dependents cascade)", request=None,
-                   parameters=[IDEMPOTENCY_PARAMETER], responses={200: s.TaskSerializer, **WRITE_ERRORS})
+    @extend_schema(
+        summary="Cancel a pending or running task (dependents cascade)",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: s.TaskSerializer, **WRITE_ERRORS},
+    )
     @action(detail=True, methods=["post"])
     @idempotent
     def cancel(self, request, pk=None):
         task = control.task_cancel(task=self.get_task(action="change"), actor=request.user, source=SOURCE)
         return Response(s.render_task(task))
 
-    @extend_schema(summary="Retry a failed or cancelled task in place (with what it blocked)", request=None,
-                   parameters=[IDEMPOTENCY_PARAMETER], responses={200: s.TaskSerializer, **WRITE_ERRORS})
+    @extend_schema(
+        summary="Retry a failed or cancelled task in place (with what it blocked)",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: s.TaskSerializer, **WRITE_ERRORS},
+    )
     @action(detail=True, methods=["post"])
     @idempotent
     def retry(self, request, pk=None):
@@ -371,9 +442,12 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
         control.task_retry(task=task, actor=request.user, source=SOURCE)
         return Response(s.render_task(self.get_task()))
 
-    @extend_schema(summary="Re-run from here: this task and everything downstream go back to pending",
-                   request=None, parameters=[IDEMPOTENCY_PARAMETER],
-                   responses={200: s.TaskSerializer, **WRITE_ERRORS})
+    @extend_schema(
+        summary="Re-run from here: this task and everything downstream go back to pending",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: s.TaskSerializer, **WRITE_ERRORS},
+    )
     @action(detail=True, methods=["post"])
     @idempotent
     def rerun(self, request, pk=None):
@@ -381,10 +455,13 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
         control.task_rerun(task=task, actor=request.user, source=SOURCE)
         return Response(s.render_task(self.get_task()))
 
-    @extend_schema(summary="Mark success: a failed, cancelled or pending task becomes completed by your word; "
-                           "the tasks it alone blocked run again (409 if it is running or completed)",
-                   request=None, parameters=[IDEMPOTENCY_PARAMETER],
-                   responses={200: s.TaskSerializer, **WRITE_ERRORS})
+    @extend_schema(
+        summary="Mark success: a failed, cancelled or pending task becomes completed by your word; "
+        "the tasks it alone blocked run again (409 if it is running or completed)",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: s.TaskSerializer, **WRITE_ERRORS},
+    )
     @action(detail=True, methods=["post"], url_path="mark-success")
     @idempotent
     def mark_success(self, request, pk=None):
@@ -392,10 +469,13 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
         control.task_mark(task=task, mark="success", actor=request.user, source=SOURCE)
         return Response(s.render_task(self.get_task()))
 
-    @extend_schema(summary="Skip: a failed, cancelled or pending task becomes completed, marked skipped; its "
-                           "dependents run without its result (409 if it is running or completed)",
-                   request=None, parameters=[IDEMPOTENCY_PARAMETER],
-                   responses={200: s.TaskSerializer, **WRITE_ERRORS})
+    @extend_schema(
+        summary="Skip: a failed, cancelled or pending task becomes completed, marked skipped; its "
+        "dependents run without its result (409 if it is running or completed)",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: s.TaskSerializer, **WRITE_ERRORS},
+    )
     @action(detail=True, methods=["post"])
     @idempotent
     def skip(self, request, pk=None):
@@ -403,15 +483,22 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
         control.task_mark(task=task, mark="skipped", actor=request.user, source=SOURCE)
         return Response(s.render_task(self.get_task()))
 
-    @extend_schema(summary="Copy from this task (minimal / full / custom)", request=s.CopySerializer,
-                   parameters=[IDEMPOTENCY_PARAMETER], responses=COPY_RESPONSES)
+    @extend_schema(
+        summary="Copy from this task (minimal / full / custom)",
+        request=s.CopySerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses=COPY_RESPONSES,
+    )
     @action(detail=True, methods=["post"])
     @idempotent
     def copy(self, request, pk=None):
         return _copy(request, self.get_task())
 
-    @extend_schema(summary="Which tasks an action would touch", parameters=[s.PreviewQuerySerializer],
-                   responses={200: s.PreviewSerializer, **ERRORS})
+    @extend_schema(
+        summary="Which tasks an action would touch",
+        parameters=[s.PreviewQuerySerializer],
+        responses={200: s.PreviewSerializer, **ERRORS},
+    )
     @action(detail=True, methods=["get"])
     def preview(self, request, pk=None):
         query = s.PreviewQuerySerializer(data=request.query_params)
@@ -424,8 +511,11 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
         page = self.paginate_queryset(selectors.task_attempts(self.get_task()))
         return self.get_paginated_response(s.AttemptSerializer(page, many=True).data)
 
-    @extend_schema(summary="The task's events (catch up with ?after_seq=)",
-                   parameters=[s.AfterSeqQuerySerializer], responses={200: s.EventPageSerializer, **ERRORS})
+    @extend_schema(
+        summary="The task's events (catch up with ?after_seq=)",
+        parameters=[s.AfterSeqQuerySerializer],
+        responses={200: s.EventPageSerializer, **ERRORS},
+    )
     @action(detail=True, methods=["get"])
     def events(self, request, pk=None):
         query = s.AfterSeqQuerySerializer(data=request.query_params)
@@ -435,13 +525,19 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
         rows = selectors.task_events(task, after_seq=query.validated_data["after_seq"], limit=limit)
         return Response(_events_page(request, rows, task.tree, limit))
 
-    @extend_schema(summary="The task's original and its copies", responses={200: s.LineageSerializer, **ERRORS})
+    @extend_schema(
+        summary="The task's original and its copies", responses={200: s.LineageSerializer, **ERRORS}
+    )
     @action(detail=True, methods=["get"])
     def lineage(self, request, pk=None):
         return Response(s.LineageSerializer(selectors.task_lineage(request.user, self.get_task())).data)
 
-    @extend_schema(summary="Add a dependency (this task depends on `upstream`)", request=s.DependencyAddSerializer,
-                   parameters=[IDEMPOTENCY_PARAMETER], responses={201: s.TaskSerializer, **WRITE_ERRORS})
+    @extend_schema(
+        summary="Add a dependency (this task depends on `upstream`)",
+        request=s.DependencyAddSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: s.TaskSerializer, **WRITE_ERRORS},
+    )
     @action(detail=True, methods=["post"], url_path="dependencies")
     @idempotent
     def dependencies(self, request, pk=None):
@@ -449,15 +545,27 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
         body = s.DependencyAddSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         upstream = selectors.task_get(request.user, body.validated_data["upstream"])
-        task_services.dependency_add(downstream=task, upstream=upstream, required=body.validated_data["required"],
-                                     actor=request.user, source=SOURCE)
+        task_services.dependency_add(
+            downstream=task,
+            upstream=upstream,
+            required=body.validated_data["required"],
+            actor=request.user,
+            source=SOURCE,
+        )
         return Response(s.render_task(self.get_task()), status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Remove a dependency", request=None,
-                   parameters=[OpenApiParameter("upstream_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
-                   responses={200: s.TaskSerializer, **ERRORS})
-    @action(detail=True, methods=["delete"], url_path=r"dependencies/(?P<upstream_id>[^/]+)",
-            url_name="dependency-detail")
+    @extend_schema(
+        summary="Remove a dependency",
+        request=None,
+        parameters=[OpenApiParameter("upstream_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={200: s.TaskSerializer, **ERRORS},
+    )
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"dependencies/(?P<upstream_id>[^/]+)",
+        url_name="dependency-detail",
+    )
     def remove_dependency(self, request, pk=None, upstream_id=None):
         task = self.get_task(action="change")
         upstream = self.get_task("upstream_id")
@@ -468,8 +576,11 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
 class ExecutorListView(ApiViewMixin, APIView):
     pagination_class = None
 
-    @extend_schema(summary="The executors you may use (the others need a permission: docs/security.md)",
-                   parameters=[s.ExecutorQuerySerializer], responses=s.ExecutorSerializer(many=True))
+    @extend_schema(
+        summary="The executors you may use (the others need a permission: docs/security.md)",
+        parameters=[s.ExecutorQuerySerializer],
+        responses=s.ExecutorSerializer(many=True),
+    )
     def get(self, request):
         query = s.ExecutorQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -477,8 +588,11 @@ class ExecutorListView(ApiViewMixin, APIView):
 
 
 class StatsView(ApiViewMixin, APIView):
-    @extend_schema(summary="Execution statistics (all your tasks, or one tree)",
-                   parameters=[s.StatsQuerySerializer], responses={200: s.StatsSerializer, **ERRORS})
+    @extend_schema(
+        summary="Execution statistics (all your tasks, or one tree)",
+        parameters=[s.StatsQuerySerializer],
+        responses={200: s.StatsSerializer, **ERRORS},
+    )
     def get(self, request):
         query = s.StatsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -491,8 +605,11 @@ class StatsView(ApiViewMixin, APIView):
 
 
 class ThroughputView(ApiViewMixin, APIView):
-    @extend_schema(summary="Completed tasks per minute, hour or day (an aggregate over every completion)",
-                   parameters=[s.ThroughputQuerySerializer], responses={200: s.ThroughputSerializer, **ERRORS})
+    @extend_schema(
+        summary="Completed tasks per minute, hour or day (an aggregate over every completion)",
+        parameters=[s.ThroughputQuerySerializer],
+        responses={200: s.ThroughputSerializer, **ERRORS},
+    )
     def get(self, request):
         query = s.ThroughputQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -500,7 +617,9 @@ class ThroughputView(ApiViewMixin, APIView):
         tree_id = data.get("tree")
         if tree_id is not None:
             tree_id = selectors.tree_get(request.user, tree_id).id
-        return Response(selectors.throughput(request.user, bucket=data["bucket"], count=data["count"], tree_id=tree_id))
+        return Response(
+            selectors.throughput(request.user, bucket=data["bucket"], count=data["count"], tree_id=tree_id)
+        )
 
 
 class ValidateView(ApiViewMixin, APIView):
@@ -519,11 +638,16 @@ class ValidateView(ApiViewMixin, APIView):
 
 @extend_schema_view(
     list=extend_schema(summary="Your API tokens", responses=s.TokenSerializer(many=True)),
-    create=extend_schema(summary="Create a token (browser session only); the token is shown once",
-                         request=s.TokenCreateSerializer, responses={201: s.NewTokenSerializer, **ERRORS}),
-    destroy=extend_schema(summary="Revoke a token (browser session only)",
-                          parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)],
-                          responses={204: None, **ERRORS}),
+    create=extend_schema(
+        summary="Create a token (browser session only); the token is shown once",
+        request=s.TokenCreateSerializer,
+        responses={201: s.NewTokenSerializer, **ERRORS},
+    ),
+    destroy=extend_schema(
+        summary="Revoke a token (browser session only)",
+        parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        responses={204: None, **ERRORS},
+    ),
 )
 class TokenViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = s.TokenSerializer
@@ -541,9 +665,15 @@ class TokenViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet)
         body = s.TokenCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        token, raw = tokens.token_create(user=request.user, name=data["name"], expires_at=data.get("expires_at"),
-                                         expires_in_days=data.get("expires_in_days"), actor=request.user,
-                                         request=request, source="api")
+        token, raw = tokens.token_create(
+            user=request.user,
+            name=data["name"],
+            expires_at=data.get("expires_at"),
+            expires_in_days=data.get("expires_in_days"),
+            actor=request.user,
+            request=request,
+            source="api",
+        )
         token.token = raw
         return Response(s.NewTokenSerializer(token).data, status=status.HTTP_201_CREATED)
 

@@ -59,7 +59,7 @@ def _namespace_end(key: str) -> int:
 
 def public_key(key: str) -> str:
     """What the owner of a lock named: ``u7/db:x`` -> ``db:x``; a shared key is left as it is."""
-    return key[_namespace_end(key):]
+    return key[_namespace_end(key) :]
 
 
 def is_namespaced(key: str) -> bool:

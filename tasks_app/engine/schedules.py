@@ -181,8 +181,14 @@ def next_after(spec: Spec, after: dt.datetime, *, anchor: dt.datetime | None = N
     return None  # pragma: no cover - cronsim iterators are infinite for valid expressions
 
 
-def fire_times(spec: Spec, after: dt.datetime, *, anchor: dt.datetime | None = None,
-               start_at: dt.datetime | None = None, end_at: dt.datetime | None = None) -> Iterator[dt.datetime]:
+def fire_times(
+    spec: Spec,
+    after: dt.datetime,
+    *,
+    anchor: dt.datetime | None = None,
+    start_at: dt.datetime | None = None,
+    end_at: dt.datetime | None = None,
+) -> Iterator[dt.datetime]:
     """Fire times after ``after`` within [start_at, end_at], in order (possibly infinite)."""
     cursor = after
     if start_at is not None and start_at > after:
@@ -219,9 +225,18 @@ class DuePlan:
     next_run_at: dt.datetime | None
 
 
-def plan_due(spec: Spec, next_run_at: dt.datetime, now: dt.datetime, *, catch_up: str, max_catch_up: int,
-             remaining_runs: int | None = None, anchor: dt.datetime | None = None,
-             end_at: dt.datetime | None = None, scan_limit: int = 10_000) -> DuePlan:
+def plan_due(
+    spec: Spec,
+    next_run_at: dt.datetime,
+    now: dt.datetime,
+    *,
+    catch_up: str,
+    max_catch_up: int,
+    remaining_runs: int | None = None,
+    anchor: dt.datetime | None = None,
+    end_at: dt.datetime | None = None,
+    scan_limit: int = 10_000,
+) -> DuePlan:
     """Decide which due times to fire at ``now``.
 
     Every fire time in [next_run_at, now] is due. With catch-up ``skip`` only the latest fires;

@@ -52,7 +52,9 @@ def simulate(
     rng = random.Random(seed)
     shared = frozenset(capacity or ()) if shared is None else frozenset(shared)
     owners = owners or {}
-    locks = {node_id: scoped(wanted, owners.get(node_id, 0), shared) for node_id, wanted in (locks or {}).items()}
+    locks = {
+        node_id: scoped(wanted, owners.get(node_id, 0), shared) for node_id, wanted in (locks or {}).items()
+    }
     events: list[Event] = []
     now = 0
     running: dict[str, int] = {}

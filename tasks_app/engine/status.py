@@ -70,9 +70,7 @@ def run_outcome(graph: Graph, *, started: bool, cancelled_by_user: bool = False)
         return node.status, node.error_type
 
     state = {node.id: final(node) for node in members}
-    run_dependents = {
-        node.id: [d for d in graph.dependents(node.id) if d in in_run] for node in members
-    }
+    run_dependents = {node.id: [d for d in graph.dependents(node.id) if d in in_run] for node in members}
     leaves = [node.id for node in members if not run_dependents[node.id]]
 
     # a failure reaches a leaf through required edges to tasks it cancelled as upstream_failed
@@ -85,8 +83,12 @@ def run_outcome(graph: Graph, *, started: bool, cancelled_by_user: bool = False)
             for dependent in run_dependents[current]:
                 required = any(dep.id == current and dep.required for dep in graph.nodes[dependent].deps)
                 status, error_type = state[dependent]
-                if (required and status is Status.CANCELLED and error_type == UPSTREAM_FAILED
-                        and dependent not in seen):
+                if (
+                    required
+                    and status is Status.CANCELLED
+                    and error_type == UPSTREAM_FAILED
+                    and dependent not in seen
+                ):
                     seen.add(dependent)
                     stack.append(dependent)
         return False

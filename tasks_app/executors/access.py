@@ -29,5 +29,6 @@ def check(user, executor_ids: Iterable[str], label: str = "") -> None:
     for an executor this user may not use."""
     for executor_id in executor_ids:
         if not may_use(user, executor_id):
-            raise UnknownExecutor(MSG_STAFF_ONLY.format(label=label, executor=executor_id),
-                                  details={"executor": executor_id})
+            raise UnknownExecutor(
+                MSG_STAFF_ONLY.format(label=label, executor=executor_id), details={"executor": executor_id}
+            )

@@ -152,10 +152,15 @@ class SystemInfoExecutor(Executor):
     id = "system_info"
     name = "System info"
     description = "Reports CPU, memory and disk usage of the worker host."
-    demo_result = {"demo": True, "cpu": {"count": 4, "percent": 12.5},
-                   "memory": {"total": 8589934592, "available": 4294967296, "percent": 50.0},
-                   "disk": {"total": 107374182400, "free": 53687091200, "percent": 50.0},
-                   "python": "3.12.0", "host": "demo", "platform": "demo"}
+    demo_result = {
+        "demo": True,
+        "cpu": {"count": 4, "percent": 12.5},
+        "memory": {"total": 8589934592, "available": 4294967296, "percent": 50.0},
+        "disk": {"total": 107374182400, "free": 53687091200, "percent": 50.0},
+        "python": "3.12.0",
+        "host": "demo",
+        "platform": "demo",
+    }
 
     def execute(self, inputs: dict, context: ExecutionContext) -> dict:
         import psutil

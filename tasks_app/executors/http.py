@@ -67,8 +67,13 @@ class HttpRequestExecutor(CancelableExecutor):
     PermanentError. The body is decoded as text and cut at 1 MiB (``truncated: true``).
     """
 
-    demo_result = {"demo": True, "status": 200, "headers": {"content-type": "application/json"},
-                   "body": '{"demo": true}', "json": {"demo": True}}
+    demo_result = {
+        "demo": True,
+        "status": 200,
+        "headers": {"content-type": "application/json"},
+        "body": '{"demo": true}',
+        "json": {"demo": True},
+    }
     id = "http_request"
     concurrent = True
     permission = "use_http_request"
@@ -130,8 +135,14 @@ class HttpRequestExecutor(CancelableExecutor):
         context.check_cancelled()
         try:
             response = outbound.safe_request(
-                method, url, allowed=allowed_hosts, headers=headers, body=data, timeout=timeout,
-                max_redirects=MAX_REDIRECTS, setting=SETTING_HTTP_ALLOWED_HOSTS,
+                method,
+                url,
+                allowed=allowed_hosts,
+                headers=headers,
+                body=data,
+                timeout=timeout,
+                max_redirects=MAX_REDIRECTS,
+                setting=SETTING_HTTP_ALLOWED_HOSTS,
                 on_connection=lambda connection: self._connected(connection, context),
             )
         except outbound.OutboundRefused as exc:

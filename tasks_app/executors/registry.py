@@ -81,6 +81,8 @@ def demo_result(executor_id: str):
         return None
     demo = getattr(cls, "demo_result", None)
     return demo() if callable(demo) else demo
+
+
 MSG_NOT_IMPORTABLE = "executor {executor_id!r}: {path!r} cannot be imported: {error}"
 MSG_NOT_SUBCLASS = "executor {executor_id!r}: {path!r} is not a subclass of tasks_app.executors.Executor"
 MSG_MISSING_ATTR = "executor {executor_id!r}: {path!r} does not set {attr!r}"
@@ -202,7 +204,11 @@ def check_registry() -> list[str]:
         ):
             errors.append(MSG_BAD_ALLOW_LIST.format(name=name))
     config = _config.default_config()
-    errors.extend(outbound.check_allow_list(config[_config.SETTING_HTTP_ALLOWED_HOSTS], _config.SETTING_HTTP_ALLOWED_HOSTS))
+    errors.extend(
+        outbound.check_allow_list(
+            config[_config.SETTING_HTTP_ALLOWED_HOSTS], _config.SETTING_HTTP_ALLOWED_HOSTS
+        )
+    )
     errors.extend(sandbox.check_env_settings(config))
     return errors
 

@@ -33,9 +33,27 @@ WORKDIR_PREFIX = "arbor-attempt-"
 # interpreter run code or read files the command did not ask for.
 DENIED_ENV_NAMES = frozenset(
     {
-        "IFS", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND", "CDPATH", "GLOBIGNORE",
-        "PERL5OPT", "PERL5LIB", "PERLLIB", "PERL5DB", "RUBYOPT", "RUBYLIB", "NODE_OPTIONS", "NODE_PATH",
-        "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH",
+        "IFS",
+        "ENV",
+        "BASH_ENV",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "PS4",
+        "PROMPT_COMMAND",
+        "CDPATH",
+        "GLOBIGNORE",
+        "PERL5OPT",
+        "PERL5LIB",
+        "PERLLIB",
+        "PERL5DB",
+        "RUBYOPT",
+        "RUBYLIB",
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
+        "JDK_JAVA_OPTIONS",
+        "CLASSPATH",
     }
 )
 DENIED_ENV_PREFIXES = ("BASH_FUNC_", "LD_", "DYLD_", "PYTHON", "GIT_")
@@ -50,7 +68,8 @@ MSG_ENV_SETTING_DENIED = (
 )
 MSG_ENV_RESERVED = "environment variable {name!r} is set by Arbor's sandbox and cannot be set in inputs.env"
 MSG_ENV_NOT_ALLOWED = (
-    "environment variable {name!r} is not listed in settings." + SETTING_SHELL_USER_ENV
+    "environment variable {name!r} is not listed in settings."
+    + SETTING_SHELL_USER_ENV
     + " (the names inputs.env may set)"
 )
 MSG_CWD = "inputs.cwd must be a string"
@@ -83,7 +102,9 @@ def check_user_env(value: object, config: Mapping) -> dict[str, str]:
     """Return ``inputs.env`` as a dict once every name is allowed; raise PermanentError otherwise."""
     if value is None:
         return {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
         raise PermanentError(MSG_ENV)
     allowed = {str(name) for name in config.get(SETTING_SHELL_USER_ENV) or ()}
     for name in value:

@@ -153,8 +153,10 @@ class ShellCommandExecutor(CancelableExecutor):
     @classmethod
     def check_inputs(cls, inputs, config) -> list[str]:
         problems = []
-        for check in (lambda: sandbox.check_user_env(inputs.get("env"), config),
-                      lambda: sandbox.check_cwd(inputs.get("cwd"))):
+        for check in (
+            lambda: sandbox.check_user_env(inputs.get("env"), config),
+            lambda: sandbox.check_cwd(inputs.get("cwd")),
+        ):
             try:
                 check()
             except PermanentError as exc:
@@ -183,7 +185,12 @@ class ShellCommandExecutor(CancelableExecutor):
             return self._run(command, argv, cwd, env, context, timeout)
 
     def _run(
-        self, command: str, argv: list[str], cwd: str, env: dict[str, str], context: ExecutionContext,
+        self,
+        command: str,
+        argv: list[str],
+        cwd: str,
+        env: dict[str, str],
+        context: ExecutionContext,
         timeout: float | None,
     ) -> dict:
         try:

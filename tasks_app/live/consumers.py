@@ -154,8 +154,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def send_json(self, frame: dict) -> None:
         text = json.dumps(frame, separators=(",", ":"), default=str)
         if len(text) > MAX_OUT_BYTES and frame.get("type") == "event":
-            text = json.dumps({**frame, "data": {"truncated": True, "bytes": len(text)}},
-                              separators=(",", ":"), default=str)
+            text = json.dumps(
+                {**frame, "data": {"truncated": True, "bytes": len(text)}}, separators=(",", ":"), default=str
+            )
         await self.send(text_data=text)
 
     async def send_reply(self, request: dict, frame: dict) -> None:
@@ -182,8 +183,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.shut(CLOSE_TOO_BIG)
             return
         now = time.monotonic()
-        self._tokens = min(self.max_messages_per_second,
-                           self._tokens + (now - self._tokens_at) * self.max_messages_per_second)
+        self._tokens = min(
+            self.max_messages_per_second,
+            self._tokens + (now - self._tokens_at) * self.max_messages_per_second,
+        )
         self._tokens_at = now
         if self._tokens < 1.0:
             await self.shut(CLOSE_RATE_LIMITED)
@@ -196,7 +199,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         except (TypeError, ValueError, ParseError, LimitExceeded):
             message = None
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            await self.send_json({"type": "error", "code": "bad_message", "message": "expected a JSON object with a 'type'"})
+            await self.send_json(
+                {"type": "error", "code": "bad_message", "message": "expected a JSON object with a 'type'"}
+            )
             return
         if message["type"] == "ping":
             await self.send_reply(message, {"type": "pong"})
@@ -204,8 +209,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.on_message(message)
 
     async def on_message(self, message: dict) -> None:
-        await self.send_reply(message, {"type": "error", "code": "unknown_type",
-                                        "message": f"unknown type '{message['type']}'"})
+        await self.send_reply(
+            message, {"type": "error", "code": "unknown_type", "message": f"unknown type '{message['type']}'"}
+        )
 
     # --- periodic re-check ----------------------------------------------------------------------
 
@@ -307,8 +313,13 @@ class TreeFeed:
     async def _fill_gap(self, first_missing: int, first_queued: int) -> bool:
         if first_queued - first_missing > MAX_REPLAY:
             return await self._snapshot()
-        events = await _db(snapshot.tree_events_after, self.tree_id, first_missing - 1,
-                           before_seq=first_queued, limit=MAX_REPLAY)
+        events = await _db(
+            snapshot.tree_events_after,
+            self.tree_id,
+            first_missing - 1,
+            before_seq=first_queued,
+            limit=MAX_REPLAY,
+        )
         if not events or events[0]["seq"] != first_missing:
             return await self._snapshot()  # cannot happen while the tree exists; be safe
         self.outbox.push(events)
@@ -321,8 +332,9 @@ class TreeFeed:
         if head is None:
             return False
         if head[1] > self.outbox.last_sent and not self.outbox.backlog:
-            self.outbox.push(await _db(snapshot.tree_events_after, self.tree_id, self.outbox.last_sent,
-                                       limit=MAX_REPLAY))
+            self.outbox.push(
+                await _db(snapshot.tree_events_after, self.tree_id, self.outbox.last_sent, limit=MAX_REPLAY)
+            )
             self.conn.kick()
         return True
 
@@ -334,8 +346,12 @@ class TreeConsumer(LiveConsumer):
         if not self.authenticated():
             await self.reject(CLOSE_UNAUTHENTICATED)
             return
-        tree = await _db(snapshot.readable_tree, self.scope["user"], self.scope["url_route"]["kwargs"]["tree_id"],
-                         scope=self.scope)
+        tree = await _db(
+            snapshot.readable_tree,
+            self.scope["user"],
+            self.scope["url_route"]["kwargs"]["tree_id"],
+            scope=self.scope,
+        )
         if tree is None:
             await self.reject(CLOSE_NOT_FOUND)
             return
@@ -359,8 +375,14 @@ class TreeConsumer(LiveConsumer):
         if message["type"] == "resume":
             after = message.get("after_seq")
             if not _is_seq(after):
-                await self.send_reply(message, {"type": "error", "code": "bad_message",
-                                                "message": "'after_seq' must be a non-negative integer"})
+                await self.send_reply(
+                    message,
+                    {
+                        "type": "error",
+                        "code": "bad_message",
+                        "message": "'after_seq' must be a non-negative integer",
+                    },
+                )
                 return
             self.feed.resume_after = after
             self.kick()
@@ -440,16 +462,24 @@ class LiveMuxConsumer(LiveConsumer):
             return
         tree_id = _tree_id(message.get("tree"))
         if tree_id is None:
-            await self.send_reply(message, {"type": "error", "code": "bad_message",
-                                            "message": "'tree' must be a tree id"})
+            await self.send_reply(
+                message, {"type": "error", "code": "bad_message", "message": "'tree' must be a tree id"}
+            )
             return
         if kind == "subscribe":
             await self._subscribe(message, tree_id)
             return
         feed = self.feeds.get(tree_id)
         if feed is None:
-            await self.send_reply(message, {"type": "error", "code": "not_subscribed", "tree": tree_id,
-                                            "message": "not subscribed to this tree"})
+            await self.send_reply(
+                message,
+                {
+                    "type": "error",
+                    "code": "not_subscribed",
+                    "tree": tree_id,
+                    "message": "not subscribed to this tree",
+                },
+            )
         elif kind == "unsubscribe":
             del self.feeds[tree_id]
             self._regroup()
@@ -474,8 +504,15 @@ class LiveMuxConsumer(LiveConsumer):
             self._regroup()
             self.kick()
         elif self.dashboard is None:
-            await self.send_reply(message, {"type": "error", "code": "not_subscribed", "dashboard": True,
-                                            "message": "not subscribed to the dashboard"})
+            await self.send_reply(
+                message,
+                {
+                    "type": "error",
+                    "code": "not_subscribed",
+                    "dashboard": True,
+                    "message": "not subscribed to the dashboard",
+                },
+            )
         elif kind == "unsubscribe":
             self.dashboard = None
             self._regroup()
@@ -487,17 +524,32 @@ class LiveMuxConsumer(LiveConsumer):
     async def _subscribe(self, message: dict, tree_id: str) -> None:
         after = message.get("after_seq")
         if after is not None and not _is_seq(after):
-            await self.send_reply(message, {"type": "error", "code": "bad_message", "tree": tree_id,
-                                            "message": "'after_seq' must be a non-negative integer"})
+            await self.send_reply(
+                message,
+                {
+                    "type": "error",
+                    "code": "bad_message",
+                    "tree": tree_id,
+                    "message": "'after_seq' must be a non-negative integer",
+                },
+            )
             return
         if tree_id not in self.feeds and len(self.feeds) >= self.max_subscriptions:
-            await self.send_reply(message, {"type": "error", "code": "too_many", "tree": tree_id,
-                                            "message": f"at most {self.max_subscriptions} trees per socket"})
+            await self.send_reply(
+                message,
+                {
+                    "type": "error",
+                    "code": "too_many",
+                    "tree": tree_id,
+                    "message": f"at most {self.max_subscriptions} trees per socket",
+                },
+            )
             return
         tree = await _db(snapshot.readable_tree, self.scope["user"], tree_id, scope=self.scope)
         if tree is None:  # missing and foreign are indistinguishable, as in the REST API
-            await self.send_reply(message, {"type": "error", "code": "not_found", "tree": tree_id,
-                                            "message": "no such tree"})
+            await self.send_reply(
+                message, {"type": "error", "code": "not_found", "tree": tree_id, "message": "no such tree"}
+            )
             return
         reply = {"type": "subscribed", "tree": tree_id}
         if "id" in message:
@@ -511,8 +563,9 @@ class LiveMuxConsumer(LiveConsumer):
         """The tree is gone or no longer readable: the subscription ends (the socket stays)."""
         if self.feeds.pop(tree_id, None) is not None:
             self._regroup()
-            await self.send_json({"type": "unsubscribed", "tree": tree_id,
-                                  "reason": "deleted" if deleted else "not_found"})
+            await self.send_json(
+                {"type": "unsubscribed", "tree": tree_id, "reason": "deleted" if deleted else "not_found"}
+            )
 
     async def pump(self) -> None:
         while not self.closed:
@@ -539,7 +592,9 @@ class LiveMuxConsumer(LiveConsumer):
         if code is not None:
             await self.shut(code)
             return
-        if self.dashboard is not None and self.dashboard.restaff(fresh, await _db(snapshot.sees_all_trees, fresh)):
+        if self.dashboard is not None and self.dashboard.restaff(
+            fresh, await _db(snapshot.sees_all_trees, fresh)
+        ):
             self._regroup()
             self.kick()
         for tree_id in list(self.feeds):
@@ -557,10 +612,21 @@ class DashboardFeed:
     changed. ``mark`` is merged into every frame (the shared socket marks them
     ``"dashboard": true``)."""
 
-    counts_kinds = frozenset({"task.status", "tree.created", "tree.status", "tree.retry", "task.rerun",
-                              "task.retry", "task.deleted"})
+    counts_kinds = frozenset(
+        {
+            "task.status",
+            "tree.created",
+            "tree.status",
+            "tree.retry",
+            "task.rerun",
+            "task.retry",
+            "task.deleted",
+        }
+    )
 
-    def __init__(self, conn: LiveConsumer, *, sees_all: bool, reply: dict | None = None, mark: dict | None = None):
+    def __init__(
+        self, conn: LiveConsumer, *, sees_all: bool, reply: dict | None = None, mark: dict | None = None
+    ):
         self.conn = conn
         self.reply = reply
         self.mark = mark or {}
@@ -681,8 +747,15 @@ def snapshot_frames(snap: dict, chunk_bytes: int = SNAPSHOT_CHUNK_BYTES) -> list
         chunks.append(chunk)
     frames = [{**snap, "tasks": chunks[0], "more": len(chunks) > 1}]
     for i, part in enumerate(chunks[1:], start=2):
-        frames.append({"type": "snapshot.more", "tree": snap["tree"]["id"], "seq": snap["seq"], "tasks": part,
-                       "more": i < len(chunks)})
+        frames.append(
+            {
+                "type": "snapshot.more",
+                "tree": snap["tree"]["id"],
+                "seq": snap["seq"],
+                "tasks": part,
+                "more": i < len(chunks),
+            }
+        )
     return frames
 
 

@@ -134,8 +134,19 @@ class Hub:
         """A NOTIFY payload: ``<tree>:<seq>`` or ``deleted:<tree>``."""
         if payload.startswith("deleted:"):
             tree = payload.split(":", 1)[1]
-            self.on_ephemeral({"type": "event", "tree": tree, "seq": None, "kind": "tree.deleted", "task": None,
-                               "data": {}, "actor": None, "source": "", "at": None})
+            self.on_ephemeral(
+                {
+                    "type": "event",
+                    "tree": tree,
+                    "seq": None,
+                    "kind": "tree.deleted",
+                    "task": None,
+                    "data": {},
+                    "actor": None,
+                    "source": "",
+                    "at": None,
+                }
+            )
         else:
             self.wake()
 
@@ -361,8 +372,16 @@ def delivery_stats() -> dict:
     """Figures for /metrics: summed over this process's hubs (normally one)."""
     with _hubs_lock:
         hubs = list(_hubs.values())
-    out = {"subscribers": 0, "events_delivered": 0, "tail_polls": 0, "wakeups": 0, "lag_seconds": 0.0,
-           "tail_errors": 0, "gaps": 0, "listener_healthy": 0}
+    out = {
+        "subscribers": 0,
+        "events_delivered": 0,
+        "tail_polls": 0,
+        "wakeups": 0,
+        "lag_seconds": 0.0,
+        "tail_errors": 0,
+        "gaps": 0,
+        "listener_healthy": 0,
+    }
     for hub in hubs:
         out["subscribers"] += hub.subscribers
         out["events_delivered"] += hub.stats["events"]

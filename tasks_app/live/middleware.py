@@ -30,7 +30,7 @@ def bearer_token(scope) -> str | None:
             return ""  # present but malformed: never fall back to the session
     for proto in scope.get("subprotocols") or ():
         if proto.startswith(TOKEN_SUBPROTOCOL_PREFIX):
-            return proto[len(TOKEN_SUBPROTOCOL_PREFIX):]
+            return proto[len(TOKEN_SUBPROTOCOL_PREFIX) :]
     return None
 
 

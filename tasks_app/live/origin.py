@@ -43,7 +43,12 @@ def parse_origin(value: str) -> tuple[str, str, int] | None:
     except ValueError:
         return None
     scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS or not parts.hostname or parts.username is not None or parts.password is not None:
+    if (
+        scheme not in DEFAULT_PORTS
+        or not parts.hostname
+        or parts.username is not None
+        or parts.password is not None
+    ):
         return None
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         return None

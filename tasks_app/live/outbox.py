@@ -30,8 +30,16 @@ class Step:
 
 
 class Outbox:
-    def __init__(self, *, next_seq: int, max_backlog: int = 2000, progress_per_second: float = 10.0,
-                 log_per_second: float = 50.0, log_burst: float = 100.0, clock=time.monotonic):
+    def __init__(
+        self,
+        *,
+        next_seq: int,
+        max_backlog: int = 2000,
+        progress_per_second: float = 10.0,
+        log_per_second: float = 50.0,
+        log_burst: float = 100.0,
+        clock=time.monotonic,
+    ):
         self.next_seq = next_seq
         self.max_backlog = max_backlog
         self.progress_interval = 1.0 / progress_per_second if progress_per_second > 0 else 0.0
@@ -139,11 +147,13 @@ class Outbox:
     def _flush_dropped(self, frames: list) -> None:
         if not self._dropped:
             return
-        frames.append({
-            "type": "dropped",
-            "seqs": [list(r) for r in self._dropped],
-            "counts": dict(self._dropped_counts),
-            "total": dict(self.dropped_total),
-        })
+        frames.append(
+            {
+                "type": "dropped",
+                "seqs": [list(r) for r in self._dropped],
+                "counts": dict(self._dropped_counts),
+                "total": dict(self.dropped_total),
+            }
+        )
         self._dropped.clear()
         self._dropped_counts.clear()

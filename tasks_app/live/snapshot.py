@@ -79,7 +79,9 @@ def tail_events(after_id: int, gap_ids=(), limit: int = 1000) -> list[tuple[int,
     return [(r["id"], r["tree__owner_id"], event_payload(r)) for r in rows]
 
 
-def tree_events_after(tree_id, after_seq: int, *, before_seq: int | None = None, limit: int = 1000) -> list[dict]:
+def tree_events_after(
+    tree_id, after_seq: int, *, before_seq: int | None = None, limit: int = 1000
+) -> list[dict]:
     qs = Event.objects.filter(tree_id=tree_id, seq__gt=after_seq)
     if before_seq is not None:
         qs = qs.filter(seq__lt=before_seq)
@@ -102,7 +104,9 @@ def run_start_seq(tree_id) -> int:
     """The sequence number just before the tree's current run started (its latest
     ``tree.status in_progress`` event), or 0."""
     for seq, data in (
-        Event.objects.filter(tree_id=tree_id, kind="tree.status").order_by("-seq").values_list("seq", "data")[:200]
+        Event.objects.filter(tree_id=tree_id, kind="tree.status")
+        .order_by("-seq")
+        .values_list("seq", "data")[:200]
     ):
         if isinstance(data, dict) and data.get("status") == Status.IN_PROGRESS.value:
             return int(seq) - 1
@@ -174,8 +178,23 @@ def tree_info(tree: Tree, counts: dict | None = None) -> dict:
 
 
 TASK_FIELDS = (
-    "id", "parent_id", "name", "ref", "executor", "priority", "status", "result", "error", "error_type",
-    "progress", "progress_message", "waiting_reason", "attempt_count", "position", "started_at", "completed_at",
+    "id",
+    "parent_id",
+    "name",
+    "ref",
+    "executor",
+    "priority",
+    "status",
+    "result",
+    "error",
+    "error_type",
+    "progress",
+    "progress_message",
+    "waiting_reason",
+    "attempt_count",
+    "position",
+    "started_at",
+    "completed_at",
     "tags",
 )
 
@@ -199,28 +218,30 @@ def tree_snapshot(tree_id) -> dict | None:
         info = tree_info(tree, counts=_count_rows(rows))
     tasks = []
     for r in rows:
-        tasks.append({
-            "id": str(r["id"]),
-            "parent": str(r["parent_id"]) if r["parent_id"] else None,
-            "name": r["name"],
-            "ref": r["ref"],
-            "executor": r["executor"],
-            "priority": r["priority"],
-            "status": r["status"],
-            "result": _preview(r["result"]),
-            "error": r["error"],
-            "error_type": r["error_type"],
-            "progress": r["progress"],
-            "progress_message": r["progress_message"],
-            "waiting_reason": r["waiting_reason"],
-            "attempt_count": r["attempt_count"],
-            "position": r["position"],
-            "is_root": r["parent_id"] is None,
-            "dependencies": deps.get(r["id"], []),
-            "started_at": _iso(r["started_at"]),
-            "completed_at": _iso(r["completed_at"]),
-            "tags": r["tags"],
-        })
+        tasks.append(
+            {
+                "id": str(r["id"]),
+                "parent": str(r["parent_id"]) if r["parent_id"] else None,
+                "name": r["name"],
+                "ref": r["ref"],
+                "executor": r["executor"],
+                "priority": r["priority"],
+                "status": r["status"],
+                "result": _preview(r["result"]),
+                "error": r["error"],
+                "error_type": r["error_type"],
+                "progress": r["progress"],
+                "progress_message": r["progress_message"],
+                "waiting_reason": r["waiting_reason"],
+                "attempt_count": r["attempt_count"],
+                "position": r["position"],
+                "is_root": r["parent_id"] is None,
+                "dependencies": deps.get(r["id"], []),
+                "started_at": _iso(r["started_at"]),
+                "completed_at": _iso(r["completed_at"]),
+                "tags": r["tags"],
+            }
+        )
     return {"type": "snapshot", "seq": tree.last_seq, "tree": info, "tasks": tasks}
 
 
@@ -232,8 +253,14 @@ def tree_check(tree_id) -> dict | None:
         if row is None:
             return None
         counts = status_counts([row["id"]]).get(row["id"], _zero_counts())
-    return {"type": "check", "tree": str(row["id"]), "seq": row["last_seq"], "status": row["status"],
-            "task_count": sum(counts.values()), "counts": counts}
+    return {
+        "type": "check",
+        "tree": str(row["id"]),
+        "seq": row["last_seq"],
+        "status": row["status"],
+        "task_count": sum(counts.values()),
+        "counts": counts,
+    }
 
 
 def _zero_counts() -> dict:
@@ -260,9 +287,7 @@ def status_counts(tree_ids) -> dict:
 def dashboard_snapshot(user, *, limit: int = 200) -> dict:
     """The user's most recent trees (staff with tasks_app.view_tree: everyone's) with their counts."""
     with consistent_reads():
-        trees = list(
-            selectors.tree_queryset(user).select_related("owner").order_by("-created_at")[:limit]
-        )
+        trees = list(selectors.tree_queryset(user).select_related("owner").order_by("-created_at")[:limit])
         counts = status_counts([t.id for t in trees])
     out = []
     for tree in trees:

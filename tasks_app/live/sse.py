@@ -26,8 +26,16 @@ BACKSTOP_SECONDS = 1.0  # re-read the table at least this often, even without a 
 PAGE = 500
 
 
-def stream_tree_events(*, request, tree, rpc_id, first_result: dict, after_seq: int | None = None,
-                       keepalive: float = KEEPALIVE_SECONDS, apflow: bool = False) -> StreamingHttpResponse:
+def stream_tree_events(
+    *,
+    request,
+    tree,
+    rpc_id,
+    first_result: dict,
+    after_seq: int | None = None,
+    keepalive: float = KEEPALIVE_SECONDS,
+    apflow: bool = False,
+) -> StreamingHttpResponse:
     """A ``text/event-stream`` response: the JSON-RPC result, then the tree's events until it is
     terminal. ``after_seq`` defaults to just before the current run's ``tree.status in_progress``.
     ``apflow``: the events in apflow's shape (:func:`apflow_event`), ending with ``final``
@@ -62,8 +70,13 @@ def _ending(status: str) -> str:
 
 
 # Arbor task status -> apflow's event type
-APFLOW_TYPES = {"in_progress": "task_start", "completed": "task_completed", "failed": "task_failed",
-                "cancelled": "task_cancelled", "pending": "task_pending"}
+APFLOW_TYPES = {
+    "in_progress": "task_start",
+    "completed": "task_completed",
+    "failed": "task_failed",
+    "cancelled": "task_cancelled",
+    "pending": "task_pending",
+}
 
 
 def apflow_event(ev: dict) -> dict:
@@ -72,8 +85,13 @@ def apflow_event(ev: dict) -> dict:
     sets it on every task completion, which makes its clients stop at the first finished task)."""
     data = ev.get("data") or {}
     kind = ev.get("kind", "")
-    out = {"task_id": ev.get("task") or data.get("task_id") or ev.get("tree"), "root_task_id": ev.get("tree"),
-           "timestamp": ev.get("at"), "seq": ev.get("seq"), "final": False}
+    out = {
+        "task_id": ev.get("task") or data.get("task_id") or ev.get("tree"),
+        "root_task_id": ev.get("tree"),
+        "timestamp": ev.get("at"),
+        "seq": ev.get("seq"),
+        "final": False,
+    }
     if kind == "task.status":
         out["type"] = APFLOW_TYPES.get(data.get("status"), "task_status")
         out["status"] = data.get("status")
@@ -81,8 +99,12 @@ def apflow_event(ev: dict) -> dict:
             if key in data:
                 out[key] = data[key]
     elif kind == "task.progress":
-        out.update(type="progress", status="in_progress", progress=data.get("progress"),
-                   message=data.get("message", ""))
+        out.update(
+            type="progress",
+            status="in_progress",
+            progress=data.get("progress"),
+            message=data.get("message", ""),
+        )
     elif kind == "tree.status":
         out.update(type="tree_status", status=data.get("status"), task_id=ev.get("tree"))
     else:
@@ -93,8 +115,15 @@ def apflow_event(ev: dict) -> dict:
 def _apflow_shape(tree_id: str):
     def ending(status: str) -> str:
         root = snapshot.root_outcome(tree_id) if status != "deleted" else {}
-        final = {"type": "final", "task_id": tree_id, "root_task_id": tree_id, "status": status, "final": True,
-                 "result": root.get("result"), "error": root.get("error")}
+        final = {
+            "type": "final",
+            "task_id": tree_id,
+            "root_task_id": tree_id,
+            "status": status,
+            "final": True,
+            "result": root.get("result"),
+            "error": root.get("error"),
+        }
         return _message(final) + _message({"type": "stream_end", "task_id": tree_id, "status": status})
 
     return apflow_event, ending

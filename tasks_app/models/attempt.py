@@ -25,8 +25,9 @@ class Attempt(models.Model):
     tree = models.ForeignKey("tasks_app.Tree", on_delete=models.CASCADE, related_name="attempts")
     # the run it belongs to; null for attempts recorded before runs were (0009 gives every tree
     # that had run a "legacy" run holding them)
-    run = models.ForeignKey("tasks_app.Run", null=True, blank=True, on_delete=models.SET_NULL,
-                            related_name="attempts")
+    run = models.ForeignKey(
+        "tasks_app.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="attempts"
+    )
     number = models.PositiveIntegerField()
     outcome = models.CharField(max_length=16, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING)
     executor = models.CharField(max_length=100)

@@ -14,7 +14,9 @@ class Event(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    source = models.CharField(max_length=20, blank=True, default="", help_text="api, rpc, ui, admin, cli, worker")
+    source = models.CharField(
+        max_length=20, blank=True, default="", help_text="api, rpc, ui, admin, cli, worker"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

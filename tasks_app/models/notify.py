@@ -76,7 +76,11 @@ class NotificationRule(models.Model):
         "tasks_app.Tree", null=True, blank=True, on_delete=models.CASCADE, related_name="notification_rules"
     )
     schedule = models.ForeignKey(
-        "tasks_app.Schedule", null=True, blank=True, on_delete=models.CASCADE, related_name="notification_rules"
+        "tasks_app.Schedule",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notification_rules",
     )
     name = models.CharField(max_length=200, blank=True, default="")
     events = models.JSONField(default=list)  # subset of NotificationEvent values

@@ -32,14 +32,24 @@ class ResourcePool(models.Model):
     capacity = models.PositiveIntegerField(default=1)
     description = models.CharField(max_length=300, blank=True, default="")
     everyone = models.BooleanField(default=False, help_text="Granted to every user.")
-    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="shared_resources",
-                                   help_text="Users granted this resource.")
-    groups = models.ManyToManyField("auth.Group", blank=True, related_name="shared_resources",
-                                    help_text="Groups whose members are granted this resource.")
+    users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="shared_resources",
+        help_text="Users granted this resource.",
+    )
+    groups = models.ManyToManyField(
+        "auth.Group",
+        blank=True,
+        related_name="shared_resources",
+        help_text="Groups whose members are granted this resource.",
+    )
 
     class Meta:
         ordering = ["key"]
-        constraints = [models.CheckConstraint(condition=models.Q(capacity__gte=1), name="pool_capacity_positive")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(capacity__gte=1), name="pool_capacity_positive")
+        ]
 
     def __str__(self) -> str:
         return f"{self.key} ×{self.capacity}"

@@ -52,13 +52,18 @@ class Schedule(models.Model):
             models.Index(fields=["owner", "next_run_at"], name="schedule_owner_next"),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(kind__in=[k for k, _ in KIND_CHOICES]), name="schedule_kind_valid"),
             models.CheckConstraint(
-                condition=models.Q(end_at__isnull=True) | models.Q(start_at__isnull=True)
+                condition=models.Q(kind__in=[k for k, _ in KIND_CHOICES]), name="schedule_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(end_at__isnull=True)
+                | models.Q(start_at__isnull=True)
                 | models.Q(end_at__gt=models.F("start_at")),
                 name="schedule_end_after_start",
             ),
-            models.CheckConstraint(condition=models.Q(max_concurrent__gte=1), name="schedule_max_concurrent_positive"),
+            models.CheckConstraint(
+                condition=models.Q(max_concurrent__gte=1), name="schedule_max_concurrent_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -107,10 +112,14 @@ class ScheduleFire(models.Model):
         ordering = ["-scheduled_for"]
         constraints = [
             models.UniqueConstraint(fields=["schedule", "scheduled_for"], name="schedule_fire_once"),
-            models.CheckConstraint(condition=models.Q(status__in=FireStatus.values), name="schedule_fire_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=FireStatus.values), name="schedule_fire_status_valid"
+            ),
         ]
         indexes = [
-            models.Index(fields=["tree", "status"], condition=models.Q(status__in=FIRE_OPEN), name="schedule_fire_open"),
+            models.Index(
+                fields=["tree", "status"], condition=models.Q(status__in=FIRE_OPEN), name="schedule_fire_open"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -26,12 +26,15 @@ class Task(models.Model):
     # no single-column indexes: (tree, name), (tree, position), (tree, status) and the owner
     # indexes below start with these columns
     tree = models.ForeignKey("tasks_app.Tree", on_delete=models.CASCADE, related_name="tasks", db_index=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks",
-                              db_index=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
     )
-    ref = models.CharField(max_length=255, blank=True, default="", help_text="Client-side id given at creation.")
+    ref = models.CharField(
+        max_length=255, blank=True, default="", help_text="Client-side id given at creation."
+    )
     name = models.CharField(max_length=200)
     position = models.PositiveIntegerField(default=0, help_text="Creation order within the tree.")
     executor = models.CharField(max_length=100)
@@ -93,13 +96,16 @@ class Task(models.Model):
             # the task list's order (newest first, ties by position then id; read backwards), per
             # owner, per owner and status, and for staff
             models.Index(fields=["owner", "created_at", "position", "id"], name="task_owner_created"),
-            models.Index(fields=["owner", "status", "created_at", "position", "id"], name="task_owner_status"),
+            models.Index(
+                fields=["owner", "status", "created_at", "position", "id"], name="task_owner_status"
+            ),
             models.Index(fields=["created_at", "position", "id"], name="task_created"),
             models.Index(fields=["status", "-created_at"], name="task_status_created"),
             models.Index(fields=["executor"], name="task_executor"),
             # client ids (apflow's ``id`` given at creation): the owner's newest task with a ref
-            models.Index(fields=["owner", "ref", "-created_at"], name="task_owner_ref",
-                         condition=~models.Q(ref="")),
+            models.Index(
+                fields=["owner", "ref", "-created_at"], name="task_owner_ref", condition=~models.Q(ref="")
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(priority__lte=3), name="task_priority_0_3"),
@@ -112,9 +118,7 @@ class Task(models.Model):
             models.CheckConstraint(
                 condition=models.Q(origin_type__in=OriginType.values), name="task_origin_type_valid"
             ),
-            models.CheckConstraint(
-                condition=~models.Q(parent=models.F("id")), name="task_not_own_parent"
-            ),
+            models.CheckConstraint(condition=~models.Q(parent=models.F("id")), name="task_not_own_parent"),
             models.UniqueConstraint(fields=["tree", "name"], name="task_name_unique_in_tree"),
             models.UniqueConstraint(fields=["tree", "position"], name="task_position_unique_in_tree"),
         ]
@@ -142,7 +146,9 @@ class Dependency(models.Model):
 
     tree = models.ForeignKey("tasks_app.Tree", on_delete=models.CASCADE, related_name="dependencies")
     # indexed by dependency_unique_edge, which starts with it
-    upstream = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="dependent_edges", db_index=False)
+    upstream = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="dependent_edges", db_index=False
+    )
     downstream = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="dependency_edges")
     required = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)

@@ -17,14 +17,17 @@ class Tree(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trees")
     name = models.CharField(max_length=200)
     status = models.CharField(
-        max_length=16, choices=[(s.value, s.value.replace("_", " ")) for s in Status], default=Status.PENDING.value
+        max_length=16,
+        choices=[(s.value, s.value.replace("_", " ")) for s in Status],
+        default=Status.PENDING.value,
     )
     last_seq = models.BigIntegerField(default=0)
     task_count = models.PositiveIntegerField(default=0)
     run_count = models.PositiveIntegerField(default=0, help_text="How many times the tree was executed.")
     cancel_requested = models.BooleanField(default=False)
     handled_failures = models.PositiveIntegerField(
-        default=0, help_text="Failures of the latest run that an optional dependency handled (they did not fail it)."
+        default=0,
+        help_text="Failures of the latest run that an optional dependency handled (they did not fail it).",
     )
     archived = models.BooleanField(default=False)
     original_tree = models.ForeignKey(

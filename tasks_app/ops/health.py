@@ -43,7 +43,9 @@ def stale_after() -> float:
 
 
 def beat_interval() -> float:
-    return max(float(settings.ARBOR_REAPER_INTERVAL), min(float(settings.ARBOR_HEARTBEAT_SECONDS), stale_after() / 3))
+    return max(
+        float(settings.ARBOR_REAPER_INTERVAL), min(float(settings.ARBOR_HEARTBEAT_SECONDS), stale_after() / 3)
+    )
 
 
 def beat(role: str = WORKER_ROLE, *, cluster=None, force: bool = False, now=None) -> bool:
@@ -69,7 +71,11 @@ def beat(role: str = WORKER_ROLE, *, cluster=None, force: bool = False, now=None
         updated = ProcessHeartbeat.objects.filter(**key).update(seen_at=now, info=info)
         if not updated:
             ProcessHeartbeat.objects.create(
-                **key, label=getattr(settings, "ARBOR_WORKER_LABEL", ""), started_at=now, seen_at=now, info=info
+                **key,
+                label=getattr(settings, "ARBOR_WORKER_LABEL", ""),
+                started_at=now,
+                seen_at=now,
+                info=info,
             )
             ProcessHeartbeat.objects.filter(seen_at__lt=now - PRUNE_AFTER).delete()
     except DatabaseError as exc:
@@ -165,7 +171,11 @@ def check_workers() -> dict:
     cutoff = now - dt.timedelta(seconds=stale_after())
     if Attempt.objects.filter(started_at__gte=cutoff).exists():
         return {"ok": True, "clusters": 0, "detail": "no heartbeat, but attempts were claimed recently"}
-    return {"ok": False, "clusters": 0, "error": f"no worker cluster heartbeat in the last {stale_after():g}s"}
+    return {
+        "ok": False,
+        "clusters": 0,
+        "error": f"no worker cluster heartbeat in the last {stale_after():g}s",
+    }
 
 
 def check_reaper() -> dict:
@@ -175,11 +185,19 @@ def check_reaper() -> dict:
     live = live_processes(now=now).count()
     if live:
         return {"ok": True, "reapers": live}
-    last = ProcessHeartbeat.objects.filter(role=WORKER_ROLE).order_by("-seen_at").values_list("seen_at", flat=True)
+    last = (
+        ProcessHeartbeat.objects.filter(role=WORKER_ROLE)
+        .order_by("-seen_at")
+        .values_list("seen_at", flat=True)
+    )
     last = last.first()
     age = round((now - last).total_seconds(), 1) if last else None
-    return {"ok": False, "reapers": 0, "last_seen_seconds_ago": age,
-            "error": f"no reaper heartbeat in the last {stale_after():g}s"}
+    return {
+        "ok": False,
+        "reapers": 0,
+        "last_seen_seconds_ago": age,
+        "error": f"no reaper heartbeat in the last {stale_after():g}s",
+    }
 
 
 def check_queue() -> dict:
@@ -196,8 +214,11 @@ def check_queue() -> dict:
         return {"ok": True, "oldest_ready_seconds": age}
     if Attempt.objects.filter(started_at__gte=now - dt.timedelta(seconds=stall)).exists():
         return {"ok": True, "oldest_ready_seconds": age, "detail": "busy: attempts are being claimed"}
-    return {"ok": False, "oldest_ready_seconds": age,
-            "error": f"claimable work waited {age:.0f}s with no claim in the last {stall:g}s"}
+    return {
+        "ok": False,
+        "oldest_ready_seconds": age,
+        "error": f"claimable work waited {age:.0f}s with no claim in the last {stall:g}s",
+    }
 
 
 CHECKS = {

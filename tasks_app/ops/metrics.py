@@ -144,21 +144,36 @@ def collect(now=None) -> list[Metric]:
     out.append(m)
 
     # the ready queue
-    out.append(Metric("arbor_ready_queue_depth", "gauge", "Claimable tasks (ready, not waiting for a retry delay).")
-               .add(ready_queue(now).order_by().count()))
-    out.append(Metric("arbor_ready_queue_oldest_age_seconds", "gauge",
-                      "How long the longest-waiting claimable task has been claimable (0 when none is).")
-               .add(oldest_ready_age(now) or 0.0))
-    out.append(Metric("arbor_tasks_waiting_retry", "gauge", "Pending tasks waiting for their retry delay.")
-               .add(Task.objects.filter(status=Status.PENDING.value, ready_at__isnull=False,
-                                        next_attempt_at__gt=now).count()))
+    out.append(
+        Metric(
+            "arbor_ready_queue_depth", "gauge", "Claimable tasks (ready, not waiting for a retry delay)."
+        ).add(ready_queue(now).order_by().count())
+    )
+    out.append(
+        Metric(
+            "arbor_ready_queue_oldest_age_seconds",
+            "gauge",
+            "How long the longest-waiting claimable task has been claimable (0 when none is).",
+        ).add(oldest_ready_age(now) or 0.0)
+    )
+    out.append(
+        Metric("arbor_tasks_waiting_retry", "gauge", "Pending tasks waiting for their retry delay.").add(
+            Task.objects.filter(
+                status=Status.PENDING.value, ready_at__isnull=False, next_attempt_at__gt=now
+            ).count()
+        )
+    )
 
     # live attempts
     running = Attempt.objects.filter(outcome=Outcome.RUNNING.value)
     out.append(Metric("arbor_attempts_running", "gauge", "Attempts currently running.").add(running.count()))
-    out.append(Metric("arbor_attempts_lease_expired", "gauge",
-                      "Running attempts whose lease expired and the reaper has not ended yet.")
-               .add(running.filter(lease_expires_at__lt=now).count()))
+    out.append(
+        Metric(
+            "arbor_attempts_lease_expired",
+            "gauge",
+            "Running attempts whose lease expired and the reaper has not ended yet.",
+        ).add(running.filter(lease_expires_at__lt=now).count())
+    )
 
     out.extend(_attempt_window_metrics(Attempt, now))
 
@@ -171,30 +186,54 @@ def collect(now=None) -> list[Metric]:
 
     # events
     newest = Event.objects.order_by().aggregate(t=Max("created_at"))["t"]
-    out.append(Metric("arbor_event_newest_age_seconds", "gauge",
-                      "Seconds since the newest event was written (NaN when there is none).")
-               .add(max(0.0, (now - newest).total_seconds()) if newest else None))
+    out.append(
+        Metric(
+            "arbor_event_newest_age_seconds",
+            "gauge",
+            "Seconds since the newest event was written (NaN when there is none).",
+        ).add(max(0.0, (now - newest).total_seconds()) if newest else None)
+    )
     out.extend(_live_metrics())
 
     # processes
     live = list(live_processes(now=now).values_list("host", "pid", "info"))
-    out.append(Metric("arbor_worker_clusters_alive", "gauge",
-                      f"Worker supervisors whose django-q2 cluster is alive (heartbeat within {stale_after():g}s).")
-               .add(sum(1 for _, _, i in live if (i or {}).get("cluster_alive"))))
-    out.append(Metric("arbor_reapers_alive", "gauge",
-                      f"Worker supervisors (each runs a reaper) with a heartbeat within {stale_after():g}s.")
-               .add(len(live)))
-    m = Metric("arbor_process_heartbeat_age_seconds", "gauge",
-               "Seconds since each worker supervisor's last heartbeat (processes seen in the last hour).")
+    out.append(
+        Metric(
+            "arbor_worker_clusters_alive",
+            "gauge",
+            f"Worker supervisors whose django-q2 cluster is alive (heartbeat within {stale_after():g}s).",
+        ).add(sum(1 for _, _, i in live if (i or {}).get("cluster_alive")))
+    )
+    out.append(
+        Metric(
+            "arbor_reapers_alive",
+            "gauge",
+            f"Worker supervisors (each runs a reaper) with a heartbeat within {stale_after():g}s.",
+        ).add(len(live))
+    )
+    m = Metric(
+        "arbor_process_heartbeat_age_seconds",
+        "gauge",
+        "Seconds since each worker supervisor's last heartbeat (processes seen in the last hour).",
+    )
     recent = ProcessHeartbeat.objects.filter(seen_at__gte=now - dt.timedelta(hours=1)).order_by("host", "pid")
     for row in recent.values("role", "host", "pid", "label", "seen_at")[:200]:
-        m.add(max(0.0, (now - row["seen_at"]).total_seconds()), role=row["role"], host=row["host"], pid=row["pid"],
-              label=row["label"])
+        m.add(
+            max(0.0, (now - row["seen_at"]).total_seconds()),
+            role=row["role"],
+            host=row["host"],
+            pid=row["pid"],
+            label=row["label"],
+        )
     out.append(m)
 
-    out.append(Metric("arbor_metrics_scrape_duration_seconds", "gauge",
-                      "Time this process took to compute these metrics.")
-               .add(time.perf_counter() - started))
+    out.append(
+        Metric(
+            "arbor_metrics_scrape_duration_seconds",
+            "gauge",
+            "Time this process took to compute these metrics.",
+        ).add(time.perf_counter() - started)
+    )
     return out
 
 
@@ -215,18 +254,30 @@ def _attempt_window_metrics(Attempt, now) -> list[Metric]:
             lost_workers.add(worker)
 
     out = []
-    m = Metric("arbor_attempts_recent", "gauge", f"Attempts started in the last {seconds:g}s, by outcome so far.")
+    m = Metric(
+        "arbor_attempts_recent", "gauge", f"Attempts started in the last {seconds:g}s, by outcome so far."
+    )
     for outcome in Outcome:
         m.add(counts.get(outcome.value, 0), outcome=outcome.value)
     out.append(m)
-    out.append(Metric("arbor_lost_workers_recent", "gauge",
-                      f"Distinct worker processes with a worker_lost attempt started in the last {seconds:g}s.")
-               .add(len(lost_workers)))
+    out.append(
+        Metric(
+            "arbor_lost_workers_recent",
+            "gauge",
+            f"Distinct worker processes with a worker_lost attempt started in the last {seconds:g}s.",
+        ).add(len(lost_workers))
+    )
 
-    m = Metric("arbor_attempt_duration_seconds", "gauge",
-               f"Duration quantiles of finished attempts started in the last {seconds:g}s, by outcome.")
-    n = Metric("arbor_attempt_duration_samples", "gauge",
-               f"Finished attempts started in the last {seconds:g}s behind arbor_attempt_duration_seconds.")
+    m = Metric(
+        "arbor_attempt_duration_seconds",
+        "gauge",
+        f"Duration quantiles of finished attempts started in the last {seconds:g}s, by outcome.",
+    )
+    n = Metric(
+        "arbor_attempt_duration_samples",
+        "gauge",
+        f"Finished attempts started in the last {seconds:g}s behind arbor_attempt_duration_seconds.",
+    )
     for outcome in sorted(durations):
         values = sorted(durations[outcome])
         for q in QUANTILES:
@@ -237,7 +288,9 @@ def _attempt_window_metrics(Attempt, now) -> list[Metric]:
     # claim latency: ready_at -> started_at of the first attempt after the task became ready
     # (a retry's attempt also waited out its backoff, so it is left out)
     earlier = Attempt.objects.filter(
-        task_id=OuterRef("task_id"), started_at__gte=OuterRef("task__ready_at"), started_at__lt=OuterRef("started_at")
+        task_id=OuterRef("task_id"),
+        started_at__gte=OuterRef("task__ready_at"),
+        started_at__lt=OuterRef("started_at"),
     )
     firsts = (
         Attempt.objects.filter(started_at__gte=cutoff, task__ready_at__isnull=False)
@@ -247,13 +300,19 @@ def _attempt_window_metrics(Attempt, now) -> list[Metric]:
         .values_list("started_at", "task__ready_at")[:SAMPLE_CAP]
     )
     latencies = sorted(max(0.0, (s - r).total_seconds()) for s, r in firsts)
-    m = Metric("arbor_claim_latency_seconds", "gauge",
-               f"Quantiles of ready -> claimed for first attempts started in the last {seconds:g}s.")
+    m = Metric(
+        "arbor_claim_latency_seconds",
+        "gauge",
+        f"Quantiles of ready -> claimed for first attempts started in the last {seconds:g}s.",
+    )
     for q in QUANTILES:
         m.add(quantile(latencies, q), quantile=q)
     out.append(m)
-    out.append(Metric("arbor_claim_latency_samples", "gauge",
-                      "Attempts behind arbor_claim_latency_seconds.").add(len(latencies)))
+    out.append(
+        Metric("arbor_claim_latency_samples", "gauge", "Attempts behind arbor_claim_latency_seconds.").add(
+            len(latencies)
+        )
+    )
     return out
 
 

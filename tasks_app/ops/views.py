@@ -22,7 +22,9 @@ from django.views.decorators.http import require_http_methods
 from . import health, metrics
 
 MSG_TOKEN = "a valid ARBOR_METRICS_TOKEN bearer token is required"
-MSG_ADDRESS = "metrics are served only to the addresses in ARBOR_METRICS_ALLOWED_IPS (or set ARBOR_METRICS_TOKEN)"
+MSG_ADDRESS = (
+    "metrics are served only to the addresses in ARBOR_METRICS_ALLOWED_IPS (or set ARBOR_METRICS_TOKEN)"
+)
 
 
 def _address_allowed(request) -> bool:

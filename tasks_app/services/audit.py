@@ -28,19 +28,42 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def record(kind: str, *, actor=None, username: str = "", request=None, ip: str | None = None,
-           source: str = "", target: str = "", **data) -> AuditEvent | None:
+def record(
+    kind: str,
+    *,
+    actor=None,
+    username: str = "",
+    request=None,
+    ip: str | None = None,
+    source: str = "",
+    target: str = "",
+    **data,
+) -> AuditEvent | None:
     """Record one audit event; return the row, or None if it could not be written."""
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     username = username or (actor.get_username() if actor is not None else "")
     ip = ip or client_ip(request)
-    logger.info("%s user=%s ip=%s source=%s target=%s %s", kind, username or "-", ip or "-",
-                source or "-", target or "-", data or "")
+    logger.info(
+        "%s user=%s ip=%s source=%s target=%s %s",
+        kind,
+        username or "-",
+        ip or "-",
+        source or "-",
+        target or "-",
+        data or "",
+    )
     try:
         with transaction.atomic():
-            return AuditEvent.objects.create(kind=kind, actor=actor, username=username[:150], ip=ip,
-                                             source=source[:20], target=target[:300], data=data)
+            return AuditEvent.objects.create(
+                kind=kind,
+                actor=actor,
+                username=username[:150],
+                ip=ip,
+                source=source[:20],
+                target=target[:300],
+                data=data,
+            )
     except DatabaseError:
         logger.exception("could not write the audit event %s", kind)
         return None

@@ -57,9 +57,17 @@ def _mark_ready(tree_id, events: EventBuffer, now) -> list:
 @grants.audit_denials
 @on_deadlock
 @transaction.atomic
-def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: str = "api",
-                 trigger: str = "execute", root_inputs: dict | None = None, fresh: bool = False,
-                 demo: bool | None = None) -> Tree:
+def tree_execute(
+    *,
+    tree: Tree,
+    task: Task | None = None,
+    actor=None,
+    source: str = "api",
+    trigger: str = "execute",
+    root_inputs: dict | None = None,
+    fresh: bool = False,
+    demo: bool | None = None,
+) -> Tree:
     """Start a run: the whole tree (root or no task given) or one task with its unfinished
     upstream dependencies. Refused while the tree is already running. Records run n+1
     (``trigger``: ``execute``, ``copy`` for a copy-and-run, ``schedule`` for a scheduled fire).
@@ -96,15 +104,33 @@ def tree_execute(*, tree: Tree, task: Task | None = None, actor=None, source: st
     Task.objects.filter(tree_id=tree.id).update(scheduled=False)
     Task.objects.filter(id__in=runnable).update(scheduled=True, updated_at=now)
     Tree.objects.filter(id=tree.id).update(
-        status=Status.IN_PROGRESS.value, run_count=tree.run_count + 1, started_at=now, finished_at=None,
-        cancel_requested=False, updated_at=now,
+        status=Status.IN_PROGRESS.value,
+        run_count=tree.run_count + 1,
+        started_at=now,
+        finished_at=None,
+        cancel_requested=False,
+        updated_at=now,
     )
     if trigger == "execute" and tree.original_tree_id and not tree.run_count:
         trigger = "copy"  # the first run of a copy: a copy-and-run, whichever client asked
-    run = history.start(tree_id=tree.id, trigger=trigger, actor=actor, source=source, target=task,
-                        scope=len(runnable), now=now)
-    events.add(tree.id, "tree.status", status=Status.IN_PROGRESS.value, run=tree.run_count + 1,
-               scope=len(runnable), run_number=run.number, trigger=trigger)
+    run = history.start(
+        tree_id=tree.id,
+        trigger=trigger,
+        actor=actor,
+        source=source,
+        target=task,
+        scope=len(runnable),
+        now=now,
+    )
+    events.add(
+        tree.id,
+        "tree.status",
+        status=Status.IN_PROGRESS.value,
+        run=tree.run_count + 1,
+        scope=len(runnable),
+        run_number=run.number,
+        trigger=trigger,
+    )
     ready = _mark_ready(tree.id, events, now)
     scheduling.refresh_tree_status([tree.id], events, now)
     events.flush()
@@ -142,7 +168,10 @@ def _set_demo(task_ids, demo: bool) -> None:
 def _end_running_attempt(task: Task, now, reason: str) -> None:
     if task.current_attempt_id:
         Attempt.objects.filter(id=task.current_attempt_id, outcome=Outcome.RUNNING.value).update(
-            outcome=Outcome.CANCELLED.value, error=reason, error_type="cancelled", finished_at=now,
+            outcome=Outcome.CANCELLED.value,
+            error=reason,
+            error_type="cancelled",
+            finished_at=now,
             lease_expires_at=None,
         )
 
@@ -157,8 +186,9 @@ def task_cancel(*, task: Task, actor=None, source: str = "api", reason: str = "c
     _check_writable(tree)
     task = locking.reload_task(task.id)
     if task.status in (Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value):
-        raise InvalidTransition(f"task '{task.name}' is already {task.status}; only pending or running "
-                                "tasks can be cancelled")
+        raise InvalidTransition(
+            f"task '{task.name}' is already {task.status}; only pending or running tasks can be cancelled"
+        )
     now = timezone.now()
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     _cancel_rows([task], events, now, reason)
@@ -173,17 +203,32 @@ def _cancel_rows(tasks, events, now, reason) -> None:
     for task in tasks:
         _end_running_attempt(task, now, reason)
         updated = Task.objects.filter(id=task.id, status__in=ACTIVE).update(
-            status=Status.CANCELLED.value, error=reason, error_type="cancelled", completed_at=now,
-            cancel_requested=True, ready_at=None, next_attempt_at=None, waiting_reason="", updated_at=now,
+            status=Status.CANCELLED.value,
+            error=reason,
+            error_type="cancelled",
+            completed_at=now,
+            cancel_requested=True,
+            ready_at=None,
+            next_attempt_at=None,
+            waiting_reason="",
+            updated_at=now,
         )
         if updated:
-            events.add(task.tree_id, "task.status", task_id=task.id, status=Status.CANCELLED.value,
-                       error=reason, error_type="cancelled")
+            events.add(
+                task.tree_id,
+                "task.status",
+                task_id=task.id,
+                status=Status.CANCELLED.value,
+                error=reason,
+                error_type="cancelled",
+            )
 
 
 @on_deadlock
 @transaction.atomic
-def tree_cancel(*, tree: Tree, actor=None, source: str = "api", reason: str = "tree cancelled by user") -> Tree:
+def tree_cancel(
+    *, tree: Tree, actor=None, source: str = "api", reason: str = "tree cancelled by user"
+) -> Tree:
     tree = _lock_tree(tree.id)
     _check_writable(tree)
     tasks = list(Task.objects.filter(tree_id=tree.id, status__in=ACTIVE))
@@ -201,14 +246,31 @@ def tree_cancel(*, tree: Tree, actor=None, source: str = "api", reason: str = "t
 
 def _reset(ids, events, now, reason: str) -> None:
     Task.objects.filter(id__in=ids).update(
-        status=Status.PENDING.value, result=None, error=None, error_type=None, progress=0.0,
-        progress_message="", started_at=None, completed_at=None, ready_at=None, next_attempt_at=None,
-        current_attempt=None, cancel_requested=False, waiting_reason="", scheduled=True, updated_at=now,
+        status=Status.PENDING.value,
+        result=None,
+        error=None,
+        error_type=None,
+        progress=0.0,
+        progress_message="",
+        started_at=None,
+        completed_at=None,
+        ready_at=None,
+        next_attempt_at=None,
+        current_attempt=None,
+        cancel_requested=False,
+        waiting_reason="",
+        scheduled=True,
+        updated_at=now,
     )
     tree_of = dict(Task.objects.filter(id__in=ids).values_list("id", "tree_id"))
     for i in ids:
-        events.add(tree_of.get(selectors.parse_uuid(i)), "task.status", task_id=i, status=Status.PENDING.value,
-                   reason=reason)
+        events.add(
+            tree_of.get(selectors.parse_uuid(i)),
+            "task.status",
+            task_id=i,
+            status=Status.PENDING.value,
+            reason=reason,
+        )
 
 
 def _resume(tree: Tree, ids, events, now, reason: str, *, actor=None, source: str = "", target=None) -> Tree:
@@ -217,23 +279,37 @@ def _resume(tree: Tree, ids, events, now, reason: str, *, actor=None, source: st
     the run in progress (as in Airflow, clearing a task does not make a new run)."""
     run_number = None
     if tree.status != Status.IN_PROGRESS.value or history.open_run(tree.id) is None:
-        run = history.start(tree_id=tree.id, trigger=reason, actor=actor, source=source, target=target,
-                            scope=len(ids), now=now)
+        run = history.start(
+            tree_id=tree.id,
+            trigger=reason,
+            actor=actor,
+            source=source,
+            target=target,
+            scope=len(ids),
+            now=now,
+        )
         run_number = run.number
     _reset(ids, events, now, reason)
     # a pending dependent that became ready because these tasks had finished must wait for them again
     Task.objects.filter(
-        tree_id=tree.id, status=Status.PENDING.value, ready_at__isnull=False,
+        tree_id=tree.id,
+        status=Status.PENDING.value,
+        ready_at__isnull=False,
         id__in=Dependency.objects.filter(upstream_id__in=ids).values("downstream_id"),
     ).update(ready_at=None, waiting_reason="", updated_at=now)
     Tree.objects.filter(id=tree.id).update(
-        status=Status.IN_PROGRESS.value, cancel_requested=False, finished_at=None,
+        status=Status.IN_PROGRESS.value,
+        cancel_requested=False,
+        finished_at=None,
         # a new run record counts as a run; joining the run in progress does not
         run_count=tree.run_count + 1 if run_number is not None else (tree.run_count or 1),
-        started_at=now if run_number is not None else (tree.started_at or now), updated_at=now,
+        started_at=now if run_number is not None else (tree.started_at or now),
+        updated_at=now,
     )
     if tree.status != Status.IN_PROGRESS.value:  # watchers see the tree running again
-        events.add(tree.id, "tree.status", status=Status.IN_PROGRESS.value, reason=reason, run_number=run_number)
+        events.add(
+            tree.id, "tree.status", status=Status.IN_PROGRESS.value, reason=reason, run_number=run_number
+        )
     ready = _mark_ready(tree.id, events, now)
     scheduling.refresh_tree_status([tree.id], events, now)
     events.flush()
@@ -335,16 +411,36 @@ def task_mark(*, task: Task, mark: str, actor=None, source: str = "api") -> Tree
     message = f"marked {mark} by {by}"
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     updated = Task.objects.filter(id=task.id, status=was).update(
-        status=Status.COMPLETED.value, result=mark_result(mark, by), error=None, error_type=None, progress=1.0,
-        progress_message=message, completed_at=now, ready_at=None, next_attempt_at=None, waiting_reason="",
-        cancel_requested=False, updated_at=now,
+        status=Status.COMPLETED.value,
+        result=mark_result(mark, by),
+        error=None,
+        error_type=None,
+        progress=1.0,
+        progress_message=message,
+        completed_at=now,
+        ready_at=None,
+        next_attempt_at=None,
+        waiting_reason="",
+        cancel_requested=False,
+        updated_at=now,
     )
     if not updated:  # defensive: its status changed under us (e.g. a worker claimed it)
         raise InvalidTransition(propagation.MARK_RUNNING.format(name=task.name), details={"id": str(task.id)})
     # result, error and progress_message ride along so the run view shows the mark live
-    events.add(tree.id, "task.status", task_id=task.id, status=Status.COMPLETED.value, marked=mark, by=by,
-               result=mark_result(mark, by), error=None, progress_message=message)
-    events.add(tree.id, "task.marked", task_id=task.id, mark=mark, by=by, previous=was, released=len(released))
+    events.add(
+        tree.id,
+        "task.status",
+        task_id=task.id,
+        status=Status.COMPLETED.value,
+        marked=mark,
+        by=by,
+        result=mark_result(mark, by),
+        error=None,
+        progress_message=message,
+    )
+    events.add(
+        tree.id, "task.marked", task_id=task.id, mark=mark, by=by, previous=was, released=len(released)
+    )
     if tree.status == Status.IN_PROGRESS.value or was != Status.PENDING.value:
         return _resume(tree, released, events, now, "mark", actor=actor, source=source, target=task)
     scheduling.refresh_tree_status([tree.id], events, now)
@@ -375,5 +471,7 @@ def preview(*, task: Task, action: str) -> dict:
         ids = list(ids) + [i for i in fallout if i not in ids]
     else:
         raise InvalidTransition(f"unknown action '{action}'")
-    return {"action": action, "tasks": [{"id": i, "name": graph.node(i).name,
-                                         "status": graph.node(i).status.value} for i in ids]}
+    return {
+        "action": action,
+        "tasks": [{"id": i, "name": graph.node(i).name, "status": graph.node(i).status.value} for i in ids],
+    }

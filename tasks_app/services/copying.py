@@ -36,18 +36,34 @@ from .trees import TaskDraft, parse_task_fields
 # Outcome fields of a task: reset by default on a copy, carried as a block when the status is kept.
 RESETTABLE_FIELDS = ("status", "result", "error", "error_type", "progress", "started_at", "completed_at")
 RESET_VALUES = {
-    "status": Status.PENDING.value, "result": None, "error": None, "error_type": None, "progress": 0.0,
-    "started_at": None, "completed_at": None,
+    "status": Status.PENDING.value,
+    "result": None,
+    "error": None,
+    "error_type": None,
+    "progress": 0.0,
+    "started_at": None,
+    "completed_at": None,
 }
 # accepted in a legacy reset_fields list for apflow compatibility; always refreshed anyway
 ALWAYS_RESET = frozenset({"updated_at"})
 
 CLONE_ORIGIN_TYPES = ("copy", "link", "archive", "mixed")
 # fields a tasks.clone reset_fields dict may set on every cloned (copied) task
-CLONE_OVERRIDES = frozenset({
-    "status", "result", "error", "progress", "priority", "inputs", "params", "tags", "metadata", "name",
-    "user_id",
-})
+CLONE_OVERRIDES = frozenset(
+    {
+        "status",
+        "result",
+        "error",
+        "progress",
+        "priority",
+        "inputs",
+        "params",
+        "tags",
+        "metadata",
+        "name",
+        "user_id",
+    }
+)
 
 MSG_BAD_RESET_LIST = "reset_fields must be a list of field names"
 MSG_UNKNOWN_RESET = "reset_fields: '{field}' cannot be reset; resettable fields are {allowed}"
@@ -115,13 +131,18 @@ def task_copy(
     graph = selectors.graph_snapshot(task.tree_id, rows)
     custom_ids = _resolve_refs(rows, custom_task_ids) if mode == "custom" else ()
     plan = plan_copy(
-        graph, str(task.id), mode=mode, children=children, custom_ids=custom_ids,
+        graph,
+        str(task.id),
+        mode=mode,
+        children=children,
+        custom_ids=custom_ids,
         custom_include_children=custom_include_children,
     )
     selection = _select_plan(plan, graph)
     by_id = {str(r.id): r for r in rows}
     states = {
-        i: _carried_state(by_id[i]) if i in plan.carry else _copy_state(by_id[i], reset) for i in selection.ids
+        i: _carried_state(by_id[i]) if i in plan.carry else _copy_state(by_id[i], reset)
+        for i in selection.ids
     }
     origins = dict.fromkeys(selection.ids, "copy")
     # the copier needs the grant for every dangerous executor of the copied set
@@ -129,8 +150,16 @@ def task_copy(
     if not save:
         return _task_array(selection, by_id, graph)
     tree = _write(
-        task=task, selection=selection, by_id=by_id, states=states, origins=origins, overrides={},
-        archived=False, actor=actor, source=source, extra={"mode": mode},
+        task=task,
+        selection=selection,
+        by_id=by_id,
+        states=states,
+        origins=origins,
+        overrides={},
+        archived=False,
+        actor=actor,
+        source=source,
+        extra={"mode": mode},
     )
     return tree
 
@@ -291,8 +320,15 @@ def task_clone(
     if not save:
         return _task_array(selection, by_id, graph, states=states, origins=origins, overrides=overrides)
     return _write(
-        task=task, selection=selection, by_id=by_id, states=states, origins=origins, overrides=overrides,
-        archived=origin_type == "archive", actor=actor, source=source,
+        task=task,
+        selection=selection,
+        by_id=by_id,
+        states=states,
+        origins=origins,
+        overrides=overrides,
+        archived=origin_type == "archive",
+        actor=actor,
+        source=source,
         extra={"origin_type": origin_type, "recursive": bool(recursive)},
     )
 
@@ -322,7 +358,9 @@ def _clean_overrides(reset_fields, owner, origin_type: str) -> dict:
         if user_id is not None and str(user_id) not in _owner_names(owner):
             raise ValidationError(MSG_CROSS_USER, details={"user_id": str(user_id)})
     if overrides and origin_type in ("link", "archive"):
-        raise ValidationError(MSG_FROZEN_OVERRIDE.format(kind=origin_type), details={"fields": sorted(overrides)})
+        raise ValidationError(
+            MSG_FROZEN_OVERRIDE.format(kind=origin_type), details={"fields": sorted(overrides)}
+        )
     if "status" in overrides and overrides["status"] != Status.PENDING.value:
         raise ValidationError(MSG_STATUS_OVERRIDE, details={"status": overrides["status"]})
     if "progress" in overrides:
@@ -350,15 +388,23 @@ def _clean_overrides(reset_fields, owner, origin_type: str) -> dict:
 
 def _draft(row: Task, selection: _Selection, state: dict, origin: str, overrides: dict) -> TaskDraft:
     i = str(row.id)
-    original = row.original_task_id if origin == "link" and row.origin_type == "link" and row.original_task_id \
+    original = (
+        row.original_task_id
+        if origin == "link" and row.origin_type == "link" and row.original_task_id
         else row.id
+    )
     fields = {
-        "priority": row.priority, "inputs": row.inputs, "params": row.params, "tags": row.tags,
+        "priority": row.priority,
+        "inputs": row.inputs,
+        "params": row.params,
+        "tags": row.tags,
         "metadata": row.metadata,
     }
     state = dict(state)
     if origin == "copy":
-        fields.update({k: overrides[k] for k in ("priority", "inputs", "params", "tags", "metadata") if k in overrides})
+        fields.update(
+            {k: overrides[k] for k in ("priority", "inputs", "params", "tags", "metadata") if k in overrides}
+        )
         state.update({k: overrides[k] for k in ("status", "result", "error", "progress") if k in overrides})
     name = overrides["name"] if "name" in overrides and i == selection.root and origin == "copy" else row.name
     return TaskDraft(
@@ -396,7 +442,9 @@ def _write(*, task, selection, by_id, states, origins, overrides, archived, acto
     source_tree = locking.lock_tree(task.tree_id)
     locking.reload_task(task.id)
     if Task.objects.filter(id__in=list(selection.ids)).count() != len(selection.ids):
-        raise InvalidTransition(MSG_CHANGED.format(name=source_tree.name), details={"tree": str(source_tree.id)})
+        raise InvalidTransition(
+            MSG_CHANGED.format(name=source_tree.name), details={"tree": str(source_tree.id)}
+        )
     tree = trees.tree_create(
         owner=task.owner, tasks=None, drafts=drafts, original_tree=source_tree, actor=actor, source=source
     )
@@ -408,15 +456,24 @@ def _write(*, task, selection, by_id, states, origins, overrides, archived, acto
         outcome = run_outcome(graph, started=True, cancelled_by_user=source_tree.cancel_requested)
         status = outcome.status.value
         Tree.objects.filter(id=tree.id).update(
-            status=status, handled_failures=outcome.handled_failures, archived=archived,
+            status=status,
+            handled_failures=outcome.handled_failures,
+            archived=archived,
             run_count=max(source_tree.run_count, 1),
-            started_at=source_tree.started_at, finished_at=source_tree.finished_at,
+            started_at=source_tree.started_at,
+            finished_at=source_tree.finished_at,
             cancel_requested=source_tree.cancel_requested,
         )
         events.add(tree.id, "tree.status", status=status)
     events.add(
-        tree.id, "tree.copied", original_tree=str(source_tree.id), original_task=str(task.id),
-        tasks=len(drafts), origins=sorted(kinds), archived=archived, **extra,
+        tree.id,
+        "tree.copied",
+        original_tree=str(source_tree.id),
+        original_task=str(task.id),
+        tasks=len(drafts),
+        origins=sorted(kinds),
+        archived=archived,
+        **extra,
     )
     events.flush()
     key_map = tree.key_map
@@ -425,7 +482,9 @@ def _write(*, task, selection, by_id, states, origins, overrides, archived, acto
     return tree
 
 
-def _task_array(selection: _Selection, by_id, graph, *, states=None, origins=None, overrides=None) -> list[dict]:
+def _task_array(
+    selection: _Selection, by_id, graph, *, states=None, origins=None, overrides=None
+) -> list[dict]:
     """The create-ready array (parents first): new client ids, parents and dependencies remapped.
 
     For a clone, link and archive entries also show ``origin_type``, ``original_task_id``,
@@ -440,7 +499,11 @@ def _task_array(selection: _Selection, by_id, graph, *, states=None, origins=Non
     for i in order:
         row = by_id[i]
         origin = (origins or {}).get(i, "copy")
-        name = overrides["name"] if "name" in overrides and i == selection.root and origin == "copy" else row.name
+        name = (
+            overrides["name"]
+            if "name" in overrides and i == selection.root and origin == "copy"
+            else row.name
+        )
         name = _unique(name, taken)
         item = {
             "id": new_ids[i],
@@ -466,10 +529,14 @@ def _task_array(selection: _Selection, by_id, graph, *, states=None, origins=Non
                 del item[key]
         if origin != "copy":
             state = (states or {}).get(i) or _outcome(row)
-            item.update({
-                "origin_type": origin, "original_task_id": str(row.id), "status": state["status"],
-                "result": state["result"],
-            })
+            item.update(
+                {
+                    "origin_type": origin,
+                    "original_task_id": str(row.id),
+                    "status": state["status"],
+                    "result": state["result"],
+                }
+            )
         out.append(item)
     return out
 

@@ -31,8 +31,20 @@ MSG_HAS_RUN = "tree '{name}' has already run; edit a copy of it instead (its his
 MSG_NOT_PENDING = "tree '{name}' has tasks that are not pending; edit a copy of it instead"
 MSG_ROOT = "the root of a tree cannot be replaced: keep the task with id {root} as the root"
 
-EDITABLE = ("name", "executor", "priority", "inputs", "params", "schemas", "resources", "timeout", "max_retries",
-            "retry_delay", "tags", "metadata")
+EDITABLE = (
+    "name",
+    "executor",
+    "priority",
+    "inputs",
+    "params",
+    "schemas",
+    "resources",
+    "timeout",
+    "max_retries",
+    "retry_delay",
+    "tags",
+    "metadata",
+)
 
 
 @grants.audit_denials
@@ -86,7 +98,9 @@ def tree_edit(*, tree: Tree, tasks, actor=None, source: str = "api") -> Tree:
         task.parent_id = ids[d.parent_key] if d.parent_key else None
         changed += before != [getattr(task, f) for f in EDITABLE] + [task.parent_id]
         task.updated_at = now
-    Task.objects.bulk_update([existing[i] for i in kept], [*EDITABLE, "parent_id", "updated_at"], batch_size=500)
+    Task.objects.bulk_update(
+        [existing[i] for i in kept], [*EDITABLE, "parent_id", "updated_at"], batch_size=500
+    )
     if removed:  # after the re-parenting above, so no kept task goes with a removed parent
         Task.objects.filter(id__in=removed).delete()
     edges = [(tree.id, ids[up], ids[d.key], req, i) for d in drafts for i, (up, req) in enumerate(d.deps)]
@@ -94,8 +108,15 @@ def tree_edit(*, tree: Tree, tasks, actor=None, source: str = "api") -> Tree:
 
     Tree.objects.filter(id=tree.id).update(name=root.name, task_count=len(drafts), updated_at=now)
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
-    events.add(tree.id, "tree.edited", name=root.name, tasks=len(drafts), added=len(added), removed=len(removed),
-               changed=changed)
+    events.add(
+        tree.id,
+        "tree.edited",
+        name=root.name,
+        tasks=len(drafts),
+        added=len(added),
+        removed=len(removed),
+        changed=changed,
+    )
     events.flush()
     tree.refresh_from_db()
     tree.key_map = {d.key: str(ids[d.key]) for d in drafts}

@@ -63,7 +63,6 @@ class EventBuffer:
             publish_on_commit([serialize_event(e) for e in rows])
         return rows
 
-
     def _flush_postgresql(self, now) -> list[Event]:
         """The same in one statement per tree: bump the counter, insert the rows and queue the
         NOTIFY (delivered on commit) — one round trip instead of three on the hot path."""
@@ -81,13 +80,23 @@ class EventBuffer:
                 "SELECT %s, s.last_seq - %s + v.n, v.kind, v.task_id, v.data, %s, %s, %s FROM s, "
                 "unnest(%s::varchar[], %s::uuid[], %s::jsonb[]) WITH ORDINALITY AS v(kind, task_id, data, n) "
                 "RETURNING id, seq) "
-                "SELECT last_seq, ARRAY(SELECT id FROM ins ORDER BY seq)" + (", pg_notify(%s, %s || ':' || last_seq::text)" if notify else "") + " FROM s"
+                "SELECT last_seq, ARRAY(SELECT id FROM ins ORDER BY seq)"
+                + (", pg_notify(%s, %s || ':' || last_seq::text)" if notify else "")
+                + " FROM s"
             )
             tree_uuid = _db_uuid(tree_id)
-            params = [n, tree_uuid, tree_uuid, n, self.actor_id, self.source, now,
-                      [kind for kind, _, _ in items],
-                      [_db_uuid(task_id) if task_id else None for _, task_id, _ in items],
-                      [json.dumps(data) for _, _, data in items]]
+            params = [
+                n,
+                tree_uuid,
+                tree_uuid,
+                n,
+                self.actor_id,
+                self.source,
+                now,
+                [kind for kind, _, _ in items],
+                [_db_uuid(task_id) if task_id else None for _, task_id, _ in items],
+                [json.dumps(data) for _, _, data in items],
+            ]
             if notify:
                 params += [PG_CHANNEL, str(tree_id)]
             with connection.cursor() as cursor:
@@ -97,8 +106,17 @@ class EventBuffer:
                 raise Tree.DoesNotExist(str(tree_id))
             first, ids = int(row[0]) - n + 1, row[1]
             rows.extend(
-                Event(id=ids[offset], tree_id=tree_id, seq=first + offset, kind=kind, task_id=task_id, data=data,
-                      actor_id=self.actor_id, source=self.source, created_at=now)
+                Event(
+                    id=ids[offset],
+                    tree_id=tree_id,
+                    seq=first + offset,
+                    kind=kind,
+                    task_id=task_id,
+                    data=data,
+                    actor_id=self.actor_id,
+                    source=self.source,
+                    created_at=now,
+                )
                 for offset, (kind, task_id, data) in enumerate(items)
             )
         self._items.clear()

@@ -96,9 +96,15 @@ def record_denied(exc: PermissionDenied, *, request=None, actor=None, source: st
     actor = getattr(exc, "actor", None) or actor
     executor = exc.details.get("executor")
     target = f"executor:{executor}" if executor else exc.details.get("target", "")
-    audit.record(audit.AuditKind.PERMISSION_DENIED, actor=actor, request=request,
-                 source=getattr(exc, "source", "") or source, target=target,
-                 permission=exc.details.get("permission"), message=exc.message)
+    audit.record(
+        audit.AuditKind.PERMISSION_DENIED,
+        actor=actor,
+        request=request,
+        source=getattr(exc, "source", "") or source,
+        target=target,
+        permission=exc.details.get("permission"),
+        message=exc.message,
+    )
 
 
 _depth: contextvars.ContextVar[int] = contextvars.ContextVar("arbor_grant_depth", default=0)
@@ -123,5 +129,12 @@ def audit_denials(func):
     return wrapper
 
 
-__all__ = ["audit_denials", "executor_catalogue", "may_use", "missing_executors", "permission_for", "record_denied",
-           "require_executors"]
+__all__ = [
+    "audit_denials",
+    "executor_catalogue",
+    "may_use",
+    "missing_executors",
+    "permission_for",
+    "record_denied",
+    "require_executors",
+]

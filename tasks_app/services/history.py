@@ -27,9 +27,14 @@ def start(*, tree_id, trigger: str, actor=None, source: str = "", target=None, s
     last = Run.objects.filter(tree_id=tree_id).aggregate(n=Max("number"))["n"] or 0
     user_id = getattr(actor, "pk", None)
     return Run.objects.create(
-        tree_id=tree_id, number=last + 1, trigger=trigger, source=(source or "")[:20],
+        tree_id=tree_id,
+        number=last + 1,
+        trigger=trigger,
+        source=(source or "")[:20],
         started_by_id=user_id if user_id is not None and getattr(actor, "is_authenticated", True) else None,
-        target_task_id=getattr(target, "id", target), started_at=now, status=Status.IN_PROGRESS.value,
+        target_task_id=getattr(target, "id", target),
+        started_at=now,
+        status=Status.IN_PROGRESS.value,
         scope=scope,
     )
 
@@ -49,9 +54,14 @@ def finish(tree_id, *, status: str, handled_failures: int, task_counts: dict, no
     if run is None:
         return
     attempts = dict(
-        Attempt.objects.filter(run_id=run.id).values_list("outcome").annotate(n=Count("id")).values_list("outcome", "n")
+        Attempt.objects.filter(run_id=run.id)
+        .values_list("outcome")
+        .annotate(n=Count("id"))
+        .values_list("outcome", "n")
     )
     Run.objects.filter(id=run.id).update(
-        status=status, finished_at=now, handled_failures=handled_failures,
+        status=status,
+        finished_at=now,
+        handled_failures=handled_failures,
         counts={"tasks": task_counts, "attempts": sum(attempts.values()), "attempt_outcomes": attempts},
     )

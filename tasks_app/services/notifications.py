@@ -86,13 +86,18 @@ def clean_rule(data: dict) -> dict:
     if kind not in NotificationKind.values:
         raise ValidationError(MSG_KIND, details={"field": "kind"})
     events = data.get("events", list(NotificationEvent.values))
-    if (not isinstance(events, list) or not events
-            or any(e not in NotificationEvent.values for e in events)):
+    if not isinstance(events, list) or not events or any(e not in NotificationEvent.values for e in events):
         raise ValidationError(MSG_EVENTS, details={"field": "events"})
-    clean = {"kind": kind, "events": sorted(set(events)), "name": str(data.get("name") or "")[:200],
-             "enabled": bool(data.get("enabled", True))}
+    clean = {
+        "kind": kind,
+        "events": sorted(set(events)),
+        "name": str(data.get("name") or "")[:200],
+        "enabled": bool(data.get("enabled", True)),
+    }
     attempts = data.get("max_attempts")
-    if attempts is not None and (isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 20):
+    if attempts is not None and (
+        isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 20
+    ):
         raise ValidationError(MSG_ATTEMPTS, details={"field": "max_attempts"})
     clean["max_attempts"] = attempts
     if kind == NotificationKind.EMAIL:
@@ -103,7 +108,9 @@ def clean_rule(data: dict) -> dict:
             try:
                 validate_email(address)
             except Exception:
-                raise ValidationError(MSG_EMAILS, details={"field": "emails", "value": str(address)[:200]}) from None
+                raise ValidationError(
+                    MSG_EMAILS, details={"field": "emails", "value": str(address)[:200]}
+                ) from None
         if not mail_configured():
             raise ValidationError(MSG_NO_MAIL, details={"field": "emails"})
         clean["emails"] = emails
@@ -119,7 +126,9 @@ def clean_rule(data: dict) -> dict:
     if method not in METHODS:
         raise ValidationError(MSG_METHOD, details={"field": "method"})
     headers = data.get("headers") or {}
-    if not isinstance(headers, dict) or any(not isinstance(k, str) or not isinstance(v, str) for k, v in headers.items()):
+    if not isinstance(headers, dict) or any(
+        not isinstance(k, str) or not isinstance(v, str) for k, v in headers.items()
+    ):
         raise ValidationError(MSG_HEADERS, details={"field": "headers"})
     try:
         outbound.clean_headers(headers)
@@ -133,8 +142,15 @@ def clean_rule(data: dict) -> dict:
 
 
 @transaction.atomic
-def rule_create(*, tree: Tree | None = None, schedule=None, actor, data: dict, run_number: int | None = None,
-                secret: str | None = None) -> NotificationRule:
+def rule_create(
+    *,
+    tree: Tree | None = None,
+    schedule=None,
+    actor,
+    data: dict,
+    run_number: int | None = None,
+    secret: str | None = None,
+) -> NotificationRule:
     """Create a rule for a tree (or a schedule). A webhook rule gets a signing secret, returned
     on the row once (``rule.secret``) and never shown again by the API."""
     from tasks_app.models import Trigger
@@ -176,20 +192,24 @@ def run_finished(tree_id, status: str, now) -> int:
     run = Run.objects.filter(tree_id=tree_id).order_by("-number").first()
     target = Q(tree_id=tree_id)
     if run is not None and run.trigger == RunTrigger.SCHEDULE:  # the rules of the schedule that fired it
-        schedule_id = (ScheduleFire.objects.filter(tree_id=tree_id, run_number=tree.run_count)
-                       .values_list("schedule_id", flat=True).first())
+        schedule_id = (
+            ScheduleFire.objects.filter(tree_id=tree_id, run_number=tree.run_count)
+            .values_list("schedule_id", flat=True)
+            .first()
+        )
         if schedule_id is not None:
             target |= Q(schedule_id=schedule_id)
     rules = [
-        r for r in NotificationRule.objects.filter(target, enabled=True)
+        r
+        for r in NotificationRule.objects.filter(target, enabled=True)
         if status in (r.events or []) and (r.run_number is None or r.run_number == tree.run_count)
     ]
     if not rules:
         return 0
     summary = run_summary(tree, status, now, run=run)
-    Delivery.objects.bulk_create([
-        Delivery(rule=r, tree_id=tree.id, event=status, payload=summary, next_attempt_at=now) for r in rules
-    ])
+    Delivery.objects.bulk_create(
+        [Delivery(rule=r, tree_id=tree.id, event=status, payload=summary, next_attempt_at=now) for r in rules]
+    )
     return len(rules)
 
 
@@ -197,10 +217,18 @@ def run_summary(tree: Tree, status: str, finished_at, *, run: Run | None = None)
     """The JSON a notification carries: the run record (docs/semantics.md "Run records").
     ``run.trigger`` is the source that started the run (api, rpc, ui, trigger, admin,
     schedule...), ``run.kind`` the run record's trigger (execute, retry, rerun, copy, schedule)."""
-    counts = dict(Task.objects.filter(tree_id=tree.id).values_list("status").annotate(n=Count("id"))
-                  .values_list("status", "n"))
-    started = (Event.objects.filter(tree_id=tree.id, kind="tree.status", data__status="in_progress")
-               .order_by("-seq").values_list("source", flat=True).first())
+    counts = dict(
+        Task.objects.filter(tree_id=tree.id)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    started = (
+        Event.objects.filter(tree_id=tree.id, kind="tree.status", data__status="in_progress")
+        .order_by("-seq")
+        .values_list("source", flat=True)
+        .first()
+    )
     duration = (finished_at - tree.started_at).total_seconds() if tree.started_at and finished_at else None
     return {
         "event": f"tree.{status}",
@@ -228,14 +256,15 @@ def backoff(attempts: int) -> float:
 def _claim(limit: int, now) -> list[Delivery]:
     due = list(
         Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at").values_list("id", "next_attempt_at")[:limit]
+        .order_by("next_attempt_at")
+        .values_list("id", "next_attempt_at")[:limit]
     )
     claimed = []
     for delivery_id, when in due:
         hold = now + dt.timedelta(seconds=MAX_TIMEOUT + CLAIM_SECONDS)
-        if Delivery.objects.filter(id=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at=when).update(
-            next_attempt_at=hold
-        ):
+        if Delivery.objects.filter(
+            id=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at=when
+        ).update(next_attempt_at=hold):
             claimed.append(delivery_id)
     return list(Delivery.objects.select_related("rule").filter(id__in=claimed).order_by("created_at"))
 
@@ -280,7 +309,9 @@ def deliver(delivery: Delivery) -> Delivery:
     if not error:
         fields.update(status=DeliveryStatus.DELIVERED, delivered_at=now, next_attempt_at=None)
     elif retry and attempts < max_attempts:
-        fields.update(status=DeliveryStatus.PENDING, next_attempt_at=now + dt.timedelta(seconds=backoff(attempts)))
+        fields.update(
+            status=DeliveryStatus.PENDING, next_attempt_at=now + dt.timedelta(seconds=backoff(attempts))
+        )
     else:
         fields.update(status=DeliveryStatus.FAILED, next_attempt_at=None)
     Delivery.objects.filter(id=delivery.id).update(**fields)
@@ -293,13 +324,24 @@ def deliver(delivery: Delivery) -> Delivery:
 def _send_webhook(rule: NotificationRule, delivery: Delivery) -> int:
     body = json.dumps({**delivery.payload, "delivery": str(delivery.id)}, separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
-    headers = {**(rule.headers or {}), "Content-Type": "application/json",
-               "X-Arbor-Event": delivery.payload.get("event", ""), "X-Arbor-Delivery": str(delivery.id),
-               "X-Arbor-Timestamp": timestamp}
+    headers = {
+        **(rule.headers or {}),
+        "Content-Type": "application/json",
+        "X-Arbor-Event": delivery.payload.get("event", ""),
+        "X-Arbor-Delivery": str(delivery.id),
+        "X-Arbor-Timestamp": timestamp,
+    }
     if rule.secret:
         headers["X-Arbor-Signature"] = sign(rule.secret, timestamp, body)
-    response = outbound.safe_request(rule.method, rule.url, allowed=_allowed(), headers=headers, body=body,
-                                     timeout=rule.timeout, setting=SETTING)
+    response = outbound.safe_request(
+        rule.method,
+        rule.url,
+        allowed=_allowed(),
+        headers=headers,
+        body=body,
+        timeout=rule.timeout,
+        setting=SETTING,
+    )
     try:
         response.read()
     finally:
@@ -312,12 +354,19 @@ def _send_email(rule: NotificationRule, delivery: Delivery) -> None:
     tree = delivery.payload.get("tree", {})
     name = " ".join(str(tree.get("name", "")).split())  # no line breaks in a header
     subject = f"[Arbor] {name}: run {run.get('number')} {run.get('status')}"
-    lines = [f"Tree: {tree.get('name')} ({tree.get('id')})", f"Run: {run.get('number')}",
-             f"Status: {run.get('status')}", f"Started: {run.get('started_at')}",
-             f"Finished: {run.get('finished_at')}", f"Duration: {run.get('duration')} s",
-             f"Started by: {run.get('trigger')}",
-             "Tasks: " + ", ".join(f"{k} {v}" for k, v in sorted((run.get("counts") or {}).items()))]
-    send_mail(subject, "\n".join(lines) + "\n", settings.DEFAULT_FROM_EMAIL, list(rule.emails), fail_silently=False)
+    lines = [
+        f"Tree: {tree.get('name')} ({tree.get('id')})",
+        f"Run: {run.get('number')}",
+        f"Status: {run.get('status')}",
+        f"Started: {run.get('started_at')}",
+        f"Finished: {run.get('finished_at')}",
+        f"Duration: {run.get('duration')} s",
+        f"Started by: {run.get('trigger')}",
+        "Tasks: " + ", ".join(f"{k} {v}" for k, v in sorted((run.get("counts") or {}).items())),
+    ]
+    send_mail(
+        subject, "\n".join(lines) + "\n", settings.DEFAULT_FROM_EMAIL, list(rule.emails), fail_silently=False
+    )
 
 
 @transaction.atomic
@@ -325,8 +374,12 @@ def redeliver(*, deliveries: Iterable[Delivery], actor=None) -> int:
     """Send again (admin "redeliver"): back to pending, due now, with a fresh attempt budget."""
     ids = [d.id for d in deliveries]
     return Delivery.objects.filter(id__in=ids).update(
-        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error="",
-        last_status_code=None, delivered_at=None,
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        last_error="",
+        last_status_code=None,
+        delivered_at=None,
     )
 
 
@@ -334,41 +387,59 @@ def rule_data_from_webhook_config(config) -> dict:
     """apflow's ``webhook_config`` ``{url, headers?, method?, timeout?, max_retries?, secret?}`` as
     rule fields (every terminal status; ``max_retries`` retries = that many attempts plus one)."""
     if not isinstance(config, dict):
-        raise ValidationError("webhook_config: must be an object {url, headers?, method?, timeout?, max_retries?}",
-                              details={"field": "webhook_config"})
+        raise ValidationError(
+            "webhook_config: must be an object {url, headers?, method?, timeout?, max_retries?}",
+            details={"field": "webhook_config"},
+        )
     unknown = sorted(set(config) - {"url", "headers", "method", "timeout", "max_retries", "secret"})
     if unknown:
-        raise ValidationError(f"webhook_config: unknown field(s) {', '.join(unknown)}",
-                              details={"field": "webhook_config", "unknown": unknown})
-    data = {"kind": NotificationKind.WEBHOOK, "events": list(NotificationEvent.values), "url": config.get("url"),
-            "name": "webhook_config"}
+        raise ValidationError(
+            f"webhook_config: unknown field(s) {', '.join(unknown)}",
+            details={"field": "webhook_config", "unknown": unknown},
+        )
+    data = {
+        "kind": NotificationKind.WEBHOOK,
+        "events": list(NotificationEvent.values),
+        "url": config.get("url"),
+        "name": "webhook_config",
+    }
     for key in ("headers", "method", "timeout"):
         if config.get(key) is not None:
             data[key] = config[key]
     retries = config.get("max_retries")
     if retries is not None:
         if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 19:
-            raise ValidationError("webhook_config.max_retries: must be an integer between 0 and 19",
-                                  details={"field": "webhook_config.max_retries"})
+            raise ValidationError(
+                "webhook_config.max_retries: must be an integer between 0 and 19",
+                details={"field": "webhook_config.max_retries"},
+            )
         data["max_attempts"] = retries + 1
     secret = config.get("secret")
     if secret is not None and (not isinstance(secret, str) or len(secret) > 128):
-        raise ValidationError("webhook_config.secret: must be a string of at most 128 characters",
-                              details={"field": "webhook_config.secret"})
+        raise ValidationError(
+            "webhook_config.secret: must be a string of at most 128 characters",
+            details={"field": "webhook_config.secret"},
+        )
     return {"data": data, "secret": secret or ""}
 
 
 @transaction.atomic
-def execute_with_webhook(*, tree: Tree, task=None, actor, source: str, webhook_config,
-                         demo: bool | None = None) -> tuple[Tree, NotificationRule]:
+def execute_with_webhook(
+    *, tree: Tree, task=None, actor, source: str, webhook_config, demo: bool | None = None
+) -> tuple[Tree, NotificationRule]:
     """Start a run and attach a one-shot webhook rule to that run (JSON-RPC ``webhook_config``):
     one transaction, so the rule exists before any worker can finish the run."""
     from . import control
 
     parsed = rule_data_from_webhook_config(webhook_config)
     locked = Tree.objects.select_for_update().get(id=tree.id)
-    rule = rule_create(tree=locked, actor=actor, data=parsed["data"], run_number=locked.run_count + 1,
-                       secret=parsed["secret"])
+    rule = rule_create(
+        tree=locked,
+        actor=actor,
+        data=parsed["data"],
+        run_number=locked.run_count + 1,
+        secret=parsed["secret"],
+    )
     tree = control.tree_execute(tree=locked, task=task, actor=actor, source=source, demo=demo)
     return tree, rule
 

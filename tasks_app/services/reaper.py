@@ -33,8 +33,13 @@ def reap(now=None, *, wake: bool = True) -> int:
     )
     if expired:
         finishes = [
-            runs.Finish(attempt_id=a, task_id=t, outcome=Outcome.WORKER_LOST.value,
-                        error=f"worker lost: attempt {n} stopped renewing its lease", error_type="worker_lost")
+            runs.Finish(
+                attempt_id=a,
+                task_id=t,
+                outcome=Outcome.WORKER_LOST.value,
+                error=f"worker lost: attempt {n} stopped renewing its lease",
+                error_type="worker_lost",
+            )
             for a, t, n in expired
         ]
         runs.finish(finishes, now=now, expired_only=True)
@@ -67,6 +72,8 @@ def _release_orphan_locks(now) -> None:
 
 def stuck_tasks() -> int:
     """In-progress tasks whose current attempt is not running (should never happen)."""
-    return Task.objects.filter(status=Status.IN_PROGRESS.value).exclude(
-        current_attempt__outcome=Outcome.RUNNING.value
-    ).count()
+    return (
+        Task.objects.filter(status=Status.IN_PROGRESS.value)
+        .exclude(current_attempt__outcome=Outcome.RUNNING.value)
+        .count()
+    )

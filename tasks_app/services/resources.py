@@ -54,9 +54,11 @@ def shared_resources(keys: Iterable[str], owner_ids: Iterable) -> SharedResource
     if not keys:
         return NONE
     pools = [  # a big tree may name many keys: in chunks, within every backend's parameter limit
-        row for start in range(0, len(keys), CHUNK)
-        for row in ResourcePool.objects.filter(key__in=keys[start:start + CHUNK]).values_list(
-            "id", "key", "capacity", "everyone")
+        row
+        for start in range(0, len(keys), CHUNK)
+        for row in ResourcePool.objects.filter(key__in=keys[start : start + CHUNK]).values_list(
+            "id", "key", "capacity", "everyone"
+        )
     ]
     if not pools:
         return NONE
@@ -66,8 +68,9 @@ def shared_resources(keys: Iterable[str], owner_ids: Iterable) -> SharedResource
     owners = {owner for owner in owner_ids if owner is not None}
     if restricted and owners:
         direct = ResourcePool.objects.filter(id__in=restricted, users__in=owners).values_list("id", "users")
-        via_group = (ResourcePool.objects.filter(id__in=restricted, groups__user__in=owners)
-                     .values_list("id", "groups__user"))
+        via_group = ResourcePool.objects.filter(id__in=restricted, groups__user__in=owners).values_list(
+            "id", "groups__user"
+        )
         for pool_id, owner in chain(direct, via_group):
             granted[restricted[pool_id]].add(owner)
     grants: dict[str, frozenset | None] = dict.fromkeys(capacity)

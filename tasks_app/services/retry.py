@@ -39,7 +39,9 @@ def on_deadlock(fn):
             except OperationalError as exc:
                 if attempt == ATTEMPTS or not is_retryable(exc):
                     raise
-                logger.info("%s rolled back by the database (%s); retrying", fn.__name__, exc.__cause__.sqlstate)
+                logger.info(
+                    "%s rolled back by the database (%s); retrying", fn.__name__, exc.__cause__.sqlstate
+                )
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
 
     return wrapper

@@ -115,7 +115,9 @@ def claimable_since(since, *, now=None, sample: int = 100) -> bool:
     locks were free and nobody ahead waited for them) since ``since`` — the watchdog's sign of a
     cluster that stopped claiming."""
     now = now or timezone.now()
-    queue = list(ready_queue(now).only("id", "owner_id", "resources", "updated_at", "next_attempt_at")[:sample])
+    queue = list(
+        ready_queue(now).only("id", "owner_id", "resources", "updated_at", "next_attempt_at")[:sample]
+    )
     named = {task.id: _task_locks(task) for task in queue}
     shared = _shared_for(queue, named)
     wanted = {task.id: scoped(named[task.id], task.owner_id, shared.keys) for task in queue}
@@ -167,8 +169,9 @@ def run_kind(executor_id: str) -> str:
     return SHARED if cls is not None and getattr(cls, "concurrent", False) else ALONE
 
 
-def claim_batch(*, worker: str, limit: int = 1, slow_limit: int = 1, alone_ok: bool = True,
-                now=None) -> list[Claim]:
+def claim_batch(
+    *, worker: str, limit: int = 1, slow_limit: int = 1, alone_ok: bool = True, now=None
+) -> list[Claim]:
     """Atomically claim up to ``limit`` ready tasks (compare-and-set; ``SKIP LOCKED`` on PostgreSQL).
 
     A batch is of one kind (``run_kind``): instant executors, up to ``limit``, run inline one after
@@ -192,11 +195,29 @@ def _task_locks(task: Task) -> list:
         return []
 
 
-def _claim(*, worker: str, limit: int, slow_limit: int = 1, alone_ok: bool = True, now=None,
-           events: EventBuffer | None = None) -> list[Claim]:
+def _claim(
+    *,
+    worker: str,
+    limit: int,
+    slow_limit: int = 1,
+    alone_ok: bool = True,
+    now=None,
+    events: EventBuffer | None = None,
+) -> list[Claim]:
     qs = ready_queue(now or timezone.now()).only(
-        "id", "tree_id", "owner_id", "name", "executor", "priority", "resources", "timeout", "params", "inputs",
-        "attempt_count", "waiting_reason", "max_retries",
+        "id",
+        "tree_id",
+        "owner_id",
+        "name",
+        "executor",
+        "priority",
+        "resources",
+        "timeout",
+        "params",
+        "inputs",
+        "attempt_count",
+        "waiting_reason",
+        "max_retries",
     )
     if connection.vendor == "postgresql":
         qs = qs.select_for_update(skip_locked=True, of=("self",))
@@ -211,7 +232,7 @@ def _claim(*, worker: str, limit: int, slow_limit: int = 1, alone_ok: bool = Tru
     # further down the queue (a few pages at most) while everything seen so far is blocked.
     seen: set = set()
     for offset in range(0, page * CLAIM_PAGES, page):
-        candidates = list(qs[offset: offset + page])
+        candidates = list(qs[offset : offset + page])
         named = {task.id: _task_locks(task) for task in candidates}
         # one read of the shared resources the page names; every other key is its owner's own
         shared = _shared_for(candidates, named)
@@ -283,10 +304,15 @@ def _claim(*, worker: str, limit: int, slow_limit: int = 1, alone_ok: bool = Tru
         effective = engine_inputs.effective_inputs(task.inputs or {}, dep_rows, aggregate=aggregate)
         number = task.attempt_count + 1
         attempt = Attempt(
-            task_id=task.id, tree_id=task.tree_id, run_id=run_of.get(task.tree_id), number=number,
+            task_id=task.id,
+            tree_id=task.tree_id,
+            run_id=run_of.get(task.tree_id),
+            number=number,
             executor=task.executor,
             # a batch runs in queue order: keep that order visible in the start times
-            effective_inputs=effective, worker=worker, started_at=now + dt.timedelta(microseconds=index),
+            effective_inputs=effective,
+            worker=worker,
+            started_at=now + dt.timedelta(microseconds=index),
             heartbeat_at=now,
             lease_expires_at=lease,
         )
@@ -295,24 +321,66 @@ def _claim(*, worker: str, limit: int, slow_limit: int = 1, alone_ok: bool = Tru
         task.current_attempt_id = attempt.id
         claims.append(
             Claim(
-                attempt_id=attempt.id, task_id=task.id, tree_id=task.tree_id, number=number,
-                executor=task.executor, name=task.name, inputs=effective, params=task.params or {},
-                dependency_results=engine_inputs.aggregate_results(dep_rows), timeout=_timeout(task),
-                lease_expires_at=lease, has_locks=bool(task.resources) and task.id not in refusals,
+                attempt_id=attempt.id,
+                task_id=task.id,
+                tree_id=task.tree_id,
+                number=number,
+                executor=task.executor,
+                name=task.name,
+                inputs=effective,
+                params=task.params or {},
+                dependency_results=engine_inputs.aggregate_results(dep_rows),
+                timeout=_timeout(task),
+                lease_expires_at=lease,
+                has_locks=bool(task.resources) and task.id not in refusals,
                 refused=refusals.get(task.id),
             )
         )
-        events.add(task.tree_id, "task.status", task_id=task.id, status=Status.IN_PROGRESS.value,
-                   attempt=number, worker=worker)
+        events.add(
+            task.tree_id,
+            "task.status",
+            task_id=task.id,
+            status=Status.IN_PROGRESS.value,
+            attempt=number,
+            worker=worker,
+        )
     Attempt.objects.bulk_create(attempts)
-    fields = ["status", "started_at", "completed_at", "next_attempt_at", "waiting_reason", "progress",
-              "progress_message", "error", "error_type", "result", "updated_at", "attempt_count", "current_attempt"]
+    fields = [
+        "status",
+        "started_at",
+        "completed_at",
+        "next_attempt_at",
+        "waiting_reason",
+        "progress",
+        "progress_message",
+        "error",
+        "error_type",
+        "result",
+        "updated_at",
+        "attempt_count",
+        "current_attempt",
+    ]
     claimed = update_rows(
         Task,
-        [{"pk": t.id, "status": Status.IN_PROGRESS.value, "started_at": now, "completed_at": None,
-          "next_attempt_at": None, "waiting_reason": "", "progress": 0.0, "progress_message": "", "error": None,
-          "error_type": None, "result": None, "updated_at": now, "attempt_count": t.attempt_count,
-          "current_attempt": t.current_attempt_id} for t in chosen],
+        [
+            {
+                "pk": t.id,
+                "status": Status.IN_PROGRESS.value,
+                "started_at": now,
+                "completed_at": None,
+                "next_attempt_at": None,
+                "waiting_reason": "",
+                "progress": 0.0,
+                "progress_message": "",
+                "error": None,
+                "error_type": None,
+                "result": None,
+                "updated_at": now,
+                "attempt_count": t.attempt_count,
+                "current_attempt": t.current_attempt_id,
+            }
+            for t in chosen
+        ],
         fields,
         where="t.status = %s",  # the compare-and-set
         where_params=[Status.PENDING.value],
@@ -379,8 +447,15 @@ def _dependency_results(task_ids) -> dict:
     return out
 
 
-def heartbeat(attempt_id, *, progress: float | None = None, message: str | None = None,
-              logs: list | None = None, task_id=None, tree_id=None) -> bool:
+def heartbeat(
+    attempt_id,
+    *,
+    progress: float | None = None,
+    message: str | None = None,
+    logs: list | None = None,
+    task_id=None,
+    tree_id=None,
+) -> bool:
     """Renew the lease (and flush throttled progress and log lines). False means the attempt was
     ended elsewhere (cancelled, reaped, fenced): the worker must stop its executor."""
     now = timezone.now()
@@ -395,7 +470,9 @@ def heartbeat(attempt_id, *, progress: float | None = None, message: str | None 
             Task.objects.filter(id=task_id, current_attempt_id=attempt_id).update(
                 progress=max(0.0, min(1.0, progress)), progress_message=(message or "")[:500]
             )
-            events.add(tree_id, "task.progress", task_id=task_id, progress=round(progress, 4), message=message or "")
+            events.add(
+                tree_id, "task.progress", task_id=task_id, progress=round(progress, 4), message=message or ""
+            )
         for level, line in logs or []:
             events.add(tree_id, "task.log", task_id=task_id, level=level, line=str(line)[:2000])
         if len(events):
@@ -421,8 +498,9 @@ def finish(finishes: list[Finish], *, actor=None, now=None, expired_only: bool =
         return became_ready
 
 
-def finish_and_claim(finishes: list[Finish], *, worker: str, limit: int, slow_limit: int = 1,
-                     alone_ok: bool = True, now=None) -> tuple[list, list[Claim]]:
+def finish_and_claim(
+    finishes: list[Finish], *, worker: str, limit: int, slow_limit: int = 1, alone_ok: bool = True, now=None
+) -> tuple[list, list[Claim]]:
     """Record a batch's outcomes and claim the next batch in the same transaction: the dependent
     that this completion made ready goes straight to this worker, with one commit per hop."""
     fake_clock = now
@@ -430,8 +508,14 @@ def finish_and_claim(finishes: list[Finish], *, worker: str, limit: int, slow_li
     with transaction.atomic():
         events = EventBuffer(source="worker")
         became_ready, refresh = _finish(finishes, now=now, events=events)
-        claims = _claim(worker=worker, limit=limit, slow_limit=slow_limit, alone_ok=alone_ok, now=fake_clock,
-                        events=events)
+        claims = _claim(
+            worker=worker,
+            limit=limit,
+            slow_limit=slow_limit,
+            alone_ok=alone_ok,
+            now=fake_clock,
+            events=events,
+        )
         _settle(refresh, events, now)
         return became_ready, claims
 
@@ -449,7 +533,9 @@ def _settle(refresh: set, events: EventBuffer, now) -> None:
     events.flush()
 
 
-def _finish(finishes: list[Finish], *, now, events: EventBuffer, expired_only: bool = False) -> tuple[list, set]:
+def _finish(
+    finishes: list[Finish], *, now, events: EventBuffer, expired_only: bool = False
+) -> tuple[list, set]:
     """Record the outcomes; returns the tasks that became ready and the trees whose status the
     caller refreshes (with ``_settle``, after anything else the transaction does)."""
     attempt_ids = [f.attempt_id for f in finishes]
@@ -457,16 +543,24 @@ def _finish(finishes: list[Finish], *, now, events: EventBuffer, expired_only: b
     if expired_only:
         where += " AND (t.lease_expires_at < %s OR (t.lease_expires_at IS NULL AND t.started_at < %s))"
         cutoff = now - dt.timedelta(seconds=settings.ARBOR_LEASE_SECONDS)
-        where_params += [connection.ops.adapt_datetimefield_value(now),
-                         connection.ops.adapt_datetimefield_value(cutoff)]
+        where_params += [
+            connection.ops.adapt_datetimefield_value(now),
+            connection.ops.adapt_datetimefield_value(cutoff),
+        ]
     # the fence: only attempts that are still running record an outcome (one statement)
     alive = update_rows(
         Attempt,
         [
-            {"pk": f.attempt_id, "outcome": f.outcome,
-             "result": f.result if f.outcome == Outcome.COMPLETED.value else None,
-             "error": f.error, "error_type": f.error_type, "finished_at": now, "lease_expires_at": None,
-             "logs": (f.logs or [])[-MAX_LOG_LINES:]}
+            {
+                "pk": f.attempt_id,
+                "outcome": f.outcome,
+                "result": f.result if f.outcome == Outcome.COMPLETED.value else None,
+                "error": f.error,
+                "error_type": f.error_type,
+                "finished_at": now,
+                "lease_expires_at": None,
+                "logs": (f.logs or [])[-MAX_LOG_LINES:],
+            }
             for f in finishes
         ],
         ["outcome", "result", "error", "error_type", "finished_at", "lease_expires_at", "logs"],
@@ -487,10 +581,17 @@ def _finish(finishes: list[Finish], *, now, events: EventBuffer, expired_only: b
         return [], set()
     tasks = {
         t.id: t
-        for t in Task.objects.filter(
-            id__in=[f.task_id for f in live], status=Status.IN_PROGRESS.value
-        ).only("id", "tree_id", "status", "max_retries", "retry_delay", "attempt_count", "name", "current_attempt_id",
-               "ready_at")
+        for t in Task.objects.filter(id__in=[f.task_id for f in live], status=Status.IN_PROGRESS.value).only(
+            "id",
+            "tree_id",
+            "status",
+            "max_retries",
+            "retry_delay",
+            "attempt_count",
+            "name",
+            "current_attempt_id",
+            "ready_at",
+        )
     }
     completed: list[Task] = []
     terminal: list = []
@@ -503,20 +604,52 @@ def _finish(finishes: list[Finish], *, now, events: EventBuffer, expired_only: b
         for level, line in f.new_logs:
             events.add(task.tree_id, "task.log", task_id=task.id, level=level, line=str(line)[:2000])
         if f.outcome == Outcome.COMPLETED.value:
-            task.status, task.result, task.error, task.error_type = Status.COMPLETED.value, f.result, None, None
+            task.status, task.result, task.error, task.error_type = (
+                Status.COMPLETED.value,
+                f.result,
+                None,
+                None,
+            )
             task.progress, task.completed_at, task.cancel_requested, task.updated_at = 1.0, now, False, now
             completed.append(task)
             terminal.append(task.id)
-            events.add(task.tree_id, "task.status", task_id=task.id, status=Status.COMPLETED.value,
-                       attempt=task.attempt_count, result=_preview(f.result))
+            events.add(
+                task.tree_id,
+                "task.status",
+                task_id=task.id,
+                status=Status.COMPLETED.value,
+                attempt=task.attempt_count,
+                result=_preview(f.result),
+            )
         elif _finish_other(task, f, events, now):
             terminal.append(task.id)
     if completed:
         update_rows(
             Task,
-            [{"pk": t.id, "status": Status.COMPLETED.value, "result": t.result, "error": None, "error_type": None,
-              "progress": 1.0, "completed_at": now, "cancel_requested": False, "updated_at": now} for t in completed],
-            ["status", "result", "error", "error_type", "progress", "completed_at", "cancel_requested", "updated_at"],
+            [
+                {
+                    "pk": t.id,
+                    "status": Status.COMPLETED.value,
+                    "result": t.result,
+                    "error": None,
+                    "error_type": None,
+                    "progress": 1.0,
+                    "completed_at": now,
+                    "cancel_requested": False,
+                    "updated_at": now,
+                }
+                for t in completed
+            ],
+            [
+                "status",
+                "result",
+                "error",
+                "error_type",
+                "progress",
+                "completed_at",
+                "cancel_requested",
+                "updated_at",
+            ],
         )
     became_ready = scheduling.propagate(terminal, events, now) if terminal else []
     # a tree in which something just became ready is still in progress: no need to look
@@ -526,19 +659,38 @@ def _finish(finishes: list[Finish], *, now, events: EventBuffer, expired_only: b
 
 def _finish_other(task: Task, f: Finish, events: EventBuffer, now) -> bool:
     """Every outcome but success (rare: one row at a time). Returns True if the task is terminal."""
-    fenced = Task.objects.filter(id=f.task_id, current_attempt_id=f.attempt_id, status=Status.IN_PROGRESS.value)
+    fenced = Task.objects.filter(
+        id=f.task_id, current_attempt_id=f.attempt_id, status=Status.IN_PROGRESS.value
+    )
     outcome = Outcome(f.outcome)
     if outcome == Outcome.INTERRUPTED:
         # shutdown: back to the queue at once; an interruption does not consume a retry
         fenced.update(status=Status.PENDING.value, next_attempt_at=None, updated_at=now, progress=0.0)
-        events.add(task.tree_id, "task.status", task_id=task.id, status=Status.PENDING.value,
-                   attempt=task.attempt_count, reason="interrupted")
+        events.add(
+            task.tree_id,
+            "task.status",
+            task_id=task.id,
+            status=Status.PENDING.value,
+            attempt=task.attempt_count,
+            reason="interrupted",
+        )
         return False
     if outcome == Outcome.CANCELLED:
-        fenced.update(status=Status.CANCELLED.value, error=f.error or "cancelled", error_type="cancelled",
-                      completed_at=now, updated_at=now)
-        events.add(task.tree_id, "task.status", task_id=task.id, status=Status.CANCELLED.value,
-                   error=f.error or "cancelled", error_type="cancelled")
+        fenced.update(
+            status=Status.CANCELLED.value,
+            error=f.error or "cancelled",
+            error_type="cancelled",
+            completed_at=now,
+            updated_at=now,
+        )
+        events.add(
+            task.tree_id,
+            "task.status",
+            task_id=task.id,
+            status=Status.CANCELLED.value,
+            error=f.error or "cancelled",
+            error_type="cancelled",
+        )
         return True
     # failed, timed_out, worker_lost: count this run's failures (retry and re-run start afresh;
     # ``ready_at`` is when the task joined the current run, and a backoff or an interruption keeps it)
@@ -550,16 +702,41 @@ def _finish_other(task: Task, f: Finish, events: EventBuffer, now) -> bool:
     if outcome in RETRYABLE_OUTCOMES and not f.permanent and failures <= max_retries:
         base = task.retry_delay if task.retry_delay is not None else settings.ARBOR_DEFAULT_RETRY_DELAY
         delay = backoff_delay(base, failures, settings.ARBOR_MAX_RETRY_DELAY)
-        fenced.update(status=Status.PENDING.value, next_attempt_at=now + dt.timedelta(seconds=delay),
-                      error=f.error, error_type=f.error_type or outcome.value, updated_at=now)
-        events.add(task.tree_id, "task.status", task_id=task.id, status=Status.PENDING.value,
-                   attempt=task.attempt_count, reason="retry", retry_in=round(delay, 3), error=f.error,
-                   outcome=outcome.value)
+        fenced.update(
+            status=Status.PENDING.value,
+            next_attempt_at=now + dt.timedelta(seconds=delay),
+            error=f.error,
+            error_type=f.error_type or outcome.value,
+            updated_at=now,
+        )
+        events.add(
+            task.tree_id,
+            "task.status",
+            task_id=task.id,
+            status=Status.PENDING.value,
+            attempt=task.attempt_count,
+            reason="retry",
+            retry_in=round(delay, 3),
+            error=f.error,
+            outcome=outcome.value,
+        )
         return False
-    fenced.update(status=Status.FAILED.value, error=f.error, error_type=f.error_type or outcome.value,
-                  completed_at=now, updated_at=now)
-    events.add(task.tree_id, "task.status", task_id=task.id, status=Status.FAILED.value,
-               attempt=task.attempt_count, error=f.error, error_type=f.error_type or outcome.value)
+    fenced.update(
+        status=Status.FAILED.value,
+        error=f.error,
+        error_type=f.error_type or outcome.value,
+        completed_at=now,
+        updated_at=now,
+    )
+    events.add(
+        task.tree_id,
+        "task.status",
+        task_id=task.id,
+        status=Status.FAILED.value,
+        attempt=task.attempt_count,
+        error=f.error,
+        error_type=f.error_type or outcome.value,
+    )
     return True
 
 
@@ -575,5 +752,12 @@ def _preview(result, limit: int = 2000):
 
 
 def fail_unrunnable(claim: Claim, message: str, error_type: str) -> Finish:
-    return Finish(attempt_id=claim.attempt_id, task_id=claim.task_id, outcome=Outcome.FAILED.value,
-                  error=message, error_type=error_type, permanent=True, has_locks=claim.has_locks)
+    return Finish(
+        attempt_id=claim.attempt_id,
+        task_id=claim.task_id,
+        outcome=Outcome.FAILED.value,
+        error=message,
+        error_type=error_type,
+        permanent=True,
+        has_locks=claim.has_locks,
+    )

@@ -35,16 +35,29 @@ from .events import EventBuffer
 
 logger = logging.getLogger(__name__)
 SOURCE = "schedule"
-EDITABLE = ("name", "kind", "expression", "timezone", "start_at", "end_at", "max_runs", "enabled", "overlap",
-            "catch_up", "max_concurrent")
+EDITABLE = (
+    "name",
+    "kind",
+    "expression",
+    "timezone",
+    "start_at",
+    "end_at",
+    "max_runs",
+    "enabled",
+    "overlap",
+    "catch_up",
+    "max_concurrent",
+)
 RULE_FIELDS = ("kind", "expression", "timezone", "start_at", "end_at", "max_runs")
 
 MSG_END_BEFORE_START = "end_at must be after start_at"
 MSG_ARCHIVED = "tree '{name}' is archived and read-only: it cannot be scheduled"
 MSG_OVERLAP = "overlap must be one of: skip, queue, cancel"
 MSG_CATCH_UP = "catch_up must be one of: skip, run"
-MSG_MAX_CONCURRENT = ("max_concurrent must be 1: a schedule re-runs its tree in place, and a tree runs "
-                      "once at a time (use overlap=queue to run fires back to back)")
+MSG_MAX_CONCURRENT = (
+    "max_concurrent must be 1: a schedule re-runs its tree in place, and a tree runs "
+    "once at a time (use overlap=queue to run fires back to back)"
+)
 MSG_MAX_RUNS = "max_runs must be a positive whole number"
 MSG_MIN_INTERVAL = "interval must be at least {n} seconds (ARBOR_SCHEDULE_MIN_INTERVAL)"
 MSG_NAIVE = "{field} needs a timezone offset"
@@ -103,11 +116,17 @@ def _check_tree(tree: Tree) -> None:
 
 
 @transaction.atomic
-def schedule_create(*, owner, tree: Tree, kind: str, expression, timezone_name: str = "UTC", **fields) -> Schedule:
+def schedule_create(
+    *, owner, tree: Tree, kind: str, expression, timezone_name: str = "UTC", **fields
+) -> Schedule:
     """Create a schedule of ``tree`` (owned by ``owner``); raise ValidationError naming the field."""
     _check_tree(tree)
-    values = {"kind": kind, "expression": "" if expression is None else str(expression).strip(),
-              "timezone": timezone_name or "UTC", **{k: v for k, v in fields.items() if k in EDITABLE}}
+    values = {
+        "kind": kind,
+        "expression": "" if expression is None else str(expression).strip(),
+        "timezone": timezone_name or "UTC",
+        **{k: v for k, v in fields.items() if k in EDITABLE},
+    }
     spec = _validate(values)
     schedule = Schedule(owner=owner, tree=tree, **values)
     schedule.created_at = timezone.now()
@@ -132,7 +151,11 @@ def schedule_update(*, schedule: Schedule, **fields) -> Schedule:
         setattr(schedule, key, value)
     now = timezone.now()
     resumed = changed.get("enabled") is True and not was_enabled  # like schedule_resume: from now
-    if any(k in changed for k in RULE_FIELDS) or resumed or (changed.get("enabled") and schedule.next_run_at is None):
+    if (
+        any(k in changed for k in RULE_FIELDS)
+        or resumed
+        or (changed.get("enabled") and schedule.next_run_at is None)
+    ):
         schedule.next_run_at = _first_fire(schedule, spec, now)
     schedule.full_clean(exclude=["owner", "tree"])
     schedule.save(update_fields=[*changed, "next_run_at", "updated_at"])
@@ -166,16 +189,29 @@ def upcoming(schedule: Schedule, count: int = 5, *, after: dt.datetime | None = 
         return []
     first = schedule.next_run_at
     spec = spec_of(schedule)
-    rest = rules.upcoming(spec, max(first, after or first), count - 1, anchor=first,
-                          start_at=schedule.start_at, end_at=schedule.end_at)
+    rest = rules.upcoming(
+        spec,
+        max(first, after or first),
+        count - 1,
+        anchor=first,
+        start_at=schedule.start_at,
+        end_at=schedule.end_at,
+    )
     times = [first, *rest][:count]
     if schedule.max_runs is not None:
         times = times[: max(0, schedule.max_runs - schedule.run_count)]
     return times
 
 
-def preview(*, kind: str, expression, timezone_name: str = "UTC", count: int = 5,
-            start_at: dt.datetime | None = None, end_at: dt.datetime | None = None) -> dict:
+def preview(
+    *,
+    kind: str,
+    expression,
+    timezone_name: str = "UTC",
+    count: int = 5,
+    start_at: dt.datetime | None = None,
+    end_at: dt.datetime | None = None,
+) -> dict:
     """The sentence and the next ``count`` times of a rule that is not saved (the UI's preview)."""
     spec = rules.check(kind, expression, timezone_name or "UTC")
     now = timezone.now()
@@ -204,21 +240,39 @@ def _settle_open_fires(tree: Tree, events: EventBuffer, now: dt.datetime) -> Non
         same_run = fire.run_number == tree.run_count
         finished = (tree.finished_at if same_run else None) or now
         ScheduleFire.objects.filter(id=fire.id, status=FireStatus.RUNNING.value).update(
-            status=status, finished_at=finished,
-            reason="" if same_run else f"the tree was run again (run {tree.run_count}) before this run was recorded")
-        events.add(tree.id, "schedule.run_finished", schedule_id=str(fire.schedule_id), fire_id=fire.id,
-                   status=status, run=fire.run_number)
+            status=status,
+            finished_at=finished,
+            reason=""
+            if same_run
+            else f"the tree was run again (run {tree.run_count}) before this run was recorded",
+        )
+        events.add(
+            tree.id,
+            "schedule.run_finished",
+            schedule_id=str(fire.schedule_id),
+            fire_id=fire.id,
+            status=status,
+            run=fire.run_number,
+        )
 
 
 def _start_run(schedule: Schedule, tree: Tree, fire: ScheduleFire, now: dt.datetime) -> None:
     """Re-run the (locked, idle) tree in place for ``fire``."""
     events = EventBuffer(source=SOURCE)
-    events.add(tree.id, "schedule.fired", schedule_id=str(schedule.id), fire_id=fire.id,
-               scheduled_for=fire.scheduled_for.isoformat(), run=tree.run_count + 1)
+    events.add(
+        tree.id,
+        "schedule.fired",
+        schedule_id=str(schedule.id),
+        fire_id=fire.id,
+        scheduled_for=fire.scheduled_for.isoformat(),
+        run=tree.run_count + 1,
+    )
     events.flush()
     # a fresh run in place (finished tasks back to pending, attempts kept), as the schedule's
     # owner: a grant revoked since (an executor, a shared resource) stops the fire
-    tree = control.tree_execute(tree=tree, actor=schedule.owner, source=SOURCE, trigger="schedule", fresh=True)
+    tree = control.tree_execute(
+        tree=tree, actor=schedule.owner, source=SOURCE, trigger="schedule", fresh=True
+    )
     fire.status, fire.run_number, fire.started_at = FireStatus.RUNNING.value, tree.run_count, timezone.now()
     fire.save(update_fields=["status", "run_number", "started_at"])
 
@@ -234,15 +288,25 @@ def _dispatch_fire(schedule: Schedule, fire: ScheduleFire, now: dt.datetime, *, 
         return _end_fire(fire, FireStatus.ERROR, MSG_ARCHIVED.format(name=tree.name))
     busy = tree.status == Status.IN_PROGRESS.value
     if schedule.overlap == Overlap.QUEUE:
-        waiting = ScheduleFire.objects.filter(tree_id=tree.id, status=FireStatus.QUEUED.value).exclude(id=fire.id)
+        waiting = ScheduleFire.objects.filter(tree_id=tree.id, status=FireStatus.QUEUED.value).exclude(
+            id=fire.id
+        )
         if busy or waiting.exists():
             return _end_fire(fire, FireStatus.QUEUED, "waiting for the current run to end", counts=True)
     elif busy and (schedule.overlap == Overlap.SKIP or not last):
-        return _end_fire(fire, FireStatus.SKIPPED, "the tree was still running" if schedule.overlap == Overlap.SKIP
-                         else "superseded by a later fire")
+        return _end_fire(
+            fire,
+            FireStatus.SKIPPED,
+            "the tree was still running"
+            if schedule.overlap == Overlap.SKIP
+            else "superseded by a later fire",
+        )
     elif busy:  # overlap = cancel: end the current run, then start this one
-        control.tree_cancel(tree=tree, source=SOURCE, reason=f"cancelled by a schedule fire (overlap=cancel, "
-                                                             f"schedule {schedule.id})")
+        control.tree_cancel(
+            tree=tree,
+            source=SOURCE,
+            reason=f"cancelled by a schedule fire (overlap=cancel, schedule {schedule.id})",
+        )
         tree.refresh_from_db()
         events = EventBuffer(source=SOURCE)
         _settle_open_fires(tree, events, now)
@@ -268,14 +332,26 @@ def _fire_schedule(schedule: Schedule, now: dt.datetime, worker: str) -> int:
     """Record and dispatch the due fires of one locked schedule; advance it. Returns fires started."""
     spec = spec_of(schedule)
     remaining = None if schedule.max_runs is None else max(0, schedule.max_runs - schedule.run_count)
-    plan = rules.plan_due(spec, schedule.next_run_at, now, catch_up=schedule.catch_up,
-                          max_catch_up=settings.ARBOR_SCHEDULE_MAX_CATCH_UP, remaining_runs=remaining,
-                          anchor=schedule.next_run_at, end_at=schedule.end_at)
+    plan = rules.plan_due(
+        spec,
+        schedule.next_run_at,
+        now,
+        catch_up=schedule.catch_up,
+        max_catch_up=settings.ARBOR_SCHEDULE_MAX_CATCH_UP,
+        remaining_runs=remaining,
+        anchor=schedule.next_run_at,
+        end_at=schedule.end_at,
+    )
     counted = 0
     for index, when in enumerate(plan.fire):
         fire = ScheduleFire.objects.create(
-            schedule=schedule, tree_id=schedule.tree_id, scheduled_for=when, status=FireStatus.QUEUED.value,
-            missed=plan.missed if index == 0 else 0, fired_at=timezone.now(), worker=worker,
+            schedule=schedule,
+            tree_id=schedule.tree_id,
+            scheduled_for=when,
+            status=FireStatus.QUEUED.value,
+            missed=plan.missed if index == 0 else 0,
+            fired_at=timezone.now(),
+            worker=worker,
         )
         if getattr(settings, "ARBOR_TEST_FIRE_PAUSE", 0):
             time.sleep(settings.ARBOR_TEST_FIRE_PAUSE)  # fault tests kill the process here
@@ -290,7 +366,11 @@ def _fire_schedule(schedule: Schedule, now: dt.datetime, worker: str) -> int:
 
 
 def _due(now: dt.datetime, limit: int, failed: set) -> list[Schedule]:
-    qs = Schedule.objects.filter(enabled=True, next_run_at__lte=now).exclude(id__in=failed).order_by("next_run_at")
+    qs = (
+        Schedule.objects.filter(enabled=True, next_run_at__lte=now)
+        .exclude(id__in=failed)
+        .order_by("next_run_at")
+    )
     if connection.vendor == "postgresql":
         qs = qs.select_for_update(skip_locked=True, of=("self",))
     return list(qs[:limit])
@@ -324,7 +404,9 @@ def _fire_one(schedule: Schedule, now: dt.datetime, worker: str) -> int | None:
             return _fire_schedule(schedule, now, worker)
     except IntegrityError:
         # the unique (schedule, scheduled_for) backstop: another process recorded this due time
-        logger.warning("schedule %s: fire at %s already recorded; advancing", schedule.id, schedule.next_run_at)
+        logger.warning(
+            "schedule %s: fire at %s already recorded; advancing", schedule.id, schedule.next_run_at
+        )
         _advance_past_recorded(schedule, now)
         return 0
     except Exception:
@@ -345,8 +427,10 @@ def settle_fires(now: dt.datetime | None = None, *, limit: int = 200) -> int:
     now = now or timezone.now()
     open_trees = list(
         # both kinds of open fire wait for their tree to stop running: skip those trees cheaply
-        ScheduleFire.objects.filter(status__in=FIRE_OPEN).exclude(tree__status=Status.IN_PROGRESS.value)
-        .values_list("tree_id", flat=True).distinct()[:limit]
+        ScheduleFire.objects.filter(status__in=FIRE_OPEN)
+        .exclude(tree__status=Status.IN_PROGRESS.value)
+        .values_list("tree_id", flat=True)
+        .distinct()[:limit]
     )
     moved = 0
     for tree_id in open_trees:
@@ -369,8 +453,12 @@ def _settle_tree(tree_id, now: dt.datetime) -> int:
     _settle_open_fires(tree, events, now)
     if len(events):
         events.flush()
-    fire = ScheduleFire.objects.filter(tree_id=tree_id, status=FireStatus.QUEUED.value) \
-        .select_related("schedule").order_by("scheduled_for", "id").first()
+    fire = (
+        ScheduleFire.objects.filter(tree_id=tree_id, status=FireStatus.QUEUED.value)
+        .select_related("schedule")
+        .order_by("scheduled_for", "id")
+        .first()
+    )
     if fire is None:
         return 1
     try:

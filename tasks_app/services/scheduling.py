@@ -70,7 +70,8 @@ def propagate(finished_ids, events: EventBuffer, now=None) -> list:
         fallout = propagation.fallout_causes(graph, frontier)
         fallout = {k: v for k, v in fallout.items() if k not in seen_cancelled}
         ready = [
-            i for i in readiness.newly_ready(graph, frontier)
+            i
+            for i in readiness.newly_ready(graph, frontier)
             if i not in fallout and graph.node(i).ready_at is None
         ]
         if ready:
@@ -107,8 +108,12 @@ def cancel_upstream_failed(fallout: dict, events: EventBuffer, now) -> None:
         )
         if updated:
             events.add(
-                trees.get(_uuid(task_id)), "task.status", task_id=task_id, status=Status.CANCELLED.value,
-                error=message, error_type=error_type,
+                trees.get(_uuid(task_id)),
+                "task.status",
+                task_id=task_id,
+                status=Status.CANCELLED.value,
+                error=message,
+                error_type=error_type,
             )
 
 
@@ -136,14 +141,18 @@ def refresh_tree_status(tree_ids, events: EventBuffer, now=None) -> None:
         # tasks concurrently would otherwise each still see the other's task in progress, and
         # neither would end the tree (found by tests/ops/test_multiprocess.py). Sorted: lock order.
         tree = (
-            Tree.objects.select_for_update().filter(id=tree_id)
-            .values("status", "cancel_requested", "run_count").first()
+            Tree.objects.select_for_update()
+            .filter(id=tree_id)
+            .values("status", "cancel_requested", "run_count")
+            .first()
         )
         if tree is None:
             continue
-        active = Task.objects.filter(tree_id=tree_id).filter(
-            Q(status=Status.IN_PROGRESS.value) | Q(status=Status.PENDING.value, scheduled=True)
-        ).exists()
+        active = (
+            Task.objects.filter(tree_id=tree_id)
+            .filter(Q(status=Status.IN_PROGRESS.value) | Q(status=Status.PENDING.value, scheduled=True))
+            .exists()
+        )
         handled, counts = None, {}
         if active:
             new = Status.IN_PROGRESS.value if tree["run_count"] else Status.PENDING.value
@@ -160,7 +169,9 @@ def refresh_tree_status(tree_ids, events: EventBuffer, now=None) -> None:
             data = {"status": new}
             if terminal:
                 data["handled_failures"] = handled or 0
-                history.finish(tree_id, status=new, handled_failures=handled or 0, task_counts=counts, now=now)
+                history.finish(
+                    tree_id, status=new, handled_failures=handled or 0, task_counts=counts, now=now
+                )
             events.add(tree_id, "tree.status", **data)
             if terminal:
                 notifications.run_finished(tree_id, new, now)  # pending deliveries, sent by the worker
@@ -182,5 +193,7 @@ def full_tree_status(tree_id) -> str:
     """The engine's derivation over a full snapshot (used by tests and the admin to cross-check)."""
     tree = Tree.objects.get(id=tree_id)
     return tree_status(
-        selectors.graph_snapshot(tree_id), started=bool(tree.run_count), cancelled_by_user=tree.cancel_requested
+        selectors.graph_snapshot(tree_id),
+        started=bool(tree.run_count),
+        cancelled_by_user=tree.cancel_requested,
     ).value

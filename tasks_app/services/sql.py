@@ -16,8 +16,9 @@ import uuid
 from django.db import connection, models
 
 
-def update_rows(model, rows: list[dict], fields: list[str], *, where: str = "", where_params=(),
-                returning: bool = False):
+def update_rows(
+    model, rows: list[dict], fields: list[str], *, where: str = "", where_params=(), returning: bool = False
+):
     """``rows`` are dicts with ``pk`` plus every name in ``fields``. ``where`` is an extra SQL
     condition on the target table (aliased ``t``), e.g. ``"t.status = %s"``. Returns the number of
     rows changed, or with ``returning=True`` the set of primary keys changed."""
@@ -39,7 +40,8 @@ def update_rows(model, rows: list[dict], fields: list[str], *, where: str = "", 
             params.append(prep(pk, row["pk"]))
             params.extend(prep(f, row[f.name]) for f in cols)
         casts = ", ".join(
-            f"{connection.ops.quote_name(f.column)} = v.c{i}::{f.db_type(connection)}" for i, f in enumerate(cols)
+            f"{connection.ops.quote_name(f.column)} = v.c{i}::{f.db_type(connection)}"
+            for i, f in enumerate(cols)
         )
         names = ", ".join(["id"] + [f"c{i}" for i in range(len(cols))])
         sql = (
@@ -122,8 +124,10 @@ def _column_adapter(field):
             return cache[value]
 
         return adapt_datetime
-    if isinstance(target, models.CharField | models.TextField | models.IntegerField | models.FloatField
-                  | models.BooleanField):
+    if isinstance(
+        target,
+        models.CharField | models.TextField | models.IntegerField | models.FloatField | models.BooleanField,
+    ):
         return None  # sqlite3 takes str, int, float, bool and None as they are
     return lambda value: target.get_db_prep_save(value, connection)
 
@@ -159,10 +163,14 @@ def insert_rows(model, fields: list[str], rows) -> int:
                 copy.write_row(row)
                 count += 1
         if connection.queries_logged:  # as Django logs executemany (COPY bypasses its cursor wrapper)
-            connection.queries_log.append({"sql": f"{count} rows: {statement}", "time": f"{time.monotonic() - start:.3f}"})
+            connection.queries_log.append(
+                {"sql": f"{count} rows: {statement}", "time": f"{time.monotonic() - start:.3f}"}
+            )
         return count
     prepared = list(adapted())
     if prepared:
         with connection.cursor() as cursor:
-            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})", prepared)
+            cursor.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})", prepared
+            )
     return len(prepared)

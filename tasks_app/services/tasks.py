@@ -40,28 +40,81 @@ from .resources import check_granted
 from .trees import parse_task_fields
 
 # Fields a PATCH may change; ``parent`` is accepted as an alias of ``parent_id``.
-EDITABLE_FIELDS = frozenset({
-    "name", "executor", "priority", "inputs", "params", "schemas", "resources", "timeout", "max_retries",
-    "retry_delay", "tags", "metadata", "parent_id", "dependencies",
-})
+EDITABLE_FIELDS = frozenset(
+    {
+        "name",
+        "executor",
+        "priority",
+        "inputs",
+        "params",
+        "schemas",
+        "resources",
+        "timeout",
+        "max_retries",
+        "retry_delay",
+        "tags",
+        "metadata",
+        "parent_id",
+        "dependencies",
+    }
+)
 PARENT_ALIAS = "parent"
-READ_ONLY_FIELDS = frozenset({
-    "id", "tree", "tree_id", "owner", "owner_id", "ref", "position", "status", "result", "error", "error_type",
-    "progress", "progress_message", "waiting_reason", "attempt_count", "attempts", "scheduled", "ready_at",
-    "next_attempt_at", "current_attempt", "cancel_requested", "created_at", "updated_at", "started_at",
-    "completed_at", "original_task", "original_task_id", "origin_type", "is_root", "has_children",
-    "has_references", "task_tree_id", "user_id",
-})
+READ_ONLY_FIELDS = frozenset(
+    {
+        "id",
+        "tree",
+        "tree_id",
+        "owner",
+        "owner_id",
+        "ref",
+        "position",
+        "status",
+        "result",
+        "error",
+        "error_type",
+        "progress",
+        "progress_message",
+        "waiting_reason",
+        "attempt_count",
+        "attempts",
+        "scheduled",
+        "ready_at",
+        "next_attempt_at",
+        "current_attempt",
+        "cancel_requested",
+        "created_at",
+        "updated_at",
+        "started_at",
+        "completed_at",
+        "original_task",
+        "original_task_id",
+        "origin_type",
+        "is_root",
+        "has_children",
+        "has_references",
+        "task_tree_id",
+        "user_id",
+    }
+)
 # Nullable settings fall back to the settings-level default when set to null.
 NULLABLE_FIELDS = ("timeout", "max_retries", "retry_delay")
-EMPTY_DEFAULTS = {"inputs": dict, "params": dict, "schemas": dict, "metadata": dict, "tags": list, "resources": list}
+EMPTY_DEFAULTS = {
+    "inputs": dict,
+    "params": dict,
+    "schemas": dict,
+    "metadata": dict,
+    "tags": list,
+    "resources": list,
+}
 
 MSG_READ_ONLY = "field '{field}' is read-only"
 MSG_UNKNOWN_FIELD = "unknown field '{field}'"
 MSG_NOT_AN_OBJECT = "the update must be an object of fields"
 MSG_NOT_PENDING = "task '{name}' is {status}; only pending tasks can be edited"
-MSG_IN_RUN = ("task '{name}' is part of the tree's current run; cancel the run (or wait for it to finish) "
-              "before editing it")
+MSG_IN_RUN = (
+    "task '{name}' is part of the tree's current run; cancel the run (or wait for it to finish) "
+    "before editing it"
+)
 MSG_ARCHIVED = "tree '{name}' is archived and read-only"
 MSG_BAD_NAME = "name must be a non-empty string of at most {limit} characters"
 MSG_DUPLICATE_NAME = "duplicate task name '{name}'"
@@ -70,7 +123,9 @@ MSG_NEEDS_PARENT = "task '{name}' is not the root; it must keep a parent"
 MSG_BAD_EXECUTOR = "executor must be a non-empty string"
 MSG_BOTH_PARENTS = "give either 'parent' or 'parent_id', not both"
 MSG_NOT_NULLABLE = "{field} cannot be null"
-MSG_DIFFERENT_TREE = "task '{down}' and task '{up}' are in different trees; dependencies must stay inside one tree"
+MSG_DIFFERENT_TREE = (
+    "task '{down}' and task '{up}' are in different trees; dependencies must stay inside one tree"
+)
 MSG_NO_EDGE = "task '{down}' does not depend on task '{up}'"
 MSG_DELETE_RUNNING = "cannot delete: task {names} still running"
 MSG_DELETE_NEEDED = "cannot delete: task {names} needed by {dependents} outside the deleted tasks"
@@ -90,8 +145,10 @@ def _check_writable(tree: Tree) -> None:
 def _check_editable(tree: Tree, task: Task) -> None:
     """A task is editable while it is pending and not part of an active run of its tree."""
     if task.status != Status.PENDING.value:
-        raise InvalidTransition(MSG_NOT_PENDING.format(name=task.name, status=task.status),
-                                details={"task": str(task.id), "status": task.status})
+        raise InvalidTransition(
+            MSG_NOT_PENDING.format(name=task.name, status=task.status),
+            details={"task": str(task.id), "status": task.status},
+        )
     if tree.status == Status.IN_PROGRESS.value and task.scheduled:
         raise InvalidTransition(MSG_IN_RUN.format(name=task.name), details={"task": str(task.id)})
 
@@ -235,12 +292,16 @@ def task_update(*, task: Task, data: dict, actor=None, source: str = "api") -> T
         else:
             executor = registry.ALIASES.get(executor, executor)
             if executor not in registry.registered():
-                raise UnknownExecutor(f"{label}: unknown executor '{executor}'",
-                                      details={"task": task.name, "executor": executor})
+                raise UnknownExecutor(
+                    f"{label}: unknown executor '{executor}'",
+                    details={"task": task.name, "executor": executor},
+                )
             changes["executor"] = executor
 
     if "inputs" in changes or "executor" in changes:
-        problems = registry.check_inputs(changes.get("executor", task.executor), changes.get("inputs", task.inputs))
+        problems = registry.check_inputs(
+            changes.get("executor", task.executor), changes.get("inputs", task.inputs)
+        )
         errors.extend(f"{label}: {problem}" for problem in problems)
 
     if "parent_id" in data:
@@ -272,11 +333,18 @@ def task_update(*, task: Task, data: dict, actor=None, source: str = "api") -> T
         setattr(task, key, value)
     if new_deps is not None:
         Dependency.objects.filter(downstream_id=task.id).delete()
-        Dependency.objects.bulk_create([
-            Dependency(tree_id=tree.id, upstream_id=dep.id, downstream_id=task.id, required=dep.required,
-                       position=i)
-            for i, dep in enumerate(new_deps)
-        ])
+        Dependency.objects.bulk_create(
+            [
+                Dependency(
+                    tree_id=tree.id,
+                    upstream_id=dep.id,
+                    downstream_id=task.id,
+                    required=dep.required,
+                    position=i,
+                )
+                for i, dep in enumerate(new_deps)
+            ]
+        )
         # readiness is recomputed when the task is next scheduled
         task.ready_at = None
         changes["ready_at"] = None
@@ -325,7 +393,8 @@ def _update_parent(task, raw_parent, index, graph, label, errors, changes, limit
     if levels > limits["max_tree_depth"]:
         raise LimitExceeded(
             validation.TOO_DEEP.format(depth=levels, limit=limits["max_tree_depth"]),
-            limit="max_tree_depth", details={"value": limits["max_tree_depth"]},
+            limit="max_tree_depth",
+            details={"value": limits["max_tree_depth"]},
         )
     changes["parent_id"] = parent.id
 
@@ -342,8 +411,9 @@ def _same_tree(downstream: Task, upstream: Task) -> None:
 
 
 @transaction.atomic
-def dependency_add(*, downstream: Task, upstream: Task, required: bool = True, actor=None,
-                   source: str = "api") -> Dependency:
+def dependency_add(
+    *, downstream: Task, upstream: Task, required: bool = True, actor=None, source: str = "api"
+) -> Dependency:
     """Make ``downstream`` depend on ``upstream`` (or change ``required`` of an existing edge).
 
     Raise ``InvalidReference`` across trees, ``DependencyCycle`` naming the path, ``LimitExceeded``
@@ -365,8 +435,13 @@ def dependency_add(*, downstream: Task, upstream: Task, required: bool = True, a
         if existing.required != required:
             existing.required = required
             existing.save(update_fields=["required"])
-            events.add(tree.id, "task.dependency_changed", task_id=downstream.id, upstream=str(upstream.id),
-                       required=required)
+            events.add(
+                tree.id,
+                "task.dependency_changed",
+                task_id=downstream.id,
+                upstream=str(upstream.id),
+                required=required,
+            )
             events.flush()
         return existing
     edges = Dependency.objects.filter(downstream_id=downstream.id)
@@ -375,16 +450,21 @@ def dependency_add(*, downstream: Task, upstream: Task, required: bool = True, a
     if count + 1 > limit:
         raise LimitExceeded(
             validation.TOO_MANY_DEPS.format(name=downstream.name, count=count + 1, limit=limit),
-            limit="max_dependencies_per_task", details={"value": limit},
+            limit="max_dependencies_per_task",
+            details={"value": limit},
         )
     last = edges.order_by("-position").values_list("position", flat=True).first()
     edge = Dependency.objects.create(
-        tree_id=tree.id, upstream_id=upstream.id, downstream_id=downstream.id, required=required,
+        tree_id=tree.id,
+        upstream_id=upstream.id,
+        downstream_id=downstream.id,
+        required=required,
         position=0 if last is None else last + 1,
     )
     Task.objects.filter(id=downstream.id).update(ready_at=None, updated_at=now)
-    events.add(tree.id, "task.dependency_added", task_id=downstream.id, upstream=str(upstream.id),
-               required=required)
+    events.add(
+        tree.id, "task.dependency_added", task_id=downstream.id, upstream=str(upstream.id), required=required
+    )
     events.flush()
     return edge
 
@@ -424,8 +504,11 @@ def task_delete(*, task: Task, actor=None, source: str = "api") -> dict:
     graph = selectors.graph_snapshot(tree.id)
     tid = str(task.id)
     doomed = graph_ops.subtree(graph, tid)
-    running = [graph.name(i) for i in sorted(doomed, key=lambda i: graph.node(i).created)
-               if graph.node(i).status is Status.IN_PROGRESS]
+    running = [
+        graph.name(i)
+        for i in sorted(doomed, key=lambda i: graph.node(i).created)
+        if graph.node(i).status is Status.IN_PROGRESS
+    ]
     if running:
         raise CannotDelete(MSG_DELETE_RUNNING.format(names=_quoted(running)), details={"running": running})
     doomed_uuids = [uuid.UUID(i) for i in doomed]
@@ -462,8 +545,10 @@ def _refuse_linked(task_ids) -> None:
     if links:
         names = sorted({a for a, _ in links})
         linked_by = sorted({b for _, b in links})
-        raise CannotDelete(MSG_DELETE_LINKED.format(names=_quoted(names), links=_quoted(linked_by)),
-                           details={"tasks": names, "links": linked_by})
+        raise CannotDelete(
+            MSG_DELETE_LINKED.format(names=_quoted(names), links=_quoted(linked_by)),
+            details={"tasks": names, "links": linked_by},
+        )
 
 
 @transaction.atomic
@@ -485,11 +570,21 @@ def _tree_delete(tree: Tree, actor, source: str) -> dict:
     # children first is not needed: the collector deletes the whole tree in one pass
     Tree.objects.filter(id=tree.id).delete()
     # the tree's event log goes with it; live clients still hear about the deletion
-    publish_on_commit([{
-        "type": "event", "tree": str(tree.id), "seq": None, "kind": "tree.deleted", "task": None,
-        "data": {"tasks": len(ids)}, "actor": getattr(actor, "username", None) or None, "source": source,
-        "at": timezone.now().isoformat(),
-    }])
+    publish_on_commit(
+        [
+            {
+                "type": "event",
+                "tree": str(tree.id),
+                "seq": None,
+                "kind": "tree.deleted",
+                "task": None,
+                "data": {"tasks": len(ids)},
+                "actor": getattr(actor, "username", None) or None,
+                "source": source,
+                "at": timezone.now().isoformat(),
+            }
+        ]
+    )
     return {"tree": str(tree.id), "deleted": sorted(str(i) for i in ids), "tree_deleted": True}
 
 

@@ -35,7 +35,9 @@ def default_expiry(now: datetime | None = None) -> datetime | None:
     return (now or timezone.now()) + timedelta(days=days) if days > 0 else None
 
 
-def resolve_expiry(*, expires_at: datetime | None = None, expires_in_days: int | None = None) -> datetime | None:
+def resolve_expiry(
+    *, expires_at: datetime | None = None, expires_in_days: int | None = None
+) -> datetime | None:
     now = timezone.now()
     if expires_at is not None and expires_in_days is not None:
         raise ValidationError("give expires_at or expires_in_days, not both")
@@ -50,17 +52,35 @@ def resolve_expiry(*, expires_at: datetime | None = None, expires_in_days: int |
     return default_expiry(now)
 
 
-def token_create(*, user, name: str, expires_at: datetime | None = None, expires_in_days: int | None = None,
-                 never_expires: bool = False, actor=None, request=None, source: str = "") -> tuple[ApiToken, str]:
+def token_create(
+    *,
+    user,
+    name: str,
+    expires_at: datetime | None = None,
+    expires_in_days: int | None = None,
+    never_expires: bool = False,
+    actor=None,
+    request=None,
+    source: str = "",
+) -> tuple[ApiToken, str]:
     """Create a token for ``user``; return the row and the clear token (shown once).
     ``never_expires`` is for operators only (``arbor_token --days 0``)."""
     expiry = None if never_expires else resolve_expiry(expires_at=expires_at, expires_in_days=expires_in_days)
     raw = ApiToken.generate()
-    token = ApiToken.objects.create(user=user, name=name, key_prefix=raw[:PREFIX_CHARS],
-                                    digest=ApiToken.hash(raw), expires_at=expiry)
-    audit.record(audit.AuditKind.TOKEN_CREATED, actor=actor, username=user.get_username(), request=request,
-                 source=source, target=f"token:{token.pk}", owner=user.get_username(), name=name,
-                 expires_at=expiry.isoformat() if expiry else None)
+    token = ApiToken.objects.create(
+        user=user, name=name, key_prefix=raw[:PREFIX_CHARS], digest=ApiToken.hash(raw), expires_at=expiry
+    )
+    audit.record(
+        audit.AuditKind.TOKEN_CREATED,
+        actor=actor,
+        username=user.get_username(),
+        request=request,
+        source=source,
+        target=f"token:{token.pk}",
+        owner=user.get_username(),
+        name=name,
+        expires_at=expiry.isoformat() if expiry else None,
+    )
     return token, raw
 
 
@@ -69,8 +89,15 @@ def token_revoke(tokens, *, actor=None, request=None, source: str = "") -> int:
     tokens = [t for t in tokens if not t.revoked]
     ApiToken.objects.filter(pk__in=[t.pk for t in tokens]).update(revoked=True)
     for token in tokens:
-        audit.record(audit.AuditKind.TOKEN_REVOKED, actor=actor, request=request, source=source,
-                     target=f"token:{token.pk}", owner=token.user.get_username(), name=token.name)
+        audit.record(
+            audit.AuditKind.TOKEN_REVOKED,
+            actor=actor,
+            request=request,
+            source=source,
+            target=f"token:{token.pk}",
+            owner=token.user.get_username(),
+            name=token.name,
+        )
     return len(tokens)
 
 
@@ -87,7 +114,11 @@ class TokenCheck:
 def token_check(raw: str, *, request=None, source: str = "") -> TokenCheck:
     """The user a presented token stands for, or why it is refused. Presenting a revoked or expired
     token is audited (TOKEN_REJECTED): it is a leaked or forgotten credential."""
-    token = ApiToken.objects.select_related("user").filter(digest=ApiToken.hash(raw or "")).first() if raw else None
+    token = (
+        ApiToken.objects.select_related("user").filter(digest=ApiToken.hash(raw or "")).first()
+        if raw
+        else None
+    )
     if token is None:
         return TokenCheck(None, UNKNOWN)
     now = timezone.now()
@@ -99,8 +130,15 @@ def token_check(raw: str, *, request=None, source: str = "") -> TokenCheck:
     elif not token.user.is_active:
         return TokenCheck(None, INACTIVE)
     if reason:
-        audit.record(audit.AuditKind.TOKEN_REJECTED, username=token.user.get_username(), request=request,
-                     source=source, target=f"token:{token.pk}", reason=reason, prefix=token.key_prefix)
+        audit.record(
+            audit.AuditKind.TOKEN_REJECTED,
+            username=token.user.get_username(),
+            request=request,
+            source=source,
+            target=f"token:{token.pk}",
+            reason=reason,
+            prefix=token.key_prefix,
+        )
         return TokenCheck(None, reason)
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -21,14 +21,40 @@ from .events import EventBuffer
 from .resources import check_granted
 
 TASK_FIELDS = {
-    "id", "name", "executor", "parent_id", "dependencies", "priority", "inputs", "params", "schemas",
-    "resources", "timeout", "max_retries", "retry_delay", "tags", "metadata", "description",
+    "id",
+    "name",
+    "executor",
+    "parent_id",
+    "dependencies",
+    "priority",
+    "inputs",
+    "params",
+    "schemas",
+    "resources",
+    "timeout",
+    "max_retries",
+    "retry_delay",
+    "tags",
+    "metadata",
+    "description",
 }
 # accepted for apflow compatibility and ignored (ownership comes from the authenticated user)
 IGNORED_FIELDS = {"user_id", "task_tree_id", "has_children", "type", "created_at", "updated_at"}
 READ_ONLY_FIELDS = {
-    "status", "result", "error", "error_type", "progress", "started_at", "completed_at", "owner",
-    "original_task_id", "origin_type", "attempts", "attempt_count", "has_references", "tree",
+    "status",
+    "result",
+    "error",
+    "error_type",
+    "progress",
+    "started_at",
+    "completed_at",
+    "owner",
+    "original_task_id",
+    "origin_type",
+    "attempts",
+    "attempt_count",
+    "has_references",
+    "tree",
 }
 
 
@@ -94,8 +120,10 @@ def parse_task_fields(raw: dict, label: str, errors: list[str]) -> dict:
         if key == "status" and raw[key] == Status.PENDING.value:
             continue  # apflow's clients send it: every new task is pending anyway
         if key == "status":
-            errors.append(f"{label}: status must be 'pending' at creation (got {raw[key]!r}); a task's status "
-                          "changes only by running, cancelling or retrying it")
+            errors.append(
+                f"{label}: status must be 'pending' at creation (got {raw[key]!r}); a task's status "
+                "changes only by running, cancelling or retrying it"
+            )
             continue
         errors.append(f"{label}: field '{key}' is read-only")
     for key in sorted(unknown):
@@ -123,7 +151,9 @@ def parse_task_fields(raw: dict, label: str, errors: list[str]) -> dict:
     if "timeout" in raw and raw["timeout"] is not None:
         t = raw["timeout"]
         if not isinstance(t, int | float) or isinstance(t, bool) or not 0 < t <= settings.ARBOR_MAX_TIMEOUT:
-            errors.append(f"{label}: timeout must be a number of seconds in (0, {settings.ARBOR_MAX_TIMEOUT:g}]")
+            errors.append(
+                f"{label}: timeout must be a number of seconds in (0, {settings.ARBOR_MAX_TIMEOUT:g}]"
+            )
         else:
             out["timeout"] = float(t)
     if "max_retries" in raw and raw["max_retries"] is not None:
@@ -173,7 +203,9 @@ def parse_tree(raw_tasks) -> list[TaskDraft]:
         elif not isinstance(raw.get("name"), str) or not raw.get("name").strip():
             errors.append(f"task #{i + 1}: name is required")
         elif len(raw["name"]) > limits["max_name_length"]:
-            errors.append(f"task '{raw['name'][:40]}…': name longer than {limits['max_name_length']} characters")
+            errors.append(
+                f"task '{raw['name'][:40]}…': name longer than {limits['max_name_length']} characters"
+            )
     if errors:
         raise TreeValidationError(errors)
     known = set(registry.registered())
@@ -187,10 +219,12 @@ def parse_tree(raw_tasks) -> list[TaskDraft]:
         elif executor not in known:
             raise UnknownExecutor(
                 f"{label}: {registry.unknown_message(executor)}",
-                details={"task": raw["name"], "executor": executor, "available": sorted(known)}
+                details={"task": raw["name"], "executor": executor, "available": sorted(known)},
             )
         else:
-            errors.extend(f"{label}: {problem}" for problem in registry.check_inputs(executor, fields.get("inputs")))
+            errors.extend(
+                f"{label}: {problem}" for problem in registry.check_inputs(executor, fields.get("inputs"))
+            )
         fields["executor"] = executor
         deps = raw.get("dependencies") or []
         if not isinstance(deps, list):
@@ -242,7 +276,7 @@ def _new_ids(drafts: list[TaskDraft]) -> dict[str, uuid.UUID]:
     taken: set = set()
     candidates = list(set(offered.values()))
     for start in range(0, len(candidates), 500):
-        taken.update(Task.objects.filter(id__in=candidates[start:start + 500]).values_list("id", flat=True))
+        taken.update(Task.objects.filter(id__in=candidates[start : start + 500]).values_list("id", flat=True))
     ids: dict[str, uuid.UUID] = {}
     for d in drafts:
         candidate = offered.get(d.key)
@@ -258,10 +292,25 @@ def _new_ids(drafts: list[TaskDraft]) -> dict[str, uuid.UUID]:
 TASK_COLUMNS = [f.attname for f in Task._meta.concrete_fields]
 TASK_COLUMN_INDEX = {name: i for i, name in enumerate(TASK_COLUMNS)}
 # columns taken from a draft as they are
-_DRAFT_COLUMNS = [(TASK_COLUMN_INDEX[name], name) for name in (
-    "name", "executor", "priority", "inputs", "params", "schemas", "resources", "timeout", "max_retries",
-    "retry_delay", "tags", "metadata", "original_task_id", "origin_type",
-)]
+_DRAFT_COLUMNS = [
+    (TASK_COLUMN_INDEX[name], name)
+    for name in (
+        "name",
+        "executor",
+        "priority",
+        "inputs",
+        "params",
+        "schemas",
+        "resources",
+        "timeout",
+        "max_retries",
+        "retry_delay",
+        "tags",
+        "metadata",
+        "original_task_id",
+        "origin_type",
+    )
+]
 DEPENDENCY_COLUMNS = ["tree_id", "upstream_id", "downstream_id", "required", "position"]
 
 
@@ -273,8 +322,12 @@ def _task_rows(drafts: list[TaskDraft], ids: dict, tree: Tree, owner) -> list[li
     """One row (``TASK_COLUMNS`` order) per draft: model defaults, then the draft's values."""
     template = [f.get_default() for f in Task._meta.concrete_fields]
     # the tasks of a tree are created together: one timestamp, creation order in ``position``
-    for name, value in (("tree_id", tree.id), ("owner_id", owner.pk), ("created_at", tree.created_at),
-                        ("updated_at", tree.created_at)):
+    for name, value in (
+        ("tree_id", tree.id),
+        ("owner_id", owner.pk),
+        ("created_at", tree.created_at),
+        ("updated_at", tree.created_at),
+    ):
         template[TASK_COLUMN_INDEX[name]] = value
     i_id, i_parent, i_ref, i_position = (TASK_COLUMN_INDEX[n] for n in ("id", "parent_id", "ref", "position"))
     rows = []
@@ -296,8 +349,15 @@ def _task_rows(drafts: list[TaskDraft], ids: dict, tree: Tree, owner) -> list[li
 @grants.audit_denials
 @gc_paused()
 @transaction.atomic
-def tree_create(*, owner, tasks, actor=None, source: str = "api", drafts: list[TaskDraft] | None = None,
-                original_tree=None) -> Tree:
+def tree_create(
+    *,
+    owner,
+    tasks,
+    actor=None,
+    source: str = "api",
+    drafts: list[TaskDraft] | None = None,
+    original_tree=None,
+) -> Tree:
     """Create a whole tree in one transaction: one insert of the tree, set-based inserts of its
     tasks and dependency edges (``services.sql.insert_rows``), and one ``tree.created`` event.
 
@@ -306,7 +366,9 @@ def tree_create(*, owner, tasks, actor=None, source: str = "api", drafts: list[T
     ``written_edges`` (the rows as written)."""
     drafts = drafts if drafts is not None else parse_tree(tasks)
     grants.require_executors(actor, {d.executor for d in drafts}, source=source)
-    check_granted(owner.pk, [d.resources for d in drafts])  # a create or a copy names only granted shared resources
+    check_granted(
+        owner.pk, [d.resources for d in drafts]
+    )  # a create or a copy names only granted shared resources
     ids = _new_ids(drafts)
     root = next(d for d in drafts if d.parent_key is None)
     tree = Tree.objects.create(

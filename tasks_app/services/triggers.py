@@ -33,7 +33,9 @@ from .trees import json_depth
 SOURCE = "trigger"
 MSG_BAD_MODE = "mode: must be 'hmac' or 'bearer'"
 MSG_UNAUTHORIZED = "the trigger's signature or secret is missing or wrong"
-MSG_STALE = "X-Arbor-Timestamp is missing, not a number or more than {tolerance} s away from the server's clock"
+MSG_STALE = (
+    "X-Arbor-Timestamp is missing, not a number or more than {tolerance} s away from the server's clock"
+)
 MSG_DISABLED = "trigger is disabled"
 MSG_OWNER_INACTIVE = "trigger is disabled: the tree's owner is inactive"
 MSG_BODY_JSON = "body: not valid JSON ({error})"
@@ -62,16 +64,29 @@ class Created:
 
 
 @transaction.atomic
-def trigger_create(*, tree: Tree, actor, mode: str = TriggerMode.HMAC, name: str = "",
-                   enabled: bool = True, source: str = "api") -> Created:
+def trigger_create(
+    *,
+    tree: Tree,
+    actor,
+    mode: str = TriggerMode.HMAC,
+    name: str = "",
+    enabled: bool = True,
+    source: str = "api",
+) -> Created:
     if mode not in TriggerMode.values:
         raise ValidationError(MSG_BAD_MODE, details={"field": "mode"})
     raw = Trigger.generate_secret()
     trigger = Trigger(tree=tree, owner_id=tree.owner_id, mode=mode, name=name, enabled=enabled)
     _store_secret(trigger, raw)
     trigger.save()
-    audit.record(AuditKind.TRIGGER_CREATED, actor=actor, source=source, target=f"trigger:{trigger.id}",
-                 tree=str(tree.id), mode=mode)
+    audit.record(
+        AuditKind.TRIGGER_CREATED,
+        actor=actor,
+        source=source,
+        target=f"trigger:{trigger.id}",
+        tree=str(tree.id),
+        mode=mode,
+    )
     return Created(trigger, raw)
 
 
@@ -109,8 +124,15 @@ def trigger_delete(*, trigger: Trigger, actor, source: str = "api") -> None:
     trigger.delete()
 
 
-def authenticate(trigger: Trigger, *, body: bytes, signature: str | None, timestamp: str | None,
-                 authorization: str | None, now: float | None = None) -> None:
+def authenticate(
+    trigger: Trigger,
+    *,
+    body: bytes,
+    signature: str | None,
+    timestamp: str | None,
+    authorization: str | None,
+    now: float | None = None,
+) -> None:
     """Raise TriggerUnauthorized unless the request carries the trigger's secret or signature."""
     if trigger.mode == TriggerMode.BEARER:
         scheme, _, value = (authorization or "").partition(" ")
@@ -150,7 +172,9 @@ def parse_body(body: bytes) -> dict:
         raise ValidationError(MSG_BODY_OBJECT, details={"field": "body"})
     depth = settings.ARBOR_LIMITS["max_json_depth"]
     if json_depth(data, depth) > depth:
-        raise ValidationError(MSG_BODY_DEEP.format(limit=depth), details={"field": "body", "limit": "max_json_depth"})
+        raise ValidationError(
+            MSG_BODY_DEEP.format(limit=depth), details={"field": "body", "limit": "max_json_depth"}
+        )
     if "\\u0000" in text or "\x00" in text:
         raise ValidationError(MSG_BODY_NUL, details={"field": "body"})
     return data
@@ -165,6 +189,10 @@ def trigger_fire(*, trigger: Trigger, inputs: dict) -> Tree:
     if not tree.owner.is_active:
         raise TriggerDisabled(MSG_OWNER_INACTIVE)
     with transaction.atomic():
-        tree = control.tree_execute(tree=tree, actor=tree.owner, source=SOURCE, root_inputs=inputs, fresh=True)
-        Trigger.objects.filter(id=trigger.id).update(last_fired_at=timezone.now(), fire_count=F("fire_count") + 1)
+        tree = control.tree_execute(
+            tree=tree, actor=tree.owner, source=SOURCE, root_inputs=inputs, fresh=True
+        )
+        Trigger.objects.filter(id=trigger.id).update(
+            last_fired_at=timezone.now(), fire_count=F("fire_count") + 1
+        )
     return tree

@@ -56,7 +56,9 @@ def refresh_connections() -> None:
 
 def worker_id() -> str:
     label = getattr(settings, "ARBOR_WORKER_LABEL", "")  # ops: which machine/cluster ran it
-    return f"{label}:{socket.gethostname()}:{os.getpid()}" if label else f"{socket.gethostname()}:{os.getpid()}"
+    return (
+        f"{label}:{socket.gethostname()}:{os.getpid()}" if label else f"{socket.gethostname()}:{os.getpid()}"
+    )
 
 
 def request_stop() -> None:
@@ -117,8 +119,11 @@ def drain(*, hard_kill: bool = True, budget: float | None = None, max_tasks: int
     claims = _db_retry(runs.claim_batch, worker=me, limit=batch, slow_limit=slots)
     more = True
     while claims or pool:
-        if claims and (len(claims) == batch or runs.run_kind(claims[0].executor) == runs.ALONE
-                       or len(pool) + len(claims) >= slots):
+        if claims and (
+            len(claims) == batch
+            or runs.run_kind(claims[0].executor) == runs.ALONE
+            or len(pool) + len(claims) >= slots
+        ):
             dispatch.wake(1)  # more work may be waiting: let an idle worker help
         finishes = []
         for i, claim in enumerate(claims):
@@ -136,8 +141,11 @@ def drain(*, hard_kill: bool = True, budget: float | None = None, max_tasks: int
         if pool:
             # never block while outcomes wait to be recorded; poll the queue now and then while a
             # slot is free (work made ready elsewhere), else wait for an executor to end
-            wait = 0.0 if finishes else (None if pool.exclusive() or len(pool) >= slots or not more
-                                         else POOL_POLL_SECONDS)
+            wait = (
+                0.0
+                if finishes
+                else (None if pool.exclusive() or len(pool) >= slots or not more else POOL_POLL_SECONDS)
+            )
             finishes.extend(pool.wait(wait, pending=finishes))
         ran += len(finishes)
         more = not stopping() and time.monotonic() < deadline and (max_tasks is None or ran < max_tasks)
@@ -172,8 +180,14 @@ def run_until_idle(*, hard_kill: bool = False, timeout: float = 60.0) -> int:
 
 
 def _interrupted(claim: runs.Claim) -> runs.Finish:
-    return runs.Finish(attempt_id=claim.attempt_id, task_id=claim.task_id, outcome=Outcome.INTERRUPTED.value,
-                       error="worker shut down", error_type="interrupted", has_locks=claim.has_locks)
+    return runs.Finish(
+        attempt_id=claim.attempt_id,
+        task_id=claim.task_id,
+        outcome=Outcome.INTERRUPTED.value,
+        error="worker shut down",
+        error_type="interrupted",
+        has_locks=claim.has_locks,
+    )
 
 
 @dataclass
@@ -211,8 +225,9 @@ def _json_result(result):
     try:
         json.dumps(result)
     except (TypeError, ValueError) as exc:
-        raise ExecutorError(f"result is not JSON-serialisable: {exc}", permanent=True,
-                            error_type="invalid_result") from None
+        raise ExecutorError(
+            f"result is not JSON-serialisable: {exc}", permanent=True, error_type="invalid_result"
+        ) from None
     return result
 
 
@@ -220,10 +235,16 @@ def _prepare(claim: runs.Claim):
     """The executor, context and reporter of ``claim`` — or its Finish if it cannot run at all."""
     reporter = _Reporter()
     ctx = ExecutionContext(
-        task_id=str(claim.task_id), attempt_id=str(claim.attempt_id), attempt_number=claim.number,
-        task_name=claim.name, task_key=str(claim.task_id), params=claim.params,
-        dependency_results=claim.dependency_results, timeout=claim.timeout,
-        progress_callback=reporter.on_progress, log_callback=reporter.on_log,
+        task_id=str(claim.task_id),
+        attempt_id=str(claim.attempt_id),
+        attempt_number=claim.number,
+        task_name=claim.name,
+        task_key=str(claim.task_id),
+        params=claim.params,
+        dependency_results=claim.dependency_results,
+        timeout=claim.timeout,
+        progress_callback=reporter.on_progress,
+        log_callback=reporter.on_log,
     )
     if claim.refused:  # names a shared resource its owner is no longer granted: took no lock, fails
         return runs.fail_unrunnable(claim, claim.refused, "resource_not_granted")
@@ -256,32 +277,56 @@ def _call(executor, claim, ctx):
 
 
 def _outcome(claim, reporter, result, exc, reason: str | None = None, elapsed: float = 0.0) -> runs.Finish:
-    base = {"attempt_id": claim.attempt_id, "task_id": claim.task_id, "logs": list(reporter.all_logs),
-            "has_locks": claim.has_locks}
+    base = {
+        "attempt_id": claim.attempt_id,
+        "task_id": claim.task_id,
+        "logs": list(reporter.all_logs),
+        "has_locks": claim.has_locks,
+    }
     if reason == "timed_out":
-        return runs.Finish(**base, outcome=Outcome.TIMED_OUT.value,
-                           error=f"timed out after {claim.timeout:g}s", error_type="timeout")
+        return runs.Finish(
+            **base,
+            outcome=Outcome.TIMED_OUT.value,
+            error=f"timed out after {claim.timeout:g}s",
+            error_type="timeout",
+        )
     if reason == "interrupted":
-        return runs.Finish(**base, outcome=Outcome.INTERRUPTED.value, error="worker shut down",
-                           error_type="interrupted")
+        return runs.Finish(
+            **base, outcome=Outcome.INTERRUPTED.value, error="worker shut down", error_type="interrupted"
+        )
     if reason == "lease_lost":
         # the database was unreachable for most of the lease: a lost worker, as the reaper would say
-        return runs.Finish(**base, outcome=Outcome.WORKER_LOST.value, error="worker lost its lease "
-                           "(database unreachable); executor stopped", error_type="worker_lost")
+        return runs.Finish(
+            **base,
+            outcome=Outcome.WORKER_LOST.value,
+            error="worker lost its lease (database unreachable); executor stopped",
+            error_type="worker_lost",
+        )
     if reason in ("cancelled", "fenced"):
         # the attempt was already ended elsewhere; this is discarded by the fence
         return runs.Finish(**base, outcome=Outcome.CANCELLED.value, error="cancelled", error_type="cancelled")
     if exc is None:
         return runs.Finish(**base, outcome=Outcome.COMPLETED.value, result=result)
     if isinstance(exc, ExecutionCancelled):
-        return runs.Finish(**base, outcome=Outcome.CANCELLED.value, error=str(exc) or "cancelled",
-                           error_type="cancelled", permanent=True)
+        return runs.Finish(
+            **base,
+            outcome=Outcome.CANCELLED.value,
+            error=str(exc) or "cancelled",
+            error_type="cancelled",
+            permanent=True,
+        )
     if isinstance(exc, ExecutorError):
-        return runs.Finish(**base, outcome=Outcome.FAILED.value, error=str(exc), error_type=exc.error_type,
-                           permanent=exc.permanent)
+        return runs.Finish(
+            **base,
+            outcome=Outcome.FAILED.value,
+            error=str(exc),
+            error_type=exc.error_type,
+            permanent=exc.permanent,
+        )
     message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return runs.Finish(**base, outcome=Outcome.FAILED.value, error=message[:5000],
-                       error_type=type(exc).__name__)
+    return runs.Finish(
+        **base, outcome=Outcome.FAILED.value, error=message[:5000], error_type=type(exc).__name__
+    )
 
 
 def _supervise(claim, executor, ctx, reporter, *, hard_kill: bool, rest) -> runs.Finish:
@@ -334,9 +379,17 @@ class _Pool:
 
     def start(self, claim, executor, ctx, reporter, *, alone: bool = True) -> None:
         now = time.monotonic()
-        slot = _Slot(claim=claim, executor=executor, ctx=ctx, reporter=reporter, start=now, alone=alone,
-                     next_beat=now + settings.ARBOR_HEARTBEAT_SECONDS,
-                     next_flush=now + settings.ARBOR_PROGRESS_INTERVAL, last_renewed=now)
+        slot = _Slot(
+            claim=claim,
+            executor=executor,
+            ctx=ctx,
+            reporter=reporter,
+            start=now,
+            alone=alone,
+            next_beat=now + settings.ARBOR_HEARTBEAT_SECONDS,
+            next_flush=now + settings.ARBOR_PROGRESS_INTERVAL,
+            last_renewed=now,
+        )
 
         def target():
             slot.box["result"], slot.box["exc"] = _call(executor, claim, ctx)
@@ -364,8 +417,14 @@ class _Pool:
 
     def _ended(self, slot: _Slot) -> runs.Finish:
         progress, message, logs = slot.reporter.take()
-        finish = _outcome(slot.claim, slot.reporter, slot.box.get("result"), slot.box.get("exc"), slot.reason,
-                          time.monotonic() - slot.start)
+        finish = _outcome(
+            slot.claim,
+            slot.reporter,
+            slot.box.get("result"),
+            slot.box.get("exc"),
+            slot.reason,
+            time.monotonic() - slot.start,
+        )
         if finish.outcome == Outcome.COMPLETED.value:
             finish.new_logs = logs  # announced with the outcome: no transaction of its own
         elif logs or progress is not None:
@@ -397,7 +456,11 @@ class _Pool:
                 slot.reason = "timed_out"
                 slot.kill_at = now + settings.ARBOR_TIMEOUT_GRACE
                 _signal_cancel(slot.executor, slot.ctx)
-            if slot.reason is None and stopping_now and now - self.shutdown_since >= settings.ARBOR_SHUTDOWN_GRACE:
+            if (
+                slot.reason is None
+                and stopping_now
+                and now - self.shutdown_since >= settings.ARBOR_SHUTDOWN_GRACE
+            ):
                 slot.reason = "interrupted"
                 slot.kill_at = now + min(1.0, settings.ARBOR_CANCEL_GRACE)
                 _signal_cancel(slot.executor, slot.ctx)
@@ -405,10 +468,24 @@ class _Pool:
                 self.slots.remove(slot)
                 # this process is about to exit: the other slots' outcomes go with it (running
                 # ones back to the queue); in tests (no hard kill) the others carry on
-                others = [] if not self.hard_kill else [
-                    self._ended(s) if s.done.is_set() or s.reason else _interrupted(s.claim) for s in self.slots]
-                abandoned.append(_hard_kill(claim, slot.reporter, slot.reason, hard_kill=self.hard_kill,
-                                            rest=[*self.rest], recorded=[*recorded, *abandoned, *others]))
+                others = (
+                    []
+                    if not self.hard_kill
+                    else [
+                        self._ended(s) if s.done.is_set() or s.reason else _interrupted(s.claim)
+                        for s in self.slots
+                    ]
+                )
+                abandoned.append(
+                    _hard_kill(
+                        claim,
+                        slot.reporter,
+                        slot.reason,
+                        hard_kill=self.hard_kill,
+                        rest=[*self.rest],
+                        recorded=[*recorded, *abandoned, *others],
+                    )
+                )
         return abandoned
 
 
@@ -417,8 +494,14 @@ def _flush(slot: _Slot, progress, message, logs, *, now: float | None = None) ->
     claim = slot.claim
     now = time.monotonic() if now is None else now
     try:
-        alive = runs.heartbeat(claim.attempt_id, progress=progress, message=message, logs=logs,
-                               task_id=claim.task_id, tree_id=claim.tree_id)
+        alive = runs.heartbeat(
+            claim.attempt_id,
+            progress=progress,
+            message=message,
+            logs=logs,
+            task_id=claim.task_id,
+            tree_id=claim.tree_id,
+        )
         slot.last_renewed = now
         return alive, False
     except (OperationalError, InterfaceError):

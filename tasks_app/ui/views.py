@@ -73,9 +73,16 @@ def tree_edit(request: HttpRequest, tree_id) -> HttpResponse:
     if request.GET.get("mode") == "edit" and task_id is None and tree.run_count == 0 and not tree.archived:
         # a tree that never ran is edited in place (POST /api/v1/trees/{id}/edit/)
         config = _config(request, "editor", mode="edit", tree=str(tree.id), tree_name=tree.name)
-        return render(request, "tasks_app/editor.html",
-                      {"nav": "new", "arbor_config": config, "source": tree, "editing": True})
-    mode = request.GET.get("mode") if request.GET.get("mode") in COPY_MODES else ("minimal" if task_id else "full")
+        return render(
+            request,
+            "tasks_app/editor.html",
+            {"nav": "new", "arbor_config": config, "source": tree, "editing": True},
+        )
+    mode = (
+        request.GET.get("mode")
+        if request.GET.get("mode") in COPY_MODES
+        else ("minimal" if task_id else "full")
+    )
     if task_id is not None:
         try:
             task = selectors.task_get(request.user, task_id, request=request, source=SOURCE)
@@ -84,7 +91,9 @@ def tree_edit(request: HttpRequest, tree_id) -> HttpResponse:
         if task.tree_id != tree.id:
             raise Http404("task not in this tree")
         task_id = str(task.id)
-    config = _config(request, "editor", mode="copy", tree=str(tree.id), tree_name=tree.name, task=task_id, copy_mode=mode)
+    config = _config(
+        request, "editor", mode="copy", tree=str(tree.id), tree_name=tree.name, task=task_id, copy_mode=mode
+    )
     return render(request, "tasks_app/editor.html", {"nav": "new", "arbor_config": config, "source": tree})
 
 
@@ -110,4 +119,6 @@ def schedule_new(request: HttpRequest, tree_id) -> HttpResponse:
     """Schedule a tree (from its run view): the rule in words and its next fire times as you type."""
     tree = _tree_or_404(request, tree_id)
     config = _config(request, "schedule_new", tree=str(tree.id), tree_name=tree.name)
-    return render(request, "tasks_app/schedule_new.html", {"nav": "schedules", "arbor_config": config, "tree": tree})
+    return render(
+        request, "tasks_app/schedule_new.html", {"nav": "schedules", "arbor_config": config, "tree": tree}
+    )

@@ -42,12 +42,14 @@ def operator(staff_user, client):
 @pytest.fixture
 def failed_tree(run_tree):
     """root -> flaky (fails) -> after (cancelled as upstream_failed); side completes."""
-    return run_tree([
-        t("root"),
-        t("flaky", "fail", parent_id="root", inputs={"message": "boom"}, tags=["nightly", "etl"]),
-        t("after", parent_id="root", dependencies=["flaky"]),
-        t("side", "echo", parent_id="root", inputs={"x": 1}),
-    ])
+    return run_tree(
+        [
+            t("root"),
+            t("flaky", "fail", parent_id="root", inputs={"message": "boom"}, tags=["nightly", "etl"]),
+            t("after", parent_id="root", dependencies=["flaky"]),
+            t("side", "echo", parent_id="root", inputs={"x": 1}),
+        ]
+    )
 
 
 @pytest.fixture
@@ -55,5 +57,7 @@ def pending_tree(tm):
     """A tree that was created but never executed: every task pending."""
     from tasks_app.models import Task
 
-    tree = tm.create_tree([t("proot"), t("p1", parent_id="proot"), t("p2", parent_id="proot", dependencies=["p1"])])
+    tree = tm.create_tree(
+        [t("proot"), t("p1", parent_id="proot"), t("p2", parent_id="proot", dependencies=["p1"])]
+    )
     return tree, {x.name: x for x in Task.objects.filter(tree=tree)}

@@ -44,7 +44,9 @@ def test_django_q_pages_stay_registered_for_superusers(client, operator):
 
 def test_django_q_pages_are_closed_to_staff_even_with_permissions(client, django_user_model):
     staff = django_user_model.objects.create_user("ops", password="pw-ops-12345", is_staff=True)
-    staff.user_permissions.add(*Permission.objects.filter(content_type__app_label__in=["django_q", "tasks_app"]))
+    staff.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label__in=["django_q", "tasks_app"])
+    )
     client.force_login(staff)
     index = client.get("/admin/")
     assert index.status_code == 200
@@ -53,8 +55,9 @@ def test_django_q_pages_are_closed_to_staff_even_with_permissions(client, django
     for name in Q_MODELS:
         assert client.get(reverse(f"admin:django_q_{name}_changelist")).status_code == 403
     assert client.get(reverse("admin:django_q_schedule_add")).status_code == 403
-    created = client.post(reverse("admin:django_q_schedule_add"),
-                          {"func": "os.system", "schedule_type": "O", "repeats": "-1"})
+    created = client.post(
+        reverse("admin:django_q_schedule_add"), {"func": "os.system", "schedule_type": "O", "repeats": "-1"}
+    )
     assert created.status_code == 403
     assert client.get("/admin/django_q/").status_code in (403, 404)
     assert client.get(changelist("task")).status_code == 200
@@ -64,18 +67,23 @@ def test_django_q_pages_are_closed_to_staff_even_with_permissions(client, django
 
 
 def test_resource_pool_created_and_capacity_edited(client, operator):
-    response = client.post(changelist("resourcepool") + "add/",
-                           {"key": "gpu:0", "capacity": "2", "description": "the GPU"})
+    response = client.post(
+        changelist("resourcepool") + "add/", {"key": "gpu:0", "capacity": "2", "description": "the GPU"}
+    )
     assert response.status_code == 302
     pool = ResourcePool.objects.get(key="gpu:0")
     assert pool.capacity == 2
     listing = client.get(changelist("resourcepool"))
     assert b"Held now" in listing.content
-    response = client.post(change("resourcepool", pool.id), {"key": "gpu:0", "capacity": "4", "description": "x"})
+    response = client.post(
+        change("resourcepool", pool.id), {"key": "gpu:0", "capacity": "4", "description": "x"}
+    )
     assert response.status_code == 302
     pool.refresh_from_db()
     assert (pool.capacity, pool.description) == (4, "x")
-    refused = client.post(change("resourcepool", pool.id), {"key": "gpu:0", "capacity": "0", "description": "x"})
+    refused = client.post(
+        change("resourcepool", pool.id), {"key": "gpu:0", "capacity": "0", "description": "x"}
+    )
     assert refused.status_code == 200 and refused.context["adminform"].form.errors
     assert ResourcePool.objects.get(id=pool.id).capacity == 4
 
@@ -102,7 +110,9 @@ def test_creating_a_token_shows_it_once_and_stores_only_the_digest(client, opera
 def test_revoke_action_revokes_and_logs(client, operator, user):
     keep = ApiToken.objects.create(user=user, name="keep", key_prefix="arb_keep", digest="a" * 64)
     gone = ApiToken.objects.create(user=user, name="gone", key_prefix="arb_gone", digest="b" * 64)
-    response = client.post(changelist("apitoken"), {"action": "revoke", "_selected_action": [gone.id]}, follow=True)
+    response = client.post(
+        changelist("apitoken"), {"action": "revoke", "_selected_action": [gone.id]}, follow=True
+    )
     assert "Revoked 1 token(s)." in [str(m) for m in response.context["messages"]]
     assert ApiToken.objects.get(id=gone.id).revoked is True
     assert ApiToken.objects.get(id=keep.id).revoked is False
@@ -111,7 +121,9 @@ def test_revoke_action_revokes_and_logs(client, operator, user):
 
 def test_token_name_can_be_edited_but_not_its_owner(client, operator, user, other_user):
     token = ApiToken.objects.create(user=user, name="old", key_prefix="arb_x", digest="c" * 64)
-    response = client.post(change("apitoken", token.id), {"user": other_user.id, "name": "new", "expires_at": ""})
+    response = client.post(
+        change("apitoken", token.id), {"user": other_user.id, "name": "new", "expires_at": ""}
+    )
     assert response.status_code == 302
     token.refresh_from_db()
     assert (token.name, token.user_id, token.digest) == ("new", user.id, "c" * 64)
@@ -120,8 +132,13 @@ def test_token_name_can_be_edited_but_not_its_owner(client, operator, user, othe
 def test_resource_pool_capacity_edited_from_the_list(client, operator):
     pool = ResourcePool.objects.create(key="db:main", capacity=1)
     data = {
-        "form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "1", "form-MIN_NUM_FORMS": "0", "form-MAX_NUM_FORMS": "1000",
-        "form-0-id": str(pool.id), "form-0-capacity": "3", "_save": "Save",
+        "form-TOTAL_FORMS": "1",
+        "form-INITIAL_FORMS": "1",
+        "form-MIN_NUM_FORMS": "0",
+        "form-MAX_NUM_FORMS": "1000",
+        "form-0-id": str(pool.id),
+        "form-0-capacity": "3",
+        "_save": "Save",
     }
     response = client.post(changelist("resourcepool"), data)
     assert response.status_code == 302

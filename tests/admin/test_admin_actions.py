@@ -42,7 +42,9 @@ def test_retry_in_place_lists_tasks_then_retries_and_records_the_operator(client
 def test_rerun_from_here_puts_the_task_and_its_downstream_back(client, operator, run_tree):
     from .utils import t
 
-    tree, tasks = run_tree([t("root"), t("a", parent_id="root"), t("b", parent_id="root", dependencies=["a"])])
+    tree, tasks = run_tree(
+        [t("root"), t("a", parent_id="root"), t("b", parent_id="root", dependencies=["a"])]
+    )
     assert tasks["a"].status == "completed"
     page, done = run_action(client, "task", "rerun_tasks", [tasks["a"]])
     assert names(page) == ["a", "b"]
@@ -72,8 +74,11 @@ def test_refusal_is_shown_on_the_confirmation_page_and_as_an_error_message(clien
     # the confirmation form only carries what was allowed
     assert page.content.count(b'name="_selected_action"') == 1
     # a stale confirmation (state changed in between) is an error message, never a 500
-    stale = client.post(changelist("task"), {"action": "cancel_tasks", "_selected_action": [str(tasks["side"].id)],
-                                             "post": "yes"}, follow=True)
+    stale = client.post(
+        changelist("task"),
+        {"action": "cancel_tasks", "_selected_action": [str(tasks["side"].id)], "post": "yes"},
+        follow=True,
+    )
     assert stale.status_code == 200
     assert any("Task 'side': task 'side' is already completed" in m for m in messages_of(stale))
     assert not admin_events(operator, kind="task.status", task_id=tasks["side"].id).exists()
@@ -104,14 +109,18 @@ def test_actions_need_change_permission(client, django_user_model, failed_tree):
     from django.contrib.auth.models import Permission
 
     viewer = django_user_model.objects.create_user("viewer", password="pw-viewer-123", is_staff=True)
-    viewer.user_permissions.add(Permission.objects.get(codename="view_task", content_type__app_label="tasks_app"))
+    viewer.user_permissions.add(
+        Permission.objects.get(codename="view_task", content_type__app_label="tasks_app")
+    )
     client.force_login(viewer)
     _tree, tasks = failed_tree
     listing = client.get(changelist("task"))
     assert listing.status_code == 200
     assert listing.context["action_form"] is None  # no action is offered without change permission
-    client.post(changelist("task"), {"action": "retry_tasks", "_selected_action": [str(tasks["flaky"].id)],
-                                     "post": "yes"})
+    client.post(
+        changelist("task"),
+        {"action": "retry_tasks", "_selected_action": [str(tasks["flaky"].id)], "post": "yes"},
+    )
     assert Task.objects.get(id=tasks["flaky"].id).status == "failed"
     assert not Event.objects.filter(source="admin").exists()
 
@@ -170,8 +179,14 @@ def test_copy_and_run(client, operator, failed_tree, mode):
     copied = Task.objects.get(tree=copy, original_task=tasks["flaky"])
     assert copied.origin_type == "copy"
     # lineage both ways on the detail pages
-    assert f'href="{change("task", tasks["flaky"].id)}">flaky in tree' in client.get(change("task", copied.id)).content.decode()
-    assert f'href="{change("task", copied.id)}">' in client.get(change("task", tasks["flaky"].id)).content.decode()
+    assert (
+        f'href="{change("task", tasks["flaky"].id)}">flaky in tree'
+        in client.get(change("task", copied.id)).content.decode()
+    )
+    assert (
+        f'href="{change("task", copied.id)}">'
+        in client.get(change("task", tasks["flaky"].id)).content.decode()
+    )
 
 
 @needs_copying
@@ -240,8 +255,11 @@ def test_too_many_selected_objects_are_refused(client, operator, failed_tree, mo
 
     monkeypatch.setattr(actions, "MAX_SELECTED", 1)
     _tree, tasks = failed_tree
-    response = client.post(changelist("task"), {"action": "retry_tasks", "_selected_action": [
-        str(tasks["flaky"].id), str(tasks["after"].id)]}, follow=True)
+    response = client.post(
+        changelist("task"),
+        {"action": "retry_tasks", "_selected_action": [str(tasks["flaky"].id), str(tasks["after"].id)]},
+        follow=True,
+    )
     assert "select at most 1 objects for this action" in messages_of(response)
     assert not Event.objects.filter(source="admin").exists()
 
@@ -252,7 +270,10 @@ def test_mark_success_lists_what_it_releases_and_completes_the_tree(client, oper
     assert names(page) == ["flaky", "after"]
     assert any("marked success (1 blocked task(s) back to pending)" in m for m in messages_of(done))
     flaky = Task.objects.get(id=tasks["flaky"].id)
-    assert flaky.status == "completed" and flaky.result == {"marked": "success", "by": operator.get_username()}
+    assert flaky.status == "completed" and flaky.result == {
+        "marked": "success",
+        "by": operator.get_username(),
+    }
     assert admin_events(operator, kind="task.marked", task_id=flaky.id).count() == 1
     run_until_idle(hard_kill=False, timeout=30)
     tree.refresh_from_db()

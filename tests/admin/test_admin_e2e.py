@@ -12,13 +12,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_operator_filters_failed_tasks_and_retries_one(page, live_server, run_tree, django_user_model):
-    django_user_model.objects.create_user("operator", password="pw-operator-123", is_staff=True, is_superuser=True)
-    _tree, tasks = run_tree([
-        t("root"),
-        t("flaky", "fail", parent_id="root", inputs={"message": "boom"}),
-        t("after", parent_id="root", dependencies=["flaky"]),
-        t("fine", parent_id="root"),
-    ])
+    django_user_model.objects.create_user(
+        "operator", password="pw-operator-123", is_staff=True, is_superuser=True
+    )
+    _tree, tasks = run_tree(
+        [
+            t("root"),
+            t("flaky", "fail", parent_id="root", inputs={"message": "boom"}),
+            t("after", parent_id="root", dependencies=["flaky"]),
+            t("fine", parent_id="root"),
+        ]
+    )
     assert tasks["flaky"].status == "failed"
 
     page.goto(f"{live_server.url}/admin/tasks_app/task/")

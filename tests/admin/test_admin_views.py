@@ -61,8 +61,9 @@ def test_task_list_filters_by_owner_date_and_tree(client, operator, failed_tree,
     midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     tomorrow = midnight + datetime.timedelta(days=1)
     assert listed(client.get(changelist("task"), {"created_at__gte": tomorrow.isoformat()})) == []
-    today = client.get(changelist("task"), {"created_at__gte": midnight.isoformat(),
-                                            "created_at__lt": tomorrow.isoformat()})
+    today = client.get(
+        changelist("task"), {"created_at__gte": midnight.isoformat(), "created_at__lt": tomorrow.isoformat()}
+    )
     assert len(listed(today)) == 5
     # the tree filter shows the chosen tree by name
     assert b"theirs" in client.get(f"{changelist('task')}?tree={other.id}").content
@@ -132,8 +133,10 @@ def test_task_detail_shows_lineage_both_ways(client, operator, failed_tree, tm):
     assert f'href="{change("task", tasks["flaky"].id)}">flaky in tree &#x27;root&#x27;</a>' in copy
     tree_page = client.get(change("tree", tasks["flaky"].tree_id)).content.decode()
     assert f'href="{change("tree", copy_tree.id)}">flaky</a>' in tree_page
-    assert f'href="{change("tree", tasks["flaky"].tree_id)}">root</a>' in client.get(
-        change("tree", copy_tree.id)).content.decode()
+    assert (
+        f'href="{change("tree", tasks["flaky"].tree_id)}">root</a>'
+        in client.get(change("tree", copy_tree.id)).content.decode()
+    )
     assert listed(client.get(changelist("task") + "?origin_type__exact=copy")) == ["flaky"]
 
 
@@ -200,8 +203,11 @@ def test_pending_task_is_edited_through_task_update(client, operator, pending_tr
     task = Task.objects.get(id=tasks["p2"].id)
     assert (task.priority, task.tags, task.inputs, task.name) == (0, ["urgent"], {"n": 3}, "p2")
     event = Event.objects.get(kind="task.updated", task_id=task.id)
-    assert (event.actor, event.source, sorted(event.data["fields"])) == (operator, "admin",
-                                                                       ["inputs", "priority", "tags"])
+    assert (event.actor, event.source, sorted(event.data["fields"])) == (
+        operator,
+        "admin",
+        ["inputs", "priority", "tags"],
+    )
 
 
 def test_edit_refused_by_the_service_is_an_error_message(client, operator, pending_tree):
@@ -214,8 +220,9 @@ def test_edit_refused_by_the_service_is_an_error_message(client, operator, pendi
     page = client.get(url)
     response = client.post(url, change_form_data(page, executor="no-such-executor"), follow=True)
     assert response.redirect_chain[-1][0] == url
-    assert any("was not changed: task 'p1': unknown executor 'no-such-executor'" in m
-               for m in messages_of(response))
+    assert any(
+        "was not changed: task 'p1': unknown executor 'no-such-executor'" in m for m in messages_of(response)
+    )
     assert Task.objects.get(id=tasks["p1"].id).executor == "noop"
     assert not Event.objects.filter(kind="task.updated").exists()
     duplicate = client.post(url, change_form_data(page, name="p2"), follow=True)
@@ -234,11 +241,13 @@ def test_task_in_a_running_tree_is_read_only(client, operator, pending_tree, tm)
 
 
 def test_tree_detail_shows_runs_inline_and_handled_failures(client, operator, run_tree):
-    tree, _ = run_tree([
-        t("root", dependencies=["final"]),
-        t("primary", "fail", parent_id="root", max_retries=0),
-        t("final", parent_id="root", dependencies=[{"id": "primary", "required": False}]),
-    ])
+    tree, _ = run_tree(
+        [
+            t("root", dependencies=["final"]),
+            t("primary", "fail", parent_id="root", max_retries=0),
+            t("final", parent_id="root", dependencies=[{"id": "primary", "required": False}]),
+        ]
+    )
     page = client.get(change("tree", tree.id))
     (inline,) = page.context["inline_admin_formsets"]
     assert inline.opts.model._meta.model_name == "run"

@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db
 
 
 def a2a(client, method, params, rpc_id="r1"):
-    return client.post("/", {"jsonrpc": "2.0", "id": rpc_id, "method": method, "params": params}, format="json")
+    return client.post(
+        "/", {"jsonrpc": "2.0", "id": rpc_id, "method": method, "params": params}, format="json"
+    )
 
 
 def message(tasks=None, **metadata):
@@ -39,8 +41,10 @@ def test_get_root_is_still_the_dashboard(user):
 
 def test_anonymous_a2a_call_is_refused():
     resp = Client(enforce_csrf_checks=True).post(
-        "/", {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": message([{"name": "x"}])},
-        content_type="application/json")
+        "/",
+        {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": message([{"name": "x"}])},
+        content_type="application/json",
+    )
     assert resp.status_code in (401, 403)
     assert resp.json()["error"]["code"] == -32004
     assert not Tree.objects.exists()
@@ -49,20 +53,43 @@ def test_anonymous_a2a_call_is_refused():
 def test_session_without_csrf_cannot_write_through_root(user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
-    resp = client.post("/", {"jsonrpc": "2.0", "id": 1, "method": "message/send",
-                             "params": message([{"name": "x", "executor": "noop"}])},
-                       content_type="application/json")
+    resp = client.post(
+        "/",
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "message/send",
+            "params": message([{"name": "x", "executor": "noop"}]),
+        },
+        content_type="application/json",
+    )
     assert resp.status_code == 403
     assert "CSRF" in resp.json()["error"]["message"]
     assert not Tree.objects.exists()
 
 
 def test_message_send_creates_and_runs_a_tree(api):
-    resp = a2a(api, "message/send", message([
-        {"id": "a2a-root", "name": "root", "executor": "aggregate_results_executor",
-         "dependencies": [{"id": "a2a-child", "required": True}]},
-        {"id": "a2a-child", "name": "child", "executor": "echo", "parent_id": "a2a-root", "inputs": {"v": 1}},
-    ]))
+    resp = a2a(
+        api,
+        "message/send",
+        message(
+            [
+                {
+                    "id": "a2a-root",
+                    "name": "root",
+                    "executor": "aggregate_results_executor",
+                    "dependencies": [{"id": "a2a-child", "required": True}],
+                },
+                {
+                    "id": "a2a-child",
+                    "name": "child",
+                    "executor": "echo",
+                    "parent_id": "a2a-root",
+                    "inputs": {"v": 1},
+                },
+            ]
+        ),
+    )
     data = resp.json()
     assert resp.status_code == 200, data
     task = data["result"]
@@ -86,16 +113,22 @@ def test_message_send_errors_and_unknown_methods(api):
 
 
 def test_tasks_cancel_over_a2a(api):
-    a2a(api, "message/send", message([{"id": "slow", "name": "slow", "executor": "sleep",
-                                        "inputs": {"seconds": 30}}]))
+    a2a(
+        api,
+        "message/send",
+        message([{"id": "slow", "name": "slow", "executor": "sleep", "inputs": {"seconds": 30}}]),
+    )
     result = a2a(api, "tasks/cancel", {"id": "slow"}).json()["result"]
     assert result["status"]["state"] == "canceled"
 
 
 def test_system_health(api):
     for rpc_id in (50, "s-1"):
-        data = api.post("/system", {"jsonrpc": "2.0", "id": rpc_id, "method": "system.health", "params": {}},
-                        format="json").json()
+        data = api.post(
+            "/system",
+            {"jsonrpc": "2.0", "id": rpc_id, "method": "system.health", "params": {}},
+            format="json",
+        ).json()
         assert data["id"] == rpc_id and data["result"]["status"] == "healthy"
         assert data["result"]["running_tasks_count"] == 0
     data = api.post("/system", {"jsonrpc": "2.0", "method": "system.health"}, format="json")
@@ -103,13 +136,16 @@ def test_system_health(api):
 
 
 def test_system_needs_a_token():
-    resp = Client().post("/system", {"jsonrpc": "2.0", "id": 1, "method": "system.health"},
-                         content_type="application/json")
+    resp = Client().post(
+        "/system", {"jsonrpc": "2.0", "id": 1, "method": "system.health"}, content_type="application/json"
+    )
     assert resp.status_code == 401
 
 
 def test_system_executors_names_the_apflow_ids(api):
-    data = api.post("/system", {"jsonrpc": "2.0", "id": 1, "method": "system.executors"}, format="json").json()
+    data = api.post(
+        "/system", {"jsonrpc": "2.0", "id": 1, "method": "system.executors"}, format="json"
+    ).json()
     result = data["result"]
     assert "aggregate_results_executor" in {e["id"] for e in result["executors"]}
     assert "llm_executor" in result["apflow_unsupported"]

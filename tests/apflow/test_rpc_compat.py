@@ -37,10 +37,22 @@ def drain():
 
 
 TREE = [
-    {"id": "task_1", "name": "root", "executor": "noop", "status": "pending", "user_id": "alice",
-     "has_children": True},
-    {"id": "task_2", "name": "child", "executor": "echo", "parent_id": "task_1", "status": "pending",
-     "inputs": {"x": 1}},
+    {
+        "id": "task_1",
+        "name": "root",
+        "executor": "noop",
+        "status": "pending",
+        "user_id": "alice",
+        "has_children": True,
+    },
+    {
+        "id": "task_2",
+        "name": "child",
+        "executor": "echo",
+        "parent_id": "task_1",
+        "status": "pending",
+        "inputs": {"x": 1},
+    },
 ]
 
 
@@ -117,13 +129,22 @@ def _events(resp) -> list[dict]:
 
 def test_accept_event_stream_is_honoured_with_apflows_event_shape(api):
     ok(api, "tasks.create", TREE)
-    resp = rpc(api, "tasks.execute", {"task_id": "task_1", "use_streaming": True}, rpc_id="s1",
-               HTTP_ACCEPT="text/event-stream")
+    resp = rpc(
+        api,
+        "tasks.execute",
+        {"task_id": "task_1", "use_streaming": True},
+        rpc_id="s1",
+        HTTP_ACCEPT="text/event-stream",
+    )
     assert resp.status_code == 200
     assert resp.headers["Content-Type"] == "text/event-stream; charset=utf-8"
     events = _events(resp)
     first = events[0]
-    assert first["id"] == "s1" and first["result"]["status"] == "started" and first["result"]["streaming"] is True
+    assert (
+        first["id"] == "s1"
+        and first["result"]["status"] == "started"
+        and first["result"]["streaming"] is True
+    )
     types = [e.get("type") for e in events[1:]]
     assert "task_start" in types and "task_completed" in types
     assert types[-2:] == ["final", "stream_end"]
@@ -164,13 +185,25 @@ def test_use_demo_returns_the_declared_demo_result(staff_api):
     ok(staff_api, "tasks.execute", {"task_id": "d", "use_demo": True})
     drain()
     task = ok(staff_api, "tasks.get", {"task_id": "d"})
-    assert task["status"] == "completed" and task["result"]["demo"] is True and task["result"]["host"] == "demo"
+    assert (
+        task["status"] == "completed" and task["result"]["demo"] is True and task["result"]["host"] == "demo"
+    )
 
 
 def test_use_demo_skips_side_effects_of_shell_command(api, executor_grants, tmp_path):
     marker = tmp_path / "touched"
-    ok(api, "tasks.create", [{"id": "s", "name": "s", "executor": "shell_command",
-                              "inputs": {"command": ["touch", str(marker)]}}])
+    ok(
+        api,
+        "tasks.create",
+        [
+            {
+                "id": "s",
+                "name": "s",
+                "executor": "shell_command",
+                "inputs": {"command": ["touch", str(marker)]},
+            }
+        ],
+    )
     ok(api, "tasks.execute", {"task_id": "s", "use_demo": True})
     drain()
     assert ok(api, "tasks.get", {"task_id": "s"})["result"]["demo"] is True
@@ -186,8 +219,17 @@ def test_executor_without_demo_runs_for_real(api):
 
 SERVED = {"aggregate_results_executor", "system_info_executor", "command_executor", "rest_executor"}
 APFLOW_IDS = SERVED | {
-    "websocket_executor", "grpc_executor", "mcp_executor", "ssh_executor", "docker_executor", "scrape_executor",
-    "llm_executor", "crewai_executor", "batch_crewai_executor", "generate_executor", "send_email_executor",
+    "websocket_executor",
+    "grpc_executor",
+    "mcp_executor",
+    "ssh_executor",
+    "docker_executor",
+    "scrape_executor",
+    "llm_executor",
+    "crewai_executor",
+    "batch_crewai_executor",
+    "generate_executor",
+    "send_email_executor",
     "apflow_api_executor",
 }
 
@@ -206,11 +248,19 @@ def test_each_apflow_executor_id_is_served_or_named_with_its_replacement(staff_a
 
 
 def test_aggregate_results_executor_returns_apflows_shape(api):
-    ok(api, "tasks.create", [
-        {"id": "agg", "name": "agg", "schemas": {"method": "aggregate_results_executor"},
-         "dependencies": [{"id": "a", "required": True}]},
-        {"id": "a", "name": "a", "executor": "echo", "parent_id": "agg", "inputs": {"v": 1}},
-    ])
+    ok(
+        api,
+        "tasks.create",
+        [
+            {
+                "id": "agg",
+                "name": "agg",
+                "schemas": {"method": "aggregate_results_executor"},
+                "dependencies": [{"id": "a", "required": True}],
+            },
+            {"id": "a", "name": "a", "executor": "echo", "parent_id": "agg", "inputs": {"v": 1}},
+        ],
+    )
     ok(api, "tasks.execute", {"task_id": "agg"})
     drain()
     result = ok(api, "tasks.get", {"task_id": "agg"})["result"]

@@ -42,9 +42,14 @@ def make_tree(api):
     """POST a task array as ``api``'s user; returns the tree detail and ``{name: task}``."""
 
     def _make(tasks=None, client=None, **body):
-        tasks = tasks if tasks is not None else [t("root"), t("a", parent_id="root"),
-                                                 t("b", parent_id="root", dependencies=["a"])]
-        resp = (client or api).post("/api/v1/trees/", {"tasks": tasks, **body} if body else tasks, format="json")
+        tasks = (
+            tasks
+            if tasks is not None
+            else [t("root"), t("a", parent_id="root"), t("b", parent_id="root", dependencies=["a"])]
+        )
+        resp = (client or api).post(
+            "/api/v1/trees/", {"tasks": tasks, **body} if body else tasks, format="json"
+        )
         assert resp.status_code == 201, resp.json()
         data = resp.json()
         return data, {task["name"]: task for task in data["tasks"]}

@@ -8,8 +8,12 @@ from .conftest import t
 
 pytestmark = pytest.mark.django_db
 
-TREE = [t("root"), t("a", "echo", parent_id="root", inputs={"result": 1}), t("b", parent_id="root", dependencies=["a"]),
-        t("c", parent_id="root")]
+TREE = [
+    t("root"),
+    t("a", "echo", parent_id="root", inputs={"result": 1}),
+    t("b", parent_id="root", dependencies=["a"]),
+    t("c", parent_id="root"),
+]
 
 
 def test_full_copy_of_a_tree_creates_a_new_tree_with_lineage(api, make_tree, drain):
@@ -48,17 +52,23 @@ def test_copy_without_saving_returns_an_array_that_create_accepts(api, make_tree
 
 def test_custom_copy_by_id(api, make_tree):
     tree, tasks = make_tree(TREE)
-    resp = api.post(f"/api/v1/trees/{tree['id']}/copy/",
-                    {"mode": "custom", "custom_task_ids": [tasks["b"]["id"]]}, format="json")
+    resp = api.post(
+        f"/api/v1/trees/{tree['id']}/copy/",
+        {"mode": "custom", "custom_task_ids": [tasks["b"]["id"]]},
+        format="json",
+    )
     assert resp.status_code == 201, resp.json()
     assert {"a", "b"} <= {x["name"] for x in resp.json()["tasks"]}  # with its upstream dependency
 
 
-@pytest.mark.parametrize(("body", "fragment"), [
-    ({"mode": "sideways"}, "mode"),
-    ({"reset_fields": ["owner"]}, "owner"),
-    ({"custom_task_ids": "nope"}, "custom_task_ids"),
-])
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"mode": "sideways"}, "mode"),
+        ({"reset_fields": ["owner"]}, "owner"),
+        ({"custom_task_ids": "nope"}, "custom_task_ids"),
+    ],
+)
 def test_copy_refuses_bad_input(api, make_tree, body, fragment):
     tree, _ = make_tree(TREE)
     resp = api.post(f"/api/v1/trees/{tree['id']}/copy/", body, format="json")
@@ -69,7 +79,10 @@ def test_copy_refuses_bad_input(api, make_tree, body, fragment):
 def test_custom_copy_of_a_task_of_another_tree_is_refused(api, make_tree):
     tree, _ = make_tree(TREE)
     _, other = make_tree([t("elsewhere")])
-    resp = api.post(f"/api/v1/trees/{tree['id']}/copy/",
-                    {"mode": "custom", "custom_task_ids": [other["elsewhere"]["id"]]}, format="json")
+    resp = api.post(
+        f"/api/v1/trees/{tree['id']}/copy/",
+        {"mode": "custom", "custom_task_ids": [other["elsewhere"]["id"]]},
+        format="json",
+    )
     assert resp.status_code == 400
     assert resp.json()["error"]["code"] == "invalid_reference"

@@ -75,8 +75,9 @@ def test_a_failed_request_stores_nothing_and_may_be_retried(api, make_tree):
 
 @pytest.mark.django_db
 def test_a_request_in_flight_answers_409(api, user):
-    IdempotencyRecord.objects.create(user=user, key="busy", endpoint="POST /api/v1/trees/",
-                                     body_hash=body_hash(TREE))
+    IdempotencyRecord.objects.create(
+        user=user, key="busy", endpoint="POST /api/v1/trees/", body_hash=body_hash(TREE)
+    )
     resp = post(api, "/api/v1/trees/", TREE, key="busy")
     assert resp.status_code == 409
     assert resp.json()["error"]["code"] == "idempotency_in_flight"

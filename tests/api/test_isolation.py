@@ -55,7 +55,11 @@ def foreign(other_api, make_tree):
 
 
 def call(client, method, url, body):
-    return getattr(client, method)(url, body, format="json") if body is not None else getattr(client, method)(url)
+    return (
+        getattr(client, method)(url, body, format="json")
+        if body is not None
+        else getattr(client, method)(url)
+    )
 
 
 def message_shape(resp, ids):
@@ -81,12 +85,17 @@ def test_foreign_ids_answer_exactly_like_missing_ones(api, foreign, method, url,
 
 def test_foreign_ids_in_bodies_are_not_found(api, foreign, make_tree):
     tree, tasks = make_tree()
-    dep = api.post(f"/api/v1/tasks/{tasks['a']['id']}/dependencies/", {"upstream": foreign["up"]}, format="json")
+    dep = api.post(
+        f"/api/v1/tasks/{tasks['a']['id']}/dependencies/", {"upstream": foreign["up"]}, format="json"
+    )
     assert dep.status_code == 404
     remove = api.delete(f"/api/v1/tasks/{tasks['b']['id']}/dependencies/{foreign['up']}/")
     assert remove.status_code == 404
-    copy = api.post(f"/api/v1/trees/{tree['id']}/copy/",
-                    {"mode": "custom", "custom_task_ids": [foreign["task"]]}, format="json")
+    copy = api.post(
+        f"/api/v1/trees/{tree['id']}/copy/",
+        {"mode": "custom", "custom_task_ids": [foreign["task"]]},
+        format="json",
+    )
     assert copy.status_code == 404
     assert copy.json()["error"]["message"] == f"task '{foreign['task']}' not found"
 

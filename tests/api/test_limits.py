@@ -51,8 +51,9 @@ def test_a_body_under_the_size_limit_is_accepted(api):
 
 def test_tasks_per_tree(api):
     with limits(max_tasks_per_tree=3):
-        resp = api.post("/api/v1/trees/", [t("root")] + [t(f"c{i}", parent_id="root") for i in range(3)],
-                        format="json")
+        resp = api.post(
+            "/api/v1/trees/", [t("root")] + [t(f"c{i}", parent_id="root") for i in range(3)], format="json"
+        )
     assert resp.status_code == 400
     assert err(resp)["code"] == "limit_exceeded"
     assert err(resp)["details"]["limit"] == "max_tasks_per_tree"
@@ -79,16 +80,21 @@ def test_tree_depth_on_edit(api, make_tree):
 def test_dependencies_per_task(api, make_tree):
     tasks = [t("root")] + [t(f"c{i}", parent_id="root") for i in range(3)]
     with limits(max_dependencies_per_task=2):
-        resp = api.post("/api/v1/trees/", tasks + [t("many", parent_id="root", dependencies=["c0", "c1", "c2"])],
-                        format="json")
+        resp = api.post(
+            "/api/v1/trees/",
+            tasks + [t("many", parent_id="root", dependencies=["c0", "c1", "c2"])],
+            format="json",
+        )
         assert resp.status_code == 400
         assert "more than 2 dependencies" in err(resp)["message"]
         _, made = make_tree(tasks + [t("two", parent_id="root", dependencies=["c0", "c1"])])
-        patched = api.patch(f"/api/v1/tasks/{made['two']['id']}/", {"dependencies": ["c0", "c1", "c2"]},
-                            format="json")
+        patched = api.patch(
+            f"/api/v1/tasks/{made['two']['id']}/", {"dependencies": ["c0", "c1", "c2"]}, format="json"
+        )
         assert patched.status_code == 400 and err(patched)["code"] == "limit_exceeded"
-        added = api.post(f"/api/v1/tasks/{made['two']['id']}/dependencies/", {"upstream": made["c2"]["id"]},
-                         format="json")
+        added = api.post(
+            f"/api/v1/tasks/{made['two']['id']}/dependencies/", {"upstream": made["c2"]["id"]}, format="json"
+        )
         assert added.status_code == 400
         assert err(added)["details"]["limit"] == "max_dependencies_per_task"
 

@@ -9,12 +9,17 @@ from .conftest import client_for, t
 
 pytestmark = pytest.mark.django_db
 
-FAILING = [t("root", dependencies=["b"]), t("a", "fail", parent_id="root", max_retries=0),
-           t("b", parent_id="root", dependencies=["a"])]
+FAILING = [
+    t("root", dependencies=["b"]),
+    t("a", "fail", parent_id="root", max_retries=0),
+    t("b", parent_id="root", dependencies=["a"]),
+]
 
 
 def rpc(client, method, params):
-    return client.post("/tasks", {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, format="json")
+    return client.post(
+        "/tasks", {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, format="json"
+    )
 
 
 @pytest.fixture
@@ -69,8 +74,11 @@ def test_other_users_task_is_not_found(other_api, make_tree):
 def test_staff_needs_change_task(django_user_model, make_tree):
     _, tasks = make_tree()
     staff = django_user_model.objects.create_user("sam", password="pw-sam-12345", is_staff=True)
-    staff.user_permissions.add(*Permission.objects.filter(content_type__app_label="tasks_app",
-                                                          codename__in=("view_tree", "view_task")))
+    staff.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="tasks_app", codename__in=("view_tree", "view_task")
+        )
+    )
     client = client_for(staff)
     resp = client.post(f"/api/v1/tasks/{tasks['a']['id']}/mark-success/")
     assert resp.status_code == 403 and resp.json()["error"]["details"]["permission"].endswith("change_task")

@@ -15,8 +15,15 @@ def test_schema_is_served_and_describes_the_api(client):
     schema = resp.json()
     assert schema["openapi"].startswith("3.")
     paths = schema["paths"]
-    for path in ("/api/v1/trees/", "/api/v1/trees/{id}/copy/", "/api/v1/tasks/{id}/dependencies/{upstream_id}/",
-                 "/api/v1/tasks/{id}/preview/", "/api/v1/validate/", "/api/v1/executors/", "/api/v1/stats/"):
+    for path in (
+        "/api/v1/trees/",
+        "/api/v1/trees/{id}/copy/",
+        "/api/v1/tasks/{id}/dependencies/{upstream_id}/",
+        "/api/v1/tasks/{id}/preview/",
+        "/api/v1/validate/",
+        "/api/v1/executors/",
+        "/api/v1/stats/",
+    ):
         assert path in paths, path
     assert "bearerAuth" in schema["components"]["securitySchemes"]
     create = paths["/api/v1/trees/"]["post"]
@@ -66,8 +73,9 @@ def fresh_ids(user) -> dict:
     request is rolled back, so they stay valid)."""
     from tasks_app.services import trees
 
-    tree = trees.tree_create(owner=user, tasks=[t("root"), t("a", parent_id="root"),
-                                                t("b", parent_id="root", dependencies=["a"])])
+    tree = trees.tree_create(
+        owner=user, tasks=[t("root"), t("a", parent_id="root"), t("b", parent_id="root", dependencies=["a"])]
+    )
     ids = {task.name: str(task.id) for task in tree.tasks.all()}
     return {"tree": str(tree.id), "task": ids["b"], "up": ids["a"]}
 
@@ -105,8 +113,14 @@ def test_no_endpoint_answers_5xx(wsgi_app, user):
                 strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
 
                 @given(case=strategy)
-                @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+                @settings(
+                    max_examples=EXAMPLES,
+                    deadline=None,
+                    derandomize=True,
+                    database=None,
+                    phases=[Phase.explicit, Phase.generate],
+                    suppress_health_check=list(HealthCheck),
+                )
                 def run(case):
                     # each request in its own savepoint, rolled back: one request's database error
                     # cannot poison the test transaction for the next one
@@ -114,9 +128,16 @@ def test_no_endpoint_answers_5xx(wsgi_app, user):
                         response = case.call(headers=headers)
                         transaction.set_rollback(True)
                     assert response.status_code < 500, (
-                        case.method, case.formatted_path, case.query, case.body, response.text[:300])
+                        case.method,
+                        case.formatted_path,
+                        case.query,
+                        case.body,
+                        response.text[:300],
+                    )
                     if 200 <= response.status_code < 300 and case.path.startswith("/api/v1/"):
-                        case.validate_response(response, checks=[response_schema_conformance], headers=headers)
+                        case.validate_response(
+                            response, checks=[response_schema_conformance], headers=headers
+                        )
 
                 run()
                 checked += 1

@@ -56,7 +56,8 @@ def test_create_params_as_array_returns_the_list_in_preorder(api, user):
     assert root["user_id"] == user.username and root["has_children"] is True
     b = created[2]
     assert b["parent_id"] == root["id"] and b["dependencies"] == [
-        {"id": created[1]["id"], "name": "a", "required": True}]
+        {"id": created[1]["id"], "name": "a", "required": True}
+    ]
     assert (b["status"], b["origin_type"], b["original_task_id"]) == ("pending", "create", None)
     assert Tree.objects.get(id=root["id"]).owner == user
 
@@ -135,8 +136,15 @@ def test_staff_lists_everyone_or_one_owner(api, other_api, staff_api):
 
 def test_count_by_status(api, tree):
     counts = ok(api, "tasks.count")
-    assert counts == {"pending": 4, "in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0, "total": 4,
-                      "root_only": False}
+    assert counts == {
+        "pending": 4,
+        "in_progress": 0,
+        "completed": 0,
+        "failed": 0,
+        "cancelled": 0,
+        "total": 4,
+        "root_only": False,
+    }
     assert ok(api, "tasks.count", {"root_only": True})["total"] == 1
     assert ok(api, "tasks.count", {"statuses": ["completed"]})["total"] == 0
 
@@ -154,7 +162,10 @@ def test_update_refuses_status_and_results(api, tree):
     resp = rpc(api, "tasks.update", {"task_id": tree["a"]["id"], "status": "completed", "result": {"x": 1}})
     assert resp.status_code == 400
     error = resp.json()["error"]
-    assert error["code"] == -32602 and "field 'result' is read-only; field 'status' is read-only" in error["message"]
+    assert (
+        error["code"] == -32602
+        and "field 'result' is read-only; field 'status' is read-only" in error["message"]
+    )
     assert Task.objects.get(id=tree["a"]["id"]).status == "pending"
 
 
@@ -173,8 +184,16 @@ def test_delete_a_subtree(api, tree):
 def test_cancel_one_entry_per_task(api, tree):
     ok(api, "tasks.execute", {"task_id": tree["root"]["id"]})
     result = ok(api, "tasks.cancel", {"task_ids": [tree["b1"]["id"]], "error_message": "no longer needed"})
-    assert result == [{"task_id": tree["b1"]["id"], "status": "cancelled", "message": "cancelled", "force": False,
-                       "error": "no longer needed", "result": None}]
+    assert result == [
+        {
+            "task_id": tree["b1"]["id"],
+            "status": "cancelled",
+            "message": "cancelled",
+            "force": False,
+            "error": "no longer needed",
+            "result": None,
+        }
+    ]
     # a terminal task is refused per task, with a message
     again = ok(api, "tasks.running.cancel", {"task_ids": tree["b1"]["id"], "force": True})
     assert again[0]["status"] == "failed" and "already cancelled" in again[0]["message"]
@@ -185,7 +204,9 @@ def test_cancel_a_root_cancels_the_whole_tree_and_accepts_context_ids(api, tree)
     ok(api, "tasks.execute", {"task_id": tree["root"]["id"]})
     result = ok(api, "tasks.cancel", {"context_ids": f"{tree['root']['id']}, {tree['root']['id']}"})
     assert len(result) == 1 and result[0]["status"] == "cancelled"
-    assert set(Task.objects.filter(tree_id=tree["root"]["id"]).values_list("status", flat=True)) == {"cancelled"}
+    assert set(Task.objects.filter(tree_id=tree["root"]["id"]).values_list("status", flat=True)) == {
+        "cancelled"
+    }
     assert Tree.objects.get(id=tree["root"]["id"]).status == "cancelled"
 
 
@@ -210,7 +231,9 @@ def test_running_list_status_and_count_come_from_the_database(api, other_api, tr
     assert ok(api, "tasks.running.count") == {"count": 1}
     status = ok(api, "tasks.running.status", {"task_ids": [tree["a"]["id"], tree["root"]["id"]]})
     assert [(s["task_id"], s["context_id"], s["is_running"]) for s in status] == [
-        (tree["a"]["id"], tree["root"]["id"], True), (tree["root"]["id"], tree["root"]["id"], True)]
+        (tree["a"]["id"], tree["root"]["id"], True),
+        (tree["root"]["id"], tree["root"]["id"], True),
+    ]
     drain()
     assert ok(api, "tasks.running.list") == []
     done = ok(api, "tasks.running.status", {"task_ids": tree["a"]["id"]})
@@ -248,8 +271,16 @@ def test_copy_modes_and_reset_fields(api, tree):
     for child in full["children"]:
         statuses[child["task"]["name"]] = child["task"]["status"]
     assert statuses == {"root": "completed", "a": "completed", "b": "pending"}
-    custom = ok(api, "tasks.copy", {"task_id": tree["root"]["id"], "copy_mode": "custom",
-                                    "custom_task_ids": [tree["b"]["id"]], "custom_include_children": True})
+    custom = ok(
+        api,
+        "tasks.copy",
+        {
+            "task_id": tree["root"]["id"],
+            "copy_mode": "custom",
+            "custom_task_ids": [tree["b"]["id"]],
+            "custom_include_children": True,
+        },
+    )
     assert custom["task"]["name"] == "root"  # b needs a: root joins them
     kept = ok(api, "tasks.copy", {"task_id": tree["a"]["id"], "reset_fields": ["status"], "save": True})
     a_copy = next(c["task"] for c in kept["children"] if c["task"]["name"] == "a")
@@ -265,16 +296,25 @@ def test_clone_origin_types(api, tree):
     drain()
     linked = ok(api, "tasks.clone", {"task_id": tree["b"]["id"], "origin_type": "link"})
     assert [(task["name"], task["origin_type"], task["status"]) for task in linked] == [
-        ("b", "link", "completed"), ("b1", "link", "completed")]
+        ("b", "link", "completed"),
+        ("b1", "link", "completed"),
+    ]
     archive = ok(api, "tasks.clone", {"task_id": tree["root"]["id"], "origin_type": "archive"})
     assert {task["origin_type"] for task in archive} == {"archive"}
     assert Tree.objects.get(id=archive[0]["id"]).archived is True
     frozen = rpc(api, "tasks.update", {"task_id": archive[1]["id"], "priority": 0})
     assert frozen.status_code == 409
     assert frozen.json()["error"]["data"]["type"] == "archived"
-    mixed = ok(api, "tasks.clone", {"task_id": tree["b"]["id"], "origin_type": "mixed",
-                                    "link_task_ids": [tree["a"]["id"]],
-                                    "reset_fields": {"priority": 1, "user_id": "alice"}})
+    mixed = ok(
+        api,
+        "tasks.clone",
+        {
+            "task_id": tree["b"]["id"],
+            "origin_type": "mixed",
+            "link_task_ids": [tree["a"]["id"]],
+            "reset_fields": {"priority": 1, "user_id": "alice"},
+        },
+    )
     by_name = {task["name"]: task for task in mixed}
     assert by_name["a"]["origin_type"] == "link" and by_name["b"]["origin_type"] == "copy"
     assert by_name["b"]["priority"] == 1 and by_name["a"]["priority"] == 3
@@ -297,11 +337,29 @@ def test_methods_lists_every_method(api):
     data = resp.json()
     names = {m["name"] for m in data["methods"]}
     assert names == {
-        "tasks.mark_success", "tasks.skip",
-        "tasks.create", "tasks.get", "tasks.runs", "tasks.detail", "tasks.tree", "tasks.children", "tasks.list", "tasks.count",
-        "tasks.update", "tasks.delete", "tasks.execute", "tasks.cancel", "tasks.running.cancel", "tasks.copy",
-        "tasks.clone", "tasks.running.list", "tasks.running.status", "tasks.running.count", "tasks.webhook.trigger",
-        "tasks.scheduled.list", "tasks.scheduled.due",
+        "tasks.mark_success",
+        "tasks.skip",
+        "tasks.create",
+        "tasks.get",
+        "tasks.runs",
+        "tasks.detail",
+        "tasks.tree",
+        "tasks.children",
+        "tasks.list",
+        "tasks.count",
+        "tasks.update",
+        "tasks.delete",
+        "tasks.execute",
+        "tasks.cancel",
+        "tasks.running.cancel",
+        "tasks.copy",
+        "tasks.clone",
+        "tasks.running.list",
+        "tasks.running.status",
+        "tasks.running.count",
+        "tasks.webhook.trigger",
+        "tasks.scheduled.list",
+        "tasks.scheduled.due",
     }
     assert data["total"] == len(names) == sum(len(v) for v in data["categories"].values())
     assert all(m["description"] and isinstance(m["params"], list) for m in data["methods"])

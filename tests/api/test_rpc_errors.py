@@ -55,22 +55,32 @@ def test_parse_error(api):
     assert error["message"].startswith("Parse error")
 
 
-@pytest.mark.parametrize(("body", "fragment"), [
-    (42, "expected a JSON-RPC 2.0 request object"),
-    ({"id": 1, "method": "tasks.list"}, "'jsonrpc' must be \"2.0\""),
-    ({"jsonrpc": "1.0", "id": 1, "method": "tasks.list"}, "'jsonrpc' must be \"2.0\""),
-    ({"jsonrpc": "2.0", "id": 1, "method": 7}, "'method' must be a string"),
-    ({"jsonrpc": "2.0", "id": 1, "method": "tasks.list", "params": "x"}, "'params' must be an object"),
-])
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (42, "expected a JSON-RPC 2.0 request object"),
+        ({"id": 1, "method": "tasks.list"}, "'jsonrpc' must be \"2.0\""),
+        ({"jsonrpc": "1.0", "id": 1, "method": "tasks.list"}, "'jsonrpc' must be \"2.0\""),
+        ({"jsonrpc": "2.0", "id": 1, "method": 7}, "'method' must be a string"),
+        ({"jsonrpc": "2.0", "id": 1, "method": "tasks.list", "params": "x"}, "'params' must be an object"),
+    ],
+)
 def test_invalid_request(api, body, fragment):
-    error = error_of(api.post("/tasks", body, format="json"), 400, -32600,
-                     rpc_id=body.get("id") if isinstance(body, dict) else None)
+    error = error_of(
+        api.post("/tasks", body, format="json"),
+        400,
+        -32600,
+        rpc_id=body.get("id") if isinstance(body, dict) else None,
+    )
     assert fragment in error["message"]
 
 
 def test_invalid_id_type_answers_with_null_id(api):
     resp = api.post("/tasks", {"jsonrpc": "2.0", "id": {"x": 1}, "method": "tasks.list"}, format="json")
-    assert error_of(resp, 400, -32600, rpc_id=None)["message"] == "Invalid Request: 'id' must be a string, a number or null"
+    assert (
+        error_of(resp, 400, -32600, rpc_id=None)["message"]
+        == "Invalid Request: 'id' must be a string, a number or null"
+    )
 
 
 def test_unknown_method(api):
@@ -84,7 +94,9 @@ def test_invalid_params(api):
     assert error["message"] == "Invalid params: 'task_id' is required"
     error_of(rpc(api, "tasks.list", {"limit": "ten"}), 400, -32602)
     error_of(rpc(api, "tasks.get", ["not", "named"]), 400, -32602)
-    error_of(rpc(api, "tasks.execute", {"tasks": [t("r")], "webhook_config": {"url": "http://x"}}), 400, -32602)
+    error_of(
+        rpc(api, "tasks.execute", {"tasks": [t("r")], "webhook_config": {"url": "http://x"}}), 400, -32602
+    )
     root = created(api, [t("r")])[0]
     error = error_of(rpc(api, "tasks.copy", {"task_id": root["id"], "copy_mode": "weird"}), 400, -32602)
     assert error["data"]["type"] == "validation"
@@ -108,8 +120,11 @@ def test_task_not_found(api):
 
 
 def test_circular_dependency(api):
-    error = error_of(rpc(api, "tasks.create", [t("r", dependencies=["b"]), t("b", parent_id="r", dependencies=["r"])]),
-                     400, -32002)
+    error = error_of(
+        rpc(api, "tasks.create", [t("r", dependencies=["b"]), t("b", parent_id="r", dependencies=["r"])]),
+        400,
+        -32002,
+    )
     assert error["data"]["type"] == "circular_dependency"
     assert "circular dependency" in error["message"]
 
@@ -149,8 +164,9 @@ def test_invalid_dependency_reference(api):
 
 
 def test_tree_validation(api):
-    error = error_of(rpc(api, "tasks.create", [t("r"), {"name": "r", "executor": "noop", "parent_id": "r"}]),
-                     400, -32012)
+    error = error_of(
+        rpc(api, "tasks.create", [t("r"), {"name": "r", "executor": "noop", "parent_id": "r"}]), 400, -32012
+    )
     assert error["data"]["type"] == "tree_validation" and error["data"]["details"]["errors"]
 
 
@@ -158,8 +174,11 @@ def test_internal_error_has_no_stack_trace(api, monkeypatch):
     def explode(call, params):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setitem(rpc_module.METHODS, "tasks.count", rpc_module.METHODS["tasks.count"].__class__(
-        "tasks.count", explode, "crud", "boom"))
+    monkeypatch.setitem(
+        rpc_module.METHODS,
+        "tasks.count",
+        rpc_module.METHODS["tasks.count"].__class__("tasks.count", explode, "crud", "boom"),
+    )
     resp = rpc(api, "tasks.count")
     error = error_of(resp, 500, -32603)
     assert error == {"code": -32603, "message": "Internal error", "data": {"type": "internal", "details": {}}}
@@ -188,8 +207,9 @@ def test_session_callers_need_the_csrf_token(user):
     assert "CSRF" in error["message"]
     secret = _get_new_csrf_string()
     client.cookies["csrftoken"] = secret
-    resp = client.post("/tasks", {"jsonrpc": "2.0", "id": 1, "method": "tasks.count"}, format="json",
-                       HTTP_X_CSRFTOKEN=secret)
+    resp = client.post(
+        "/tasks", {"jsonrpc": "2.0", "id": 1, "method": "tasks.count"}, format="json", HTTP_X_CSRFTOKEN=secret
+    )
     assert resp.status_code == 200 and resp.json()["result"]["total"] == 0
 
 
@@ -239,7 +259,9 @@ def test_batch_limit_and_empty_batch(api, settings):
     error = error_of(api.post("/tasks", [call, call, call], format="json"), 400, -32600, rpc_id=None)
     assert error["message"] == "Invalid Request: batch of 3 requests; the limit is 2 (max_batch_size)"
     assert error["data"]["details"] == {"limit": "max_batch_size", "value": 2}
-    assert error_of(api.post("/tasks", [], format="json"), 400, -32600, rpc_id=None)["message"].endswith("empty batch")
+    assert error_of(api.post("/tasks", [], format="json"), 400, -32600, rpc_id=None)["message"].endswith(
+        "empty batch"
+    )
 
 
 def test_notifications_get_no_answer(api):
@@ -272,7 +294,9 @@ def test_body_and_nesting_limits(api, settings):
 
 def test_too_many_tasks_names_the_limit(api, settings):
     settings.ARBOR_LIMITS = {**settings.ARBOR_LIMITS, "max_tasks_per_tree": 2}
-    error = error_of(rpc(api, "tasks.create", [t("r"), t("a", parent_id="r"), t("b", parent_id="r")]), 400, -32602)
+    error = error_of(
+        rpc(api, "tasks.create", [t("r"), t("a", parent_id="r"), t("b", parent_id="r")]), 400, -32602
+    )
     assert error["data"]["type"] == "limit_exceeded" and "max_tasks_per_tree" in error["message"]
 
 
@@ -287,10 +311,24 @@ def test_idempotency_key_replays_the_first_answer(api):
     assert other.status_code == 422
 
 
-ODD_VALUES = [None, True, -1, 2**70, 1.5, "x", "00000000-0000-0000-0000-000000000000", [1, "a"], {"a": {}},
-              "a,b,,c"]
-ALIASES = {"task_id": ["id", "root_id"], "task_ids": ["context_ids"], "parent_id": ["task_id"],
-           "statuses": ["status"]}
+ODD_VALUES = [
+    None,
+    True,
+    -1,
+    2**70,
+    1.5,
+    "x",
+    "00000000-0000-0000-0000-000000000000",
+    [1, "a"],
+    {"a": {}},
+    "a,b,,c",
+]
+ALIASES = {
+    "task_id": ["id", "root_id"],
+    "task_ids": ["context_ids"],
+    "parent_id": ["task_id"],
+    "statuses": ["status"],
+}
 
 
 def test_no_method_answers_5xx_to_odd_params(api):

@@ -35,15 +35,24 @@ def result_of(resp):
     return resp.json()["result"]
 
 
-TREE = [t("root"), t("a", "echo", parent_id="root", inputs={"v": 1}), t("b", "echo", parent_id="root",
-                                                                         dependencies=["a"])]
+TREE = [
+    t("root"),
+    t("a", "echo", parent_id="root", inputs={"v": 1}),
+    t("b", "echo", parent_id="root", dependencies=["a"]),
+]
 
 
 def test_execute_returns_at_once_with_the_current_status(api):
     tasks = result_of(rpc(api, "tasks.create", TREE))
     started = result_of(rpc(api, "tasks.execute", {"task_id": tasks[0]["id"]}))
-    assert started == {"success": True, "protocol": "jsonrpc", "root_task_id": tasks[0]["id"],
-                       "task_id": tasks[0]["id"], "status": "in_progress", "message": "execution started"}
+    assert started == {
+        "success": True,
+        "protocol": "jsonrpc",
+        "root_task_id": tasks[0]["id"],
+        "task_id": tasks[0]["id"],
+        "status": "in_progress",
+        "message": "execution started",
+    }
     assert not Attempt.objects.exists()  # nothing ran inside the request
     run_until_idle(hard_kill=False, timeout=30)
     root = result_of(rpc(api, "tasks.get", {"task_id": tasks[0]["id"]}))
@@ -102,13 +111,20 @@ def test_wait_returns_the_final_status(api):
         thread.join(30)
     assert (waited["status"], waited["final"], waited["message"]) == ("failed", True, "execution finished")
     assert dict(Task.objects.filter(tree_id=tree_id).values_list("name", "status")) == {
-        "root": "completed", "a": "completed", "b": "completed", "boom": "failed"}
+        "root": "completed",
+        "a": "completed",
+        "b": "completed",
+        "boom": "failed",
+    }
 
 
 def test_copy_execution_runs_a_copy_and_leaves_the_original_alone(api):
     tasks = {task["name"]: task for task in result_of(rpc(api, "tasks.create", TREE))}
-    started = result_of(rpc(api, "tasks.execute", {"task_id": tasks["a"]["id"], "copy_execution": True,
-                                                   "copy_children": True}))
+    started = result_of(
+        rpc(
+            api, "tasks.execute", {"task_id": tasks["a"]["id"], "copy_execution": True, "copy_children": True}
+        )
+    )
     assert started["original_task_id"] == tasks["a"]["id"]
     assert started["task_id"] != tasks["a"]["id"] and started["root_task_id"] != tasks["root"]["id"]
     copy = Task.objects.get(id=started["task_id"])
@@ -117,8 +133,13 @@ def test_copy_execution_runs_a_copy_and_leaves_the_original_alone(api):
     assert Tree.objects.get(id=started["root_task_id"]).status == "completed"
     # a's dependent b was copied along and ran; the original tree never ran
     assert set(Task.objects.filter(tree_id=started["root_task_id"]).values_list("name", "status")) == {
-        ("root", "completed"), ("a", "completed"), ("b", "completed")}
-    assert set(Task.objects.filter(tree_id=tasks["root"]["id"]).values_list("status", flat=True)) == {"pending"}
+        ("root", "completed"),
+        ("a", "completed"),
+        ("b", "completed"),
+    }
+    assert set(Task.objects.filter(tree_id=tasks["root"]["id"]).values_list("status", flat=True)) == {
+        "pending"
+    }
 
 
 def test_streaming_falls_back_to_the_plain_answer_without_sse(api, monkeypatch):
@@ -137,8 +158,18 @@ def test_streaming_falls_back_to_the_plain_answer_without_sse(api, monkeypatch):
 
 
 def test_streaming_is_ignored_inside_a_batch(api):
-    answers = api.post("/tasks", [{"jsonrpc": "2.0", "id": 1, "method": "tasks.execute",
-                                   "params": {"tasks": TREE, "use_streaming": True}}], format="json").json()
+    answers = api.post(
+        "/tasks",
+        [
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tasks.execute",
+                "params": {"tasks": TREE, "use_streaming": True},
+            }
+        ],
+        format="json",
+    ).json()
     assert answers[0]["result"]["status"] == "in_progress" and "streaming" not in answers[0]["result"]
 
 

@@ -25,8 +25,15 @@ def rpc(client, method, params=None, rpc_id=1):
 @pytest.fixture
 def theirs(other_api):
     """A completed tree of the other user: {name: task dict}."""
-    resp = rpc(other_api, "tasks.create", [t("root"), t("a", "echo", parent_id="root", inputs={"v": 1}),
-                                           t("b", parent_id="root", dependencies=["a"])])
+    resp = rpc(
+        other_api,
+        "tasks.create",
+        [
+            t("root"),
+            t("a", "echo", parent_id="root", inputs={"v": 1}),
+            t("b", parent_id="root", dependencies=["a"]),
+        ],
+    )
     tasks = {task["name"]: task for task in resp.json()["result"]}
     rpc(other_api, "tasks.execute", {"task_id": tasks["root"]["id"]})
     run_until_idle(hard_kill=False, timeout=30)
@@ -73,8 +80,14 @@ def test_every_method_answers_a_foreign_id_like_a_missing_one(api, theirs):
     for task in theirs.values():
         for method, params in calls(task["id"]):
             resp = rpc(api, method, params)
-            missing = rpc(api, method, {k: (MISSING if v == task["id"] else [MISSING] if v == [task["id"]] else v)
-                                        for k, v in params.items()})
+            missing = rpc(
+                api,
+                method,
+                {
+                    k: (MISSING if v == task["id"] else [MISSING] if v == [task["id"]] else v)
+                    for k, v in params.items()
+                },
+            )
             assert resp.status_code == missing.status_code == 404, (method, params, resp.json())
             error, missing_error = resp.json()["error"], missing.json()["error"]
             assert error["code"] == missing_error["code"] == -32001, (method, params)
@@ -83,17 +96,29 @@ def test_every_method_answers_a_foreign_id_like_a_missing_one(api, theirs):
 
 
 def test_foreign_ids_in_copy_and_link_lists_are_not_found(api, theirs):
-    mine = {task["name"]: task for task in rpc(api, "tasks.create", [t("r"), t("s", parent_id="r")]).json()["result"]}
-    resp = rpc(api, "tasks.copy", {"task_id": mine["r"]["id"], "copy_mode": "custom",
-                                   "custom_task_ids": [theirs["a"]["id"]]})
+    mine = {
+        task["name"]: task
+        for task in rpc(api, "tasks.create", [t("r"), t("s", parent_id="r")]).json()["result"]
+    }
+    resp = rpc(
+        api,
+        "tasks.copy",
+        {"task_id": mine["r"]["id"], "copy_mode": "custom", "custom_task_ids": [theirs["a"]["id"]]},
+    )
     assert resp.status_code == 404 and resp.json()["error"]["code"] == -32001
-    resp = rpc(api, "tasks.clone", {"task_id": mine["r"]["id"], "origin_type": "mixed",
-                                    "link_task_ids": [theirs["a"]["id"]]})
+    resp = rpc(
+        api,
+        "tasks.clone",
+        {"task_id": mine["r"]["id"], "origin_type": "mixed", "link_task_ids": [theirs["a"]["id"]]},
+    )
     assert resp.status_code == 404 and resp.json()["error"]["code"] == -32001
 
 
 def test_foreign_dependency_targets_look_like_missing_ones(api, theirs):
-    mine = {task["name"]: task for task in rpc(api, "tasks.create", [t("r"), t("s", parent_id="r")]).json()["result"]}
+    mine = {
+        task["name"]: task
+        for task in rpc(api, "tasks.create", [t("r"), t("s", parent_id="r")]).json()["result"]
+    }
     foreign = rpc(api, "tasks.update", {"task_id": mine["s"]["id"], "dependencies": [theirs["a"]["id"]]})
     missing = rpc(api, "tasks.update", {"task_id": mine["s"]["id"], "dependencies": [MISSING]})
     assert foreign.status_code == missing.status_code == 400

@@ -8,8 +8,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _fail_then_retry(api, make_tree, drain):
-    tree, _ = make_tree([t("root", dependencies=["flaky"]), t("flaky", "fail", parent_id="root", max_retries=0)],
-                        execute=True)
+    tree, _ = make_tree(
+        [t("root", dependencies=["flaky"]), t("flaky", "fail", parent_id="root", max_retries=0)], execute=True
+    )
     drain()
     assert api.post(f"/api/v1/trees/{tree['id']}/retry/").status_code == 200
     drain()
@@ -21,11 +22,28 @@ def test_runs_list_newest_first_with_outcome_and_who(api, make_tree, drain, user
     body = api.get(f"/api/v1/trees/{tree['id']}/runs/").json()
     assert body["count"] == 2
     two, one = body["results"]
-    assert (two["number"], two["trigger"], two["status"], two["started_by"]) == (2, "retry", "failed",
-                                                                                 user.username)
+    assert (two["number"], two["trigger"], two["status"], two["started_by"]) == (
+        2,
+        "retry",
+        "failed",
+        user.username,
+    )
     assert (one["number"], one["trigger"], one["status"], one["source"]) == (1, "execute", "failed", "api")
-    assert set(one) == {"number", "tree", "trigger", "source", "started_by", "target_task", "status",
-                        "handled_failures", "scope", "started_at", "finished_at", "duration", "counts"}
+    assert set(one) == {
+        "number",
+        "tree",
+        "trigger",
+        "source",
+        "started_by",
+        "target_task",
+        "status",
+        "handled_failures",
+        "scope",
+        "started_at",
+        "finished_at",
+        "duration",
+        "counts",
+    }
     assert one["duration"] >= 0 and one["counts"]["attempts"] == 1
     assert api.get(f"/api/v1/trees/{tree['id']}/runs/?limit=1").json()["results"][0]["number"] == 2
 
@@ -53,12 +71,20 @@ def test_unknown_run_and_foreign_tree_are_404(api, other_api, make_tree, drain):
 
 
 def test_tree_representation_has_handled_failures(api, make_tree, drain):
-    tree, _ = make_tree([
-        t("root", "noop", dependencies=["final"]),
-        t("primary", "fail", parent_id="root", max_retries=0),
-        t("fallback", "echo", parent_id="root", dependencies=[{"id": "primary", "required": False}]),
-        t("final", "noop", parent_id="root", dependencies=[{"id": "primary", "required": False}, "fallback"]),
-    ], execute=True)
+    tree, _ = make_tree(
+        [
+            t("root", "noop", dependencies=["final"]),
+            t("primary", "fail", parent_id="root", max_retries=0),
+            t("fallback", "echo", parent_id="root", dependencies=[{"id": "primary", "required": False}]),
+            t(
+                "final",
+                "noop",
+                parent_id="root",
+                dependencies=[{"id": "primary", "required": False}, "fallback"],
+            ),
+        ],
+        execute=True,
+    )
     drain()
     body = api.get(f"/api/v1/trees/{tree['id']}/").json()
     assert (body["status"], body["handled_failures"]) == ("completed", 1)
@@ -81,6 +107,9 @@ def test_rpc_tasks_runs_lists_the_runs_of_the_tree(api, other_api, make_tree, dr
     tree = _fail_then_retry(api, make_tree, drain)
     body = {"jsonrpc": "2.0", "id": 1, "method": "tasks.runs", "params": {"task_id": tree["id"]}}
     result = api.post("/tasks", body, format="json").json()["result"]
-    assert [(r["number"], r["trigger"], r["status"]) for r in result] == [(2, "retry", "failed"), (1, "execute", "failed")]
+    assert [(r["number"], r["trigger"], r["status"]) for r in result] == [
+        (2, "retry", "failed"),
+        (1, "execute", "failed"),
+    ]
     foreign = other_api.post("/tasks", body, format="json").json()
     assert "error" in foreign

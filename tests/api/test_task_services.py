@@ -14,8 +14,9 @@ from .conftest import t
 
 
 def make(user, tasks=None):
-    tree = trees.tree_create(owner=user, tasks=tasks or [t("root"), t("a", parent_id="root"),
-                                                         t("b", parent_id="root")])
+    tree = trees.tree_create(
+        owner=user, tasks=tasks or [t("root"), t("a", parent_id="root"), t("b", parent_id="root")]
+    )
     return tree, {x.name: x for x in Task.objects.filter(tree=tree)}
 
 
@@ -24,8 +25,12 @@ def test_task_update_records_actor_and_source(user):
     tree, tasks = make(user)
     task_services.task_update(task=tasks["a"], data={"priority": 0}, actor=user, source="rpc")
     event = Event.objects.get(tree=tree, kind="task.updated")
-    assert (event.task_id, event.actor_id, event.source, event.data) == (tasks["a"].id, user.pk, "rpc",
-                                                                          {"fields": ["priority"]})
+    assert (event.task_id, event.actor_id, event.source, event.data) == (
+        tasks["a"].id,
+        user.pk,
+        "rpc",
+        {"fields": ["priority"]},
+    )
 
 
 @pytest.mark.django_db

@@ -25,11 +25,14 @@ def names(resp):
 
 
 def test_list_filters(api, make_tree, drain):
-    one, tasks = make_tree([
-        t("root"),
-        t("a", "echo", parent_id="root", tags=["prod", "db"]),
-        t("b", parent_id="root", tags=["production"], dependencies=["a"]),
-    ], execute=True)
+    one, tasks = make_tree(
+        [
+            t("root"),
+            t("a", "echo", parent_id="root", tags=["prod", "db"]),
+            t("b", parent_id="root", tags=["production"], dependencies=["a"]),
+        ],
+        execute=True,
+    )
     drain()
     two, _ = make_tree([t("other", tags=["prod"])])
     assert names(api.get("/api/v1/tasks/")) == ["a", "b", "other", "root"]
@@ -52,8 +55,9 @@ def test_list_filters(api, make_tree, drain):
     assert names(api.get("/api/v1/tasks/", {"completed_before": past})) == []
 
 
-@pytest.mark.parametrize("query", ["status=bogus", "tree=not-a-uuid", "created_after=yesterday",
-                                   "origin_type=stolen"])
+@pytest.mark.parametrize(
+    "query", ["status=bogus", "tree=not-a-uuid", "created_after=yesterday", "origin_type=stolen"]
+)
 def test_list_refuses_bad_filters(api, query):
     resp = api.get(f"/api/v1/tasks/?{query}")
     assert resp.status_code == 400, resp.json()
@@ -61,10 +65,16 @@ def test_list_refuses_bad_filters(api, query):
 
 
 def test_list_orders_and_paginates(api, make_tree):
-    make_tree([t("root", priority=3), t("b", parent_id="root", priority=0), t("a", parent_id="root", priority=1)])
+    make_tree(
+        [t("root", priority=3), t("b", parent_id="root", priority=0), t("a", parent_id="root", priority=1)]
+    )
     ordered = api.get("/api/v1/tasks/?ordering=priority").json()["results"]
     assert [x["name"] for x in ordered] == ["b", "a", "root"]
-    assert [x["name"] for x in api.get("/api/v1/tasks/?ordering=-name").json()["results"]] == ["root", "b", "a"]
+    assert [x["name"] for x in api.get("/api/v1/tasks/?ordering=-name").json()["results"]] == [
+        "root",
+        "b",
+        "a",
+    ]
     page = api.get("/api/v1/tasks/?ordering=name&limit=2&offset=1").json()
     assert page["count"] == 3 and [x["name"] for x in page["results"]] == ["b", "root"]
 
@@ -92,20 +102,43 @@ def test_retrieve(api, make_tree):
 
 def test_patch_edits_fields_and_records_an_event(api, make_tree):
     tree, tasks = make_tree()
-    resp = api.patch(f"/api/v1/tasks/{tasks['a']['id']}/", {
-        "name": "renamed", "priority": 0, "inputs": {"x": 1}, "tags": ["t1"], "timeout": 30,
-        "executor": "aggregate_results_executor", "metadata": {"k": "v"}, "max_retries": None,
-    }, format="json")
+    resp = api.patch(
+        f"/api/v1/tasks/{tasks['a']['id']}/",
+        {
+            "name": "renamed",
+            "priority": 0,
+            "inputs": {"x": 1},
+            "tags": ["t1"],
+            "timeout": 30,
+            "executor": "aggregate_results_executor",
+            "metadata": {"k": "v"},
+            "max_retries": None,
+        },
+        format="json",
+    )
     assert resp.status_code == 200, resp.json()
     body = resp.json()
     assert (body["name"], body["priority"], body["inputs"], body["tags"], body["timeout"]) == (
-        "renamed", 0, {"x": 1}, ["t1"], 30.0)
+        "renamed",
+        0,
+        {"x": 1},
+        ["t1"],
+        30.0,
+    )
     assert body["executor"] == "aggregate_results_executor"  # apflow's id: a built-in of its own
     # the dependent's view of its dependency follows the rename
     assert api.get(f"/api/v1/tasks/{tasks['b']['id']}/").json()["dependencies"][0]["name"] == "renamed"
     event = Event.objects.filter(tree_id=tree["id"], kind="task.updated").get()
-    assert event.data["fields"] == ["executor", "inputs", "max_retries", "metadata", "name", "priority", "tags",
-                                    "timeout"]
+    assert event.data["fields"] == [
+        "executor",
+        "inputs",
+        "max_retries",
+        "metadata",
+        "name",
+        "priority",
+        "tags",
+        "timeout",
+    ]
     assert event.actor.username == "alice" and event.source == "api"
 
 
@@ -132,7 +165,11 @@ def test_renaming_the_root_renames_the_tree(api, make_tree):
         ({"dependencies": ["ghost"]}, "invalid_reference", "task 'a' depends on unknown task 'ghost'"),
         ({"dependencies": ["b"]}, "circular_dependency", "circular dependency: a -> b -> a"),
         ({"dependencies": ["a"]}, "circular_dependency", "task 'a' depends on itself"),
-        ({"dependencies": [{"id": "root", "required": "yes"}]}, "tree_validation", "whose 'required' is not true"),
+        (
+            {"dependencies": [{"id": "root", "required": "yes"}]},
+            "tree_validation",
+            "whose 'required' is not true",
+        ),
         ({"parent_id": None}, "tree_validation", "task 'a' is not the root; it must keep a parent"),
         ({"parent_id": "a"}, "tree_validation", "task 'a' is its own parent"),
         ({"parent_id": "ghost"}, "invalid_reference", "task 'a' has unknown parent 'ghost'"),
@@ -149,11 +186,22 @@ def test_patch_refuses_invalid_edits_naming_them(api, make_tree, patch, code, me
 
 
 def test_patch_replaces_dependencies_and_moves_the_parent(api, make_tree):
-    _, tasks = make_tree([t("root"), t("a", parent_id="root"), t("b", parent_id="root"),
-                          t("c", parent_id="a", dependencies=["a"])])
-    resp = api.patch(f"/api/v1/tasks/{tasks['c']['id']}/", {
-        "dependencies": [tasks["b"]["id"], {"name": "a", "required": False}], "parent": tasks["b"]["id"],
-    }, format="json")
+    _, tasks = make_tree(
+        [
+            t("root"),
+            t("a", parent_id="root"),
+            t("b", parent_id="root"),
+            t("c", parent_id="a", dependencies=["a"]),
+        ]
+    )
+    resp = api.patch(
+        f"/api/v1/tasks/{tasks['c']['id']}/",
+        {
+            "dependencies": [tasks["b"]["id"], {"name": "a", "required": False}],
+            "parent": tasks["b"]["id"],
+        },
+        format="json",
+    )
     assert resp.status_code == 200, resp.json()
     assert resp.json()["dependencies"] == [
         {"id": tasks["b"]["id"], "name": "b", "required": True},
@@ -179,7 +227,11 @@ def test_patch_refuses_references_to_other_trees_and_users_alike(api, other_api,
     _, mine_elsewhere = make_tree([t("elsewhere")])
     _, foreign = make_tree([t("foreign")], client=other_api)
     messages = []
-    for target in (mine_elsewhere["elsewhere"]["id"], foreign["foreign"]["id"], "00000000-0000-0000-0000-000000000001"):
+    for target in (
+        mine_elsewhere["elsewhere"]["id"],
+        foreign["foreign"]["id"],
+        "00000000-0000-0000-0000-000000000001",
+    ):
         resp = api.patch(f"/api/v1/tasks/{tasks['a']['id']}/", {"dependencies": [target]}, format="json")
         assert resp.status_code == 400
         assert err(resp)["code"] == "invalid_reference"
@@ -219,8 +271,15 @@ def test_patch_body_must_be_an_object_and_put_is_not_allowed(api, make_tree):
 
 
 def test_delete_removes_a_task_and_its_subtree(api, make_tree):
-    tree, tasks = make_tree([t("root"), t("a", parent_id="root"), t("a1", parent_id="a"),
-                             t("a2", parent_id="a", dependencies=["a1"]), t("b", parent_id="root")])
+    tree, tasks = make_tree(
+        [
+            t("root"),
+            t("a", parent_id="root"),
+            t("a1", parent_id="a"),
+            t("a2", parent_id="a", dependencies=["a1"]),
+            t("b", parent_id="root"),
+        ]
+    )
     resp = api.delete(f"/api/v1/tasks/{tasks['a']['id']}/")
     assert resp.status_code == 200
     assert sorted(resp.json()["deleted"]) == sorted(tasks[n]["id"] for n in ("a", "a1", "a2"))
@@ -232,12 +291,21 @@ def test_delete_removes_a_task_and_its_subtree(api, make_tree):
 
 
 def test_delete_is_refused_while_something_outside_depends_on_it(api, make_tree):
-    _, tasks = make_tree([t("root"), t("a", parent_id="root"), t("a1", parent_id="a"),
-                          t("b", parent_id="root", dependencies=["a1"]), t("c", parent_id="root", dependencies=["a"])])
+    _, tasks = make_tree(
+        [
+            t("root"),
+            t("a", parent_id="root"),
+            t("a1", parent_id="a"),
+            t("b", parent_id="root", dependencies=["a1"]),
+            t("c", parent_id="root", dependencies=["a"]),
+        ]
+    )
     resp = api.delete(f"/api/v1/tasks/{tasks['a']['id']}/")
     assert resp.status_code == 409
     assert err(resp)["code"] == "cannot_delete"
-    assert err(resp)["message"] == "cannot delete: task 'a', 'a1' needed by 'b', 'c' outside the deleted tasks"
+    assert (
+        err(resp)["message"] == "cannot delete: task 'a', 'a1' needed by 'b', 'c' outside the deleted tasks"
+    )
     assert Task.objects.count() == 5
 
 
@@ -259,8 +327,14 @@ def test_deleting_the_root_deletes_the_tree(api, make_tree):
 
 
 def test_execute_a_task_runs_it_with_its_upstream_only(api, make_tree, drain):
-    tree, tasks = make_tree([t("root"), t("a", parent_id="root"), t("b", parent_id="root", dependencies=["a"]),
-                             t("c", parent_id="root")])
+    tree, tasks = make_tree(
+        [
+            t("root"),
+            t("a", parent_id="root"),
+            t("b", parent_id="root", dependencies=["a"]),
+            t("c", parent_id="root"),
+        ]
+    )
     resp = api.post(f"/api/v1/tasks/{tasks['b']['id']}/execute/")
     assert resp.status_code == 200 and resp.json()["status"] == "in_progress"
     drain()
@@ -279,8 +353,15 @@ def test_cancel_a_pending_task_cascades_and_a_finished_one_is_refused(api, make_
 
 
 def test_retry_and_rerun(api, make_tree, drain):
-    _, tasks = make_tree([t("root"), t("bad", "fail", parent_id="root"), t("ok", parent_id="root"),
-                          t("after", parent_id="root", dependencies=["ok"])], execute=True)
+    _, tasks = make_tree(
+        [
+            t("root"),
+            t("bad", "fail", parent_id="root"),
+            t("ok", parent_id="root"),
+            t("after", parent_id="root", dependencies=["ok"]),
+        ],
+        execute=True,
+    )
     drain()
     retried = api.post(f"/api/v1/tasks/{tasks['bad']['id']}/retry/")
     assert retried.status_code == 200 and retried.json()["status"] == "pending"
@@ -323,7 +404,8 @@ def test_lineage_shows_the_original_and_the_copies_the_user_may_see(api, other_a
     _, copy = make_tree([t("copy")])
     _, foreign = make_tree([t("foreign copy")], client=other_api)
     Task.objects.filter(id__in=[copy["copy"]["id"], foreign["foreign copy"]["id"]]).update(
-        original_task_id=original["orig"]["id"], origin_type="copy")
+        original_task_id=original["orig"]["id"], origin_type="copy"
+    )
     lineage = api.get(f"/api/v1/tasks/{original['orig']['id']}/lineage/").json()
     assert lineage["original"] is None
     assert [c["name"] for c in lineage["copies"]] == ["copy"]
@@ -352,20 +434,30 @@ def test_add_and_remove_a_dependency(api, make_tree):
 
 
 def test_adding_a_dependency_that_closes_a_cycle_names_the_path(api, make_tree):
-    _, tasks = make_tree([t("root"), t("a", parent_id="root"), t("b", parent_id="root", dependencies=["a"]),
-                          t("c", parent_id="root", dependencies=["b"])])
-    resp = api.post(f"/api/v1/tasks/{tasks['a']['id']}/dependencies/", {"upstream": tasks["c"]["id"]},
-                    format="json")
+    _, tasks = make_tree(
+        [
+            t("root"),
+            t("a", parent_id="root"),
+            t("b", parent_id="root", dependencies=["a"]),
+            t("c", parent_id="root", dependencies=["b"]),
+        ]
+    )
+    resp = api.post(
+        f"/api/v1/tasks/{tasks['a']['id']}/dependencies/", {"upstream": tasks["c"]["id"]}, format="json"
+    )
     assert resp.status_code == 400
     assert err(resp)["code"] == "circular_dependency"
     assert err(resp)["message"] == "circular dependency: a -> c -> b -> a"
     assert err(resp)["details"]["cycle"] == ["a", "c", "b", "a"]
-    self_dep = api.post(f"/api/v1/tasks/{tasks['a']['id']}/dependencies/", {"upstream": tasks["a"]["id"]},
-                        format="json")
+    self_dep = api.post(
+        f"/api/v1/tasks/{tasks['a']['id']}/dependencies/", {"upstream": tasks["a"]["id"]}, format="json"
+    )
     assert self_dep.status_code == 400 and "depends on itself" in err(self_dep)["message"]
 
 
-def test_dependency_targets_of_other_users_are_not_found_and_other_trees_are_refused(api, other_api, make_tree):
+def test_dependency_targets_of_other_users_are_not_found_and_other_trees_are_refused(
+    api, other_api, make_tree
+):
     _, tasks = make_tree()
     _, elsewhere = make_tree([t("elsewhere")])
     _, foreign = make_tree([t("foreign")], client=other_api)
@@ -380,11 +472,17 @@ def test_dependency_targets_of_other_users_are_not_found_and_other_trees_are_ref
     assert api.post(url, {}, format="json").status_code == 400
 
 
-@pytest.mark.parametrize(("query", "status"), [
-    ("completed_before=2008-07-09T20:12:06.29-20:04", 200),  # offset PostgreSQL cannot store: converted first
-    ("completed_after=0001-01-01T00:00:00%2B05:00", 400),  # before year 1 once in UTC
-    ("created_before=9999-12-31T23:59:59-05:00", 400),  # after year 9999 once in UTC
-])
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        (
+            "completed_before=2008-07-09T20:12:06.29-20:04",
+            200,
+        ),  # offset PostgreSQL cannot store: converted first
+        ("completed_after=0001-01-01T00:00:00%2B05:00", 400),  # before year 1 once in UTC
+        ("created_before=9999-12-31T23:59:59-05:00", 400),  # after year 9999 once in UTC
+    ],
+)
 def test_date_filters_convert_to_utc_and_refuse_out_of_range(api, query, status):
     resp = api.get(f"/api/v1/tasks/?{query}")
     assert resp.status_code == status

@@ -32,13 +32,23 @@ def test_create_answers_exactly_what_a_read_answers(api, make_tree):
     """The create response is rendered from the rows just written (no read-back): it must equal a
     GET of the tree, field for field, client UUID ids, optional dependencies and JSON included."""
     client_id = "6f1c2d3e-4a5b-4c6d-8e7f-8091a2b3c4d5"
-    tree, _ = make_tree([
-        t("root", inputs={"b": 1, "aa": [1.5, None, "\u2028"]}, tags=["x"], priority=0, timeout=3,
-          max_retries=2, retry_delay=0.5, metadata={"k": {"v": True}},
-          resources=[{"type": "db", "identifier": "main", "mode": "read"}]),
-        {"id": client_id, "name": "a", "executor": "echo", "parent_id": "root"},
-        t("b", parent_id="root", dependencies=["a", {"name": "root", "required": False}]),
-    ])
+    tree, _ = make_tree(
+        [
+            t(
+                "root",
+                inputs={"b": 1, "aa": [1.5, None, "\u2028"]},
+                tags=["x"],
+                priority=0,
+                timeout=3,
+                max_retries=2,
+                retry_delay=0.5,
+                metadata={"k": {"v": True}},
+                resources=[{"type": "db", "identifier": "main", "mode": "read"}],
+            ),
+            {"id": client_id, "name": "a", "executor": "echo", "parent_id": "root"},
+            t("b", parent_id="root", dependencies=["a", {"name": "root", "required": False}]),
+        ]
+    )
     assert tree == api.get(f"/api/v1/trees/{tree['id']}/").json()
     assert [task["id"] for task in tree["tasks"]][1] == client_id
 
@@ -63,15 +73,27 @@ def test_create_with_execute_starts_the_run(api, make_tree, drain):
 @pytest.mark.parametrize(
     ("tasks", "code", "fragment"),
     [
-        ([t("root"), t("a", parent_id="root", dependencies=["ghost"])], "invalid_reference",
-         "task 'a' depends on unknown task 'ghost'"),
-        ([t("root", dependencies=["a"]), t("a", parent_id="root", dependencies=["root"])], "circular_dependency",
-         "circular dependency: "),
-        ([t("root"), t("a", parent_id="root", status="completed")], "tree_validation",
-         "task 'a': status must be 'pending' at creation (got 'completed')"),
+        (
+            [t("root"), t("a", parent_id="root", dependencies=["ghost"])],
+            "invalid_reference",
+            "task 'a' depends on unknown task 'ghost'",
+        ),
+        (
+            [t("root", dependencies=["a"]), t("a", parent_id="root", dependencies=["root"])],
+            "circular_dependency",
+            "circular dependency: ",
+        ),
+        (
+            [t("root"), t("a", parent_id="root", status="completed")],
+            "tree_validation",
+            "task 'a': status must be 'pending' at creation (got 'completed')",
+        ),
         ([t("root"), t("a", parent_id="root", priority=9)], "tree_validation", "task 'a': priority must be"),
-        ([t("root"), t("a", "no_such_executor", parent_id="root")], "executor_not_found",
-         "task 'a': unknown executor 'no_such_executor'"),
+        (
+            [t("root"), t("a", "no_such_executor", parent_id="root")],
+            "executor_not_found",
+            "task 'a': unknown executor 'no_such_executor'",
+        ),
         ([t("root"), t("root2")], "tree_validation", "exactly one task must have no parent"),
         ([], "tree_validation", "non-empty array"),
     ],
@@ -156,7 +178,10 @@ def test_delete_is_refused_while_the_tree_runs(api, make_tree):
 def test_archived_tree_refuses_writes(api, make_tree):
     tree, _ = make_tree()
     Tree.objects.filter(id=tree["id"]).update(archived=True)
-    for resp in (api.delete(f"/api/v1/trees/{tree['id']}/"), api.post(f"/api/v1/trees/{tree['id']}/execute/")):
+    for resp in (
+        api.delete(f"/api/v1/trees/{tree['id']}/"),
+        api.post(f"/api/v1/trees/{tree['id']}/execute/"),
+    ):
         assert resp.status_code == 409
         assert err(resp)["code"] == "archived"
         assert "archived and read-only" in err(resp)["message"]
@@ -189,8 +214,10 @@ def test_cancel_cancels_every_unfinished_task(api, make_tree):
 
 
 def test_retry_resumes_failed_tasks_in_place(api, make_tree, drain):
-    tree, tasks = make_tree([t("root"), t("bad", "fail", parent_id="root"),
-                             t("after", parent_id="root", dependencies=["bad"])], execute=True)
+    tree, tasks = make_tree(
+        [t("root"), t("bad", "fail", parent_id="root"), t("after", parent_id="root", dependencies=["bad"])],
+        execute=True,
+    )
     drain()
     assert api.get(f"/api/v1/trees/{tree['id']}/").json()["status"] == "failed"
     resp = api.post(f"/api/v1/trees/{tree['id']}/retry/")
@@ -223,7 +250,17 @@ def test_events_are_ordered_by_seq_and_resume_after_seq(api, make_tree, drain):
     assert everything["results"][0]["kind"] == "tree.created"
     assert everything["results"][0]["actor"] == "alice" and everything["results"][0]["source"] == "api"
     # the websocket's form (docs/live.md): "type" and "at", actor by username
-    assert set(everything["results"][0]) == {"type", "tree", "seq", "kind", "task", "data", "actor", "source", "at"}
+    assert set(everything["results"][0]) == {
+        "type",
+        "tree",
+        "seq",
+        "kind",
+        "task",
+        "data",
+        "actor",
+        "source",
+        "at",
+    }
     page = api.get(f"/api/v1/trees/{tree['id']}/events/?after_seq=2&limit=3").json()
     assert [e["seq"] for e in page["results"]] == [3, 4, 5]
     assert "after_seq=5" in page["next"]
@@ -245,7 +282,22 @@ def test_tree_attempts_list_every_attempt(api, make_tree, drain):
     body = api.get(f"/api/v1/trees/{tree['id']}/attempts/").json()
     assert body["count"] == 3
     first = body["results"][0]
-    assert set(first) == {"id", "task", "run", "number", "outcome", "executor", "effective_inputs", "result", "error",
-                          "error_type", "worker", "started_at", "finished_at", "duration", "logs"}
+    assert set(first) == {
+        "id",
+        "task",
+        "run",
+        "number",
+        "outcome",
+        "executor",
+        "effective_inputs",
+        "result",
+        "error",
+        "error_type",
+        "worker",
+        "started_at",
+        "finished_at",
+        "duration",
+        "logs",
+    }
     assert {a["outcome"] for a in body["results"]} == {"completed"}
     assert {a["task"] for a in body["results"]} == {x["id"] for x in tasks.values()}

@@ -83,8 +83,11 @@ def test_aggregate_mode_keys_results_by_name():
 def test_marked_dependencies_contribute_nothing():
     from tasks_app.engine.inputs import mark_result, marker
 
-    deps = [("a", "completed", mark_result("skipped", "alice")), ("b", "completed", mark_result("success", "bob")),
-            ("c", "completed", {"x": 1})]
+    deps = [
+        ("a", "completed", mark_result("skipped", "alice")),
+        ("b", "completed", mark_result("success", "bob")),
+        ("c", "completed", {"x": 1}),
+    ]
     assert effective_inputs({"k": 0}, deps) == {"k": 0, "x": 1}
     assert effective_inputs({}, deps, aggregate=True) == {"results": {"c": {"x": 1}}}
     assert marker(mark_result("skipped", "alice")) == "skipped"

@@ -184,7 +184,11 @@ def test_failure_fallout_is_exactly_the_blocked_closure(graph):
         blockers = [dep.id for dep in graph.nodes[node_id].deps if dep.required and dep.id in blocked]
 
         def kind(b):
-            return causes[b][1] if b in causes else upstream_kind(graph.nodes[b].status, graph.nodes[b].error_type)
+            return (
+                causes[b][1]
+                if b in causes
+                else upstream_kind(graph.nodes[b].status, graph.nodes[b].error_type)
+            )
 
         failed = [b for b in blockers if kind(b) == UPSTREAM_FAILED]
         first = failed[0] if failed else blockers[0]
@@ -230,18 +234,28 @@ def test_mark_set_releases_exactly_what_the_task_alone_blocked(graph, data):
         assert other in below
         assert graph.nodes[other].status is Status.CANCELLED
         assert graph.nodes[other].error_type in UPSTREAM_ERROR_TYPES
-    after = graph.replace({node_id: {"status": Status.COMPLETED, "error_type": None},
-                           **{i: {"status": Status.PENDING, "error_type": None} for i in released}})
+    after = graph.replace(
+        {
+            node_id: {"status": Status.COMPLETED, "error_type": None},
+            **{i: {"status": Status.PENDING, "error_type": None} for i in released},
+        }
+    )
     blocking = (Status.FAILED, Status.CANCELLED)
 
     def blockers(g, i):
-        return [d.id for d in g.nodes[i].deps if d.required and d.id in g and g.nodes[d.id].status in blocking]
+        return [
+            d.id for d in g.nodes[i].deps if d.required and d.id in g and g.nodes[d.id].status in blocking
+        ]
 
     for other in released:  # nothing failed or cancelled still blocks a released task
         assert not blockers(after, other)
     for other in below - released:  # an upstream-cancelled task left alone is still blocked
         current = graph.nodes[other]
-        if current.status is Status.CANCELLED and current.error_type in UPSTREAM_ERROR_TYPES and blockers(graph, other):
+        if (
+            current.status is Status.CANCELLED
+            and current.error_type in UPSTREAM_ERROR_TYPES
+            and blockers(graph, other)
+        ):
             assert blockers(after, other)
 
 

@@ -85,7 +85,9 @@ def test_leaves_decide_and_a_cancel_never_fails_a_run(run):
     graph, changes, cancelled_by_user = run
     ran = set(changes)
     failed = [i for i in graph.ordered_ids() if i in changes and changes[i]["status"] is Status.FAILED]
-    user_cancelled = [i for i in graph.ordered_ids() if i in changes and changes[i]["status"] is Status.CANCELLED]
+    user_cancelled = [
+        i for i in graph.ordered_ids() if i in changes and changes[i]["status"] is Status.CANCELLED
+    ]
     reaching = {i for i in failed if _required_path_to_leaf(graph, i, ran)}
     if reaching:
         expected = Status.FAILED
@@ -131,7 +133,10 @@ def _failed_required_ancestor(graph: Graph, node_id: str) -> bool:
             upstream = graph.nodes[dep.id]
             if upstream.status is Status.FAILED:
                 return True
-            if upstream.status is Status.PENDING or upstream.error_type in (UPSTREAM_FAILED, UPSTREAM_CANCELLED):
+            if upstream.status is Status.PENDING or upstream.error_type in (
+                UPSTREAM_FAILED,
+                UPSTREAM_CANCELLED,
+            ):
                 seen.add(dep.id)
                 stack.append(dep.id)
     return False

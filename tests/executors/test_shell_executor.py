@@ -79,7 +79,9 @@ def test_cwd_and_env_are_applied(make_context):
     # cwd is confined to the attempt's own directory (which is also HOME); env names must be allowed
     command = "sh -c 'echo $ARBOR_TEST_VAR; pwd; echo $HOME'"
     executor = ShellCommandExecutor({ALLOWED_COMMANDS: [command], "ARBOR_SHELL_USER_ENV": ["ARBOR_TEST_VAR"]})
-    result = executor.execute({"command": command, "cwd": "sub/dir", "env": {"ARBOR_TEST_VAR": "x1"}}, make_context())
+    result = executor.execute(
+        {"command": command, "cwd": "sub/dir", "env": {"ARBOR_TEST_VAR": "x1"}}, make_context()
+    )
     value, cwd, home = result["stdout"].splitlines()
     assert value == "x1"
     assert cwd == os.path.join(home, "sub", "dir")

@@ -48,15 +48,24 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(f"{'scenario':<8} {'recovery':>9} {'extra':>6}  what")
     for r in RESULTS:
         rec = "-" if r["recovery"] is None else f"{r['recovery']:.2f}s"
-        terminalreporter.write_line(f"{r['id']:<8} {rec:>9} {r['extra']:>6}  {r['title']}  {r.get('note', '')}")
+        terminalreporter.write_line(
+            f"{r['id']:<8} {rec:>9} {r['extra']:>6}  {r['title']}  {r.get('note', '')}"
+        )
     out = ROOT / "tests" / "artifacts"
     out.mkdir(parents=True, exist_ok=True)
     (out / "fault-results.json").write_text(json.dumps(RESULTS, indent=2))
 
 
 def report(scenario: str, title: str, recovery: float | None, extra: int, note: str = "") -> None:
-    RESULTS.append({"id": scenario, "title": title, "recovery": None if recovery is None else round(recovery, 2),
-                    "extra": extra, "note": note})
+    RESULTS.append(
+        {
+            "id": scenario,
+            "title": title,
+            "recovery": None if recovery is None else round(recovery, 2),
+            "extra": extra,
+            "note": note,
+        }
+    )
     rec = "-" if recovery is None else f"{recovery:.2f}s"
     print(f"\n[{scenario}] {title}: recovery {rec}, extra executions {extra} {note}")
 
@@ -96,14 +105,20 @@ class Cluster:
         self.workers = workers
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - open for the process lifetime
         self.offset = self.log_path.stat().st_size
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "arbor_worker"], env=full,
-                                     cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "arbor_worker"],
+            env=full,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         if ready:
             wait_until(lambda: len(self.ready_pids()) >= workers, 30, 0.1, "django-q2 workers ready")
         return self
 
     def text(self) -> str:
-        return self.log_path.read_bytes()[self.offset:].decode(errors="replace")
+        return self.log_path.read_bytes()[self.offset :].decode(errors="replace")
 
     def ready_pids(self) -> list[int]:
         """Worker pids in the order django-q2 reported them ready (this start only)."""
@@ -185,7 +200,11 @@ def fault(settings, tmp_path):
             return read_log(self.log)
 
         def starts(self, task_name=None) -> list[dict]:
-            return [e for e in self.executions() if e["event"] == "start" and (task_name is None or e["task"] == task_name)]
+            return [
+                e
+                for e in self.executions()
+                if e["event"] == "start" and (task_name is None or e["task"] == task_name)
+            ]
 
     f = Fault()
     yield f

@@ -30,13 +30,41 @@ from tasks_app.engine.resources import normalise as normalise_resources
 from tasks_app.engine.states import TERMINAL, Outcome, Status, can_transition
 from tasks_app.models import Attempt, Dependency, Event, ResourceLock, ResourcePool, Task, Tree
 
-TASK_FIELDS = ("id", "tree_id", "name", "status", "scheduled", "ready_at", "next_attempt_at", "current_attempt_id",
-               "max_retries", "result", "resources", "owner_id")
-ATTEMPT_FIELDS = ("id", "task_id", "number", "outcome", "started_at", "finished_at", "lease_expires_at", "result")
+TASK_FIELDS = (
+    "id",
+    "tree_id",
+    "name",
+    "status",
+    "scheduled",
+    "ready_at",
+    "next_attempt_at",
+    "current_attempt_id",
+    "max_retries",
+    "result",
+    "resources",
+    "owner_id",
+)
+ATTEMPT_FIELDS = (
+    "id",
+    "task_id",
+    "number",
+    "outcome",
+    "started_at",
+    "finished_at",
+    "lease_expires_at",
+    "result",
+)
 
 
-def check_invariants(tree_ids=None, *, settled: bool = False, run_start: dict | None = None,
-                     log_entries: list | None = None, now=None, replay: dict | None = None) -> list[str]:
+def check_invariants(
+    tree_ids=None,
+    *,
+    settled: bool = False,
+    run_start: dict | None = None,
+    log_entries: list | None = None,
+    now=None,
+    replay: dict | None = None,
+) -> list[str]:
     """Return a description of every violation (empty: all invariants hold).
 
     ``settled``: the scenario is over (no task may be running or waiting to run now).
@@ -50,8 +78,10 @@ def check_invariants(tree_ids=None, *, settled: bool = False, run_start: dict | 
     tree_ids = list(last_seq)
     tasks = {t.id: t for t in Task.objects.filter(tree_id__in=tree_ids).only(*TASK_FIELDS)}
     attempts = defaultdict(list)
-    for a in sorted(Attempt.objects.filter(tree_id__in=tree_ids).only(*ATTEMPT_FIELDS),
-                    key=lambda a: (a.started_at, a.number)):
+    for a in sorted(
+        Attempt.objects.filter(tree_id__in=tree_ids).only(*ATTEMPT_FIELDS),
+        key=lambda a: (a.started_at, a.number),
+    ):
         attempts[a.task_id].append(a)
     deps = defaultdict(list)
     for d in Dependency.objects.filter(tree_id__in=tree_ids).only("upstream_id", "downstream_id", "required"):
@@ -87,12 +117,18 @@ def _nothing_lost(tasks, attempts, deps, settled) -> list[str]:
             if settled:
                 errors.append(f"I1: {_name(task)} still in progress after the scenario settled")
         elif running:
-            errors.append(f"I1: {_name(task)} is {task.status} but attempt {running[0].number} is still running")
+            errors.append(
+                f"I1: {_name(task)} is {task.status} but attempt {running[0].number} is still running"
+            )
         if task.status == Status.PENDING.value and task.scheduled:
-            statuses = [(d.required, tasks[d.upstream_id].status) for d in deps[task.id] if d.upstream_id in tasks]
+            statuses = [
+                (d.required, tasks[d.upstream_id].status) for d in deps[task.id] if d.upstream_id in tasks
+            ]
             blocked = any(req and s in (Status.FAILED.value, Status.CANCELLED.value) for req, s in statuses)
-            satisfied = all(s == Status.COMPLETED.value if req else s in {x.value for x in TERMINAL}
-                            for req, s in statuses)
+            satisfied = all(
+                s == Status.COMPLETED.value if req else s in {x.value for x in TERMINAL}
+                for req, s in statuses
+            )
             if blocked:
                 errors.append(f"I1: {_name(task)} is pending behind a failed required dependency")
             elif satisfied and task.ready_at is None:
@@ -114,11 +150,15 @@ def _max_retries(task) -> int:
 def _bounded_attempts(tasks, attempts, run_start) -> list[str]:
     errors = []
     for task in tasks.values():
-        counted = [a for a in _current_run(task, attempts[task.id], run_start)
-                   if a.outcome != Outcome.INTERRUPTED.value]
+        counted = [
+            a
+            for a in _current_run(task, attempts[task.id], run_start)
+            if a.outcome != Outcome.INTERRUPTED.value
+        ]
         if len(counted) > _max_retries(task) + 1:
-            errors.append(f"I2: {_name(task)} has {len(counted)} attempts in its run "
-                          f"(max_retries={_max_retries(task)})")
+            errors.append(
+                f"I2: {_name(task)} has {len(counted)} attempts in its run (max_retries={_max_retries(task)})"
+            )
     return errors
 
 
@@ -127,14 +167,20 @@ def _no_overlap(tasks, attempts) -> list[str]:
     for task_id, items in attempts.items():
         for before, after in zip(items, items[1:], strict=False):
             if before.finished_at is None or before.finished_at > after.started_at:
-                errors.append(f"I3: attempts {before.number} and {after.number} of {_name(tasks[task_id])} overlap")
+                errors.append(
+                    f"I3: attempts {before.number} and {after.number} of {_name(tasks[task_id])} overlap"
+                )
     return errors
 
 
 def _one_outcome(tasks, attempts, run_start) -> list[str]:
     errors = []
     for task in tasks.values():
-        done = [a for a in _current_run(task, attempts[task.id], run_start) if a.outcome == Outcome.COMPLETED.value]
+        done = [
+            a
+            for a in _current_run(task, attempts[task.id], run_start)
+            if a.outcome == Outcome.COMPLETED.value
+        ]
         if len(done) > 1:
             errors.append(f"I4: {_name(task)} completed {len(done)} times in one run")
         if task.status == Status.COMPLETED.value:
@@ -168,7 +214,9 @@ def _lock_rules(tasks, attempts, log_entries, now) -> list[str]:
         for named, mode in _locks_of(tasks[task_id]).items():
             key = lock_key(tasks[task_id].owner_id, named, capacity)  # the key the claimer locks
             for a in items:
-                intervals[key].append((a.started_at, a.finished_at or now, mode, f"{tasks[task_id].name}#{a.number}"))
+                intervals[key].append(
+                    (a.started_at, a.finished_at or now, mode, f"{tasks[task_id].name}#{a.number}")
+                )
     if log_entries:  # and what the executors themselves saw (wall clock)
         ends = {e["attempt_id"]: e["t"] for e in log_entries if e["event"] == "end"}
         finished = {str(a.id): a.finished_at for items in attempts.values() for a in items}
@@ -191,7 +239,7 @@ def _lock_rules(tasks, attempts, log_entries, now) -> list[str]:
 def _conflicts(key, holders, capacity, where) -> list[str]:
     errors = []
     for i, (mode_a, a) in enumerate(holders):
-        for mode_b, b in holders[i + 1:]:
+        for mode_b, b in holders[i + 1 :]:
             if not compatible(mode_a, mode_b):
                 errors.append(f"I5: {where}: {key} held {mode_a} by {a} and {mode_b} by {b}")
     limit = capacity.get(key)
@@ -226,15 +274,23 @@ def _sweep(key, spans, limit) -> list[str]:
 def _event_log(last_seq: dict, tasks, deps, replay: dict) -> list[str]:
     errors = []
     tree_ids = list(last_seq)
-    counts = {row["tree_id"]: row for row in Event.objects.filter(tree_id__in=tree_ids).values("tree_id").annotate(
-        n=Count("id"), low=Min("seq"), high=Max("seq"))}
+    counts = {
+        row["tree_id"]: row
+        for row in Event.objects.filter(tree_id__in=tree_ids)
+        .values("tree_id")
+        .annotate(n=Count("id"), low=Min("seq"), high=Max("seq"))
+    }
     for tree_id in tree_ids:
         c = counts.get(tree_id, {"n": 0, "low": 1, "high": 0})
         if not (c["n"] == c["high"] == last_seq[tree_id] and c["low"] in (1, None)):  # seq is unique per tree
-            errors.append(f"I7: tree {tree_id} event sequence has gaps or extras (last_seq {last_seq[tree_id]})")
+            errors.append(
+                f"I7: tree {tree_id} event sequence has gaps or extras (last_seq {last_seq[tree_id]})"
+            )
     status = replay.setdefault("status", {})
     new_events = Event.objects.filter(tree_id__in=tree_ids, kind="task.status", id__gt=replay.get("pk", 0))
-    for pk, seq, task_id, data in new_events.order_by("tree_id", "seq").values_list("id", "seq", "task_id", "data"):
+    for pk, seq, task_id, data in new_events.order_by("tree_id", "seq").values_list(
+        "id", "seq", "task_id", "data"
+    ):
         replay["pk"] = max(replay.get("pk", 0), pk)
         if task_id not in tasks:
             continue
@@ -247,9 +303,11 @@ def _event_log(last_seq: dict, tasks, deps, replay: dict) -> list[str]:
                 up = status.get(d.upstream_id, Status.PENDING.value)
                 ok = up == Status.COMPLETED.value if d.required else up in {s.value for s in TERMINAL}
                 if not ok:
-                    errors.append(f"I6: {_name(tasks[task_id])} started at #{seq} while "
-                                  f"{'required' if d.required else 'optional'} dependency "
-                                  f"{tasks[d.upstream_id].name} was {up}")
+                    errors.append(
+                        f"I6: {_name(tasks[task_id])} started at #{seq} while "
+                        f"{'required' if d.required else 'optional'} dependency "
+                        f"{tasks[d.upstream_id].name} was {up}"
+                    )
         status[task_id] = new
     for task_id, task in tasks.items():
         replayed = status.get(task_id, Status.PENDING.value)

@@ -31,8 +31,13 @@ OUTAGE = 5.0  # seconds: 2.5 leases
 
 def pg(command: str) -> None:
     env = {**os.environ, "ARBOR_PG_PORT": FAULT_PG_PORT}
-    subprocess.run(["bash", str(ROOT / "scripts" / "pg.sh"), command], env=env, check=True, timeout=60,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["bash", str(ROOT / "scripts" / "pg.sh"), command],
+        env=env,
+        check=True,
+        timeout=60,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def http_status(url: str, token: str) -> tuple[int, bytes]:
@@ -49,7 +54,9 @@ def http_status(url: str, token: str) -> tuple[int, bytes]:
 @pytest.fixture
 def fault_server():
     if str(settings.DATABASES["default"].get("PORT")) != FAULT_PG_PORT:
-        pytest.skip(f"stops PostgreSQL: run the fault suite against the private server on port {FAULT_PG_PORT}")
+        pytest.skip(
+            f"stops PostgreSQL: run the fault suite against the private server on port {FAULT_PG_PORT}"
+        )
     yield
     pg("start")  # whatever happened, leave the server running for the rest of the suite
     connection.close()
@@ -60,15 +67,32 @@ def test_rt20_postgres_restart(tm, user, fault, fault_server, client):
     ApiToken.objects.create(user=user, name="fault", key_prefix=raw[:8], digest=ApiToken.hash(raw))
     cluster = fault.cluster(workers=2)
     web = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(WEB_PORT), "orchestrator_site.asgi:application"],
-        env={**fault.env, "ALLOWED_HOSTS": "127.0.0.1"}, cwd=ROOT, start_new_session=True,
-        stdout=open(fault.log + ".web", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(WEB_PORT),
+            "orchestrator_site.asgi:application",
+        ],
+        env={**fault.env, "ALLOWED_HOSTS": "127.0.0.1"},
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=open(fault.log + ".web", "ab"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{WEB_PORT}/api/v1/trees/"
     try:
         wait_until(lambda: http_status(url, raw)[0] == 200, 30, 0.2, "the web process serving")
-        tree = build(tm, *(probe(f"t{i}", fault.log, max_retries=3, retry_delay=0, inputs={"seconds": 0.5})
-                           for i in range(10)))
+        tree = build(
+            tm,
+            *(
+                probe(f"t{i}", fault.log, max_retries=3, retry_delay=0, inputs={"seconds": 0.5})
+                for i in range(10)
+            ),
+        )
         tm.execute(tree.id)
         wait_until(lambda: running(tree, min_age=0.1), 20, what="tasks running")
         arbor_worker, qcluster = cluster.proc.pid, cluster.qcluster_pid()
@@ -93,8 +117,11 @@ def test_rt20_postgres_restart(tm, user, fault, fault_server, client):
 
         wait_until(lambda: http_status(url, raw)[0] == 200, 30, 0.1, "the web process back")
         web_back = time.monotonic() - up
-        resumed = wait_until(lambda: Attempt.objects.filter(tree=tree, started_at__gt=up_at).order_by("started_at")
-                             .first(), 30, what="a claim after the restart")
+        resumed = wait_until(
+            lambda: Attempt.objects.filter(tree=tree, started_at__gt=up_at).order_by("started_at").first(),
+            30,
+            what="a claim after the restart",
+        )
         settle(tree, 60)
         assert set(Task.objects.filter(tree=tree).values_list("status", flat=True)) == {"completed"}
         assert cluster.proc.poll() is None and cluster.proc.pid == arbor_worker  # no manual action
@@ -103,9 +130,13 @@ def test_rt20_postgres_restart(tm, user, fault, fault_server, client):
         assert_invariants([tree.id], settled=True, log_entries=log)
         extra = len({e["attempt_id"] for e in log if e["event"] == "start"}) - 10
         qcluster_note = "same qcluster" if cluster.qcluster_pid() == qcluster else "qcluster restarted"
-        report("RT-20", f"PostgreSQL stopped (immediate) for {OUTAGE:.0f}s while tasks run; API 503 meanwhile",
-               (resumed.started_at - up_at).total_seconds(), extra,
-               f"(web 200 again after {web_back:.2f}s; 503s took up to {max(waits):.1f}s; {qcluster_note})")
+        report(
+            "RT-20",
+            f"PostgreSQL stopped (immediate) for {OUTAGE:.0f}s while tasks run; API 503 meanwhile",
+            (resumed.started_at - up_at).total_seconds(),
+            extra,
+            f"(web 200 again after {web_back:.2f}s; 503s took up to {max(waits):.1f}s; {qcluster_note})",
+        )
     finally:
         web.terminate()
         try:
@@ -137,5 +168,10 @@ def test_rt21_cluster_started_while_postgres_is_down(tm, fault, fault_server):
     assert_invariants([tree.id], settled=True, log_entries=log)
     extra = len({e["attempt_id"] for e in log if e["event"] == "start"}) - 6
     assert extra == 0
-    report("RT-21", f"arbor_worker started while PostgreSQL is down ({OUTAGE:.0f}s), then the database returns",
-           took, extra, "(recovery = database back -> tree completed; same arbor_worker)")
+    report(
+        "RT-21",
+        f"arbor_worker started while PostgreSQL is down ({OUTAGE:.0f}s), then the database returns",
+        took,
+        extra,
+        "(recovery = database back -> tree completed; same arbor_worker)",
+    )

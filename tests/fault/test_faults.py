@@ -35,20 +35,29 @@ def probe(name, log, *, executor="write_marker_file", locks=(), **fields):
     inputs = {"log": log, **fields.pop("inputs", {})}
     spec = {"id": name, "name": name, "executor": executor, "inputs": inputs, **fields}
     if locks:
-        spec["resources"] = [{"type": k.split(":")[0], "identifier": k.split(":")[1], "mode": m} for k, m in locks]
+        spec["resources"] = [
+            {"type": k.split(":")[0], "identifier": k.split(":")[1], "mode": m} for k, m in locks
+        ]
         inputs["locks"] = [list(lock) for lock in locks]
     return spec
 
 
 def build(tm, *children):
     """A tree whose root (noop) runs after every child (optional dependencies)."""
-    root = {"id": "root", "name": "root", "executor": "noop", "priority": 3,
-            "dependencies": [{"id": c["id"], "required": False} for c in children]}
+    root = {
+        "id": "root",
+        "name": "root",
+        "executor": "noop",
+        "priority": 3,
+        "dependencies": [{"id": c["id"], "required": False} for c in children],
+    }
     return tm.create_tree([root, *(dict(c, parent_id="root") for c in children)])
 
 
 def settle(tree, timeout=60.0) -> Tree:
-    wait_until(lambda: Tree.objects.get(id=tree.id).status in DONE, timeout, what=f"tree {tree.name} finished")
+    wait_until(
+        lambda: Tree.objects.get(id=tree.id).status in DONE, timeout, what=f"tree {tree.name} finished"
+    )
     return Tree.objects.get(id=tree.id)
 
 
@@ -86,8 +95,10 @@ def extra_executions(fault, tree, expected: int) -> int:
 
 def test_rt01_sigkill_a_busy_worker(tm, fault):
     fault.cluster(workers=2)
-    tree = build(tm, *(probe(f"t{i}", fault.log, max_retries=1, retry_delay=0, inputs={"seconds": 1.0})
-                       for i in range(8)))
+    tree = build(
+        tm,
+        *(probe(f"t{i}", fault.log, max_retries=1, retry_delay=0, inputs={"seconds": 1.0}) for i in range(8)),
+    )
     tm.execute(tree.id)
     victim = wait_until(lambda: running(tree, min_age=0.3), 20, what="a busy worker")[0]
     os.kill(worker_pid(victim), signal.SIGKILL)
@@ -100,26 +111,41 @@ def test_rt01_sigkill_a_busy_worker(tm, fault):
     extra = extra_executions(fault, tree, 8)
     assert extra <= 1
     assert_invariants([tree.id], settled=True, log_entries=fault.executions())
-    report("RT-01", "SIGKILL of a busy worker: lost attempt reaped, re-run elsewhere",
-           (retried.started_at - killed).total_seconds(), extra,
-           f"(lost recorded after {(lost.finished_at - killed).total_seconds():.2f}s)")
+    report(
+        "RT-01",
+        "SIGKILL of a busy worker: lost attempt reaped, re-run elsewhere",
+        (retried.started_at - killed).total_seconds(),
+        extra,
+        f"(lost recorded after {(lost.finished_at - killed).total_seconds():.2f}s)",
+    )
 
 
 def test_rt06_random_kills_during_a_thousand_task_run(tm, fault):
     import random
 
     fault.cluster(workers=2)
-    trees = [build(tm, *(probe(f"t{i}", fault.log, max_retries=1, retry_delay=0, inputs={"seconds": 0.02})
-                         for i in range(99)))
-             for _ in range(10)]  # 10 trees x 100 tasks (99 probes + a noop root each)
+    trees = [
+        build(
+            tm,
+            *(
+                probe(f"t{i}", fault.log, max_retries=1, retry_delay=0, inputs={"seconds": 0.02})
+                for i in range(99)
+            ),
+        )
+        for _ in range(10)
+    ]  # 10 trees x 100 tasks (99 probes + a noop root each)
     started = time.monotonic()
     for tree in trees:
         tm.execute(tree.id)
     rng, kills = random.Random(6), []
     for _ in range(3):
         time.sleep(rng.uniform(0.5, 1.5))
-        busy = wait_until(lambda: [a for a in running(None, min_age=0) if not gone(worker_pid(a))], 20,
-                          interval=0.005, what="a busy, live worker")
+        busy = wait_until(
+            lambda: [a for a in running(None, min_age=0) if not gone(worker_pid(a))],
+            20,
+            interval=0.005,
+            what="a busy, live worker",
+        )
         victim = rng.choice(busy)
         try:
             os.kill(worker_pid(victim), signal.SIGKILL)
@@ -136,50 +162,71 @@ def test_rt06_random_kills_during_a_thousand_task_run(tm, fault):
     # each kill costs the attempt the killed worker was running, and nothing else: a fourth
     # re-execution seen in CI was an attempt reaped while its worker retried a deadlocked finish
     # (two workers locking two trees' rows in opposite orders), fixed since
-    ended = Counter(Attempt.objects.filter(tree_id__in=ids).exclude(outcome="completed")
-                    .values_list("outcome", flat=True))
+    ended = Counter(
+        Attempt.objects.filter(tree_id__in=ids).exclude(outcome="completed").values_list("outcome", flat=True)
+    )
     logs = "".join(c.text() for c in fault.clusters)
     assert "deadlock detected" not in logs
     assert extra <= len(kills), (extra, ended, logs[-3000:])
     assert_invariants(ids, settled=True, log_entries=fault.executions())
-    report("RT-06", "1,000 tasks in 10 trees, 3 random SIGKILLs of busy workers: nothing lost", took, extra,
-           f"(recovery = whole run; attempts not completed: {dict(ended)})")
+    report(
+        "RT-06",
+        "1,000 tasks in 10 trees, 3 random SIGKILLs of busy workers: nothing lost",
+        took,
+        extra,
+        f"(recovery = whole run; attempts not completed: {dict(ended)})",
+    )
 
 
 def test_rt02_sigkill_the_whole_cluster(tm, fault):
     cluster = fault.cluster(workers=2)
-    tree = build(tm, *(probe(f"t{i}", fault.log, max_retries=1, retry_delay=0, inputs={"seconds": 1.0})
-                       for i in range(6)))
+    tree = build(
+        tm,
+        *(probe(f"t{i}", fault.log, max_retries=1, retry_delay=0, inputs={"seconds": 1.0}) for i in range(6)),
+    )
     tm.execute(tree.id)
     wait_until(lambda: len(running(tree, min_age=0.2)) >= 2, 20, what="two busy workers")
     old = cluster.qcluster_pid()
     os.killpg(old, signal.SIGKILL)
     killed = timezone.now()
     # arbor_worker notices its cluster died and starts a new one; the reaper frees the lost attempts
-    first_new = wait_until(lambda: Attempt.objects.filter(tree=tree, started_at__gt=killed).order_by("started_at").first(),
-                           LEASE + 15, what="a claim by the new cluster")
+    first_new = wait_until(
+        lambda: Attempt.objects.filter(tree=tree, started_at__gt=killed).order_by("started_at").first(),
+        LEASE + 15,
+        what="a claim by the new cluster",
+    )
     settle(tree)
     assert set(Task.objects.filter(tree=tree).values_list("status", flat=True)) == {"completed"}
     assert cluster.qcluster_pid() != old
     extra = extra_executions(fault, tree, 6)
     assert extra <= 2  # at most one per worker process of the killed cluster
     assert_invariants([tree.id], settled=True, log_entries=fault.executions())
-    report("RT-02", "SIGKILL of the whole qcluster: restarted by arbor_worker, work resumes",
-           (first_new.started_at - killed).total_seconds(), extra)
+    report(
+        "RT-02",
+        "SIGKILL of the whole qcluster: restarted by arbor_worker, work resumes",
+        (first_new.started_at - killed).total_seconds(),
+        extra,
+    )
 
 
 def test_rt03_killed_after_claim_before_first_heartbeat(tm, fault):
     fault.cluster(workers=1)
-    tree = build(tm, probe("t", fault.log, executor="kill_self", max_retries=1, retry_delay=0,
-                           inputs={"attempts": [1]}))
+    tree = build(
+        tm,
+        probe("t", fault.log, executor="kill_self", max_retries=1, retry_delay=0, inputs={"attempts": [1]}),
+    )
     tm.execute(tree.id)
     settle(tree, 30)
     first, second = attempts(tree, "t")
     assert first.outcome == "worker_lost" and first.heartbeat_at <= first.started_at  # never renewed
     assert second.outcome == "completed" and task(tree, "t").status == "completed"
     assert_invariants([tree.id], settled=True, log_entries=fault.executions())
-    report("RT-03", "killed after claim, before the first heartbeat: reaped and re-run",
-           (second.started_at - first.started_at).total_seconds(), extra_executions(fault, tree, 1))
+    report(
+        "RT-03",
+        "killed after claim, before the first heartbeat: reaped and re-run",
+        (second.started_at - first.started_at).total_seconds(),
+        extra_executions(fault, tree, 1),
+    )
 
 
 def test_rt04_killed_after_the_work_before_the_outcome_commit(tm, fault):
@@ -191,13 +238,19 @@ def test_rt04_killed_after_the_work_before_the_outcome_commit(tm, fault):
     assert first.outcome == "worker_lost" and second.outcome == "completed"
     effects = [e for e in fault.executions() if e["event"] == "end" and e["outcome"] == "completed"]
     assert len(effects) == 2  # the work was done twice (at-least-once) ...
-    assert len({e["task_key"] for e in effects}) == 1  # ... with one idempotency key: one effect in a keyed sink
+    assert (
+        len({e["task_key"] for e in effects}) == 1
+    )  # ... with one idempotency key: one effect in a keyed sink
     assert len({e["attempt_id"] for e in effects}) == 2
     assert task(tree, "t").result == {"attempt": 2}
     assert_invariants([tree.id], settled=True, log_entries=fault.executions())
     killed_at = effects[0]["t"]
-    report("RT-04", "killed after the side effect, before the commit: re-run with the same task_key",
-           second.started_at.timestamp() - killed_at, extra_executions(fault, tree, 1))
+    report(
+        "RT-04",
+        "killed after the side effect, before the commit: re-run with the same task_key",
+        second.started_at.timestamp() - killed_at,
+        extra_executions(fault, tree, 1),
+    )
 
 
 def test_rt05_watchdog_restarts_a_wedged_cluster(tm, fault):
@@ -216,8 +269,13 @@ def test_rt05_watchdog_restarts_a_wedged_cluster(tm, fault):
     assert task(tree, "t0").status == "completed"
     assert took <= settings.ARBOR_WATCHDOG_STALL_SECONDS + 25
     assert_invariants([tree.id], settled=True, log_entries=fault.executions())
-    report("RT-05", "idle worker holding the queue lock killed (django-q2 #23)", took,
-           extra_executions(fault, tree, 3), "(watchdog restarted the cluster)" if wedged else "(no wedge this time)")
+    report(
+        "RT-05",
+        "idle worker holding the queue lock killed (django-q2 #23)",
+        took,
+        extra_executions(fault, tree, 3),
+        "(watchdog restarted the cluster)" if wedged else "(no wedge this time)",
+    )
 
 
 def test_rt07_stopped_worker_is_fenced_out(tm, fault):
@@ -229,24 +287,36 @@ def test_rt07_stopped_worker_is_fenced_out(tm, fault):
     os.kill(pid, signal.SIGSTOP)
     stopped = timezone.now()
     try:
-        second = wait_until(lambda: Attempt.objects.filter(task_id=victim.task_id, number=2).first(), LEASE + 6,
-                            what="attempt 2 on the other worker")
+        second = wait_until(
+            lambda: Attempt.objects.filter(task_id=victim.task_id, number=2).first(),
+            LEASE + 6,
+            what="attempt 2 on the other worker",
+        )
         time.sleep(max(0.0, 2 * LEASE - (timezone.now() - stopped).total_seconds()))
     finally:
         os.kill(pid, signal.SIGCONT)
     resumed = time.time()
     settle(tree, 30)
     # the stale worker noticed (fenced heartbeat or discarded outcome) and stopped its executor
-    wait_until(lambda: any(e["event"] == "end" and e["attempt_id"] == str(victim.id) for e in fault.executions()),
-               5, what="the stale executor stopped")
+    wait_until(
+        lambda: any(e["event"] == "end" and e["attempt_id"] == str(victim.id) for e in fault.executions()),
+        5,
+        what="the stale executor stopped",
+    )
     first, again = attempts(tree, "t")
     assert first.outcome == "worker_lost" and again.outcome == "completed" and again.id == second.id
     assert task(tree, "t").result == {"attempt": 2}
-    stale_end = next(e for e in fault.executions() if e["event"] == "end" and e["attempt_id"] == str(victim.id))
+    stale_end = next(
+        e for e in fault.executions() if e["event"] == "end" and e["attempt_id"] == str(victim.id)
+    )
     assert stale_end["t"] >= resumed - 0.1
     assert_invariants([tree.id], settled=True)  # the stale executor overlapped in wall time, fenced
-    report("RT-07", "SIGSTOP for 2x lease: reaped, re-run elsewhere, resumed worker fenced out",
-           (second.started_at - stopped).total_seconds(), extra_executions(fault, tree, 1))
+    report(
+        "RT-07",
+        "SIGSTOP for 2x lease: reaped, re-run elsewhere, resumed worker fenced out",
+        (second.started_at - stopped).total_seconds(),
+        extra_executions(fault, tree, 1),
+    )
 
 
 # --- timeouts --------------------------------------------------------------------------------
@@ -256,9 +326,24 @@ def test_rt10_timeouts_cooperative_and_ignored(tm, fault):
     fault.cluster(workers=2)
     tree = build(
         tm,
-        probe("coop", fault.log, executor="sleep", timeout=1.5, max_retries=1, retry_delay=0, inputs={"seconds": 60}),
-        probe("deaf", fault.log, executor="sleep_ignoring_cancel", timeout=1.5, max_retries=1, retry_delay=0,
-              inputs={"seconds": 60}),
+        probe(
+            "coop",
+            fault.log,
+            executor="sleep",
+            timeout=1.5,
+            max_retries=1,
+            retry_delay=0,
+            inputs={"seconds": 60},
+        ),
+        probe(
+            "deaf",
+            fault.log,
+            executor="sleep_ignoring_cancel",
+            timeout=1.5,
+            max_retries=1,
+            retry_delay=0,
+            inputs={"seconds": 60},
+        ),
     )
     tm.execute(tree.id)
     settle(tree, 40)
@@ -272,8 +357,13 @@ def test_rt10_timeouts_cooperative_and_ignored(tm, fault):
             assert took <= bound, (name, took)
             late.append(took - 1.5)
     assert_invariants([tree.id], settled=True)
-    report("RT-10", "timeout 1.5 s: cooperative sleep and an executor deaf to cancel (hard kill)",
-           max(late), 0, "(recovery = time past the timeout until timed_out was recorded)")
+    report(
+        "RT-10",
+        "timeout 1.5 s: cooperative sleep and an executor deaf to cancel (hard kill)",
+        max(late),
+        0,
+        "(recovery = time past the timeout until timed_out was recorded)",
+    )
 
 
 def test_rt11_rt12_rt13_hard_kill_of_signal_blocking_busy_loop_and_children(tm, fault):
@@ -297,8 +387,13 @@ def test_rt11_rt12_rt13_hard_kill_of_signal_blocking_busy_loop_and_children(tm, 
     child = next(e["child"] for e in fault.starts("spawner"))
     wait_until(lambda: gone(child), 3, what="the executor's child process killed (no orphan)")
     assert_invariants([tree.id], settled=True)
-    report("RT-11/12", "timeout on an executor that blocks signals and swallows exceptions", late["busy"], 0,
-           "(worker process killed)")
+    report(
+        "RT-11/12",
+        "timeout on an executor that blocks signals and swallows exceptions",
+        late["busy"],
+        0,
+        "(worker process killed)",
+    )
     report("RT-13", "timeout on an executor that spawned a child: child killed too", late["spawner"], 0)
 
 
@@ -317,8 +412,12 @@ def test_rt14_rt15_retries_with_backoff_and_permanent_errors(tm, fault):
     flaky = attempts(tree, "flaky")
     assert len(flaky) == 4 and all(a.outcome == "failed" for a in flaky)
     assert task(tree, "flaky").status == "failed"
-    delays = [e.data["retry_in"] for e in Event.objects.filter(tree=tree, task_id=task(tree, "flaky").id,
-                                                               kind="task.status", data__reason="retry").order_by("seq")]
+    delays = [
+        e.data["retry_in"]
+        for e in Event.objects.filter(
+            tree=tree, task_id=task(tree, "flaky").id, kind="task.status", data__reason="retry"
+        ).order_by("seq")
+    ]
     assert len(delays) == 3
     for n, (delay, before, after) in enumerate(zip(delays, flaky, flaky[1:], strict=False), start=1):
         raw = min(0.2 * 2 ** (n - 1), settings.ARBOR_MAX_RETRY_DELAY)
@@ -327,9 +426,17 @@ def test_rt14_rt15_retries_with_backoff_and_permanent_errors(tm, fault):
     (refused,) = attempts(tree, "refused")
     assert refused.outcome == "failed" and task(tree, "refused").error_type == "permanent_error"
     assert_invariants([tree.id], settled=True)
-    gaps = [(b.started_at - a.finished_at).total_seconds() - d for a, b, d in zip(flaky, flaky[1:], delays, strict=False)]
-    report("RT-14", "always failing, max_retries=3: exactly 4 attempts with jittered backoff", max(gaps), 0,
-           "(recovery = worst claim latency after the backoff)")
+    gaps = [
+        (b.started_at - a.finished_at).total_seconds() - d
+        for a, b, d in zip(flaky, flaky[1:], delays, strict=False)
+    ]
+    report(
+        "RT-14",
+        "always failing, max_retries=3: exactly 4 attempts with jittered backoff",
+        max(gaps),
+        0,
+        "(recovery = worst claim latency after the backoff)",
+    )
     report("RT-15", "permanent error: 1 attempt, failed at once", None, 0)
 
 
@@ -339,13 +446,18 @@ def test_rt16_rt18_poison_tasks_that_kill_their_worker(tm, fault):
     tree = build(
         tm,
         probe("poison", fault.log, executor="kill_self", max_retries=2, retry_delay=0.1),
-        probe("poison1", fault.log, executor="kill_self", max_retries=1, retry_delay=0.1, inputs={"delay": 0.3}),
+        probe(
+            "poison1", fault.log, executor="kill_self", max_retries=1, retry_delay=0.1, inputs={"delay": 0.3}
+        ),
         *others,
     )
     started = timezone.now()
     tm.execute(tree.id)
-    wait_until(lambda: Task.objects.filter(tree=tree, name__startswith="ok", status="completed").count() == 16, 30,
-               what="the healthy tasks")
+    wait_until(
+        lambda: Task.objects.filter(tree=tree, name__startswith="ok", status="completed").count() == 16,
+        30,
+        what="the healthy tasks",
+    )
     others_done = (timezone.now() - started).total_seconds()
     settle(tree, 40)
     for name, expected in (("poison", 3), ("poison1", 2)):
@@ -357,12 +469,20 @@ def test_rt16_rt18_poison_tasks_that_kill_their_worker(tm, fault):
         assert other.status == "completed" and other.attempts.count() == 1
     assert_invariants([tree.id], settled=True, log_entries=fault.executions())
     poison = attempts(tree, "poison")
-    report("RT-16", "poison (SIGKILLs its worker each time), max_retries=2: failed after 3 attempts",
-           (poison[1].started_at - poison[0].started_at).total_seconds(), 0,
-           f"(16 healthy tasks done in {others_done:.1f}s meanwhile)")
+    report(
+        "RT-16",
+        "poison (SIGKILLs its worker each time), max_retries=2: failed after 3 attempts",
+        (poison[1].started_at - poison[0].started_at).total_seconds(),
+        0,
+        f"(16 healthy tasks done in {others_done:.1f}s meanwhile)",
+    )
     p1 = attempts(tree, "poison1")
-    report("RT-18", "max_retries=1 across worker crashes: exactly 2 attempts",
-           (p1[1].started_at - p1[0].started_at).total_seconds(), 0)
+    report(
+        "RT-18",
+        "max_retries=1 across worker crashes: exactly 2 attempts",
+        (p1[1].started_at - p1[0].started_at).total_seconds(),
+        0,
+    )
 
 
 # --- database outages ---------------------------------------------------------------------------
@@ -379,8 +499,13 @@ def _terminate_backends() -> int:
 
 def test_rt19_terminated_connections(tm, fault):
     cluster = fault.cluster(workers=2)
-    tree = build(tm, *(probe(f"t{i}", fault.log, max_retries=2, retry_delay=0, inputs={"seconds": 0.4})
-                       for i in range(12)))
+    tree = build(
+        tm,
+        *(
+            probe(f"t{i}", fault.log, max_retries=2, retry_delay=0, inputs={"seconds": 0.4})
+            for i in range(12)
+        ),
+    )
     tm.execute(tree.id)
     wait_until(lambda: running(tree, min_age=0.1), 20)
     killed = 0
@@ -393,9 +518,12 @@ def test_rt19_terminated_connections(tm, fault):
     assert cluster.proc.poll() is None  # no manual action, nothing restarted by hand
     first_after = Attempt.objects.filter(tree=tree, started_at__gt=last).order_by("started_at").first()
     assert_invariants([tree.id], settled=True, log_entries=fault.executions())
-    report("RT-19", f"pg_terminate_backend x4 ({killed} connections) while tasks run",
-           (first_after.started_at - last).total_seconds() if first_after else 0.0,
-           extra_executions(fault, tree, 12))
+    report(
+        "RT-19",
+        f"pg_terminate_backend x4 ({killed} connections) while tasks run",
+        (first_after.started_at - last).total_seconds() if first_after else 0.0,
+        extra_executions(fault, tree, 12),
+    )
 
 
 # --- shutdown --------------------------------------------------------------------------------
@@ -423,9 +551,13 @@ def test_rt24_sigterm_drains_running_attempts(tm, fault):
     settle(tree, 40)
     assert set(Task.objects.filter(tree=tree).values_list("status", flat=True)) == {"completed"}
     assert_invariants([tree.id], settled=True, log_entries=fault.executions())
-    report("RT-24", "SIGTERM: running attempts finish within grace, no new claims, exit 0",
-           exit_after, extra_executions(fault, tree, 6),
-           f"(rest finished by a new cluster {time.monotonic() - restarted:.1f}s after its start)")
+    report(
+        "RT-24",
+        "SIGTERM: running attempts finish within grace, no new claims, exit 0",
+        exit_after,
+        extra_executions(fault, tree, 6),
+        f"(rest finished by a new cluster {time.monotonic() - restarted:.1f}s after its start)",
+    )
 
 
 def test_rt25_sigterm_interrupts_what_outlives_the_grace(tm, fault):
@@ -433,8 +565,14 @@ def test_rt25_sigterm_interrupts_what_outlives_the_grace(tm, fault):
     tree = build(
         tm,
         probe("long", fault.log, max_retries=0, inputs={"seconds": 60}, locks=[("db:x", "read")]),
-        probe("deaf", fault.log, executor="sleep_ignoring_cancel", max_retries=0, inputs={"seconds": 60},
-              locks=[("db:x", "read")]),
+        probe(
+            "deaf",
+            fault.log,
+            executor="sleep_ignoring_cancel",
+            max_retries=0,
+            inputs={"seconds": 60},
+            locks=[("db:x", "read")],
+        ),
     )
     tm.execute(tree.id)
     wait_until(lambda: len(running(tree, min_age=0.1)) >= 2, 20, what="both running")
@@ -455,8 +593,13 @@ def test_rt25_sigterm_interrupts_what_outlives_the_grace(tm, fault):
     assert_invariants([tree.id])
     control.tree_cancel(tree=Tree.objects.get(id=tree.id))
     assert_invariants([tree.id], settled=True)
-    report("RT-25", "SIGTERM with 60 s tasks: interrupted after the 2 s grace, released at once, re-queued",
-           max(released), 0, f"(worker exited {exit_after:.1f}s after SIGTERM)")
+    report(
+        "RT-25",
+        "SIGTERM with 60 s tasks: interrupted after the 2 s grace, released at once, re-queued",
+        max(released),
+        0,
+        f"(worker exited {exit_after:.1f}s after SIGTERM)",
+    )
 
 
 def test_rt26_a_second_signal_exits_at_once_and_the_reaper_recovers(tm, fault):
@@ -484,8 +627,13 @@ def test_rt26_a_second_signal_exits_at_once_and_the_reaper_recovers(tm, fault):
     assert set(Task.objects.filter(tree=tree).values_list("status", flat=True)) == {"completed"}
     assert_invariants([tree.id], settled=True, log_entries=fault.executions())
     reaped = max((attempts(tree, n)[0].finished_at - stopped_at).total_seconds() for n in ("t0", "t1"))
-    report("RT-26", "second SIGTERM during the drain: exit at once, attempts reaped by the next reaper",
-           reaped, extra_executions(fault, tree, 2), f"(exited {exit_after:.2f}s after the first signal)")
+    report(
+        "RT-26",
+        "second SIGTERM during the drain: exit at once, attempts reaped by the next reaper",
+        reaped,
+        extra_executions(fault, tree, 2),
+        f"(exited {exit_after:.2f}s after the first signal)",
+    )
 
 
 # --- dependencies, locks, cancellation -------------------------------------------------------
@@ -524,7 +672,9 @@ def test_rt28_lock_rules_under_concurrency(tm, fault):
         specs.append(probe(f"w{i}", fault.log, inputs={"seconds": 0.15}, locks=[("db:x", "write")]))
         specs.append(probe(f"r{i}a", fault.log, inputs={"seconds": 0.15}, locks=[("db:x", "read")]))
         specs.append(probe(f"r{i}b", fault.log, inputs={"seconds": 0.15}, locks=[("db:x", "read")]))
-    specs += [probe(f"x{i}", fault.log, inputs={"seconds": 0.1}, locks=[("db:x", "exclusive")]) for i in range(3)]
+    specs += [
+        probe(f"x{i}", fault.log, inputs={"seconds": 0.1}, locks=[("db:x", "exclusive")]) for i in range(3)
+    ]
     specs += [probe(f"g{i}", fault.log, inputs={"seconds": 0.3}, locks=[("gpu:0", "read")]) for i in range(6)]
     tree = build(tm, *specs)
     started = timezone.now()
@@ -536,20 +686,34 @@ def test_rt28_lock_rules_under_concurrency(tm, fault):
     spans = {}
     for e in log:
         spans.setdefault(e["attempt_id"], {})[e["event"]] = e
-    readers = sorted((s["start"]["t"], s["end"]["t"]) for s in spans.values() if s["start"]["task"].startswith("r"))
+    readers = sorted(
+        (s["start"]["t"], s["end"]["t"]) for s in spans.values() if s["start"]["task"].startswith("r")
+    )
     overlapping = sum(1 for x, y in zip(readers, readers[1:], strict=False) if y[0] < x[1])
     assert overlapping >= 1  # readers do share the resource
-    report("RT-28", "10 writers, 20 readers, 3 exclusive on db:x + 6 readers of a 2-slot pool, 3 workers",
-           (Tree.objects.get(id=tree.id).finished_at - started).total_seconds(), extra_executions(fault, tree, 39),
-           f"(0 lock violations; {overlapping} reader overlaps; recovery = total run time)")
+    report(
+        "RT-28",
+        "10 writers, 20 readers, 3 exclusive on db:x + 6 readers of a 2-slot pool, 3 workers",
+        (Tree.objects.get(id=tree.id).finished_at - started).total_seconds(),
+        extra_executions(fault, tree, 39),
+        f"(0 lock violations; {overlapping} reader overlaps; recovery = total run time)",
+    )
 
 
 def test_rt29_locks_of_a_killed_attempt_are_released(tm, fault):
     fault.cluster(workers=2)
     tree = build(
         tm,
-        probe("holder", fault.log, executor="kill_self", priority=0, max_retries=1, retry_delay=5,
-              inputs={"attempts": [1], "delay": 0.5}, locks=[("db:z", "write")]),
+        probe(
+            "holder",
+            fault.log,
+            executor="kill_self",
+            priority=0,
+            max_retries=1,
+            retry_delay=5,
+            inputs={"attempts": [1], "delay": 0.5},
+            locks=[("db:z", "write")],
+        ),
         probe("waiter", fault.log, priority=1, locks=[("db:z", "write")]),
     )
     tm.execute(tree.id)
@@ -562,8 +726,13 @@ def test_rt29_locks_of_a_killed_attempt_are_released(tm, fault):
     assert waited <= LEASE + TICK + 1.5
     assert task(tree, "holder").status == "completed"
     assert_invariants([tree.id], settled=True, log_entries=fault.executions())
-    report("RT-29", "lock holder SIGKILLed: lock freed by the reaper, waiter proceeds", waited,
-           extra_executions(fault, tree, 2) - 0, "(the holder's retry is by policy)")
+    report(
+        "RT-29",
+        "lock holder SIGKILLed: lock freed by the reaper, waiter proceeds",
+        waited,
+        extra_executions(fault, tree, 2) - 0,
+        "(the holder's retry is by policy)",
+    )
 
 
 def test_rt30_cancel_running_tasks(tm, fault):
@@ -579,8 +748,13 @@ def test_rt30_cancel_running_tasks(tm, fault):
     deaf = wait_until(lambda: running(tree, "deaf", min_age=0.2), 20)[0]
     t0 = time.time()
     control.task_cancel(task=task(tree, "coop"))
-    stopped = wait_until(lambda: next((e for e in fault.executions() if e["event"] == "end"
-                                       and e["attempt_id"] == str(coop.id)), None), 3, what="cooperative stop")
+    stopped = wait_until(
+        lambda: next(
+            (e for e in fault.executions() if e["event"] == "end" and e["attempt_id"] == str(coop.id)), None
+        ),
+        3,
+        what="cooperative stop",
+    )
     coop_latency = stopped["t"] - t0
     assert stopped["outcome"] == "cancelled" and coop_latency <= settings.ARBOR_HEARTBEAT_SECONDS + 0.6
     assert not gone(worker_pid(coop))  # stopped cooperatively: its worker lives on

@@ -18,23 +18,41 @@ from tasks_app.services import schedules
 
 from .conftest import report, wait_until
 
-TREE = [{"id": "root", "name": "root", "executor": "noop"},
-        {"id": "leaf", "name": "leaf", "executor": "noop", "parent_id": "root"}]
+TREE = [
+    {"id": "root", "name": "root", "executor": "noop"},
+    {"id": "leaf", "name": "leaf", "executor": "noop", "parent_id": "root"},
+]
 
 
 def _settled(ids) -> bool:
-    return not Schedule.objects.filter(id__in=ids, next_run_at__isnull=False).exists() and not \
-        ScheduleFire.objects.filter(schedule_id__in=ids, status__in=["queued", "running"]).exists()
+    return (
+        not Schedule.objects.filter(id__in=ids, next_run_at__isnull=False).exists()
+        and not ScheduleFire.objects.filter(schedule_id__in=ids, status__in=["queued", "running"]).exists()
+    )
 
 
 def test_schedule_exactly_once_across_three_worker_processes(tm, user, fault):
     for _ in range(3):
         fault.cluster(workers=1)
     due = timezone.now() + dt.timedelta(seconds=2)
-    once = [schedules.schedule_create(owner=user, tree=tm.create_tree(TREE), kind="once",
-                                      expression=due.isoformat()) for _ in range(60)]
-    repeating = [schedules.schedule_create(owner=user, tree=tm.create_tree(TREE), kind="interval", expression="1",
-                                           max_runs=3, overlap="queue", start_at=due) for _ in range(10)]
+    once = [
+        schedules.schedule_create(
+            owner=user, tree=tm.create_tree(TREE), kind="once", expression=due.isoformat()
+        )
+        for _ in range(60)
+    ]
+    repeating = [
+        schedules.schedule_create(
+            owner=user,
+            tree=tm.create_tree(TREE),
+            kind="interval",
+            expression="1",
+            max_runs=3,
+            overlap="queue",
+            start_at=due,
+        )
+        for _ in range(10)
+    ]
     ids = [s.id for s in once + repeating]
     wait_until(lambda: _settled(ids), 120, 0.2, "every schedule fired and its runs ended")
 
@@ -50,11 +68,18 @@ def test_schedule_exactly_once_across_three_worker_processes(tm, user, fault):
         assert Tree.objects.get(id=s.tree_id).run_count == 3
         assert Attempt.objects.filter(task__tree_id=s.tree_id).count() == 6
     workers = set(ScheduleFire.objects.filter(schedule_id__in=ids).values_list("worker", flat=True))
-    lateness = sorted((f.fired_at - f.scheduled_for).total_seconds()
-                      for f in ScheduleFire.objects.filter(schedule_id__in=[s.id for s in once]))
-    report("SCH-01", "3 arbor_worker schedulers, 60 once + 10×3 interval fires: each fire once", None, 0,
-           f"(fires recorded by {len(workers)} processes; once-fire lateness p50 {lateness[len(lateness) // 2]:.2f}s "
-           f"max {lateness[-1]:.2f}s)")
+    lateness = sorted(
+        (f.fired_at - f.scheduled_for).total_seconds()
+        for f in ScheduleFire.objects.filter(schedule_id__in=[s.id for s in once])
+    )
+    report(
+        "SCH-01",
+        "3 arbor_worker schedulers, 60 once + 10×3 interval fires: each fire once",
+        None,
+        0,
+        f"(fires recorded by {len(workers)} processes; once-fire lateness p50 {lateness[len(lateness) // 2]:.2f}s "
+        f"max {lateness[-1]:.2f}s)",
+    )
 
 
 def _fire_in_flight(schedule_id) -> bool:
@@ -82,8 +107,12 @@ def test_schedule_killed_mid_fire_fires_once_elsewhere(tm, user, fault):
     assert Schedule.objects.get(id=schedule.id).next_run_at == schedule.next_run_at
 
     fault.cluster(workers=1)
-    fire = wait_until(lambda: ScheduleFire.objects.filter(schedule=schedule, status="completed").first(), 30, 0.1,
-                      "the fire recorded by another process")
+    fire = wait_until(
+        lambda: ScheduleFire.objects.filter(schedule=schedule, status="completed").first(),
+        30,
+        0.1,
+        "the fire recorded by another process",
+    )
     recovery = time.monotonic() - killed
     time.sleep(1.0)  # a few more ticks: nothing fires again
     assert ScheduleFire.objects.filter(schedule=schedule).count() == 1
@@ -91,5 +120,9 @@ def test_schedule_killed_mid_fire_fires_once_elsewhere(tm, user, fault):
     assert (tree.run_count, tree.status, fire.run_number) == (1, "completed", 1)
     assert Attempt.objects.filter(task__tree=tree).count() == 2
     assert Schedule.objects.get(id=schedule.id).next_run_at is None
-    report("SCH-02", "SIGKILL of the firing process inside the fire transaction: fired once by another process",
-           recovery, 0)
+    report(
+        "SCH-02",
+        "SIGKILL of the firing process inside the fire transaction: fired once by another process",
+        recovery,
+        0,
+    )

@@ -6,12 +6,14 @@ import pytest
 @pytest.fixture
 def small_tree(tm):
     """A root with three children: a -> b (b depends on a), c independent."""
-    return tm.create_tree([
-        {"id": "root", "name": "root", "executor": "noop"},
-        {"id": "a", "name": "a", "executor": "noop", "parent_id": "root"},
-        {"id": "b", "name": "b", "executor": "noop", "parent_id": "root", "dependencies": ["a"]},
-        {"id": "c", "name": "c", "executor": "noop", "parent_id": "root"},
-    ])
+    return tm.create_tree(
+        [
+            {"id": "root", "name": "root", "executor": "noop"},
+            {"id": "a", "name": "a", "executor": "noop", "parent_id": "root"},
+            {"id": "b", "name": "b", "executor": "noop", "parent_id": "root", "dependencies": ["a"]},
+            {"id": "c", "name": "c", "executor": "noop", "parent_id": "root"},
+        ]
+    )
 
 
 @pytest.fixture

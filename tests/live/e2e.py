@@ -56,9 +56,21 @@ class LiveStack:
         self.port = free_port()
         log = open(self.tmp_path / "daphne.log", "w")  # noqa: SIM115 - closed with the process
         self.daphne = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "orchestrator_site.asgi:application"],
-            env={**self.env, **extra_env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "orchestrator_site.asgi:application",
+            ],
+            env={**self.env, **extra_env},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.procs.procs.append(self.daphne)
         deadline = time.monotonic() + 30
@@ -74,7 +86,9 @@ class LiveStack:
 
     def start_workers(self, **extra_env):
         log = open(self.tmp_path / "qcluster.log", "w")  # noqa: SIM115 - closed with the process
-        self.cluster = self.procs.start(["qcluster"], {**self.env, **extra_env}, stdout=log, stderr=subprocess.STDOUT)
+        self.cluster = self.procs.start(
+            ["qcluster"], {**self.env, **extra_env}, stdout=log, stderr=subprocess.STDOUT
+        )
         return self.cluster
 
     def stop(self) -> None:
@@ -101,15 +115,30 @@ class LiveStack:
             headers["Cookie"] = f"sessionid={cookie}"
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        return connect(f"ws://127.0.0.1:{self.port}{path}", origin=self.origin, additional_headers=headers,
-                       max_size=None, max_queue=None, proxy=None, open_timeout=20, close_timeout=2)
+        return connect(
+            f"ws://127.0.0.1:{self.port}{path}",
+            origin=self.origin,
+            additional_headers=headers,
+            max_size=None,
+            max_queue=None,
+            proxy=None,
+            open_timeout=20,
+            close_timeout=2,
+        )
 
     def sse_post(self, path: str, body: dict, *, token: str, timeout: float = 60.0):
         """POST and read a text/event-stream to its end: ``(status, [messages])``."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        conn.request("POST", path, body=json.dumps(body),
-                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}",
-                              "Origin": self.origin})
+        conn.request(
+            "POST",
+            path,
+            body=json.dumps(body),
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {token}",
+                "Origin": self.origin,
+            },
+        )
         resp = conn.getresponse()
         messages, block = [], []
         while True:

@@ -84,8 +84,11 @@ def test_session_cookie_header_token_and_subprotocol_token_all_authenticate(smal
     cookie = session_cookie(user)
 
     async def body():
-        for kwargs in ({"cookie": cookie}, {"token": token},
-                       {"subprotocols": ["arbor.v1", f"arbor.bearer.{token}"]}):
+        for kwargs in (
+            {"cookie": cookie},
+            {"token": token},
+            {"subprotocols": ["arbor.v1", f"arbor.bearer.{token}"]},
+        ):
             comm = communicator(tree_path(small_tree.id), **kwargs)
             connected, subprotocol = await comm.connect()
             assert connected
@@ -108,8 +111,12 @@ def test_origin_is_checked_for_cookie_sessions(small_tree, user):
     async def body():
         with override_settings(ALLOWED_HOSTS=["arbor.example"]):
             app = SameOriginValidator(application())
-            for origin, ok in (("http://evil.example", False), (None, False), ("https://arbor.example", False),
-                               ("http://arbor.example", True)):
+            for origin, ok in (
+                ("http://evil.example", False),
+                (None, False),
+                ("https://arbor.example", False),
+                ("http://arbor.example", True),
+            ):
                 comm = communicator(tree_path(small_tree.id), cookie=cookie, app=app, origin=origin)
                 comm.scope["headers"].append((b"host", b"arbor.example"))
                 connected, _ = await comm.connect()
@@ -136,8 +143,15 @@ def test_snapshot_then_deltas_in_order(small_tree, user):
         assert set(tasks) == {"root", "a", "b", "c"}
         assert tasks["b"]["dependencies"] == [{"id": tasks["a"]["id"], "name": "a", "required": True}]
         assert tasks["a"]["parent"] == tasks["root"]["id"] and tasks["root"]["is_root"] is True
-        for key in ("status", "progress", "progress_message", "error", "error_type", "waiting_reason",
-                    "attempt_count"):
+        for key in (
+            "status",
+            "progress",
+            "progress_message",
+            "error",
+            "error_type",
+            "waiting_reason",
+            "attempt_count",
+        ):
             assert key in tasks["a"]
 
         await adb(control.tree_execute)(tree=small_tree, actor=user)
@@ -147,8 +161,13 @@ def test_snapshot_then_deltas_in_order(small_tree, user):
         events = [f for f in frames if f["type"] == "event"]
         assert [e["seq"] for e in events] == list(range(snap["seq"] + 1, last + 1))
         assert events[-1]["kind"] == "tree.status" and events[-1]["data"]["status"] == "completed"
-        db = await adb(lambda: list(Event.objects.filter(tree_id=small_tree.id, seq__gt=snap["seq"])
-                                    .order_by("seq").values_list("seq", "kind")))()
+        db = await adb(
+            lambda: list(
+                Event.objects.filter(tree_id=small_tree.id, seq__gt=snap["seq"])
+                .order_by("seq")
+                .values_list("seq", "kind")
+            )
+        )()
         assert [(e["seq"], e["kind"]) for e in events] == db
         assert await comm.receive_nothing(0.2)
         await comm.disconnect()
@@ -219,8 +238,14 @@ def test_check_answers_the_counts_as_of_last_seq(small_tree, user):
         snap = await receive(comm)
         await comm.send_json_to({"type": "check"})
         check = await receive(comm)
-        assert check == {"type": "check", "tree": str(small_tree.id), "seq": snap["seq"], "status": "pending",
-                         "task_count": 4, "counts": snap["tree"]["counts"]}
+        assert check == {
+            "type": "check",
+            "tree": str(small_tree.id),
+            "seq": snap["seq"],
+            "status": "pending",
+            "task_count": 4,
+            "counts": snap["tree"]["counts"],
+        }
         await adb(control.tree_execute)(tree=small_tree, actor=user)
         await adb(run_until_idle)(timeout=30)
         last = (await adb(Tree.objects.get)(id=small_tree.id)).last_seq
@@ -347,11 +372,13 @@ def test_chatty_logs_are_capped_and_the_drop_is_announced(small_tree, user, sett
         comm = communicator(tree_path(small_tree.id), token=token)
         await comm.connect()
         snap = await receive(comm)
-        await adb(add_events)(small_tree.id, [("task.log", task_id, {"level": "info", "line": f"l{i}"})
-                                              for i in range(300)])
+        await adb(add_events)(
+            small_tree.id, [("task.log", task_id, {"level": "info", "line": f"l{i}"}) for i in range(300)]
+        )
         last = snap["seq"] + 300
         frames = await collect_until(
-            comm, lambda f: f.get("seq") == last or (f["type"] == "dropped" and f["seqs"][-1][1] == last))
+            comm, lambda f: f.get("seq") == last or (f["type"] == "dropped" and f["seqs"][-1][1] == last)
+        )
         logs = [f for f in frames if f["type"] == "event"]
         assert 20 <= len(logs) <= 25
         assert [f["data"]["line"] for f in logs[:20]] == [f"l{i}" for i in range(20)]
@@ -480,8 +507,12 @@ def test_recheck_catches_up_if_a_wake_up_was_lost(small_tree, user, settings):
 def test_dashboard_gets_own_trees_only_with_counts(user, other_user, tm, staff_user):
     from tasks_app.taskmanager import TaskManager
 
-    mine = tm.create_tree([{"id": "r", "name": "r", "executor": "noop"},
-                           {"id": "k", "name": "k", "executor": "noop", "parent_id": "r"}])
+    mine = tm.create_tree(
+        [
+            {"id": "r", "name": "r", "executor": "noop"},
+            {"id": "k", "name": "k", "executor": "noop", "parent_id": "r"},
+        ]
+    )
     theirs = TaskManager(other_user).create_tree([{"id": "z", "name": "z", "executor": "noop"}])
     token = make_token(user)
     staff_token = make_token(staff_user)
@@ -514,8 +545,13 @@ def test_dashboard_gets_own_trees_only_with_counts(user, other_user, tm, staff_u
         statuses = [f["data"]["status"] for f in frames if f.get("kind") == "tree.status"]
         assert statuses[0] == "in_progress" and "completed" in statuses
         staff_frames = await collect_until(
-            staff, lambda f: f.get("kind") == "tree.status" and f["data"]["status"] == "completed"
-            and f["tree"] == str(mine.id))
+            staff,
+            lambda f: (
+                f.get("kind") == "tree.status"
+                and f["data"]["status"] == "completed"
+                and f["tree"] == str(mine.id)
+            ),
+        )
         assert str(theirs.id) in {f["tree"] for f in staff_frames} | {f.get("tree") for f in staff_frames}
         await comm.disconnect()
         await staff.disconnect()
@@ -542,20 +578,39 @@ def test_shared_socket_subscribes_resumes_and_unsubscribes_per_tree(small_tree, 
         await comm.send_json_to({"type": "subscribe", "id": "r1", "tree": str(small_tree.id)})
         reply = await receive(comm)
         snap = await receive(comm)
-        assert reply == {"type": "subscribed", "id": "r1", "tree": str(small_tree.id), "seq": snap["seq"],
-                         "snapshot": True}
+        assert reply == {
+            "type": "subscribed",
+            "id": "r1",
+            "tree": str(small_tree.id),
+            "seq": snap["seq"],
+            "snapshot": True,
+        }
         assert snap["type"] == "snapshot" and snap["tree"]["id"] == str(small_tree.id)
-        await comm.send_json_to({"type": "subscribe", "id": "r2", "tree": str(second.id),
-                                 "after_seq": second_last - 2})
-        assert await receive(comm) == {"type": "subscribed", "id": "r2", "tree": str(second.id),
-                                       "after_seq": second_last - 2, "seq": second_last, "snapshot": False}
+        await comm.send_json_to(
+            {"type": "subscribe", "id": "r2", "tree": str(second.id), "after_seq": second_last - 2}
+        )
+        assert await receive(comm) == {
+            "type": "subscribed",
+            "id": "r2",
+            "tree": str(second.id),
+            "after_seq": second_last - 2,
+            "seq": second_last,
+            "snapshot": False,
+        }
         replay = [await receive(comm), await receive(comm)]
-        assert [(f["tree"], f["seq"]) for f in replay] == [(str(second.id), second_last - 1),
-                                                           (str(second.id), second_last)]
+        assert [(f["tree"], f["seq"]) for f in replay] == [
+            (str(second.id), second_last - 1),
+            (str(second.id), second_last),
+        ]
         for tree_id in (foreign.id, uuid.uuid4()):
             await comm.send_json_to({"type": "subscribe", "id": "r3", "tree": str(tree_id)})
-            assert await receive(comm) == {"type": "error", "id": "r3", "code": "not_found",
-                                           "tree": str(tree_id), "message": "no such tree"}
+            assert await receive(comm) == {
+                "type": "error",
+                "id": "r3",
+                "code": "not_found",
+                "tree": str(tree_id),
+                "message": "no such tree",
+            }
         await comm.send_json_to({"type": "subscribe", "id": "r4", "tree": "nope"})
         assert (await receive(comm))["code"] == "bad_message"
         await comm.send_json_to({"type": "check", "id": "r5", "tree": str(second.id)})
@@ -581,7 +636,9 @@ def test_shared_socket_subscribes_resumes_and_unsubscribes_per_tree(small_tree, 
 
         await adb(tree_delete)(tree=second, actor=user)
         deleted = await receive(comm)
-        assert deleted["kind"] == "tree.deleted" and deleted["tree"] == str(second.id) and deleted["seq"] is None
+        assert (
+            deleted["kind"] == "tree.deleted" and deleted["tree"] == str(second.id) and deleted["seq"] is None
+        )
         assert await receive(comm) == {"type": "unsubscribed", "tree": str(second.id), "reason": "deleted"}
         await comm.send_json_to({"type": "ping"})
         assert await receive(comm) == {"type": "pong"}  # the socket stays open
@@ -603,8 +660,12 @@ def test_shared_socket_carries_the_dashboard_and_a_tree_together(user, other_use
     """The dashboard feed on ws/live/ (frames marked "dashboard": true) next to a tree's feed."""
     from tasks_app.taskmanager import TaskManager
 
-    mine = tm.create_tree([{"id": "r", "name": "r", "executor": "noop"},
-                           {"id": "k", "name": "k", "executor": "noop", "parent_id": "r"}])
+    mine = tm.create_tree(
+        [
+            {"id": "r", "name": "r", "executor": "noop"},
+            {"id": "k", "name": "k", "executor": "noop", "parent_id": "r"},
+        ]
+    )
     theirs = TaskManager(other_user).create_tree([{"id": "z", "name": "z", "executor": "noop"}])
     token = make_token(user)
 
@@ -628,8 +689,9 @@ def test_shared_socket_carries_the_dashboard_and_a_tree_together(user, other_use
         seen = {"counts": False, "tree": False}
 
         def done(f):
-            seen["counts"] |= f.get("type") == "tree" and f.get("dashboard") is True \
-                and f["counts"]["completed"] == 2
+            seen["counts"] |= (
+                f.get("type") == "tree" and f.get("dashboard") is True and f["counts"]["completed"] == 2
+            )
             seen["tree"] |= f.get("seq") == last and "dashboard" not in f
             return all(seen.values())
 

@@ -16,8 +16,9 @@ from .utils import adb, add_events, communicator, make_token, receive, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-postgres_only = pytest.mark.skipif("delivery.wake_mode() != 'postgres'",
-                                   reason="PostgreSQL without Redis (the LISTEN/NOTIFY path)")
+postgres_only = pytest.mark.skipif(
+    "delivery.wake_mode() != 'postgres'", reason="PostgreSQL without Redis (the LISTEN/NOTIFY path)"
+)
 
 
 def test_mode_is_chosen_from_settings(settings):
@@ -35,8 +36,9 @@ class Boom(Exception):
     pass
 
 
-def test_a_rolled_back_transition_writes_no_event_and_delivers_nothing(small_tree, user,
-                                                                       django_capture_on_commit_callbacks):
+def test_a_rolled_back_transition_writes_no_event_and_delivers_nothing(
+    small_tree, user, django_capture_on_commit_callbacks
+):
     token = make_token(user)
     before = Tree.objects.get(id=small_tree.id).last_seq
 
@@ -91,8 +93,9 @@ def test_notify_is_sent_only_when_the_transaction_commits(small_tree, user):
 
 
 @postgres_only
-def test_notify_wakes_the_tail_at_once_and_polling_takes_over_when_listen_drops(small_tree, user, settings,
-                                                                                 monkeypatch):
+def test_notify_wakes_the_tail_at_once_and_polling_takes_over_when_listen_drops(
+    small_tree, user, settings, monkeypatch
+):
     settings.ARBOR_LIVE_POLL_MIN = 0.05
     settings.ARBOR_LIVE_POLL_MAX = 0.2
     settings.ARBOR_LIVE_BACKSTOP = 30.0  # without a NOTIFY, an event would wait up to 30 s
@@ -119,9 +122,12 @@ def test_notify_wakes_the_tail_at_once_and_polling_takes_over_when_listen_drops(
 
         # kill the LISTEN connection: the tail falls back to polling, then listens again
         connects = hub.listener.connects
-        await adb(lambda: connection.cursor().execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE query LIKE 'LISTEN%%' AND pid <> pg_backend_pid() AND datname = current_database()"))()
+        await adb(
+            lambda: connection.cursor().execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE 'LISTEN%%' AND pid <> pg_backend_pid() AND datname = current_database()"
+            )
+        )()
         await adb(add_events)(small_tree.id, [("test.tick", None, {})])
         frame = await receive(comm)
         assert frame["seq"] == snap["seq"] + 2
@@ -140,7 +146,9 @@ def test_the_tail_rereads_ids_that_commit_out_of_order(tm, settings):
     the skipped ids and reads them again until they appear (or ``ARBOR_LIVE_GAP_SECONDS`` pass)."""
     settings.ARBOR_LIVE_GAP_SECONDS = 0.2
     tree = tm.create_tree([{"id": "x", "name": "x", "executor": "noop"}])
-    first, second, third = (e.id for e in add_events(tree.id, [("test.tick", None, {"i": i}) for i in range(3)]))
+    first, second, third = (
+        e.id for e in add_events(tree.id, [("test.tick", None, {"i": i}) for i in range(3)])
+    )
 
     async def body():
         hub = get_hub()

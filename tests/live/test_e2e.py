@@ -47,8 +47,11 @@ def wake_path(request, settings):
 
 
 def db_events(tree_id, after):
-    return list(Event.objects.filter(tree_id=tree_id, seq__gt=after).order_by("seq")
-                .values_list("seq", "kind", "task_id"))
+    return list(
+        Event.objects.filter(tree_id=tree_id, seq__gt=after)
+        .order_by("seq")
+        .values_list("seq", "kind", "task_id")
+    )
 
 
 def as_rows(frames):
@@ -93,8 +96,9 @@ def test_every_event_of_a_500_task_run_arrives_in_order(wake_path, tm, user, liv
     assert took < 60
 
 
-def test_a_client_that_reconnects_with_its_last_seq_ends_with_the_database_state(wake_path, tm, user,
-                                                                               live_stack):
+def test_a_client_that_reconnects_with_its_last_seq_ends_with_the_database_state(
+    wake_path, tm, user, live_stack
+):
     tree = tm.create_tree(tasks_500())
     token = make_token(user)
     live_stack.start_daphne()
@@ -119,8 +123,10 @@ def test_a_client_that_reconnects_with_its_last_seq_ends_with_the_database_state
         async with live_stack.ws(path, token=token) as ws:
             apply(state, await recv_json(ws))
             tm.execute(tree.id)
-            while state["seq"] < state.get("stop_at", 0) or len([1 for s in state["tasks"].values()
-                                                                 if s == "completed"]) < 50:
+            while (
+                state["seq"] < state.get("stop_at", 0)
+                or len([1 for s in state["tasks"].values() if s == "completed"]) < 50
+            ):
                 apply(state, await recv_json(ws))
         left_at = state["seq"]
         await asyncio.sleep(0.5)  # the run goes on while the client is away
@@ -140,7 +146,9 @@ def test_a_client_that_reconnects_with_its_last_seq_ends_with_the_database_state
     assert missed > 0  # the client really missed events
     assert state["seq"] == Tree.objects.get(id=tree.id).last_seq
     assert state["tree"] == Tree.objects.get(id=tree.id).status == "completed"
-    assert state["tasks"] == {str(i): s for i, s in Task.objects.filter(tree=tree).values_list("id", "status")}
+    assert state["tasks"] == {
+        str(i): s for i, s in Task.objects.filter(tree=tree).values_list("id", "status")
+    }
 
 
 def test_daphne_enforces_access_and_frame_limits(wake_path, tm, user, other_user, live_stack):
@@ -174,14 +182,23 @@ def test_daphne_enforces_access_and_frame_limits(wake_path, tm, user, other_user
     assert run_client(body) == (4404, 4401, 4009, None)
 
 
-def test_rpc_streaming_execution_through_daphne_ends_when_the_tree_is_terminal(wake_path, tm, user, live_stack):
+def test_rpc_streaming_execution_through_daphne_ends_when_the_tree_is_terminal(
+    wake_path, tm, user, live_stack
+):
     tree = tm.create_tree(tasks_500()[:60])
     token = make_token(user)
     live_stack.start_daphne()
     live_stack.start_workers()
-    status, messages = live_stack.sse_post("/tasks", {
-        "jsonrpc": "2.0", "id": 7, "method": "tasks.execute",
-        "params": {"task_id": str(tree.id), "use_streaming": True}}, token=token)
+    status, messages = live_stack.sse_post(
+        "/tasks",
+        {
+            "jsonrpc": "2.0",
+            "id": 7,
+            "method": "tasks.execute",
+            "params": {"task_id": str(tree.id), "use_streaming": True},
+        },
+        token=token,
+    )
     assert status == 200
     assert messages[0]["data"]["id"] == 7 and messages[0]["data"]["result"]["root_task_id"] == str(tree.id)
     events = [m["data"] for m in messages if m.get("data", {}).get("type") == "event"]

@@ -41,8 +41,14 @@ def test_reset_drops_what_a_snapshot_covers():
 def test_superseded_progress_is_dropped_and_announced():
     clock = Clock()
     box = Outbox(next_seq=1, clock=clock)
-    box.push([ev(1, "task.progress", "a", progress=0.1), ev(2, "task.progress", "b", progress=0.5),
-              ev(3, "task.progress", "a", progress=0.2), ev(4, "task.status", "a")])
+    box.push(
+        [
+            ev(1, "task.progress", "a", progress=0.1),
+            ev(2, "task.progress", "b", progress=0.5),
+            ev(3, "task.progress", "a", progress=0.2),
+            ev(4, "task.status", "a"),
+        ]
+    )
     step = box.step()
     assert [f["type"] for f in step.frames] == ["dropped", "event", "event", "event"]
     assert step.frames[0]["seqs"] == [[1, 1]] and step.frames[0]["counts"] == {"task.progress": 1}
@@ -73,8 +79,12 @@ def test_log_lines_beyond_the_cap_are_dropped_and_counted():
     box.push([ev(i, "task.log", "a", line=i) for i in range(1, 21)])
     step = box.step()
     assert sent(step) == [1, 2, 3, 4, 5]
-    assert step.frames[-1] == {"type": "dropped", "seqs": [[6, 20]], "counts": {"task.log": 15},
-                               "total": {"task.log": 15}}
+    assert step.frames[-1] == {
+        "type": "dropped",
+        "seqs": [[6, 20]],
+        "counts": {"task.log": 15},
+        "total": {"task.log": 15},
+    }
     clock.now += 0.5  # five more tokens
     box.push([ev(i, "task.log", "a", line=i) for i in range(21, 31)] + [ev(31)])
     step = box.step()

@@ -79,15 +79,24 @@ def test_one_socket_two_trees_one_resumed_events_equal_rest(tm, user, live_stack
                     frames.append(frame)
             assert replies["sub-a"]["tree"] == str(a.id) and replies["sub-a"]["snapshot"] is True
             assert replies["sub-a"]["seq"] == snap["seq"] and snap["tree"]["id"] == str(a.id)
-            assert replies[7] == {"type": "subscribed", "id": 7, "tree": str(b.id), "after_seq": b_from,
-                                  "seq": b_last, "snapshot": False}
+            assert replies[7] == {
+                "type": "subscribed",
+                "id": 7,
+                "tree": str(b.id),
+                "after_seq": b_from,
+                "seq": b_last,
+                "snapshot": False,
+            }
             tm.execute(a.id)
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 frame = await recv_json(ws)
                 frames.append(frame)
-                if frame.get("tree") == str(a.id) and frame.get("kind") == "tree.status" \
-                        and frame["data"]["status"] in TERMINAL:
+                if (
+                    frame.get("tree") == str(a.id)
+                    and frame.get("kind") == "tree.status"
+                    and frame["data"]["status"] in TERMINAL
+                ):
                     tree = Tree.objects.get(id=a.id)
                     if tree.status in TERMINAL and tree.last_seq == frame["seq"]:
                         break
@@ -107,6 +116,7 @@ def test_one_socket_two_trees_one_resumed_events_equal_rest(tm, user, live_stack
     # the same events over REST: equal as JSON, key for key, value for value
     for tree_id, after in ((a.id, snap["seq"]), (b.id, b_from)):
         rest = rest_events(live_stack, token, tree_id, after)
-        assert [json.dumps(e, sort_keys=True) for e in on_socket[tree_id]] == \
-               [json.dumps(e, sort_keys=True) for e in rest]
+        assert [json.dumps(e, sort_keys=True) for e in on_socket[tree_id]] == [
+            json.dumps(e, sort_keys=True) for e in rest
+        ]
     assert {e["actor"] for e in on_socket[a.id]} <= {"alice", None}

@@ -35,7 +35,9 @@ def parse(chunks) -> list[dict]:
 
 
 def check_stream(messages, tree_id, *, rpc_id=1):
-    assert messages[0]["data"]["id"] == rpc_id and messages[0]["data"]["result"]["root_task_id"] == str(tree_id)
+    assert messages[0]["data"]["id"] == rpc_id and messages[0]["data"]["result"]["root_task_id"] == str(
+        tree_id
+    )
     events = [m for m in messages if m.get("data", {}).get("type") == "event"]
     start = Event.objects.filter(tree_id=tree_id, kind="tree.status").order_by("-seq")
     start = next(e.seq for e in start if e.data.get("status") == "in_progress")
@@ -51,9 +53,15 @@ def test_rpc_execute_with_use_streaming_streams_the_whole_run(client, small_tree
     settings.ARBOR_DISPATCH = "inline"  # the run finishes before the response starts
     token = make_token(user)
     response = client.post(
-        "/tasks", data={"jsonrpc": "2.0", "id": 1, "method": "tasks.execute",
-                        "params": {"task_id": str(small_tree.id), "use_streaming": True}},
-        content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}",
+        "/tasks",
+        data={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tasks.execute",
+            "params": {"task_id": str(small_tree.id), "use_streaming": True},
+        },
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
     )
     assert response.status_code == 200 and response["Content-Type"] == "text/event-stream; charset=utf-8"
     messages = parse(response.streaming_content)
@@ -62,8 +70,13 @@ def test_rpc_execute_with_use_streaming_streams_the_whole_run(client, small_tree
 
 def test_the_stream_waits_for_the_whole_tree_with_keepalives(small_tree, user):
     tree = control.tree_execute(tree=small_tree, actor=user)
-    response = stream_tree_events(request=RequestFactory().post("/tasks"), tree=tree, rpc_id=1,
-                                  first_result={"root_task_id": str(tree.id)}, keepalive=0.05)
+    response = stream_tree_events(
+        request=RequestFactory().post("/tasks"),
+        tree=tree,
+        rpc_id=1,
+        first_result={"root_task_id": str(tree.id)},
+        keepalive=0.05,
+    )
     chunks = iter(response.streaming_content)
     head = []
     while True:  # the result and the run's first events, then silence: a keepalive
@@ -81,8 +94,9 @@ def test_the_async_stream_follows_a_running_tree(small_tree, user):
 
     async def body():
         request = AsyncRequestFactory().post("/tasks")
-        response = await adb(stream_tree_events)(request=request, tree=tree, rpc_id="r",
-                                                  first_result={"root_task_id": str(tree.id)})
+        response = await adb(stream_tree_events)(
+            request=request, tree=tree, rpc_id="r", first_result={"root_task_id": str(tree.id)}
+        )
         chunks = []
 
         async def consume():
@@ -104,8 +118,13 @@ def test_a_deleted_tree_ends_the_stream(user, tm):
     from tasks_app.services.tasks import tree_delete
 
     tree = tm.create_tree([{"id": "x", "name": "x", "executor": "noop"}])
-    response = stream_tree_events(request=RequestFactory().post("/tasks"), tree=tree, rpc_id=1,
-                                  first_result={}, after_seq=Tree.objects.get(id=tree.id).last_seq)
+    response = stream_tree_events(
+        request=RequestFactory().post("/tasks"),
+        tree=tree,
+        rpc_id=1,
+        first_result={},
+        after_seq=Tree.objects.get(id=tree.id).last_seq,
+    )
     chunks = iter(response.streaming_content)
     first = next(chunks)
     tree_delete(tree=tree, actor=user)

@@ -48,8 +48,15 @@ def session_cookie(user) -> str:
     return client.cookies["sessionid"].value
 
 
-def communicator(path: str, *, token: str | None = None, cookie: str | None = None, subprotocols=None,
-                 app=None, origin: str | None = None) -> WebsocketCommunicator:
+def communicator(
+    path: str,
+    *,
+    token: str | None = None,
+    cookie: str | None = None,
+    subprotocols=None,
+    app=None,
+    origin: str | None = None,
+) -> WebsocketCommunicator:
     headers = []
     if token is not None:
         headers.append((b"authorization", f"Bearer {token}".encode()))

@@ -35,13 +35,17 @@ def _fire(trigger, body: bytes, *, secret=None, timestamp=None, signature=None, 
     if signature is not None:
         extra["HTTP_X_ARBOR_SIGNATURE"] = signature
     extra.update(headers or {})
-    return client.post(f"/api/v1/triggers/{trigger['id']}/fire/", data=body, content_type="application/json", **extra)
+    return client.post(
+        f"/api/v1/triggers/{trigger['id']}/fire/", data=body, content_type="application/json", **extra
+    )
 
 
 def test_signed_trigger_starts_a_run_with_the_inputs(api, make_tree):
     tree_id = _tree(make_tree)
     trigger = _create(api, tree_id)
-    assert trigger["secret"].startswith("whs_") and trigger["url"].endswith(f"/api/v1/triggers/{trigger['id']}/fire/")
+    assert trigger["secret"].startswith("whs_") and trigger["url"].endswith(
+        f"/api/v1/triggers/{trigger['id']}/fire/"
+    )
     body = json.dumps({"order": 42, "items": ["x"]}).encode()
     resp = _fire(trigger, body, secret=trigger["secret"])
     assert resp.status_code == 202, resp.json()
@@ -65,7 +69,9 @@ def test_bad_signature_is_refused_with_nothing_started(api, make_tree):
         _fire(trigger, body, secret="whs_wrong"),
         _fire(trigger, body, signature="sha256=" + "0" * 64),
         _fire(trigger, body),  # no signature
-        _fire(trigger, b'{"x": 2}', signature=sign(trigger["secret"], str(int(time.time())), body)),  # other body
+        _fire(
+            trigger, b'{"x": 2}', signature=sign(trigger["secret"], str(int(time.time())), body)
+        ),  # other body
     ):
         assert resp.status_code == 401, resp.content
         assert resp.json()["error"]["code"] == "unauthorized"
@@ -90,7 +96,9 @@ def test_bearer_mode(api, make_tree):
     tree_id = _tree(make_tree)
     trigger = _create(api, tree_id, mode="bearer")
     row = Trigger.objects.get(id=trigger["id"])
-    assert row.secret == "" and row.secret_digest == Trigger.digest(trigger["secret"])  # only the digest is kept
+    assert row.secret == "" and row.secret_digest == Trigger.digest(
+        trigger["secret"]
+    )  # only the digest is kept
     assert _fire(trigger, b"{}", headers={"HTTP_AUTHORIZATION": "Bearer nope"}).status_code == 401
     assert _fire(trigger, b"{}", secret=trigger["secret"]).status_code == 401  # a signature is not the secret
     resp = _fire(trigger, b'{"a": 1}', headers={"HTTP_AUTHORIZATION": f"Bearer {trigger['secret']}"})
@@ -124,7 +132,10 @@ def test_running_tree_409_finished_tree_runs_again(api, make_tree, drain):
     assert Tree.objects.get(id=tree_id).status == "completed"
     resp = _fire(trigger, b'{"n": 3}', secret=trigger["secret"])
     assert resp.status_code == 202 and resp.json()["run"] == 2
-    assert set(Task.objects.filter(tree_id=tree_id).values_list("status", flat=True)) <= {"pending", "in_progress"}
+    assert set(Task.objects.filter(tree_id=tree_id).values_list("status", flat=True)) <= {
+        "pending",
+        "in_progress",
+    }
     drain()
     assert Tree.objects.get(id=tree_id).status == "completed"
 
@@ -144,7 +155,9 @@ def test_rate_limit_per_trigger(api, make_tree):
 def test_disabled_trigger_and_rotation(api, make_tree):
     tree_id = _tree(make_tree)
     trigger = _create(api, tree_id)
-    assert api.patch(f"/api/v1/triggers/{trigger['id']}/", {"enabled": False}, format="json").status_code == 200
+    assert (
+        api.patch(f"/api/v1/triggers/{trigger['id']}/", {"enabled": False}, format="json").status_code == 200
+    )
     assert _fire(trigger, b"{}", secret=trigger["secret"]).status_code == 409
     api.patch(f"/api/v1/triggers/{trigger['id']}/", {"enabled": True}, format="json")
     rotated = api.post(f"/api/v1/triggers/{trigger['id']}/rotate/").json()
@@ -160,8 +173,11 @@ def test_owner_scoping_and_unknown_trigger(api, other_api, make_tree):
     assert other_api.post(f"/api/v1/trees/{tree_id}/triggers/", {}, format="json").status_code == 404
     assert other_api.get(f"/api/v1/triggers/{trigger['id']}/").status_code == 404
     assert other_api.delete(f"/api/v1/triggers/{trigger['id']}/").status_code == 404
-    resp = APIClient().post("/api/v1/triggers/00000000-0000-0000-0000-000000000000/fire/", data=b"{}",
-                            content_type="application/json")
+    resp = APIClient().post(
+        "/api/v1/triggers/00000000-0000-0000-0000-000000000000/fire/",
+        data=b"{}",
+        content_type="application/json",
+    )
     assert resp.status_code == 404
 
 
@@ -176,8 +192,9 @@ def test_deleting_a_tree_removes_its_triggers(api, make_tree):
 def test_trigger_checks_the_owners_executor_grants(api, make_tree, executor_grants, user):
     from django.contrib.auth.models import Permission
 
-    data, _ = make_tree([t("root", executor="python_function",
-                           inputs={"function": "tests.helpers.add", "args": [1, 2]})])
+    data, _ = make_tree(
+        [t("root", executor="python_function", inputs={"function": "tests.helpers.add", "args": [1, 2]})]
+    )
     trigger = _create(api, data["id"])
     user.user_permissions.remove(Permission.objects.get(codename="use_python_function"))
     resp = _fire(trigger, b'{"function": "tests.helpers.add", "args": [1, 2]}', secret=trigger["secret"])
@@ -202,14 +219,18 @@ def test_too_deep_or_nul_body_is_refused(api, make_tree):
 def test_inputs_the_executor_refuses_are_a_400_with_nothing_started(api, make_tree, executor_grants):
     data, _ = make_tree([t("root", executor="shell_command", inputs={"command": "echo hello"})])
     trigger = _create(api, data["id"])
-    resp = _fire(trigger, json.dumps({"command": "echo hello", "cwd": "/etc"}).encode(), secret=trigger["secret"])
+    resp = _fire(
+        trigger, json.dumps({"command": "echo hello", "cwd": "/etc"}).encode(), secret=trigger["secret"]
+    )
     assert resp.status_code == 400, resp.json()
     assert Tree.objects.get(id=data["id"]).run_count == 0
     assert Task.objects.get(id=data["id"]).inputs == {"command": "echo hello"}
 
 
 def _rpc(client, method, params):
-    return client.post("/tasks", {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, format="json")
+    return client.post(
+        "/tasks", {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, format="json"
+    )
 
 
 def test_rpc_webhook_trigger(api, other_api, make_tree):
@@ -218,10 +239,14 @@ def test_rpc_webhook_trigger(api, other_api, make_tree):
     resp = _rpc(other_api, "tasks.webhook.trigger", {"trigger_id": trigger["id"], "inputs": {"a": 1}})
     assert resp.json()["error"]["code"] == -32001  # another user's trigger is not found
     assert _rpc(api, "tasks.webhook.trigger", {"trigger_id": trigger["id"], "inputs": [1]}).status_code == 400
-    result = _rpc(api, "tasks.webhook.trigger", {"trigger_id": trigger["id"], "inputs": {"a": 1}}).json()["result"]
+    result = _rpc(api, "tasks.webhook.trigger", {"trigger_id": trigger["id"], "inputs": {"a": 1}}).json()[
+        "result"
+    ]
     assert result["status"] == "triggered" and result["root_task_id"] == tree_id and result["run"] == 1
     assert Task.objects.get(id=tree_id).inputs == {"a": 1}
-    assert Event.objects.get(tree_id=tree_id, kind="tree.status", data__status="in_progress").source == "trigger"
+    assert (
+        Event.objects.get(tree_id=tree_id, kind="tree.status", data__status="in_progress").source == "trigger"
+    )
 
 
 def test_an_inactive_owners_trigger_starts_nothing(api, make_tree, user):

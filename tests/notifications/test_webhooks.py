@@ -53,7 +53,10 @@ def test_webhook_delivered_with_a_valid_signature_and_the_run_summary(api, make_
     run = payload["run"]
     assert run["number"] == 1 and run["status"] == "completed" and run["trigger"] == "api"
     assert run["counts"] == {"completed": 3} and run["duration"] >= 0
-    assert run["started_at"] == tree.started_at.isoformat() and run["finished_at"] == tree.finished_at.isoformat()
+    assert (
+        run["started_at"] == tree.started_at.isoformat()
+        and run["finished_at"] == tree.finished_at.isoformat()
+    )
     assert payload["delivery"] == str(delivery.id)
     assert notifications.deliver_due(now=_later()) == 0  # delivered once
     listed = api.get(f"/api/v1/notifications/{rule['id']}/deliveries/").json()
@@ -129,7 +132,11 @@ def test_network_error_is_retried(api, make_tree, drain, receiver):
     _run(api, data["id"], drain)
     notifications.deliver_due()
     delivery = Delivery.objects.get()
-    assert delivery.status == "pending" and delivery.attempts == 1 and "ConnectionRefusedError" in delivery.last_error
+    assert (
+        delivery.status == "pending"
+        and delivery.attempts == 1
+        and "ConnectionRefusedError" in delivery.last_error
+    )
 
 
 def test_private_address_refused_without_the_allow_list(api, make_tree, drain, receiver):
@@ -141,8 +148,9 @@ def test_private_address_refused_without_the_allow_list(api, make_tree, drain, r
             assert resp.json()["error"]["message"].startswith("url:")
             assert "ARBOR_WEBHOOK_ALLOWED_HOSTS" in resp.json()["error"]["message"]
     with override_settings(ARBOR_WEBHOOK_ALLOWED_HOSTS=[]):
-        resp = api.post(f"/api/v1/trees/{data['id']}/notifications/", {"url": "https://hooks.example.com/"},
-                        format="json")
+        resp = api.post(
+            f"/api/v1/trees/{data['id']}/notifications/", {"url": "https://hooks.example.com/"}, format="json"
+        )
         assert resp.status_code == 400 and "is empty" in resp.json()["error"]["message"]
     # a host name on the list that resolves to a loopback address is refused when sent, never retried
     port = receiver.server_address[1]
@@ -151,7 +159,9 @@ def test_private_address_refused_without_the_allow_list(api, make_tree, drain, r
         _run(api, data["id"], drain)
         notifications.deliver_due()
     delivery = Delivery.objects.get()
-    assert delivery.status == "failed" and delivery.attempts == 1 and delivery.last_error.startswith("refused:")
+    assert (
+        delivery.status == "failed" and delivery.attempts == 1 and delivery.last_error.startswith("refused:")
+    )
     assert receiver.received == []
 
 
@@ -187,8 +197,11 @@ def test_email_via_the_configured_backend(api, make_tree, drain):
 @override_settings(EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="")
 def test_email_refused_when_mail_is_not_configured(api, make_tree):
     data, _ = make_tree()
-    resp = api.post(f"/api/v1/trees/{data['id']}/notifications/",
-                    {"kind": "email", "emails": ["ops@example.com"]}, format="json")
+    resp = api.post(
+        f"/api/v1/trees/{data['id']}/notifications/",
+        {"kind": "email", "emails": ["ops@example.com"]},
+        format="json",
+    )
     assert resp.status_code == 400 and "not configured" in resp.json()["error"]["message"]
 
 
@@ -213,26 +226,44 @@ def test_redeliver_from_the_admin(client, staff_user, api, make_tree, drain, rec
     client.force_login(staff_user)
     assert client.get("/admin/tasks_app/delivery/").status_code == 200
     assert client.get(f"/admin/tasks_app/delivery/{delivery.id}/change/").status_code == 200
-    resp = client.post("/admin/tasks_app/delivery/", {"action": "redeliver", "_selected_action": [str(delivery.id)]})
+    resp = client.post(
+        "/admin/tasks_app/delivery/", {"action": "redeliver", "_selected_action": [str(delivery.id)]}
+    )
     assert resp.status_code == 302
     delivery.refresh_from_db()
     assert delivery.status == "pending" and delivery.attempts == 0
     assert notifications.deliver_due() == 1
     delivery.refresh_from_db()
     assert delivery.status == "delivered" and len(receiver.received) == 2
-    for page in ("/admin/tasks_app/trigger/", "/admin/tasks_app/notificationrule/",
-                 f"/admin/tasks_app/notificationrule/{delivery.rule_id}/change/"):
+    for page in (
+        "/admin/tasks_app/trigger/",
+        "/admin/tasks_app/notificationrule/",
+        f"/admin/tasks_app/notificationrule/{delivery.rule_id}/change/",
+    ):
         assert client.get(page).status_code == 200, page
 
 
 def _rpc(client, method, params):
-    return client.post("/tasks", {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, format="json")
+    return client.post(
+        "/tasks", {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, format="json"
+    )
 
 
 def test_rpc_webhook_config_notifies_that_run_only(api, drain, receiver):
-    resp = _rpc(api, "tasks.execute", {"tasks": [t("root"), t("a", parent_id="root")],
-                                      "webhook_config": {"url": receiver.url, "method": "PUT", "timeout": 5,
-                                                         "max_retries": 1, "headers": {"X-K": "v"}}})
+    resp = _rpc(
+        api,
+        "tasks.execute",
+        {
+            "tasks": [t("root"), t("a", parent_id="root")],
+            "webhook_config": {
+                "url": receiver.url,
+                "method": "PUT",
+                "timeout": 5,
+                "max_retries": 1,
+                "headers": {"X-K": "v"},
+            },
+        },
+    )
     result = resp.json()["result"]
     assert result["webhook_url"] == receiver.url and result["success"]
     rule = NotificationRule.objects.get(id=result["notification_id"])
@@ -254,8 +285,11 @@ def test_rpc_webhook_config_refused_creates_nothing(api):
     before = Tree.objects.count()
     resp = _rpc(api, "tasks.execute", {"tasks": [t("root")], "webhook_config": {"url": "http://10.1.2.3/"}})
     assert resp.status_code == 400 and resp.json()["error"]["code"] == -32602
-    resp = _rpc(api, "tasks.execute", {"tasks": [t("root")], "webhook_config": {"url": "http://127.0.0.1:9/",
-                                                                               "retries": 3}})
+    resp = _rpc(
+        api,
+        "tasks.execute",
+        {"tasks": [t("root")], "webhook_config": {"url": "http://127.0.0.1:9/", "retries": 3}},
+    )
     assert resp.status_code == 400
     assert Tree.objects.count() == before and not NotificationRule.objects.exists()
 
@@ -275,8 +309,9 @@ def test_the_worker_supervisor_sends_in_a_thread(api, make_tree, drain, receiver
 
 
 def test_failure_is_notified_with_the_counts(api, make_tree, drain, receiver):
-    data, _ = make_tree([t("root"), t("a", parent_id="root", executor="fail"),
-                         t("b", parent_id="root", dependencies=["a"])])
+    data, _ = make_tree(
+        [t("root"), t("a", parent_id="root", executor="fail"), t("b", parent_id="root", dependencies=["a"])]
+    )
     _rule(api, data["id"], url=receiver.url, events=["failed"])
     _run(api, data["id"], drain)
     notifications.deliver_due()
@@ -293,7 +328,11 @@ def test_a_rule_disabled_after_the_run_sends_nothing(api, make_tree, drain, rece
     NotificationRule.objects.filter(id=rule["id"]).update(enabled=False)
     notifications.deliver_due()
     delivery = Delivery.objects.get()
-    assert delivery.status == "failed" and delivery.last_error == "the rule was disabled" and not receiver.received
+    assert (
+        delivery.status == "failed"
+        and delivery.last_error == "the rule was disabled"
+        and not receiver.received
+    )
 
 
 def test_admin_disables_a_rule(client, staff_user, api, make_tree, receiver):
@@ -302,8 +341,13 @@ def test_admin_disables_a_rule(client, staff_user, api, make_tree, receiver):
     client.force_login(staff_user)
     page = client.get(f"/admin/tasks_app/notificationrule/{rule['id']}/change/")
     assert rule["secret"] not in page.content.decode()
-    form = {"name": "ops", "deliveries-TOTAL_FORMS": "0", "deliveries-INITIAL_FORMS": "0",
-            "deliveries-MIN_NUM_FORMS": "0", "deliveries-MAX_NUM_FORMS": "0"}
+    form = {
+        "name": "ops",
+        "deliveries-TOTAL_FORMS": "0",
+        "deliveries-INITIAL_FORMS": "0",
+        "deliveries-MIN_NUM_FORMS": "0",
+        "deliveries-MAX_NUM_FORMS": "0",
+    }
     resp = client.post(f"/admin/tasks_app/notificationrule/{rule['id']}/change/", form)
     assert resp.status_code == 302, resp.content.decode()[:2000]
     row = NotificationRule.objects.get(id=rule["id"])
@@ -315,16 +359,22 @@ def test_a_schedule_rule_hears_of_the_runs_its_fires_start_and_only_those(api, m
     from tasks_app.services import schedules
 
     data, _ = make_tree()
-    created = api.post("/api/v1/schedules/", {"tree": data["id"], "kind": "interval", "expression": "3600"},
-                       format="json")
+    created = api.post(
+        "/api/v1/schedules/", {"tree": data["id"], "kind": "interval", "expression": "3600"}, format="json"
+    )
     assert created.status_code == 201, created.json()
     schedule = created.json()
-    resp = api.post(f"/api/v1/schedules/{schedule['id']}/notifications/",
-                    {"url": receiver.url, "events": ["completed"]}, format="json")
+    resp = api.post(
+        f"/api/v1/schedules/{schedule['id']}/notifications/",
+        {"url": receiver.url, "events": ["completed"]},
+        format="json",
+    )
     assert resp.status_code == 201, resp.json()
     rule = resp.json()
     assert rule["schedule_id"] == schedule["id"] and rule["tree"] is None
-    assert [r["id"] for r in api.get(f"/api/v1/schedules/{schedule['id']}/notifications/").json()] == [rule["id"]]
+    assert [r["id"] for r in api.get(f"/api/v1/schedules/{schedule['id']}/notifications/").json()] == [
+        rule["id"]
+    ]
 
     _run(api, data["id"], drain)  # a run by hand: not the schedule's
     assert not Delivery.objects.filter(rule_id=rule["id"]).exists()

@@ -19,7 +19,14 @@ TOKEN = "s3cret-metrics-token"
 TREE = [
     {"id": "r", "name": "r", "executor": "echo", "inputs": {"result": 0}},
     {"id": "a", "name": "a", "parent_id": "r", "executor": "echo", "inputs": {"result": 1}},
-    {"id": "b", "name": "b", "parent_id": "r", "executor": "echo", "inputs": {"result": 2}, "dependencies": ["a"]},
+    {
+        "id": "b",
+        "name": "b",
+        "parent_id": "r",
+        "executor": "echo",
+        "inputs": {"result": 2},
+        "dependencies": ["a"],
+    },
     {"id": "c", "name": "c", "parent_id": "r", "executor": "fail", "inputs": {"message": "boom"}},
     {"id": "d", "name": "d", "parent_id": "r", "executor": "echo", "dependencies": ["c"]},
 ]
@@ -40,7 +47,11 @@ def fixture_run(run_tree, tm):
     """One finished run with known timings, one created tree, one ready-but-unclaimed task."""
     tree, tasks = run_tree(TREE)
     assert {n: t.status for n, t in tasks.items()} == {
-        "r": "completed", "a": "completed", "b": "completed", "c": "failed", "d": "cancelled"
+        "r": "completed",
+        "a": "completed",
+        "b": "completed",
+        "c": "failed",
+        "d": "cancelled",
     }
     now = timezone.now()
     base = now - dt.timedelta(seconds=60)
@@ -59,11 +70,21 @@ def fixture_run(run_tree, tm):
     # b's first attempt was lost with its worker; the completed one is its retry
     Attempt.objects.filter(task=tasks["b"]).update(number=2)
     Attempt.objects.create(
-        task=tasks["b"], tree=tree, number=1, executor="echo", outcome="worker_lost", worker="lost-host:999",
-        started_at=s(8), finished_at=s(18),
+        task=tasks["b"],
+        tree=tree,
+        number=1,
+        executor="echo",
+        outcome="worker_lost",
+        worker="lost-host:999",
+        started_at=s(8),
+        finished_at=s(18),
     )
-    tm.create_tree([{"id": "p", "name": "p", "executor": "echo"},
-                    {"id": "q", "name": "q", "parent_id": "p", "executor": "echo"}])
+    tm.create_tree(
+        [
+            {"id": "p", "name": "p", "executor": "echo"},
+            {"id": "q", "name": "q", "parent_id": "p", "executor": "echo"},
+        ]
+    )
     waiting = tm.create_tree([{"id": "w", "name": "w", "executor": "echo"}])
     tm.execute(waiting.id)  # ready, never claimed (tests drive workers explicitly)
     Task.objects.filter(tree=waiting).update(ready_at=now - dt.timedelta(seconds=7))
@@ -98,10 +119,20 @@ def test_every_metric_has_help_and_type_and_parses(client):
     parse_metrics(text)
     names = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")}
     assert {
-        "arbor_tasks", "arbor_trees", "arbor_ready_queue_depth", "arbor_ready_queue_oldest_age_seconds",
-        "arbor_claim_latency_seconds", "arbor_attempt_duration_seconds", "arbor_attempts_recent",
-        "arbor_lost_workers_recent", "arbor_event_newest_age_seconds", "arbor_worker_clusters_alive",
-        "arbor_reapers_alive", "arbor_broker_jobs", "arbor_attempts_running", "arbor_attempts_lease_expired",
+        "arbor_tasks",
+        "arbor_trees",
+        "arbor_ready_queue_depth",
+        "arbor_ready_queue_oldest_age_seconds",
+        "arbor_claim_latency_seconds",
+        "arbor_attempt_duration_seconds",
+        "arbor_attempts_recent",
+        "arbor_lost_workers_recent",
+        "arbor_event_newest_age_seconds",
+        "arbor_worker_clusters_alive",
+        "arbor_reapers_alive",
+        "arbor_broker_jobs",
+        "arbor_attempts_running",
+        "arbor_attempts_lease_expired",
     } <= names
 
 
@@ -169,7 +200,9 @@ def test_broker_events_and_process_metrics(fixture_run, settings, monkeypatch):
     assert metric(m, "arbor_broker_jobs", state="queued") == 1
     assert metric(m, "arbor_broker_jobs", state="taken") == 1
     newest = Event.objects.order_by("-created_at").first().created_at
-    assert metric(m, "arbor_event_newest_age_seconds") == pytest.approx(max(0.0, (now - newest).total_seconds()), abs=0.01)
+    assert metric(m, "arbor_event_newest_age_seconds") == pytest.approx(
+        max(0.0, (now - newest).total_seconds()), abs=0.01
+    )
     assert metric(m, "arbor_worker_clusters_alive") == 1
     assert metric(m, "arbor_reapers_alive") == 1
     ages = [v for (name, _), v in m.items() if name == "arbor_process_heartbeat_age_seconds"]
@@ -188,9 +221,9 @@ def test_exposition_is_cached_per_process(settings):
 
 
 def test_render_escapes_labels_and_special_values():
-    text = metrics.render([
-        metrics.Metric("x", "gauge", "h").add(float("nan"), a='q"\\\n').add(1.5, a="b").add(None)
-    ])
+    text = metrics.render(
+        [metrics.Metric("x", "gauge", "h").add(float("nan"), a='q"\\\n').add(1.5, a="b").add(None)]
+    )
     assert text == '# HELP x h\n# TYPE x gauge\nx{a="q\\"\\\\\\n"} NaN\nx{a="b"} 1.5\nx NaN\n'
 
 

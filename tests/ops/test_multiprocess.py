@@ -40,16 +40,28 @@ def thousand_task_tree() -> list[dict]:
     in batches), half supervised sleeps (claimed one by one, which spreads the work)."""
     tasks = [{"id": "root", "name": "root", "executor": "noop"}]
     for s in range(STAGES):
-        tasks.append({"id": f"s{s}", "name": f"stage {s}", "parent_id": "root", "executor": "echo",
-                      "inputs": {"result": s}, "dependencies": ["root" if s == 0 else f"s{s - 1}"]})
+        tasks.append(
+            {
+                "id": f"s{s}",
+                "name": f"stage {s}",
+                "parent_id": "root",
+                "executor": "echo",
+                "inputs": {"result": s},
+                "dependencies": ["root" if s == 0 else f"s{s - 1}"],
+            }
+        )
         for i in range(LEAVES_PER_STAGE):
             sleeper = i % 2 == 0
-            tasks.append({
-                "id": f"s{s}l{i}", "name": f"leaf {s}.{i}", "parent_id": f"s{s}",
-                "executor": "sleep" if sleeper else "echo",
-                "inputs": {"seconds": 0.002} if sleeper else {"result": i},
-                "dependencies": [f"s{s}"],
-            })
+            tasks.append(
+                {
+                    "id": f"s{s}l{i}",
+                    "name": f"leaf {s}.{i}",
+                    "parent_id": f"s{s}",
+                    "executor": "sleep" if sleeper else "echo",
+                    "inputs": {"seconds": 0.002} if sleeper else {"result": i},
+                    "dependencies": [f"s{s}"],
+                }
+            )
     assert len(tasks) == 1000
     return tasks
 
@@ -85,8 +97,13 @@ class Watcher(threading.Thread):
         from websockets.sync.client import connect
 
         try:
-            with connect(self.url, additional_headers={"Cookie": self.cookie}, origin=self.origin,
-                         open_timeout=10, max_size=2**24) as ws:
+            with connect(
+                self.url,
+                additional_headers={"Cookie": self.cookie},
+                origin=self.origin,
+                open_timeout=10,
+                max_size=2**24,
+            ) as ws:
                 while not self.done.is_set():
                     try:
                         raw = ws.recv(timeout=0.2)
@@ -152,7 +169,9 @@ def diagnose(tree, processes) -> str:
     return "\n".join(lines)
 
 
-def test_two_clusters_and_two_daphnes_run_a_thousand_task_tree(processes, django_user_model, tmp_path, settings):
+def test_two_clusters_and_two_daphnes_run_a_thousand_task_tree(
+    processes, django_user_model, tmp_path, settings
+):
     user = django_user_model.objects.create_user("scale", password="pw-scale-123")
     client = Client()
     client.force_login(user)
@@ -180,10 +199,13 @@ def test_two_clusters_and_two_daphnes_run_a_thousand_task_tree(processes, django
     base = {port: f"http://127.0.0.1:{port}" for port in web_ports}
     try:
         for port in web_ports:
-            wait_for(lambda p=port: http_get(base[p] + "/healthz")[0] == 200, 60, message=f"daphne :{port} up")
+            wait_for(
+                lambda p=port: http_get(base[p] + "/healthz")[0] == 200, 60, message=f"daphne :{port} up"
+            )
         wait_for(
             lambda: ProcessHeartbeat.objects.filter(role="worker", info__cluster_alive=True).count() == 2,
-            60, message="both worker clusters beating",
+            60,
+            message="both worker clusters beating",
         )
         for port in web_ports:
             status, body = http_get(base[port] + "/readyz")
@@ -227,8 +249,11 @@ def test_two_clusters_and_two_daphnes_run_a_thousand_task_tree(processes, django
             assert metric(samples, "arbor_claim_latency_samples") == 1000
 
         if ws_ready:
-            wait_for(lambda: all(w.last_seq >= tree.last_seq for w in watchers), 30,
-                     message="websocket clients caught up")
+            wait_for(
+                lambda: all(w.last_seq >= tree.last_seq for w in watchers),
+                30,
+                message="websocket clients caught up",
+            )
         for w in watchers:
             w.done.set()
     finally:
@@ -256,9 +281,12 @@ def test_two_clusters_and_two_daphnes_run_a_thousand_task_tree(processes, django
     assert not ProcessHeartbeat.objects.exists()
 
     report = {
-        "startup_seconds": round(startup, 2), "run_seconds": round(run_seconds, 2),
-        "tasks_per_second": round(1000 / run_seconds, 1), "attempts_by_cluster": by_cluster,
-        "peak_connections_by_application": peak, "events": Event.objects.filter(tree=tree).count(),
+        "startup_seconds": round(startup, 2),
+        "run_seconds": round(run_seconds, 2),
+        "tasks_per_second": round(1000 / run_seconds, 1),
+        "attempts_by_cluster": by_cluster,
+        "peak_connections_by_application": peak,
+        "events": Event.objects.filter(tree=tree).count(),
         "table_bytes": table_sizes(),
     }
     artifacts = Path(ROOT / "tests" / "artifacts")

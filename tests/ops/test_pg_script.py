@@ -12,7 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("su") is None or not list(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")),
+    os.geteuid() != 0
+    or shutil.which("su") is None
+    or not list(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")),
     reason="needs root and Debian's PostgreSQL (as in CI)",
 )
 
@@ -26,8 +28,9 @@ def test_private_clone_gets_a_server_outside_the_clone(tmp_path):
     env = {**os.environ, "ARBOR_PG_PORT": "15439"}
     env.pop("ARBOR_PG_DIR", None)
     try:
-        url = subprocess.run(["bash", str(script), "start"], env=env, capture_output=True, text=True,
-                             timeout=120, check=True).stdout.strip()
+        url = subprocess.run(
+            ["bash", str(script), "start"], env=env, capture_output=True, text=True, timeout=120, check=True
+        ).stdout.strip()
         assert str(private) not in url.replace("%2F", "/")  # its socket lives outside the clone
         probe = "import psycopg,sys; print(psycopg.connect(sys.argv[1]).execute('SELECT 41+1').fetchone()[0])"
         out = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True, timeout=60)

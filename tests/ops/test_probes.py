@@ -103,7 +103,11 @@ def test_readyz_is_503_when_the_database_is_down(client, worker_alive):
         assert status == 503
         assert body["checks"]["database"]["ok"] is False
         assert "connection refused" in body["checks"]["database"]["error"]
-        assert body["checks"]["broker"] == {"ok": False, "ms": 0.0, "error": "skipped: the database is unreachable"}
+        assert body["checks"]["broker"] == {
+            "ok": False,
+            "ms": 0.0,
+            "error": "skipped: the database is unreachable",
+        }
         assert client.get("/healthz").status_code == 200  # liveness never depends on the database
 
 
@@ -157,7 +161,9 @@ def test_a_supervisor_without_a_cluster_is_a_reaper_but_not_a_worker():
 
 def test_a_stale_heartbeat_counts_as_dead(settings):
     health.beat(cluster=FakeCluster(), force=True)
-    ProcessHeartbeat.objects.update(seen_at=timezone.now() - dt.timedelta(seconds=settings.ARBOR_HEALTH_STALE_SECONDS + 1))
+    ProcessHeartbeat.objects.update(
+        seen_at=timezone.now() - dt.timedelta(seconds=settings.ARBOR_HEALTH_STALE_SECONDS + 1)
+    )
     assert health.check_workers()["ok"] is False
     reaper = health.check_reaper()
     assert reaper["ok"] is False and reaper["last_seen_seconds_ago"] > settings.ARBOR_HEALTH_STALE_SECONDS

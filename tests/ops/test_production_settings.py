@@ -30,8 +30,14 @@ def manage(args, env_overrides, tmp_path, timeout=60):
     drop = {"DATABASE_URL", "REDIS_URL", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update({"ARBOR_VAR_DIR": str(tmp_path), **PRODUCTION, **env_overrides})
-    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_check_deploy_is_clean_with_production_environment(tmp_path):
@@ -42,33 +48,49 @@ def test_check_deploy_is_clean_with_production_environment(tmp_path):
 
 def test_production_refuses_the_development_secret_key(tmp_path):
     env = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
-    result = subprocess.run([sys.executable, str(ROOT / "manage.py"), "check"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60,
-                            env={**{k: v for k, v in os.environ.items() if k != "SECRET_KEY"}, **env,
-                                 "ARBOR_VAR_DIR": str(tmp_path)})
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **{k: v for k, v in os.environ.items() if k != "SECRET_KEY"},
+            **env,
+            "ARBOR_VAR_DIR": str(tmp_path),
+        },
+    )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
 
 
 def test_settings_come_from_the_environment(tmp_path):
-    result = manage(["shell", "-c", DUMP], {
-        "DATABASE_URL": "postgres://arbor:pw@db.internal:6432/arbor",
-        "REDIS_URL": "redis://redis.internal:6379/0",
-        "ARBOR_WORKERS": "6",
-        "ARBOR_CLUSTER_NAME": "arbor-prod",
-        "ARBOR_LEASE_SECONDS": "20",
-        "ARBOR_HEARTBEAT_SECONDS": "4",
-        "ARBOR_METRICS_TOKEN": "t0ken",
-        "ARBOR_STATIC_ROOT": str(tmp_path / "static"),
-        "ARBOR_DB_CONNECT_TIMEOUT": "3",
-    }, tmp_path)
+    result = manage(
+        ["shell", "-c", DUMP],
+        {
+            "DATABASE_URL": "postgres://arbor:pw@db.internal:6432/arbor",
+            "REDIS_URL": "redis://redis.internal:6379/0",
+            "ARBOR_WORKERS": "6",
+            "ARBOR_CLUSTER_NAME": "arbor-prod",
+            "ARBOR_LEASE_SECONDS": "20",
+            "ARBOR_HEARTBEAT_SECONDS": "4",
+            "ARBOR_METRICS_TOKEN": "t0ken",
+            "ARBOR_STATIC_ROOT": str(tmp_path / "static"),
+            "ARBOR_DB_CONNECT_TIMEOUT": "3",
+        },
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     s = json.loads(result.stdout.strip().splitlines()[-1])
     assert (s["workers"], s["queue_limit"], s["cluster"]) == (6, 6, "arbor-prod")
     assert (s["lease"], s["heartbeat"]) == (20.0, 4.0)
     db = s["db"]
-    assert (db["ENGINE"], db["HOST"], db["PORT"], db["NAME"]) == ("django.db.backends.postgresql", "db.internal", 6432,
-                                                                  "arbor")
+    assert (db["ENGINE"], db["HOST"], db["PORT"], db["NAME"]) == (
+        "django.db.backends.postgresql",
+        "db.internal",
+        6432,
+        "arbor",
+    )
     assert db["CONN_MAX_AGE"] == 600 and db["CONN_HEALTH_CHECKS"] is True
     assert db["OPTIONS"] == {"connect_timeout": 3, "application_name": "arbor-shell"}
     assert s["layer"] == "channels_redis.core.RedisChannelLayer"
@@ -78,7 +100,9 @@ def test_settings_come_from_the_environment(tmp_path):
 
 def test_collectstatic_gathers_compressed_files(tmp_path):
     root = tmp_path / "static"
-    result = manage(["collectstatic", "--noinput", "-v0"], {"ARBOR_STATIC_ROOT": str(root)}, tmp_path, timeout=120)
+    result = manage(
+        ["collectstatic", "--noinput", "-v0"], {"ARBOR_STATIC_ROOT": str(root)}, tmp_path, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert (root / "admin" / "css" / "base.css").exists()
     assert (root / "admin" / "css" / "base.css.gz").exists()  # WhiteNoise serves the precompressed copy
@@ -100,15 +124,22 @@ def test_web_processes_pool_their_connections(tmp_path):
         "import sys, json; sys.argv = ['/srv/arbor/venv/bin/daphne']; import django; django.setup();"
         "from django.conf import settings as s; print(json.dumps(s.DATABASES['default'], default=str))"
     )
-    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_ALLOW_ASYNC_UNSAFE", "ARBOR_DB_POOL_SIZE"}}
-    env.update(PRODUCTION, DATABASE_URL="postgres://arbor:pw@db.internal:5432/arbor", ARBOR_VAR_DIR=str(tmp_path))
-    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
-                            timeout=60)
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DJANGO_ALLOW_ASYNC_UNSAFE", "ARBOR_DB_POOL_SIZE"}
+    }
+    env.update(
+        PRODUCTION, DATABASE_URL="postgres://arbor:pw@db.internal:5432/arbor", ARBOR_VAR_DIR=str(tmp_path)
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     db = json.loads(result.stdout.strip().splitlines()[-1])
     assert db["CONN_MAX_AGE"] == 0
     assert db["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 10, "timeout": 10}
     assert db["OPTIONS"]["application_name"] == "arbor-web"
-    result = manage(["shell", "-c", DUMP], {"DATABASE_URL": "postgres://a@h/d", "ARBOR_DB_POOL_SIZE": "4"}, tmp_path)
+    result = manage(
+        ["shell", "-c", DUMP], {"DATABASE_URL": "postgres://a@h/d", "ARBOR_DB_POOL_SIZE": "4"}, tmp_path
+    )
     db = json.loads(result.stdout.strip().splitlines()[-1])["db"]
     assert db["OPTIONS"]["pool"]["max_size"] == 4 and db["CONN_MAX_AGE"] == 0

@@ -13,8 +13,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def schedule(tm, user):
     tree = tm.create_tree([{"id": "r", "name": "nightly", "executor": "noop"}])
-    return schedules.schedule_create(owner=user, tree=tree, kind="cron", expression="0 9 * * 1-5",
-                                     timezone_name="Europe/Berlin")
+    return schedules.schedule_create(
+        owner=user, tree=tree, kind="cron", expression="0 9 * * 1-5", timezone_name="Europe/Berlin"
+    )
 
 
 def test_changelist_and_change_page(client, staff_user, schedule):

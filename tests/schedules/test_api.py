@@ -35,8 +35,17 @@ def clock():
 
 
 def create(api, tree, **body):
-    return api.post(URL, {"tree": str(tree.id), "kind": "cron", "expression": "0 9 * * *",
-                          "timezone": "Europe/Berlin", **body}, format="json")
+    return api.post(
+        URL,
+        {
+            "tree": str(tree.id),
+            "kind": "cron",
+            "expression": "0 9 * * *",
+            "timezone": "Europe/Berlin",
+            **body,
+        },
+        format="json",
+    )
 
 
 def test_create_list_retrieve(api, tree):
@@ -108,8 +117,12 @@ def test_next_n_fire_times(api, tree):
         schedules.schedule_update(schedule=Schedule.objects.get(id=sid), expression="02:30")
         body = api.get(f"{URL}{sid}/next/?count=4").json()
     # Europe/Berlin springs forward on 28 March 2027: 02:30 does not exist that day → 03:00 CEST
-    assert body["next"] == ["2027-03-26T01:30:00+00:00", "2027-03-27T01:30:00+00:00",
-                            "2027-03-28T01:00:00+00:00", "2027-03-29T00:30:00+00:00"]
+    assert body["next"] == [
+        "2027-03-26T01:30:00+00:00",
+        "2027-03-27T01:30:00+00:00",
+        "2027-03-28T01:00:00+00:00",
+        "2027-03-29T00:30:00+00:00",
+    ]
 
 
 def test_runs_of_a_schedule(api, tree, clock):
@@ -130,7 +143,9 @@ def test_runs_of_a_schedule(api, tree, clock):
 
 
 def test_preview_as_you_type(api):
-    r = api.post(f"{URL}preview/", {"kind": "cron", "expression": "*/15 * * * *", "timezone": "UTC"}, format="json")
+    r = api.post(
+        f"{URL}preview/", {"kind": "cron", "expression": "*/15 * * * *", "timezone": "UTC"}, format="json"
+    )
     assert r.status_code == 200
     assert r.json()["description"] == "Every 15 minutes (UTC)"
     assert r.json()["next"][:2] == ["2027-03-01T09:00:00+00:00", "2027-03-01T09:15:00+00:00"]

@@ -31,8 +31,14 @@ def rpc(client, method, params):
 
 
 def create(api, name="nightly", **fields):
-    return rpc(api, "tasks.create", [{"id": "r", "name": name, "executor": "noop", **fields},
-                                     {"id": "c", "name": f"{name}-child", "executor": "noop", "parent_id": "r"}])
+    return rpc(
+        api,
+        "tasks.create",
+        [
+            {"id": "r", "name": name, "executor": "noop", **fields},
+            {"id": "c", "name": f"{name}-child", "executor": "noop", "parent_id": "r"},
+        ],
+    )
 
 
 def test_tasks_create_accepts_apflow_schedule_fields(api):
@@ -63,7 +69,11 @@ def test_scheduled_list_and_due(api, clock, other_user):
     create(api, "c", schedule_type="daily", schedule_expression="10:00", schedule_enabled=False)
     listed = rpc(api, "tasks.scheduled.list", {})["result"]
     assert [t["name"] for t in listed] == ["a", "b"]
-    assert [t["name"] for t in rpc(api, "tasks.scheduled.list", {"enabled_only": False})["result"]] == ["a", "c", "b"]
+    assert [t["name"] for t in rpc(api, "tasks.scheduled.list", {"enabled_only": False})["result"]] == [
+        "a",
+        "c",
+        "b",
+    ]
     assert [t["name"] for t in rpc(api, "tasks.scheduled.list", {"schedule_type": "cron"})["result"]] == ["b"]
     assert rpc(api, "tasks.scheduled.due", {})["result"] == []
     due = rpc(api, "tasks.scheduled.due", {"before": "2027-03-01T08:01:00Z"})["result"]

@@ -43,8 +43,12 @@ def test_berlin_fall_back_repeated_time_fires_once():
 def test_berlin_fall_back_wildcard_hour_fires_in_both_repeated_hours():
     spec = rules.check("cron", "0 * * * *", "Europe/Berlin")
     times = rules.upcoming(spec, at(2026, 10, 25, 0, 30, tz=BERLIN), 4)
-    assert local(times, BERLIN) == ["2026-10-25 01:00 CEST", "2026-10-25 02:00 CEST", "2026-10-25 02:00 CET",
-                                    "2026-10-25 03:00 CET"]
+    assert local(times, BERLIN) == [
+        "2026-10-25 01:00 CEST",
+        "2026-10-25 02:00 CEST",
+        "2026-10-25 02:00 CET",
+        "2026-10-25 03:00 CET",
+    ]
     assert all(b - a == dt.timedelta(hours=1) for a, b in zip(times, times[1:], strict=False))
 
 
@@ -134,23 +138,48 @@ def test_catch_up_run_is_bounded():
 
 def test_max_runs_caps_the_fires_of_a_tick():
     spec = rules.check("interval", "60", "UTC")
-    plan = rules.plan_due(spec, at(2027, 1, 1), at(2027, 1, 1, 0, 10), catch_up="run", max_catch_up=10,
-                          remaining_runs=2, anchor=at(2027, 1, 1))
+    plan = rules.plan_due(
+        spec,
+        at(2027, 1, 1),
+        at(2027, 1, 1, 0, 10),
+        catch_up="run",
+        max_catch_up=10,
+        remaining_runs=2,
+        anchor=at(2027, 1, 1),
+    )
     assert len(plan.fire) == 2
 
 
 def test_end_at_ends_the_rule():
     spec = rules.check("daily", "09:00", "UTC")
-    plan = rules.plan_due(spec, at(2027, 1, 1, 9), at(2027, 1, 1, 9, 0, ), catch_up="skip", max_catch_up=1,
-                          end_at=at(2027, 1, 1, 12))
+    plan = rules.plan_due(
+        spec,
+        at(2027, 1, 1, 9),
+        at(
+            2027,
+            1,
+            1,
+            9,
+            0,
+        ),
+        catch_up="skip",
+        max_catch_up=1,
+        end_at=at(2027, 1, 1, 12),
+    )
     assert plan.fire == (at(2027, 1, 1, 9),)
     assert plan.next_run_at is None
 
 
 def test_on_time_fire_misses_nothing():
     spec = rules.check("interval", "30", "UTC")
-    plan = rules.plan_due(spec, at(2027, 1, 1), at(2027, 1, 1) + dt.timedelta(seconds=0.4), catch_up="skip",
-                          max_catch_up=10, anchor=at(2027, 1, 1))
+    plan = rules.plan_due(
+        spec,
+        at(2027, 1, 1),
+        at(2027, 1, 1) + dt.timedelta(seconds=0.4),
+        catch_up="skip",
+        max_catch_up=10,
+        anchor=at(2027, 1, 1),
+    )
     assert (plan.fire, plan.missed) == ((at(2027, 1, 1),), 0)
     assert plan.next_run_at == at(2027, 1, 1) + dt.timedelta(seconds=30)
 
@@ -182,6 +211,7 @@ def test_bad_rules_name_the_field(kind, expression, tz, field, match):
 
 def test_descriptions():
     assert rules.describe(rules.check("cron", "*/5 9-17 * * 1-5", "Europe/Berlin")) == (
-        "Every 5 minutes, between 09:00 AM and 05:59 PM, Monday through Friday (Europe/Berlin)")
+        "Every 5 minutes, between 09:00 AM and 05:59 PM, Monday through Friday (Europe/Berlin)"
+    )
     assert rules.describe(rules.check("interval", "7200", "UTC")) == "Every 2 hours"
     assert rules.describe(rules.check("weekly", "1 09:00", "UTC")).startswith("At 09:00 AM, only on Monday")

@@ -23,8 +23,12 @@ def at(hh, mm=0, ss=0, day=1):
 
 @pytest.fixture
 def tree(tm):
-    return tm.create_tree([{"id": "root", "name": "root", "executor": "noop"},
-                           {"id": "a", "name": "a", "executor": "noop", "parent_id": "root"}])
+    return tm.create_tree(
+        [
+            {"id": "root", "name": "root", "executor": "noop"},
+            {"id": "a", "name": "a", "executor": "noop", "parent_id": "root"},
+        ]
+    )
 
 
 @pytest.fixture
@@ -34,8 +38,14 @@ def clock():
 
 
 def make(user, tree, kind="cron", expression="0 9 * * *", **fields):
-    return schedules.schedule_create(owner=user, tree=tree, kind=kind, expression=expression,
-                                     timezone_name=fields.pop("tz", "UTC"), **fields)
+    return schedules.schedule_create(
+        owner=user,
+        tree=tree,
+        kind=kind,
+        expression=expression,
+        timezone_name=fields.pop("tz", "UTC"),
+        **fields,
+    )
 
 
 def tick(clock, when):
@@ -122,14 +132,20 @@ def test_catch_up_run_is_bounded_and_queues(user, tree, clock, settings):
     clock.move_to(at(14, 30))
     assert schedules.scheduler_tick() == 3
     assert list(ScheduleFire.objects.order_by("scheduled_for").values_list("status", flat=True)) == [
-        "running", "queued", "queued"]
+        "running",
+        "queued",
+        "queued",
+    ]
     for _ in range(3):
         run_until_idle(hard_kill=False, timeout=30)
         schedules.settle_fires()
     run_until_idle(hard_kill=False, timeout=30)
     schedules.settle_fires()
     assert list(ScheduleFire.objects.order_by("scheduled_for").values_list("status", "run_number")) == [
-        ("completed", 1), ("completed", 2), ("completed", 3)]
+        ("completed", 1),
+        ("completed", 2),
+        ("completed", 3),
+    ]
     s.refresh_from_db()
     assert s.run_count == 3
 
@@ -185,7 +201,10 @@ def test_upcoming_lists_the_next_times(user, tree, clock):
     s = make(user, tree, "weekly", "1,3 09:00", tz="Europe/Berlin", max_runs=3)
     times = schedules.upcoming(s, 5)
     assert [t.astimezone(dt.UTC).strftime("%a %d %H:%M") for t in times] == [
-        "Wed 03 08:00", "Mon 08 08:00", "Wed 10 08:00"]
+        "Wed 03 08:00",
+        "Mon 08 08:00",
+        "Wed 10 08:00",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -195,8 +214,11 @@ def test_upcoming_lists_the_next_times(user, tree, clock):
         ({"kind": "cron", "expression": "0 9 * * *", "tz": "Nowhere/Land"}, "timezone", "unknown timezone"),
         ({"kind": "interval", "expression": "0"}, "expression", "greater than 0"),
         ({"kind": "interval", "expression": "-1"}, "expression", "greater than 0"),
-        ({"kind": "cron", "expression": "0 9 * * *", "start_at": at(12), "end_at": at(10)}, "end_at",
-         "end_at must be after start_at"),
+        (
+            {"kind": "cron", "expression": "0 9 * * *", "start_at": at(12), "end_at": at(10)},
+            "end_at",
+            "end_at must be after start_at",
+        ),
         ({"kind": "cron", "expression": "0 9 * * *", "overlap": "sometimes"}, "overlap", "overlap must be"),
         ({"kind": "cron", "expression": "0 9 * * *", "max_concurrent": 2}, "max_concurrent", "in place"),
         ({"kind": "cron", "expression": "0 9 * * *", "max_runs": 0}, "max_runs", "positive"),
@@ -240,8 +262,9 @@ def test_a_fire_that_cannot_start_is_recorded_and_the_schedule_advances(user, tr
 
 def test_unique_fire_is_the_backstop(user, tree, clock):
     s = make(user, tree, "interval", "60")
-    ScheduleFire.objects.create(schedule=s, tree=tree, scheduled_for=s.next_run_at, status="completed",
-                                fired_at=timezone.now())
+    ScheduleFire.objects.create(
+        schedule=s, tree=tree, scheduled_for=s.next_run_at, status="completed", fired_at=timezone.now()
+    )
     clock.move_to(T0 + dt.timedelta(seconds=60))
     assert schedules.scheduler_tick() == 0  # recorded elsewhere: rolled back, no second run
     assert ScheduleFire.objects.count() == 1

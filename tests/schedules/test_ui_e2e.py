@@ -17,8 +17,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def test_schedule_a_tree_and_see_its_first_run(user_page, arbor_server, tm, workers):
     page = user_page
-    tree = tm.create_tree([{"id": "r", "name": "nightly-report", "executor": "noop"},
-                           {"id": "a", "name": "extract", "executor": "noop", "parent_id": "r"}])
+    tree = tm.create_tree(
+        [
+            {"id": "r", "name": "nightly-report", "executor": "noop"},
+            {"id": "a", "name": "extract", "executor": "noop", "parent_id": "r"},
+        ]
+    )
     page.goto(f"{arbor_server}/trees/{tree.id}/")
     page.click("#act-schedule")
     expect(page).to_have_url(re.compile(rf"/trees/{tree.id}/schedule/$"))
@@ -26,7 +30,8 @@ def test_schedule_a_tree_and_see_its_first_run(user_page, arbor_server, tm, work
     page.fill("#s-timezone", "Europe/Berlin")
     page.fill("#s-expression", "*/15 9-17 * * 1-5")
     expect(page.get_by_test_id("sentence")).to_have_text(
-        "Every 15 minutes, between 09:00 AM and 05:59 PM, Monday through Friday (Europe/Berlin)")
+        "Every 15 minutes, between 09:00 AM and 05:59 PM, Monday through Friday (Europe/Berlin)"
+    )
     expect(page.locator("#s-next li")).to_have_count(5)
 
     page.fill("#s-expression", "61 * * * *")

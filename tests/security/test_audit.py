@@ -13,12 +13,20 @@ pytestmark = pytest.mark.django_db
 def test_record_writes_a_row_and_a_log_line(user, rf, caplog):
     request = rf.get("/", REMOTE_ADDR="203.0.113.7")
     with caplog.at_level(logging.INFO, logger="arbor.audit"):
-        row = audit.record(AuditKind.TOKEN_CREATED, actor=user, request=request, source="api",
-                           target="token:5", name="ci")
+        row = audit.record(
+            AuditKind.TOKEN_CREATED, actor=user, request=request, source="api", target="token:5", name="ci"
+        )
     assert row is not None
     row = AuditEvent.objects.get()
     assert (row.kind, row.actor, row.username, row.ip, row.source, row.target, row.data) == (
-        "token_created", user, "alice", "203.0.113.7", "api", "token:5", {"name": "ci"})
+        "token_created",
+        user,
+        "alice",
+        "203.0.113.7",
+        "api",
+        "token:5",
+        {"name": "ci"},
+    )
     assert "token_created user=alice ip=203.0.113.7" in caplog.text
 
 

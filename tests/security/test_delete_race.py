@@ -71,7 +71,9 @@ def test_concurrent_delete_patch_and_execute_never_answer_500(user, make_tree):
     token = token_for(user)
     seen = set()
     for _ in range(ROUNDS):
-        tree, tasks = make_tree([t("root"), t("a", parent_id="root"), t("b", parent_id="root", dependencies=["a"])])
+        tree, tasks = make_tree(
+            [t("root"), t("a", parent_id="root"), t("b", parent_id="root", dependencies=["a"])]
+        )
         results = race(token, requests_for(tree["id"], tasks))
         bad = [r for r in results if r is None or r[1] not in ALLOWED]
         assert not bad, bad

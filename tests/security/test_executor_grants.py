@@ -16,8 +16,11 @@ from .conftest import t
 pytestmark = pytest.mark.django_db
 
 SHELL_PERM = "tasks_app.use_shell_command"
-DANGEROUS = {"shell_command": "use_shell_command", "http_request": "use_http_request",
-             "python_function": "use_python_function"}
+DANGEROUS = {
+    "shell_command": "use_shell_command",
+    "http_request": "use_http_request",
+    "python_function": "use_python_function",
+}
 
 
 def shell(name, **kw):
@@ -25,18 +28,21 @@ def shell(name, **kw):
 
 
 def rpc(client, method, params=None):
-    return client.post("/tasks", {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}},
-                       format="json")
+    return client.post(
+        "/tasks", {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}, format="json"
+    )
 
 
 def grant(user, *codenames):
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="tasks_app",
-                                                         codename__in=codenames))
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="tasks_app", codename__in=codenames)
+    )
 
 
 def revoke(user, *codenames):
-    user.user_permissions.remove(*Permission.objects.filter(content_type__app_label="tasks_app",
-                                                            codename__in=codenames))
+    user.user_permissions.remove(
+        *Permission.objects.filter(content_type__app_label="tasks_app", codename__in=codenames)
+    )
 
 
 def assert_denied(resp, permission=SHELL_PERM, executor="shell_command"):
@@ -78,8 +84,11 @@ def test_the_dangerous_executors_declare_their_permissions():
     assert {eid: registry.required_permission(eid) for eid in DANGEROUS} == DANGEROUS
     assert registry.required_permission("command_executor") == "use_shell_command"  # apflow alias
     assert registry.required_permission("noop") is None
-    codenames = set(Permission.objects.filter(content_type__app_label="tasks_app", content_type__model="task")
-                    .values_list("codename", flat=True))
+    codenames = set(
+        Permission.objects.filter(
+            content_type__app_label="tasks_app", content_type__model="task"
+        ).values_list("codename", flat=True)
+    )
     assert set(DANGEROUS.values()) <= codenames
 
 
@@ -110,7 +119,9 @@ def test_create_with_a_group_grant(api, user):
 
 def test_a_grant_covers_only_its_executor(api, user):
     grant(user, "use_shell_command")
-    resp = api.post("/api/v1/trees/", [shell("root"), t("h", "http_request", parent_id="root")], format="json")
+    resp = api.post(
+        "/api/v1/trees/", [shell("root"), t("h", "http_request", parent_id="root")], format="json"
+    )
     assert_denied(resp, "tasks_app.use_http_request", "http_request")
 
 
@@ -162,14 +173,20 @@ def test_patch_to_a_dangerous_executor_is_refused(api, user, make_tree):
     assert Task.objects.get(id=tasks["a"]["id"]).executor == "noop"
     assert_rpc_denied(rpc(api, "tasks.update", {"task_id": tasks["a"]["id"], "executor": "command_executor"}))
     grant(user, "use_shell_command")
-    assert api.patch(f"/api/v1/tasks/{tasks['a']['id']}/", {"executor": "shell_command"},
-                     format="json").status_code == 200
+    assert (
+        api.patch(
+            f"/api/v1/tasks/{tasks['a']['id']}/", {"executor": "shell_command"}, format="json"
+        ).status_code
+        == 200
+    )
 
 
 def test_patch_of_a_dangerous_task_needs_the_grant(api, shell_tree):
     """Its inputs are the command: editing them is choosing what runs."""
     sh = Task.objects.get(tree=shell_tree, name="sh")
-    resp = api.patch(f"/api/v1/tasks/{sh.id}/", {"inputs": {"command": "rm", "args": ["-rf", "/"]}}, format="json")
+    resp = api.patch(
+        f"/api/v1/tasks/{sh.id}/", {"inputs": {"command": "rm", "args": ["-rf", "/"]}}, format="json"
+    )
     assert_denied(resp)
 
 
@@ -178,7 +195,9 @@ def test_patch_of_a_dangerous_task_needs_the_grant(api, shell_tree):
 
 def test_copy_of_a_tree_with_a_dangerous_task_is_refused(api, user, shell_tree):
     assert_denied(api.post(f"/api/v1/trees/{shell_tree.id}/copy/", {"mode": "full"}, format="json"))
-    assert_denied(api.post(f"/api/v1/tasks/{shell_tree.id}/copy/", {"mode": "full", "save": False}, format="json"))
+    assert_denied(
+        api.post(f"/api/v1/tasks/{shell_tree.id}/copy/", {"mode": "full", "save": False}, format="json")
+    )
     assert_rpc_denied(rpc(api, "tasks.copy", {"task_id": str(shell_tree.id), "copy_mode": "full"}))
     assert_rpc_denied(rpc(api, "tasks.clone", {"task_id": str(shell_tree.id)}))
     assert_rpc_denied(rpc(api, "tasks.execute", {"task_id": str(shell_tree.id), "copy_execution": True}))
@@ -189,19 +208,27 @@ def test_custom_copy_needs_the_grant_for_every_copied_task(api, user):
     from tasks_app.services import trees
 
     grant(user, "use_shell_command")
-    tree = trees.tree_create(owner=user, tasks=[t("root"), shell("sh", parent_id="root"),
-                                                t("after", parent_id="root", dependencies=["sh"])], actor=user)
+    tree = trees.tree_create(
+        owner=user,
+        tasks=[t("root"), shell("sh", parent_id="root"), t("after", parent_id="root", dependencies=["sh"])],
+        actor=user,
+    )
     revoke(user, "use_shell_command")
     after = Task.objects.get(tree=tree, name="after")
     # the custom set is 'after' plus its upstream 'sh'
-    resp = api.post(f"/api/v1/tasks/{after.id}/copy/", {"mode": "custom", "custom_task_ids": [str(after.id)]},
-                    format="json")
+    resp = api.post(
+        f"/api/v1/tasks/{after.id}/copy/",
+        {"mode": "custom", "custom_task_ids": [str(after.id)]},
+        format="json",
+    )
     assert_denied(resp)
 
 
 def test_copy_with_the_grant(api, user, shell_tree):
     grant(user, "use_shell_command")
-    assert api.post(f"/api/v1/trees/{shell_tree.id}/copy/", {"mode": "full"}, format="json").status_code == 201
+    assert (
+        api.post(f"/api/v1/trees/{shell_tree.id}/copy/", {"mode": "full"}, format="json").status_code == 201
+    )
 
 
 # --- execute, retry, rerun ----------------------------------------------------------------------------
@@ -220,8 +247,9 @@ def test_execute_of_a_part_without_dangerous_tasks_is_allowed(api, user):
     from tasks_app.services import trees
 
     grant(user, "use_shell_command")
-    tree = trees.tree_create(owner=user, tasks=[t("root"), shell("sh", parent_id="root"),
-                                                t("safe", parent_id="root")], actor=user)
+    tree = trees.tree_create(
+        owner=user, tasks=[t("root"), shell("sh", parent_id="root"), t("safe", parent_id="root")], actor=user
+    )
     revoke(user, "use_shell_command")
     safe = Task.objects.get(tree=tree, name="safe")
     assert api.post(f"/api/v1/tasks/{safe.id}/execute/").status_code == 200
@@ -231,8 +259,11 @@ def test_retry_and_rerun_need_the_grant(api, user, drain, monkeypatch):
     from tasks_app.services import control, trees
 
     grant(user, "use_shell_command")
-    tree = trees.tree_create(owner=user, tasks=[t("root"), t("sh", "shell_command", parent_id="root",
-                                                             inputs={"command": "false"})], actor=user)
+    tree = trees.tree_create(
+        owner=user,
+        tasks=[t("root"), t("sh", "shell_command", parent_id="root", inputs={"command": "false"})],
+        actor=user,
+    )
     control.tree_execute(tree=tree, actor=user)
     drain()
     sh = Task.objects.get(tree=tree, name="sh")
@@ -269,10 +300,19 @@ def test_catalogue_service(user, staff_user):
 
 def test_editing_a_never_run_tree_in_place_needs_the_grant_too(api, user):
     """POST /api/v1/trees/{id}/edit/ replaces the task array: it is a create of the new tasks."""
-    tree = api.post("/api/v1/trees/", [{"id": "root", "name": "root", "executor": "noop"}], format="json").json()
-    body = [{"id": tree["id"], "name": "root", "executor": "noop"},
-            {"id": "x", "name": "x", "executor": "shell_command", "parent_id": tree["id"],
-             "inputs": {"command": "echo hello"}}]
+    tree = api.post(
+        "/api/v1/trees/", [{"id": "root", "name": "root", "executor": "noop"}], format="json"
+    ).json()
+    body = [
+        {"id": tree["id"], "name": "root", "executor": "noop"},
+        {
+            "id": "x",
+            "name": "x",
+            "executor": "shell_command",
+            "parent_id": tree["id"],
+            "inputs": {"command": "echo hello"},
+        },
+    ]
     resp = api.post(f"/api/v1/trees/{tree['id']}/edit/", body, format="json")
     assert resp.status_code == 403, resp.json()
     assert "tasks_app.use_shell_command" in resp.json()["error"]["message"]

@@ -88,18 +88,24 @@ def test_new_tokens_get_the_default_lifetime(user, settings):
 
 def test_a_token_with_an_explicit_lifetime_or_expiry(user):
     client = _session(user)
-    body = client.post("/api/v1/tokens/", {"name": "short", "expires_in_days": 7},
-                       content_type="application/json").json()
+    body = client.post(
+        "/api/v1/tokens/", {"name": "short", "expires_in_days": 7}, content_type="application/json"
+    ).json()
     expires = ApiToken.objects.get(pk=body["id"]).expires_at
     assert timedelta(days=6) < expires - timezone.now() <= timedelta(days=7)
     at = (timezone.now() + timedelta(days=3)).replace(microsecond=0)
-    body = client.post("/api/v1/tokens/", {"name": "exact", "expires_at": at.isoformat()},
-                       content_type="application/json").json()
+    body = client.post(
+        "/api/v1/tokens/", {"name": "exact", "expires_at": at.isoformat()}, content_type="application/json"
+    ).json()
     assert ApiToken.objects.get(pk=body["id"]).expires_at == at
     past = (timezone.now() - timedelta(days=1)).isoformat()
-    response = client.post("/api/v1/tokens/", {"name": "past", "expires_at": past}, content_type="application/json")
+    response = client.post(
+        "/api/v1/tokens/", {"name": "past", "expires_at": past}, content_type="application/json"
+    )
     assert response.status_code == 400
-    response = client.post("/api/v1/tokens/", {"name": "zero", "expires_in_days": 0}, content_type="application/json")
+    response = client.post(
+        "/api/v1/tokens/", {"name": "zero", "expires_in_days": 0}, content_type="application/json"
+    )
     assert response.status_code == 400
 
 
@@ -110,10 +116,14 @@ def test_default_lifetime_zero_means_no_expiry(user, settings):
 
 
 def test_arbor_token_days(user):
-    call_command("arbor_token", "alice", "--name", "week", "--days", "7", stdout=StringIO(), stderr=StringIO())
+    call_command(
+        "arbor_token", "alice", "--name", "week", "--days", "7", stdout=StringIO(), stderr=StringIO()
+    )
     expires = ApiToken.objects.get(name="week").expires_at
     assert timedelta(days=6) < expires - timezone.now() <= timedelta(days=7)
-    call_command("arbor_token", "alice", "--name", "forever", "--days", "0", stdout=StringIO(), stderr=StringIO())
+    call_command(
+        "arbor_token", "alice", "--name", "forever", "--days", "0", stdout=StringIO(), stderr=StringIO()
+    )
     assert ApiToken.objects.get(name="forever").expires_at is None
     call_command("arbor_token", "alice", "--name", "default", stdout=StringIO(), stderr=StringIO())
     assert ApiToken.objects.get(name="default").expires_at is not None
@@ -155,9 +165,15 @@ def test_an_expired_token_closes_the_websocket_saying_it_expired(user):
     _expire_all()
 
     async def connect():
-        communicator = WebsocketCommunicator(application, "/ws/dashboard/", headers=[
-            (b"authorization", f"Bearer {raw}".encode()), (b"origin", b"http://testserver"),
-            (b"host", b"testserver")])
+        communicator = WebsocketCommunicator(
+            application,
+            "/ws/dashboard/",
+            headers=[
+                (b"authorization", f"Bearer {raw}".encode()),
+                (b"origin", b"http://testserver"),
+                (b"host", b"testserver"),
+            ],
+        )
         connected, _ = await communicator.connect()
         closed = await communicator.receive_output(timeout=5)
         await communicator.disconnect()
@@ -187,8 +203,12 @@ def test_metrics_needs_the_token_when_one_is_set(settings):
     settings.DEBUG = False
     settings.ARBOR_METRICS_TOKEN = "s3cret-metrics-token"
     assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics").status_code == 401
-    assert Client(REMOTE_ADDR="203.0.113.50").get(
-        "/metrics", HTTP_AUTHORIZATION="Bearer s3cret-metrics-token").status_code == 200
+    assert (
+        Client(REMOTE_ADDR="203.0.113.50")
+        .get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-metrics-token")
+        .status_code
+        == 200
+    )
 
 
 def test_readyz_gives_only_its_status_to_an_outside_address_in_production(settings):
@@ -205,10 +225,18 @@ def test_readyz_gives_only_its_status_to_an_outside_address_in_production(settin
 
 
 def _import_settings(env_overrides):
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY"}}
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY"}
+    }
     env.update({"DJANGO_SETTINGS_MODULE": "orchestrator_site.settings", **env_overrides})
-    return subprocess.run([sys.executable, "-c", "import orchestrator_site.settings"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", "import orchestrator_site.settings"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize("key", ["short", "x" * 64, "abcd" * 20])
@@ -226,8 +254,15 @@ def test_a_strong_secret_key_starts_and_debug_allows_a_short_one():
 # --- password reset -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/accounts/password_reset/", "/accounts/password_reset/done/",
-                                  "/accounts/reset/MQ/set-password/", "/accounts/reset/done/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/accounts/password_reset/",
+        "/accounts/password_reset/done/",
+        "/accounts/reset/MQ/set-password/",
+        "/accounts/reset/done/",
+    ],
+)
 def test_password_reset_is_404_without_a_mail_server(path, settings):
     settings.ARBOR_PASSWORD_RESET = False
     assert Client().get(path).status_code == 404
@@ -244,8 +279,12 @@ def test_the_login_page_offers_reset_only_with_mail(settings):
 def test_reset_is_off_by_default_without_email_host():
     result = subprocess.run(
         [sys.executable, "-c", "import orchestrator_site.settings as s; print(s.ARBOR_PASSWORD_RESET)"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={k: v for k, v in os.environ.items() if k not in {"EMAIL_HOST", "ARBOR_PASSWORD_RESET"}})
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k not in {"EMAIL_HOST", "ARBOR_PASSWORD_RESET"}},
+    )
     assert result.stdout.strip() == "False"
 
 
@@ -253,8 +292,12 @@ def test_reset_is_off_by_default_without_email_host():
 
 
 def test_system_info_is_refused_for_a_plain_user(api):
-    call = {"jsonrpc": "2.0", "id": 1, "method": "tasks.create",
-            "params": [{"name": "x", "schemas": {"method": "system_info_executor"}}]}
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tasks.create",
+        "params": [{"name": "x", "schemas": {"method": "system_info_executor"}}],
+    }
     response = api.post("/tasks", call, format="json")
     assert "error" in response.json() and "system_info" in response.json()["error"]["message"]
     rest = api.post("/api/v1/trees/", [{"id": "r", "name": "r", "executor": "system_info"}], format="json")

@@ -62,8 +62,9 @@ def test_lists_keep_working_for_owner_and_staff_after_the_attack(api, staff_api,
         assert client.get("/api/v1/tasks/").status_code == 200
         assert client.get(f"/api/v1/trees/{tree['id']}/").status_code == 200
         assert client.get("/api/v1/trees/").status_code == 200
-        resp = client.post("/tasks", {"jsonrpc": "2.0", "id": 1, "method": "tasks.list", "params": {}},
-                           format="json")
+        resp = client.post(
+            "/tasks", {"jsonrpc": "2.0", "id": 1, "method": "tasks.list", "params": {}}, format="json"
+        )
         assert resp.status_code == 200 and "result" in resp.json()
 
 
@@ -79,20 +80,30 @@ def test_edits_and_other_bodies_go_through_the_same_parser(api, make_tree):
     resp = post_raw(api, "/api/v1/validate/", lone('[{"name":"@","executor":"noop"}]'))
     assert resp.status_code == 400 and resp.json()["error"]["details"]["path"] == "$[0].name"
     api.raise_request_exception = False
-    resp = api.patch(f"/api/v1/tasks/{tasks['a']['id']}/", lone('{"inputs":{"k":"@"}}'),
-                     content_type="application/json")
+    resp = api.patch(
+        f"/api/v1/tasks/{tasks['a']['id']}/", lone('{"inputs":{"k":"@"}}'), content_type="application/json"
+    )
     assert resp.status_code == 400 and resp.json()["error"]["details"]["path"] == "$.inputs.k"
     assert counts() == before
     assert api.get(f"/api/v1/tasks/{tasks['a']['id']}/").json()["inputs"] == {}
 
 
 RPC_CASES = [
-    (lone('{"jsonrpc":"2.0","id":1,"method":"tasks.create","params":[{"name":"poison","executor":"noop",'
-          '"inputs":{"x":"@"}}]}'), "$.params[0].inputs.x"),
+    (
+        lone(
+            '{"jsonrpc":"2.0","id":1,"method":"tasks.create","params":[{"name":"poison","executor":"noop",'
+            '"inputs":{"x":"@"}}]}'
+        ),
+        "$.params[0].inputs.x",
+    ),
     (lone('{"jsonrpc":"2.0","id":1,"method":"tasks.get","params":{"task_id":"@"}}'), "$.params.task_id"),
     (lone('{"jsonrpc":"2.0","id":1,"method":"tasks.@"}'), "$.method"),
-    (lone('[{"jsonrpc":"2.0","id":1,"method":"tasks.list"},{"jsonrpc":"2.0","id":"@","method":"tasks.list"}]'),
-     "$[1].id"),
+    (
+        lone(
+            '[{"jsonrpc":"2.0","id":1,"method":"tasks.list"},{"jsonrpc":"2.0","id":"@","method":"tasks.list"}]'
+        ),
+        "$[1].id",
+    ),
 ]
 
 
@@ -123,9 +134,15 @@ def test_deep_nesting_is_a_4xx_not_a_recursion_error(api, path, opener):
 def test_undecodable_query_strings_and_paths_do_not_500(api, make_tree):
     tree, _ = make_tree()
     api.raise_request_exception = False
-    for url in ("/api/v1/tasks/?search=%ED%BF%BF", "/api/v1/tasks/?status=%ff%fe", "/api/v1/trees/?search=%00",
-                "/api/v1/tasks/?executor=%ED%A0%80", "/api/v1/trees/%ED%BF%BF/", "/api/v1/tasks/%ff/attempts/",
-                f"/api/v1/trees/{tree['id']}/events/?after_seq=%ED%BF%BF"):
+    for url in (
+        "/api/v1/tasks/?search=%ED%BF%BF",
+        "/api/v1/tasks/?status=%ff%fe",
+        "/api/v1/trees/?search=%00",
+        "/api/v1/tasks/?executor=%ED%A0%80",
+        "/api/v1/trees/%ED%BF%BF/",
+        "/api/v1/tasks/%ff/attempts/",
+        f"/api/v1/trees/{tree['id']}/events/?after_seq=%ED%BF%BF",
+    ):
         resp = api.get(url)
         assert resp.status_code < 500, (url, resp.status_code)
         assert resp["Content-Type"].startswith("application/json"), url
@@ -133,14 +150,16 @@ def test_undecodable_query_strings_and_paths_do_not_500(api, make_tree):
 
 def test_body_that_is_not_utf8_is_a_parse_error(api):
     before = counts()
-    resp = api.post("/api/v1/trees/", b'[{"name":"\xed\xbf\xbf","executor":"noop"}]',
-                    content_type="application/json")
+    resp = api.post(
+        "/api/v1/trees/", b'[{"name":"\xed\xbf\xbf","executor":"noop"}]', content_type="application/json"
+    )
     assert resp.status_code == 400 and resp.json()["error"]["code"] == "parse_error"
     assert counts() == before
 
 
-@pytest.mark.parametrize("path", ["/api/v1/trees/a.b/", "/api/v1/tasks/a.b/attempts/", "/api/v1/nothing/",
-                                  "/api/v2/trees/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/trees/a.b/", "/api/v1/tasks/a.b/attempts/", "/api/v1/nothing/", "/api/v2/trees/"]
+)
 def test_unmatched_api_urls_answer_json_404(api, path):
     resp = api.get(path)
     assert resp.status_code == 404
@@ -169,8 +188,12 @@ def test_websocket_frames_with_surrogates_or_deep_nesting_get_bad_message(tm, us
         connected, _ = await comm.connect()
         assert connected
         assert (await receive(comm))["type"] == "snapshot"
-        for frame in (lone('{"type":"@"}'), '{"type":"resume","after_seq":1,"x":"\\ud800"}',
-                      "[" * 2000, '{"type":' * 2000):
+        for frame in (
+            lone('{"type":"@"}'),
+            '{"type":"resume","after_seq":1,"x":"\\ud800"}',
+            "[" * 2000,
+            '{"type":' * 2000,
+        ):
             await comm.send_to(text_data=frame)
             answer = await receive(comm)
             assert answer["type"] == "error" and answer["code"] == "bad_message", (frame[:40], answer)

@@ -52,8 +52,12 @@ def test_lockout_is_per_username_and_address(user, other_user):
     # the same user from another address, and another user from the attacker's address, still log in
     elsewhere = Client(REMOTE_ADDR="198.51.100.7")
     assert _post_login(elsewhere, "/accounts/login/", "alice", "pw-alice-123").status_code == 302
-    assert _post_login(Client(REMOTE_ADDR="203.0.113.9"), "/accounts/login/", "mallory",
-                       "pw-mallory-123").status_code == 302
+    assert (
+        _post_login(
+            Client(REMOTE_ADDR="203.0.113.9"), "/accounts/login/", "mallory", "pw-mallory-123"
+        ).status_code
+        == 302
+    )
 
 
 def test_a_few_failures_do_not_lock_and_success_resets_the_count(user):
@@ -120,13 +124,21 @@ def test_weak_passwords_are_refused_by_the_password_forms(user, weak):
 def test_weak_password_refused_by_the_password_change_page(user):
     client = Client()
     client.force_login(user)
-    response = client.post("/accounts/password_change/", {
-        "old_password": "pw-alice-123", "new_password1": "12345678", "new_password2": "12345678"})
+    response = client.post(
+        "/accounts/password_change/",
+        {"old_password": "pw-alice-123", "new_password1": "12345678", "new_password2": "12345678"},
+    )
     assert response.status_code == 200  # the form again, with errors
     user.refresh_from_db()
     assert user.check_password("pw-alice-123")
-    response = client.post("/accounts/password_change/", {
-        "old_password": "pw-alice-123", "new_password1": "tangerine-kayak-42", "new_password2": "tangerine-kayak-42"})
+    response = client.post(
+        "/accounts/password_change/",
+        {
+            "old_password": "pw-alice-123",
+            "new_password1": "tangerine-kayak-42",
+            "new_password2": "tangerine-kayak-42",
+        },
+    )
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.check_password("tangerine-kayak-42")
@@ -178,10 +190,14 @@ def test_token_creation_and_revocation_are_audited_in_api_admin_and_cli(user, st
 
     call_command("arbor_token", "alice", "--name", "from-cli", stdout=StringIO(), stderr=StringIO())
 
-    rows = AuditEvent.objects.filter(kind__in=[AuditKind.TOKEN_CREATED, AuditKind.TOKEN_REVOKED]).order_by("id")
+    rows = AuditEvent.objects.filter(kind__in=[AuditKind.TOKEN_CREATED, AuditKind.TOKEN_REVOKED]).order_by(
+        "id"
+    )
     assert [(r.kind, r.source) for r in rows] == [
-        (AuditKind.TOKEN_CREATED, "api"), (AuditKind.TOKEN_REVOKED, "api"),
-        (AuditKind.TOKEN_CREATED, "admin"), (AuditKind.TOKEN_REVOKED, "admin"),
+        (AuditKind.TOKEN_CREATED, "api"),
+        (AuditKind.TOKEN_REVOKED, "api"),
+        (AuditKind.TOKEN_CREATED, "admin"),
+        (AuditKind.TOKEN_REVOKED, "admin"),
         (AuditKind.TOKEN_CREATED, "cli"),
     ]
     assert rows[2].actor == staff_user and rows[2].data["owner"] == "alice"
@@ -198,6 +214,9 @@ def test_a_revoked_or_expired_token_presented_is_audited(user):
 
     api = client_for(user)
     ApiToken.objects.filter(revoked=False).update(expires_at=timezone.now() - timedelta(minutes=1))
-    assert api.post("/tasks", {"jsonrpc": "2.0", "id": 1, "method": "tasks.list"}, format="json").status_code == 401
+    assert (
+        api.post("/tasks", {"jsonrpc": "2.0", "id": 1, "method": "tasks.list"}, format="json").status_code
+        == 401
+    )
     rejected = AuditEvent.objects.filter(kind=AuditKind.TOKEN_REJECTED).order_by("-id").first()
     assert rejected.source == "rpc" and rejected.data["reason"] == "expired"

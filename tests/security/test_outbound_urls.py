@@ -45,8 +45,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        body = json.dumps({"path": self.path, "host": self.headers.get("Host"),
-                           "x_token": self.headers.get("X-Token")}).encode()
+        body = json.dumps(
+            {"path": self.path, "host": self.headers.get("Host"), "x_token": self.headers.get("X-Token")}
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -129,19 +130,36 @@ def fetch(url, allowed, **inputs):
 @pytest.mark.parametrize(
     ("address", "reason"),
     [
-        ("127.0.0.1", "loopback"), ("127.9.9.9", "loopback"), ("::1", "loopback"),
-        ("10.1.2.3", "private"), ("172.16.0.1", "private"), ("192.168.1.1", "private"),
-        ("169.254.1.1", "link-local"), ("fe80::1", "link-local"),
-        ("169.254.169.254", "metadata"), ("fd00:ec2::254", "metadata"), ("100.100.100.200", "metadata"),
-        ("100.64.0.1", "carrier-grade NAT"), ("100.127.255.254", "carrier-grade NAT"),
-        ("0.0.0.0", "unspecified"), ("::", "unspecified"),
-        ("fc00::1", "unique-local"), ("fd12:3456::1", "unique-local"), ("fec0::1", "site-local"),
-        ("224.0.0.1", "multicast"), ("ff02::1", "multicast"), ("240.0.0.1", "reserved"),
-        ("::ffff:127.0.0.1", "IPv4-mapped 127.0.0.1"), ("::ffff:169.254.169.254", "metadata"),
-        ("::127.0.0.1", "IPv4-compatible"), ("64:ff9b::a00:1", "NAT64 10.0.0.1"),
-        ("2002:7f00:1::", "6to4 127.0.0.1"), ("2002:a9fe:a9fe::", "6to4 169.254.169.254"),
+        ("127.0.0.1", "loopback"),
+        ("127.9.9.9", "loopback"),
+        ("::1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("169.254.1.1", "link-local"),
+        ("fe80::1", "link-local"),
+        ("169.254.169.254", "metadata"),
+        ("fd00:ec2::254", "metadata"),
+        ("100.100.100.200", "metadata"),
+        ("100.64.0.1", "carrier-grade NAT"),
+        ("100.127.255.254", "carrier-grade NAT"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("fc00::1", "unique-local"),
+        ("fd12:3456::1", "unique-local"),
+        ("fec0::1", "site-local"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("240.0.0.1", "reserved"),
+        ("::ffff:127.0.0.1", "IPv4-mapped 127.0.0.1"),
+        ("::ffff:169.254.169.254", "metadata"),
+        ("::127.0.0.1", "IPv4-compatible"),
+        ("64:ff9b::a00:1", "NAT64 10.0.0.1"),
+        ("2002:7f00:1::", "6to4 127.0.0.1"),
+        ("2002:a9fe:a9fe::", "6to4 169.254.169.254"),
         ("2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo"),
-        ("192.0.2.1", ""), ("198.18.0.1", ""),
+        ("192.0.2.1", ""),
+        ("198.18.0.1", ""),
     ],
 )
 def test_blocked_addresses(address, reason):
@@ -222,7 +240,8 @@ def test_one_blocked_address_among_public_ones_refuses(dns):
 
 
 @pytest.mark.parametrize(
-    "url", ["http://169.254.169.254/latest/meta-data/", "http://100.100.100.200/", "http://[fd00:ec2::254]/"],
+    "url",
+    ["http://169.254.169.254/latest/meta-data/", "http://100.100.100.200/", "http://[fd00:ec2::254]/"],
 )
 def test_metadata_literals_need_an_entry_naming_the_address(url):
     everything = ["0.0.0.0/0:*", "[::/0]:*"]
@@ -233,7 +252,14 @@ def test_metadata_literals_need_an_entry_naming_the_address(url):
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1/", "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/", "http://[::]/", "http://10.0.0.1/"],
+    "url",
+    [
+        "http://127.0.0.1/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://0.0.0.0/",
+        "http://[::]/",
+        "http://10.0.0.1/",
+    ],
 )
 def test_blocked_ip_literals_are_refused_by_name_entries(url):
     with pytest.raises(outbound.OutboundRefused, match="not listed"):
@@ -260,15 +286,18 @@ def test_allowed_address_still_works(port):
 def test_redirect_to_a_name_resolving_to_a_blocked_address_is_refused(dns, port):
     dns["internal.public.test"] = ["127.0.0.2"]
     with pytest.raises(PermanentError) as excinfo:
-        fetch(f"http://127.0.0.1:{port}/to-internal-name",
-              ["127.0.0.1", "127.0.0.1:*", "internal.public.test", "internal.public.test:*"])
+        fetch(
+            f"http://127.0.0.1:{port}/to-internal-name",
+            ["127.0.0.1", "127.0.0.1:*", "internal.public.test", "internal.public.test:*"],
+        )
     message = str(excinfo.value)
     assert f"redirect to 'http://internal.public.test:{port}/metrics' refused" in message
     assert "127.0.0.2 (loopback address)" in message
 
 
 @pytest.mark.parametrize(
-    ("path", "reason"), [("/to-metadata", "host '169.254.169.254' is not listed"), ("/to-mapped", "IPv4-mapped")]
+    ("path", "reason"),
+    [("/to-metadata", "host '169.254.169.254' is not listed"), ("/to-mapped", "IPv4-mapped")],
 )
 def test_redirect_to_blocked_addresses_is_refused(dns, port, path, reason):
     dns["mapped.test"] = ["::ffff:127.0.0.1"]
@@ -295,7 +324,9 @@ def test_allowed_redirect_is_followed(port):
 
 
 def test_port_not_on_the_allow_list_is_refused(port):
-    with pytest.raises(PermanentError, match=f"port {port} of host '127.0.0.1' is not allowed by settings.{SETTING}"):
+    with pytest.raises(
+        PermanentError, match=f"port {port} of host '127.0.0.1' is not allowed by settings.{SETTING}"
+    ):
         fetch(f"http://127.0.0.1:{port}/metrics", ["127.0.0.1"])
     with pytest.raises(PermanentError, match=f"port {port}"):
         fetch(f"http://127.0.0.1:{port}/metrics", [f"127.0.0.1:{port + 1 if port < 65535 else 1}"])
@@ -303,8 +334,11 @@ def test_port_not_on_the_allow_list_is_refused(port):
 
 
 def test_user_host_header_is_dropped(port):
-    result = fetch(f"http://127.0.0.1:{port}/echo", ["127.0.0.1:*"],
-                   headers={"Host": "metrics.internal", "hOsT": "x", "X-Token": "kept"})
+    result = fetch(
+        f"http://127.0.0.1:{port}/echo",
+        ["127.0.0.1:*"],
+        headers={"Host": "metrics.internal", "hOsT": "x", "X-Token": "kept"},
+    )
     assert result["json"]["host"] == f"127.0.0.1:{port}"
     assert result["json"]["x_token"] == "kept"
 
@@ -337,8 +371,14 @@ def test_api_task_cannot_reach_a_local_port_by_address(api, make_tree, drain, po
     assert resp.status_code == 400
     assert f"port {port}" in resp.json()["error"]["message"] and SETTING in resp.json()["error"]["message"]
     # the same URL arriving from a dependency's result is refused when the task runs
-    _, tasks = make_tree([t("r"), t("up", "echo", parent_id="r", inputs={"result": {"url": url}}),
-                          t("fetch", "http_request", parent_id="r", dependencies=["up"])], execute=True)
+    _, tasks = make_tree(
+        [
+            t("r"),
+            t("up", "echo", parent_id="r", inputs={"result": {"url": url}}),
+            t("fetch", "http_request", parent_id="r", dependencies=["up"]),
+        ],
+        execute=True,
+    )
     drain()
     task = api.get(f"/api/v1/tasks/{tasks['fetch']['id']}/").json()
     assert task["status"] == "failed" and task["error_type"] == "not_allowed"
@@ -386,8 +426,12 @@ def _certificates(tmp_path, name):
 
     def build(subject, issuer, key, signer, *, ca):
         builder = (
-            x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
             .not_valid_after(now + dt.timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         )
@@ -402,8 +446,9 @@ def _certificates(tmp_path, name):
     pem = serialization.Encoding.PEM
     (tmp_path / "ca.pem").write_bytes(ca.public_bytes(pem))
     (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(pem))
-    (tmp_path / "leaf.key").write_bytes(key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (tmp_path / "leaf.key").write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return tmp_path / "ca.pem", tmp_path / "leaf.pem", tmp_path / "leaf.key"
 
 
@@ -429,8 +474,13 @@ def tls_server(tmp_path):
 def test_https_connects_to_the_checked_address_with_sni_and_certificate_of_the_name(dns, tls_server):
     port = tls_server.server_address[1]
     dns["secure.test"] = ["127.0.0.1", "10.0.0.1"]  # a second lookup would get a blocked address
-    response = outbound.safe_request("GET", f"https://secure.test:{port}/echo", allowed=["secure.test:*", "127.0.0.1:*"],
-                                     headers={"Host": "evil.test"}, ssl_context=tls_server.client_context)
+    response = outbound.safe_request(
+        "GET",
+        f"https://secure.test:{port}/echo",
+        allowed=["secure.test:*", "127.0.0.1:*"],
+        headers={"Host": "evil.test"},
+        ssl_context=tls_server.client_context,
+    )
     try:
         assert json.loads(response.read())["host"] == f"secure.test:{port}"
     finally:
@@ -444,5 +494,9 @@ def test_https_certificate_must_match_the_name_not_the_address(dns, tls_server):
     port = tls_server.server_address[1]
     dns["other.test"] = ["127.0.0.1"]
     with pytest.raises(ssl.SSLCertVerificationError):
-        outbound.safe_request("GET", f"https://other.test:{port}/echo", allowed=["other.test:*", "127.0.0.1:*"],
-                              ssl_context=tls_server.client_context)
+        outbound.safe_request(
+            "GET",
+            f"https://other.test:{port}/echo",
+            allowed=["other.test:*", "127.0.0.1:*"],
+            ssl_context=tls_server.client_context,
+        )

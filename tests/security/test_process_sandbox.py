@@ -29,9 +29,22 @@ pytestmark = pytest.mark.django_db
 BASH_ECHO = "bash -c 'echo hello'"
 EXPLOIT_ENV = {"BASH_FUNC_echo%%": "() { id -un; printenv SECRET_KEY; }"}
 DENIED = [
-    "BASH_FUNC_echo%%", "BASH_FUNC_ls", "LD_PRELOAD", "LD_LIBRARY_PATH", "PYTHONPATH", "PYTHONSTARTUP",
-    "PYTHONWARNINGS", "PERL5OPT", "NODE_OPTIONS", "GIT_SSH_COMMAND", "GIT_CONFIG_GLOBAL", "IFS", "ENV",
-    "BASH_ENV", "DYLD_INSERT_LIBRARIES", "ld_preload",
+    "BASH_FUNC_echo%%",
+    "BASH_FUNC_ls",
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONWARNINGS",
+    "PERL5OPT",
+    "NODE_OPTIONS",
+    "GIT_SSH_COMMAND",
+    "GIT_CONFIG_GLOBAL",
+    "IFS",
+    "ENV",
+    "BASH_ENV",
+    "DYLD_INSERT_LIBRARIES",
+    "ld_preload",
 ]
 SANDBOX_NAMES = {"PATH", "LANG", "HOME", "TMPDIR", "PWD"}
 
@@ -73,8 +86,11 @@ def shell_task(**inputs):
 def injected(**inputs):
     """``p``'s own inputs are harmless; its upstream's result is merged into them at run time."""
     command = inputs.pop("command")
-    return [t("r"), t("up", "echo", parent_id="r", inputs={"result": inputs}),
-            t("p", "shell_command", parent_id="r", dependencies=["up"], inputs={"command": command})]
+    return [
+        t("r"),
+        t("up", "echo", parent_id="r", inputs={"result": inputs}),
+        t("p", "shell_command", parent_id="r", dependencies=["up"], inputs={"command": command}),
+    ]
 
 
 def create_error(api, tasks):
@@ -97,7 +113,9 @@ def test_bash_func_exploit_is_refused_at_creation(api):
 
 
 @override_settings(ARBOR_SHELL_ALLOWED_COMMANDS=[BASH_ECHO])
-def test_bash_func_exploit_through_a_dependency_result_fails_at_run_time(api, make_tree, drain, worker_secrets):
+def test_bash_func_exploit_through_a_dependency_result_fails_at_run_time(
+    api, make_tree, drain, worker_secrets
+):
     task = run_task(api, make_tree, drain, injected(command=BASH_ECHO, env=EXPLOIT_ENV))
     assert task["status"] == "failed"
     assert "BASH_FUNC_echo%%" in task["error"] and "never allowed" in task["error"]
@@ -128,8 +146,11 @@ def test_child_environment_holds_no_worker_secret(api, make_tree, drain, worker_
     assert dict(os.environ) == before  # the worker's own environment is untouched
 
 
-@override_settings(ARBOR_SHELL_ALLOWED_COMMANDS=["env"], ARBOR_SHELL_PASS_ENV=["ARBOR_DEMO_TOKEN", "NOT_SET"],
-                   ARBOR_SHELL_USER_ENV=["REPORT_NAME"])
+@override_settings(
+    ARBOR_SHELL_ALLOWED_COMMANDS=["env"],
+    ARBOR_SHELL_PASS_ENV=["ARBOR_DEMO_TOKEN", "NOT_SET"],
+    ARBOR_SHELL_USER_ENV=["REPORT_NAME"],
+)
 def test_operator_pass_through_and_user_allow_list(api, make_tree, drain, worker_secrets):
     task = run_task(api, make_tree, drain, [shell_task(command="env", env={"REPORT_NAME": "weekly"})])
     assert task["status"] == "completed", task["error"]
@@ -272,8 +293,15 @@ def test_symlink_escape_is_refused(tmp_path):
 def test_child_env_is_built_from_nothing_but_the_lists():
     parent = {"SECRET_KEY": "s", "DATABASE_URL": "d", "LANG": "de_DE.UTF-8", "KEEP": "k"}
     env = sandbox.child_env("/w", "/w/x", {"MINE": "m"}, {"ARBOR_SHELL_PASS_ENV": ["KEEP", "LANG"]}, parent)
-    assert env == {"PATH": sandbox.DEFAULT_PATH, "LANG": "de_DE.UTF-8", "KEEP": "k", "MINE": "m",
-                   "HOME": "/w", "TMPDIR": "/w", "PWD": "/w/x"}
+    assert env == {
+        "PATH": sandbox.DEFAULT_PATH,
+        "LANG": "de_DE.UTF-8",
+        "KEEP": "k",
+        "MINE": "m",
+        "HOME": "/w",
+        "TMPDIR": "/w",
+        "PWD": "/w/x",
+    }
 
 
 @pytest.mark.parametrize("name", DENIED + ["A=B", "", "1X", "X Y"])
@@ -292,6 +320,9 @@ def test_no_other_executor_starts_a_process():
 
     root = Path(sandbox.__file__).parent
     starters = ("subprocess", "os.exec", "os.spawn", "os.system", "os.popen", "pty.spawn")
-    offenders = [path.name for path in root.glob("*.py")
-                 if path.name not in ("shell.py", "sandbox.py") and any(s in path.read_text() for s in starters)]
+    offenders = [
+        path.name
+        for path in root.glob("*.py")
+        if path.name not in ("shell.py", "sandbox.py") and any(s in path.read_text() for s in starters)
+    ]
     assert offenders == []

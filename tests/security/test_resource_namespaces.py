@@ -110,7 +110,11 @@ def test_a_shared_resource_capacity_holds_across_users(user, other_user):
     team = Group.objects.create(name="gpu-users")
     other_user.groups.add(team)
     declare("gpu:0", capacity=2, users=[user], groups=[team])
-    tasks = [started(user, "a1", [READ_GPU]), started(other_user, "b1", [READ_GPU]), started(user, "a2", [READ_GPU])]
+    tasks = [
+        started(user, "a1", [READ_GPU]),
+        started(other_user, "b1", [READ_GPU]),
+        started(user, "a2", [READ_GPU]),
+    ]
     got = claim_all()
     assert len(got) == 2 and ResourceLock.objects.filter(key="gpu:0").count() == 2
     left = Task.objects.get(id__in=[x.id for x in tasks], status="pending")
@@ -206,14 +210,19 @@ def test_lock_key_namespaces_what_is_not_shared():
     assert public_key("u7/u9/db:x") == "u9/db:x"  # only the owner's namespace is taken off
     assert is_namespaced("u7/db:x") and not is_namespaced("db:x") and not is_namespaced("ux/db:x")
     assert scoped([Lock("db:y", "read"), Lock("gpu:0", "write")], 3, {"gpu:0"}) == [
-        Lock("gpu:0", "write"), Lock("u3/db:y", "read")]
+        Lock("gpu:0", "write"),
+        Lock("u3/db:y", "read"),
+    ]
 
 
 keys = st.builds(lambda a, b: f"{a}:{b}", st.text(min_size=1, max_size=6), st.text(min_size=1, max_size=6))
 
 
-@given(owners=st.tuples(st.integers(1, 10**6), st.integers(1, 10**6)), key_pair=st.tuples(keys, keys),
-       shared=st.sets(keys, max_size=3))
+@given(
+    owners=st.tuples(st.integers(1, 10**6), st.integers(1, 10**6)),
+    key_pair=st.tuples(keys, keys),
+    shared=st.sets(keys, max_size=3),
+)
 def test_lock_keys_meet_only_for_the_same_owner_or_a_shared_key(owners, key_pair, shared):
     """Two requests lock the same key iff they name the same resource and it is shared or they
     have one owner; a user always sees back the key they named."""
@@ -236,8 +245,9 @@ def test_simulator_agrees_exclusive_holders_of_different_owners_overlap(n, seed)
     assert sum(1 for e in apart.events if e[0] == "start" and e[1] == 0) == n
     together = simulate(graph, workers=n, seed=seed, locks=locks, owners={f"t{i}": 1 for i in range(n)})
     assert sum(1 for e in together.events if e[0] == "start" and e[1] == 0) == 1
-    declared = simulate(graph, workers=n, seed=seed, locks=locks, owners={f"t{i}": i for i in range(n)},
-                        shared={"db:x"})
+    declared = simulate(
+        graph, workers=n, seed=seed, locks=locks, owners={f"t{i}": i for i in range(n)}, shared={"db:x"}
+    )
     assert sum(1 for e in declared.events if e[0] == "start" and e[1] == 0) == 1
 
 
@@ -253,8 +263,16 @@ def test_staff_declare_and_grant_a_shared_resource_in_the_admin(client, staff_us
     add = reverse("admin:tasks_app_resourcepool_add")
     refused = client.post(add, {"key": f"u{user.id}/db:x", "capacity": "1", "description": ""})
     assert refused.status_code == 200 and "key" in refused.context["adminform"].form.errors
-    resp = client.post(add, {"key": "db:team-a-prod", "capacity": "1", "description": "prod",
-                             "users": [user.id], "groups": [team.id]})
+    resp = client.post(
+        add,
+        {
+            "key": "db:team-a-prod",
+            "capacity": "1",
+            "description": "prod",
+            "users": [user.id],
+            "groups": [team.id],
+        },
+    )
     assert resp.status_code == 302
     pool = ResourcePool.objects.get(key="db:team-a-prod")
     assert not pool.everyone and list(pool.users.all()) == [user] and list(pool.groups.all()) == [team]
@@ -292,21 +310,32 @@ def test_a_claim_reads_locks_and_grants_once_per_page_not_per_task(user, other_u
     declare("gpu:0", capacity=1, groups=[team])
     holder = started(user, "holder", [PROD, READ_GPU])
     assert claim().task_id == holder.id
-    tree = trees.tree_create(owner=user, tasks=[t("root")] + [
-        t(f"w{i}", parent_id="root", resources=[PROD] if i % 2 else [READ_GPU]) for i in range(blocked)])
+    tree = trees.tree_create(
+        owner=user,
+        tasks=[t("root")]
+        + [t(f"w{i}", parent_id="root", resources=[PROD] if i % 2 else [READ_GPU]) for i in range(blocked)],
+    )
     control.tree_execute(tree=tree, actor=user)
     with CaptureQueriesContext(connection) as queries:
         got = runs.claim_batch(worker="w1", limit=8)
     assert [c.name for c in got] == ["root"]
     assert Task.objects.filter(tree=tree, status="pending").exclude(waiting_reason="").count() == blocked
-    reads = [q["sql"] for q in queries if "resourcelock" in q["sql"].lower() or "resourcepool" in q["sql"].lower()]
+    reads = [
+        q["sql"] for q in queries if "resourcelock" in q["sql"].lower() or "resourcepool" in q["sql"].lower()
+    ]
     assert len(reads) <= 4, reads  # held locks, pools, user grants, group grants: whatever the page's size
 
 
 def test_a_big_tree_naming_many_resources_is_checked_in_chunks(api, user):
     declare("db:k1999", users=[user])
-    many = [t("root")] + [t(f"c{i}", parent_id="root", resources=[
-        {"type": "db", "identifier": f"k{i * 20 + j}"} for j in range(20)]) for i in range(100)]
+    many = [t("root")] + [
+        t(
+            f"c{i}",
+            parent_id="root",
+            resources=[{"type": "db", "identifier": f"k{i * 20 + j}"} for j in range(20)],
+        )
+        for i in range(100)
+    ]
     assert api.post("/api/v1/trees/", many, format="json").status_code == 201
     ResourcePool.objects.filter(key="db:k1999").get().users.clear()
     assert api.post("/api/v1/trees/", many, format="json").status_code == 403
@@ -327,9 +356,12 @@ def test_migration_grants_existing_pools_to_everyone_and_moves_held_locks(django
     old = executor.loader.project_state(before).apps
     owner = old.get_model("auth", "User").objects.create(username="legacy")
     tree = old.get_model("tasks_app", "Tree").objects.create(owner_id=owner.id, name="t")
-    task = old.get_model("tasks_app", "Task").objects.create(tree=tree, owner_id=owner.id, name="t", executor="noop")
-    attempt = old.get_model("tasks_app", "Attempt").objects.create(task=task, tree=tree, number=1, executor="noop",
-                                                                  started_at=timezone.now())
+    task = old.get_model("tasks_app", "Task").objects.create(
+        tree=tree, owner_id=owner.id, name="t", executor="noop"
+    )
+    attempt = old.get_model("tasks_app", "Attempt").objects.create(
+        task=task, tree=tree, number=1, executor="noop", started_at=timezone.now()
+    )
     old.get_model("tasks_app", "ResourcePool").objects.create(key="gpu:0", capacity=2)
     lock_model = old.get_model("tasks_app", "ResourceLock")
     for key in ("gpu:0", "db:x"):
@@ -338,9 +370,13 @@ def test_migration_grants_existing_pools_to_everyone_and_moves_held_locks(django
     executor.loader.build_graph()
     executor.migrate(after)
     new = executor.loader.project_state(after).apps
-    assert list(new.get_model("tasks_app", "ResourcePool").objects.values_list("key", "everyone")) == [("gpu:0", True)]
+    assert list(new.get_model("tasks_app", "ResourcePool").objects.values_list("key", "everyone")) == [
+        ("gpu:0", True)
+    ]
     assert sorted(new.get_model("tasks_app", "ResourceLock").objects.values_list("key", flat=True)) == [
-        "gpu:0", f"u{owner.id}/db:x"]
+        "gpu:0",
+        f"u{owner.id}/db:x",
+    ]
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())  # leave the database as the other tests expect
@@ -351,8 +387,16 @@ def test_editing_a_never_run_tree_in_place_checks_shared_resources(api, user):
     from tasks_app.models import ResourcePool
 
     ResourcePool.objects.create(key="db:shared-edit", capacity=1)  # declared, granted to nobody
-    tree = api.post("/api/v1/trees/", [{"id": "root", "name": "root", "executor": "noop"}], format="json").json()
-    body = [{"id": tree["id"], "name": "root", "executor": "noop",
-             "resources": [{"type": "db", "identifier": "shared-edit", "mode": "write"}]}]
+    tree = api.post(
+        "/api/v1/trees/", [{"id": "root", "name": "root", "executor": "noop"}], format="json"
+    ).json()
+    body = [
+        {
+            "id": tree["id"],
+            "name": "root",
+            "executor": "noop",
+            "resources": [{"type": "db", "identifier": "shared-edit", "mode": "write"}],
+        }
+    ]
     resp = api.post(f"/api/v1/trees/{tree['id']}/edit/", body, format="json")
     assert resp.status_code == 403 and resp.json()["error"]["code"] == "resource_not_granted", resp.json()

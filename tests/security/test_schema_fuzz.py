@@ -55,8 +55,9 @@ def wsgi_app(db):
 def real_ids(user) -> dict:
     from tasks_app.services import trees
 
-    tree = trees.tree_create(owner=user, tasks=[t("root"), t("a", parent_id="root"),
-                                                t("b", parent_id="root", dependencies=["a"])])
+    tree = trees.tree_create(
+        owner=user, tasks=[t("root"), t("a", parent_id="root"), t("b", parent_id="root", dependencies=["a"])]
+    )
     ids = {task.name: str(task.id) for task in tree.tasks.all()}
     return {"tree": str(tree.id), "task": ids["b"], "up": ids["a"]}
 
@@ -84,7 +85,12 @@ def test_every_operation_answers_what_the_schema_documents(wsgi_app, user):
         status_code_conformance,
     )
 
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app)
     headers = {"Authorization": f"Bearer {token_for(user)}"}
     ids = real_ids(user)
@@ -100,8 +106,14 @@ def test_every_operation_answers_what_the_schema_documents(wsgi_app, user):
                 strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
 
                 @given(case=strategy)
-                @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+                @settings(
+                    max_examples=EXAMPLES,
+                    deadline=None,
+                    derandomize=True,
+                    database=None,
+                    phases=[Phase.explicit, Phase.generate],
+                    suppress_health_check=list(HealthCheck),
+                )
                 def run(case):
                     nonlocal cases
                     cases += 1
@@ -112,8 +124,10 @@ def test_every_operation_answers_what_the_schema_documents(wsgi_app, user):
                         case.validate_response(response, checks=checks, headers=headers)
                     except FailureGroup as exc:  # recorded, the campaign goes on (no shrinking)
                         key = (case.method, case.path, response.status_code, type(exc).__name__)
-                        failures.setdefault(key, f"{case.formatted_path} {case.query} {str(case.body)[:200]}\n"
-                                                 f"{str(exc)[:1500]}")
+                        failures.setdefault(
+                            key,
+                            f"{case.formatted_path} {case.query} {str(case.body)[:200]}\n{str(exc)[:1500]}",
+                        )
 
                 run()
     report = "\n\n".join(f"{key}: {detail}" for key, detail in failures.items())

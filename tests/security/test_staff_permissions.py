@@ -24,13 +24,15 @@ DELETE = ("delete_tree", "delete_task")
 
 
 def rpc(client, method, params=None):
-    return client.post("/tasks", {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}},
-                       format="json")
+    return client.post(
+        "/tasks", {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}, format="json"
+    )
 
 
 def grant(user, *codenames):
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="tasks_app",
-                                                         codename__in=codenames))
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="tasks_app", codename__in=codenames)
+    )
     return type(user).objects.get(pk=user.pk)  # a fresh object: has_perm caches
 
 
@@ -106,7 +108,10 @@ def test_staff_without_permissions_over_rpc(staff_client, theirs, user):
 def test_staff_keep_their_own_rows(staff_client, make_tree):
     mine, tasks = make_tree([t("root"), t("a", parent_id="root")], client=staff_client)
     assert staff_client.get(f"/api/v1/trees/{mine['id']}/").status_code == 200
-    assert staff_client.patch(f"/api/v1/tasks/{tasks['a']['id']}/", {"priority": 1}, format="json").status_code == 200
+    assert (
+        staff_client.patch(f"/api/v1/tasks/{tasks['a']['id']}/", {"priority": 1}, format="json").status_code
+        == 200
+    )
     assert staff_client.post(f"/api/v1/trees/{mine['id']}/execute/").status_code == 200
     assert staff_client.get("/api/v1/trees/").json()["count"] == 1
 
@@ -137,8 +142,10 @@ def test_view_permission_shows_and_audits_but_does_not_change(staff, theirs):
     assert event.target == f"tree:{tree['id']}" and event.source == "api"
     client.get("/api/v1/trees/")
     assert staff_access(staff).count() == 2  # not for list pages
-    assert_forbidden(client.patch(f"/api/v1/tasks/{tasks['a']['id']}/", {"inputs": {"x": 1}}, format="json"),
-                     "tasks_app.change_task")
+    assert_forbidden(
+        client.patch(f"/api/v1/tasks/{tasks['a']['id']}/", {"inputs": {"x": 1}}, format="json"),
+        "tasks_app.change_task",
+    )
     assert_forbidden(client.post(f"/api/v1/trees/{tree['id']}/execute/"), "tasks_app.change_tree")
     assert_forbidden(client.post(f"/api/v1/tasks/{tasks['a']['id']}/execute/"), "tasks_app.change_task")
     assert_forbidden(client.delete(f"/api/v1/trees/{tree['id']}/"), "tasks_app.delete_tree")
@@ -170,7 +177,10 @@ def test_change_permissions_allow_patch_and_execute(staff, theirs):
     tree, tasks = theirs
     staff = grant(staff, *CHANGE)  # change implies view, as in the admin
     client = client_for(staff)
-    assert client.patch(f"/api/v1/tasks/{tasks['a']['id']}/", {"inputs": {"x": 1}}, format="json").status_code == 200
+    assert (
+        client.patch(f"/api/v1/tasks/{tasks['a']['id']}/", {"inputs": {"x": 1}}, format="json").status_code
+        == 200
+    )
     assert client.post(f"/api/v1/trees/{tree['id']}/execute/").status_code == 200
     assert staff_access(staff).count() == 2
     assert_forbidden(client.delete(f"/api/v1/trees/{tree['id']}/"), "tasks_app.delete_tree")
@@ -242,15 +252,23 @@ def test_copy_of_another_users_tree_needs_change_to_save(staff, theirs, user):
     client = client_for(staff)
     preview = client.post(f"/api/v1/trees/{tree['id']}/copy/", {"mode": "full", "save": False}, format="json")
     assert preview.status_code == 200, preview.json()
-    assert_forbidden(client.post(f"/api/v1/trees/{tree['id']}/copy/", {"mode": "full"}, format="json"),
-                     "tasks_app.change_tree")
-    assert_forbidden(client.post(f"/api/v1/tasks/{tree['id']}/copy/", {"mode": "full"}, format="json"),
-                     "tasks_app.change_task")
+    assert_forbidden(
+        client.post(f"/api/v1/trees/{tree['id']}/copy/", {"mode": "full"}, format="json"),
+        "tasks_app.change_tree",
+    )
+    assert_forbidden(
+        client.post(f"/api/v1/tasks/{tree['id']}/copy/", {"mode": "full"}, format="json"),
+        "tasks_app.change_task",
+    )
     assert rpc(client, "tasks.copy", {"task_id": tree["id"]}).json()["error"]["code"] == -32005
     assert Tree.objects.filter(owner=user).count() == 1
     staff = grant(staff, *CHANGE)
-    assert client_for(staff).post(f"/api/v1/trees/{tree['id']}/copy/", {"mode": "full"},
-                                  format="json").status_code == 201
+    assert (
+        client_for(staff)
+        .post(f"/api/v1/trees/{tree['id']}/copy/", {"mode": "full"}, format="json")
+        .status_code
+        == 201
+    )
 
 
 # --- websockets (through Channels' communicator, the real hub) --------------------------------------
@@ -282,8 +300,12 @@ def test_websockets_for_staff_without_permissions(user, staff, tm):
         await adb(control.tree_execute)(tree=mine, actor=staff)
         await adb(run_until_idle)(timeout=30)
         frames = await collect_until(
-            dash, lambda f: f.get("tree") == str(mine.id) and f.get("kind") == "tree.status"
-            and f["data"]["status"] == "completed"
+            dash,
+            lambda f: (
+                f.get("tree") == str(mine.id)
+                and f.get("kind") == "tree.status"
+                and f["data"]["status"] == "completed"
+            ),
         )
         assert str(theirs.id) not in {f.get("tree") for f in frames}
         await dash.disconnect()
@@ -312,8 +334,12 @@ def test_websockets_for_staff_with_view_permission(staff, tm):
         await dash.disconnect()
 
     run(body)
-    assert AuditEvent.objects.filter(kind=AuditKind.STAFF_ACCESS, actor=staff, source="ws",
-                                     target=f"tree:{theirs.id}").count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            kind=AuditKind.STAFF_ACCESS, actor=staff, source="ws", target=f"tree:{theirs.id}"
+        ).count()
+        == 1
+    )
 
 
 def test_admin_tree_action_with_change_permission_runs_and_is_audited(client, staff, theirs):
@@ -336,5 +362,6 @@ def test_admin_action_still_needs_the_executor_grant(client, staff, user):
     data = {"action": "execute_trees", "_selected_action": [str(tree.id)], "post": "yes"}
     client.post("/admin/tasks_app/tree/", data)
     assert Tree.objects.get(id=tree.id).run_count == 0
-    assert AuditEvent.objects.filter(kind=AuditKind.PERMISSION_DENIED, actor=staff, source="admin",
-                                     target="executor:shell_command").exists()
+    assert AuditEvent.objects.filter(
+        kind=AuditKind.PERMISSION_DENIED, actor=staff, source="admin", target="executor:shell_command"
+    ).exists()

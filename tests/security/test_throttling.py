@@ -16,7 +16,10 @@ RATE = 5
 
 @pytest.fixture
 def low_rates(settings):
-    rest = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": f"{RATE}/min", "anon": f"{RATE}/min"}}
+    rest = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"user": f"{RATE}/min", "anon": f"{RATE}/min"},
+    }
     cache.clear()
     with override_settings(REST_FRAMEWORK=rest):
         yield

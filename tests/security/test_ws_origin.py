@@ -53,16 +53,19 @@ def setup(tm, user):
     return f"/ws/trees/{tree.id}/", session_cookie(user), make_token(user)
 
 
-@pytest.mark.parametrize("origin", [
-    "http://127.0.0.1:1",          # the attack: same host name, another port (any local service)
-    "https://localhost:8443",      # same host name, another scheme and port
-    "https://localhost:8000",      # right port, wrong scheme
-    "http://localhost",            # port 80 implied
-    "http://localhost:8000.evil.example",
-    "http://evil.example",
-    "null",                        # sandboxed iframes, file:// pages
-    "http://localhost:8000/path",  # not an origin
-])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://127.0.0.1:1",  # the attack: same host name, another port (any local service)
+        "https://localhost:8443",  # same host name, another scheme and port
+        "https://localhost:8000",  # right port, wrong scheme
+        "http://localhost",  # port 80 implied
+        "http://localhost:8000.evil.example",
+        "http://evil.example",
+        "null",  # sandboxed iframes, file:// pages
+        "http://localhost:8000/path",  # not an origin
+    ],
+)
 def test_a_session_cookie_from_a_foreign_origin_is_refused(setup, origin):
     from tests.live.utils import run
 
@@ -79,14 +82,17 @@ def test_a_session_cookie_without_an_origin_is_refused(setup):
     assert connected is False
 
 
-@pytest.mark.parametrize(("host", "origin", "scheme"), [
-    ("localhost:8000", "http://localhost:8000", "ws"),
-    ("LOCALHOST:8000", "http://localhost:8000", "ws"),
-    ("127.0.0.1:8000", "http://127.0.0.1:8000", "ws"),
-    ("arbor.example", "https://arbor.example", "wss"),            # 443 implied on both sides
-    ("arbor.example", "https://arbor.example:443", "wss"),
-    ("[::1]:8000", "http://[::1]:8000", "ws"),
-])
+@pytest.mark.parametrize(
+    ("host", "origin", "scheme"),
+    [
+        ("localhost:8000", "http://localhost:8000", "ws"),
+        ("LOCALHOST:8000", "http://localhost:8000", "ws"),
+        ("127.0.0.1:8000", "http://127.0.0.1:8000", "ws"),
+        ("arbor.example", "https://arbor.example", "wss"),  # 443 implied on both sides
+        ("arbor.example", "https://arbor.example:443", "wss"),
+        ("[::1]:8000", "http://[::1]:8000", "ws"),
+    ],
+)
 def test_a_session_cookie_from_the_servers_own_origin_gets_the_snapshot(setup, host, origin, scheme):
     from tests.live.utils import run
 
@@ -104,8 +110,12 @@ def test_the_proxy_ssl_header_makes_the_own_origin_https(setup):
     async def body():
         from tests.live.utils import receive
 
-        headers = [(b"host", b"arbor.example"), (b"origin", b"https://arbor.example"),
-                   (b"cookie", f"sessionid={cookie}".encode()), (b"x-forwarded-proto", b"https")]
+        headers = [
+            (b"host", b"arbor.example"),
+            (b"origin", b"https://arbor.example"),
+            (b"cookie", f"sessionid={cookie}".encode()),
+            (b"x-forwarded-proto", b"https"),
+        ]
         comm = WebsocketCommunicator(asgi_app(), path, headers=headers)
         connected, _ = await comm.connect()
         assert connected
@@ -125,10 +135,14 @@ def test_csrf_trusted_origins_are_matched_on_scheme_host_and_port(setup):
     path, cookie, _ = setup
     trusted = ["https://arbor.example", "https://*.corp.example:8443"]
     cases = [
-        ("https://arbor.example", True), ("https://arbor.example:443", True),
-        ("http://arbor.example", False), ("https://arbor.example:8443", False),
-        ("https://ui.corp.example:8443", True), ("https://corp.example:8443", True),
-        ("https://ui.corp.example", False), ("https://evilcorp.example:8443", False),
+        ("https://arbor.example", True),
+        ("https://arbor.example:443", True),
+        ("http://arbor.example", False),
+        ("https://arbor.example:8443", False),
+        ("https://ui.corp.example:8443", True),
+        ("https://corp.example:8443", True),
+        ("https://ui.corp.example", False),
+        ("https://evilcorp.example:8443", False),
     ]
     with override_settings(CSRF_TRUSTED_ORIGINS=trusted):
         for origin, ok in cases:
@@ -153,8 +167,11 @@ def test_a_token_needs_no_origin(setup):
     from tests.live.utils import run
 
     path, _, token = setup
-    for kwargs in ({"token": token}, {"subprotocol_token": token},
-                   {"token": token, "origin": "http://127.0.0.1:1"}):
+    for kwargs in (
+        {"token": token},
+        {"subprotocol_token": token},
+        {"token": token, "origin": "http://127.0.0.1:1"},
+    ):
         connected, frame = run(attempt, path, host="localhost:8000", **kwargs)
         assert connected is True, kwargs
         assert frame["type"] == "snapshot"
@@ -165,6 +182,12 @@ def test_a_bad_token_with_a_session_cookie_is_not_a_way_around_the_origin_check(
     from tests.live.utils import run
 
     path, cookie, _ = setup
-    connected, code = run(attempt, path, host="localhost:8000", origin="http://127.0.0.1:1", cookie=cookie,
-                          subprotocol_token="arb_junk")
+    connected, code = run(
+        attempt,
+        path,
+        host="localhost:8000",
+        origin="http://127.0.0.1:1",
+        cookie=cookie,
+        subprotocol_token="arb_junk",
+    )
     assert connected is False and code == 4401

@@ -44,18 +44,23 @@ def by_name(tree):
 
 
 def deps_of(task):
-    return [(d.upstream.name, d.required) for d in Dependency.objects.filter(downstream=task).order_by("position")]
+    return [
+        (d.upstream.name, d.required) for d in Dependency.objects.filter(downstream=task).order_by("position")
+    ]
 
 
 def snapshot(tree):
     """Every row of a tree, as plain dicts: to prove a copy never touches its original."""
     return {
-        "tree": model_to_dict(Tree.objects.get(id=tree.id)) | {"updated": Tree.objects.get(id=tree.id).updated_at},
+        "tree": model_to_dict(Tree.objects.get(id=tree.id))
+        | {"updated": Tree.objects.get(id=tree.id).updated_at},
         "tasks": sorted(
             (model_to_dict(task) | {"updated": task.updated_at} for task in Task.objects.filter(tree=tree)),
             key=lambda row: row["name"],
         ),
-        "deps": sorted(Dependency.objects.filter(tree=tree).values_list("upstream_id", "downstream_id", "required")),
+        "deps": sorted(
+            Dependency.objects.filter(tree=tree).values_list("upstream_id", "downstream_id", "required")
+        ),
         "events": list(Event.objects.filter(tree=tree).order_by("seq").values_list("seq", "kind")),
         "attempts": sorted(Attempt.objects.filter(tree=tree).values_list("id", "outcome")),
     }
@@ -186,8 +191,9 @@ def test_custom_adds_the_upstream_closure_and_connectors(example):
 
 
 def test_custom_accepts_client_ids_and_names_and_include_children(example):
-    copy = copying.task_copy(task=by_name(example)["root"], mode="custom", custom_task_ids=["a"],
-                             custom_include_children=True)
+    copy = copying.task_copy(
+        task=by_name(example)["root"], mode="custom", custom_task_ids=["a"], custom_include_children=True
+    )
     assert sorted(by_name(copy)) == ["a", "a1", "a2"]
 
 
@@ -243,8 +249,10 @@ def test_save_false_returns_an_array_that_create_accepts_and_writes_nothing(exam
     ids = {item["id"] for item in array}
     assert not ids & {str(i) for i in Task.objects.values_list("id", flat=True)}
     by = {item["name"]: item for item in array}
-    assert by["d"]["dependencies"] == [{"id": by["a1"]["id"], "required": True},
-                                       {"id": by["a2"]["id"], "required": True}]
+    assert by["d"]["dependencies"] == [
+        {"id": by["a1"]["id"], "required": True},
+        {"id": by["a2"]["id"], "required": True},
+    ]
     assert by["a1"]["parent_id"] == by["a"]["id"] and "parent_id" not in by["root"]
     created = trees.tree_create(owner=user, tasks=array)
     tasks = by_name(created)
@@ -279,10 +287,18 @@ def test_clone_not_recursive_is_a_standalone_root(example):
 
 def test_clone_overrides(example, user):
     a = by_name(example)["a"]
-    tree = copying.task_clone(task=a, reset_fields={
-        "status": "pending", "result": None, "priority": 0, "inputs": {"v": 1}, "name": "a again",
-        "tags": ["t"], "user_id": user.username,
-    })
+    tree = copying.task_clone(
+        task=a,
+        reset_fields={
+            "status": "pending",
+            "result": None,
+            "priority": 0,
+            "inputs": {"v": 1},
+            "name": "a again",
+            "tags": ["t"],
+            "user_id": user.username,
+        },
+    )
     tasks = by_name(tree)
     assert sorted(tasks) == ["a again", "a1", "a2"]
     assert {task.priority for task in tasks.values()} == {0}
@@ -290,14 +306,17 @@ def test_clone_overrides(example, user):
     assert tree.name == "a again"
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"status": "completed"}, "only be set to 'pending'"),
-    ({"executor": "fail"}, "'executor' cannot be set on a clone"),
-    ({"priority": 9}, "priority must be an integer 0..3"),
-    ({"progress": 2}, "progress must be a number between 0 and 1"),
-    ({"user_id": "mallory"}, "^links never cross users"),
-    ("status", "must be an object"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"status": "completed"}, "only be set to 'pending'"),
+        ({"executor": "fail"}, "'executor' cannot be set on a clone"),
+        ({"priority": 9}, "priority must be an integer 0..3"),
+        ({"progress": 2}, "progress must be a number between 0 and 1"),
+        ({"user_id": "mallory"}, "^links never cross users"),
+        ("status", "must be an object"),
+    ],
+)
 def test_clone_refuses_unsafe_overrides(example, other_user, overrides, message):
     with pytest.raises(ValidationError, match=message):
         copying.task_clone(task=by_name(example)["a"], reset_fields=overrides)
@@ -326,8 +345,11 @@ def test_link_shares_the_completed_results_and_never_runs(completed_example, use
 
 def test_link_needs_a_fully_completed_subtree(run_tree):
     tree, _ = run_tree([t("root"), t("ok", parent_id="root"), t("boom", "fail", parent_id="root")])
-    with pytest.raises(InvalidTransition, match=r"^only a fully completed tree can be linked; not completed: "
-                                                r"'boom' \(failed\)$"):
+    with pytest.raises(
+        InvalidTransition,
+        match=r"^only a fully completed tree can be linked; not completed: "
+        r"'boom' \(failed\)$",
+    ):
         copying.task_clone(task=by_name(tree)["root"], origin_type="link")
     with pytest.raises(ValidationError, match="only user_id may be given"):
         copying.task_clone(task=by_name(tree)["ok"], origin_type="link", reset_fields={"priority": 1})
@@ -352,9 +374,14 @@ def test_archive_is_a_new_frozen_snapshot(completed_example, user):
     tasks = by_name(tree)
     assert sorted(tasks) == sorted(original)
     for name, task in tasks.items():
-        assert (task.origin_type, task.status, task.result) == ("archive", original[name].status,
-                                                                original[name].result)
-    assert set(Task.objects.filter(tree=completed_example).values_list("origin_type", flat=True)) == {"create"}
+        assert (task.origin_type, task.status, task.result) == (
+            "archive",
+            original[name].status,
+            original[name].result,
+        )
+    assert set(Task.objects.filter(tree=completed_example).values_list("origin_type", flat=True)) == {
+        "create"
+    }
     root = tasks["root"]
     for write in (
         lambda: control.tree_execute(tree=tree),

@@ -62,7 +62,9 @@ def claim_named(tree, name, now=None):
 
 
 def done(c, outcome="completed", now=None, **kw):
-    return runs.finish([runs.Finish(attempt_id=c.attempt_id, task_id=c.task_id, outcome=outcome, **kw)], now=now)
+    return runs.finish(
+        [runs.Finish(attempt_id=c.attempt_id, task_id=c.task_id, outcome=outcome, **kw)], now=now
+    )
 
 
 def later(seconds):
@@ -93,7 +95,9 @@ def test_heartbeat_of_an_ended_attempt_tells_the_worker_to_stop(tm):
 
 
 def test_reaper_declares_an_expired_lease_lost_and_retries(tm):
-    tree = start(tm, t("a", "sleep", max_retries=1, retry_delay=0, resources=[{"type": "db", "identifier": "x"}]))
+    tree = start(
+        tm, t("a", "sleep", max_retries=1, retry_delay=0, resources=[{"type": "db", "identifier": "x"}])
+    )
     c = claim_named(tree, "a")
     assert ResourceLock.objects.filter(attempt_id=c.attempt_id).exists()
     assert reaper.reap(now=later(LEASE - 0.5), wake=False) == 0  # still leased
@@ -125,8 +129,11 @@ def test_reaper_leaves_an_attempt_whose_lease_was_renewed_meanwhile(tm):
     tree = start(tm, t("a", "sleep", resources=[{"type": "db", "identifier": "x", "mode": "write"}]))
     c = claim_named(tree, "a")
     # the reaper looked when the lease seemed over, but the worker renewed it before the write
-    runs.finish([runs.Finish(attempt_id=c.attempt_id, task_id=c.task_id, outcome="worker_lost")],
-                now=timezone.now(), expired_only=True)
+    runs.finish(
+        [runs.Finish(attempt_id=c.attempt_id, task_id=c.task_id, outcome="worker_lost")],
+        now=timezone.now(),
+        expired_only=True,
+    )
     assert Attempt.objects.get(id=c.attempt_id).outcome == "running"
     assert ResourceLock.objects.filter(attempt_id=c.attempt_id).exists()
     assert get(tree, "a").status == "in_progress"
@@ -221,10 +228,13 @@ def test_a_manual_retry_gets_a_fresh_retry_budget(tm):
     assert_invariants([tree.id], run_start={task.id: task.ready_at})
 
 
-@pytest.mark.parametrize("spec,error_type", [
-    (t("a", "write_marker_file", inputs={"permanent": True}, max_retries=3), "permanent_error"),
-    (t("a", "sleep", inputs={"seconds": "soon"}, max_retries=3), "permanent_error"),
-])
+@pytest.mark.parametrize(
+    "spec,error_type",
+    [
+        (t("a", "write_marker_file", inputs={"permanent": True}, max_retries=3), "permanent_error"),
+        (t("a", "sleep", inputs={"seconds": "soon"}, max_retries=3), "permanent_error"),
+    ],
+)
 def test_permanent_errors_fail_at_once(tm, spec, error_type):
     tree = start(tm, spec)
     worker.run_until_idle(timeout=10)
@@ -375,16 +385,26 @@ def test_rerun_from_a_task_clears_downstream(tm):
 # --- resources -----------------------------------------------------------------------------------
 
 MATRIX = {
-    ("read", "read"): True, ("read", "write"): True, ("write", "read"): True,
-    ("write", "write"): False, ("read", "exclusive"): False, ("exclusive", "read"): False,
-    ("write", "exclusive"): False, ("exclusive", "write"): False, ("exclusive", "exclusive"): False,
+    ("read", "read"): True,
+    ("read", "write"): True,
+    ("write", "read"): True,
+    ("write", "write"): False,
+    ("read", "exclusive"): False,
+    ("exclusive", "read"): False,
+    ("write", "exclusive"): False,
+    ("exclusive", "write"): False,
+    ("exclusive", "exclusive"): False,
 }
 
 
 @pytest.mark.parametrize("held,wanted", sorted(MATRIX))
 def test_lock_compatibility_at_claim_time(tm, held, wanted):
     res = lambda mode: [{"type": "db", "identifier": "x", "mode": mode}]  # noqa: E731
-    tree = start(tm, t("a", "sleep", priority=0, resources=res(held)), t("b", "sleep", priority=1, resources=res(wanted)))
+    tree = start(
+        tm,
+        t("a", "sleep", priority=0, resources=res(held)),
+        t("b", "sleep", priority=1, resources=res(wanted)),
+    )
     first = claim_named(tree, "a")
     second = claim_one()
     if MATRIX[(held, wanted)]:
@@ -392,7 +412,9 @@ def test_lock_compatibility_at_claim_time(tm, held, wanted):
     else:
         assert second is None or second.name != "b"
         task = get(tree, "b")
-        assert task.status == "pending" and task.waiting_reason == f"waiting for resource 'db:x' (held {held})"
+        assert (
+            task.status == "pending" and task.waiting_reason == f"waiting for resource 'db:x' (held {held})"
+        )
         done(first)
         assert claim_one().name == "b"
         assert get(tree, "b").waiting_reason == ""
@@ -402,8 +424,15 @@ def test_locks_are_taken_all_or_nothing(tm):
     tree = start(
         tm,
         t("holder", "sleep", priority=0, resources=[{"type": "db", "identifier": "y", "mode": "write"}]),
-        t("both", "sleep", priority=1, resources=[{"type": "db", "identifier": "x", "mode": "write"},
-                                                 {"type": "db", "identifier": "y", "mode": "write"}]),
+        t(
+            "both",
+            "sleep",
+            priority=1,
+            resources=[
+                {"type": "db", "identifier": "x", "mode": "write"},
+                {"type": "db", "identifier": "y", "mode": "write"},
+            ],
+        ),
     )
     claim_named(tree, "holder")
     assert claim_one() is None
@@ -424,8 +453,12 @@ def test_capacity_pool_limits_holders(tm):
 
 def test_claim_looks_past_tasks_blocked_by_locks(tm):
     res = [{"type": "db", "identifier": "x", "mode": "exclusive"}]
-    tree = start(tm, t("holder", "sleep", priority=0, resources=res),
-                 *(t(f"w{i}", "sleep", priority=1, resources=res) for i in range(30)), t("free", "sleep", priority=3))
+    tree = start(
+        tm,
+        t("holder", "sleep", priority=0, resources=res),
+        *(t(f"w{i}", "sleep", priority=1, resources=res) for i in range(30)),
+        t("free", "sleep", priority=3),
+    )
     claim_named(tree, "holder")
     c = claim_one()
     assert c is not None and c.name == "free"
@@ -473,7 +506,11 @@ def test_drain_claims_nothing_once_the_worker_is_stopping(tm, tmp_path, monkeypa
 
 def test_shutdown_interrupts_attempts_that_outlive_the_grace(tm, settings, tmp_path, monkeypatch):
     settings.ARBOR_SHUTDOWN_GRACE = 0.3
-    tree = start(tm, t("a", "sleep", max_retries=0, inputs={"seconds": 30}), t("quick", "sleep", inputs={"seconds": 0.1}))
+    tree = start(
+        tm,
+        t("a", "sleep", max_retries=0, inputs={"seconds": 30}),
+        t("quick", "sleep", inputs={"seconds": 0.1}),
+    )
     c = claim_named(tree, "a")
     stop = tmp_path / "stop"
     monkeypatch.setenv("ARBOR_STOP_FILE", str(stop))
@@ -495,7 +532,9 @@ def test_api_answers_503_while_the_database_is_unreachable(client, user):
     ApiToken.objects.create(user=user, name="t", key_prefix=raw[:8], digest=ApiToken.hash(raw))
     headers = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
     assert client.get("/api/v1/trees/", **headers).status_code == 200
-    with mock.patch.object(connection, "ensure_connection", side_effect=OperationalError("connection refused")):
+    with mock.patch.object(
+        connection, "ensure_connection", side_effect=OperationalError("connection refused")
+    ):
         api = client.get("/api/v1/trees/", **headers)
         page = client.get("/")
     assert api.status_code == 503 and api.json()["error"]["code"] == "database_unavailable"
@@ -531,8 +570,13 @@ def test_hard_kill_kills_the_process_tree_of_a_real_worker(tmp_path):
         "_kill_children(descendants=True)\n"
         "time.sleep(0.2)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30,
-                          env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "orchestrator_site.settings_test"})
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "orchestrator_site.settings_test"},
+    )
     pids = [int(p) for p in proc.stdout.split()]
     assert len(pids) == 2, proc.stderr
     import psutil
@@ -549,7 +593,9 @@ def test_fault_executor_table_matches_test_settings():
 
 def test_watchdog_sees_claimable_work_only_when_locks_allow(tm):
     res = [{"type": "db", "identifier": "x", "mode": "write"}]
-    tree = start(tm, t("holder", "sleep", priority=0, resources=res), t("blocked", "sleep", priority=1, resources=res))
+    tree = start(
+        tm, t("holder", "sleep", priority=0, resources=res), t("blocked", "sleep", priority=1, resources=res)
+    )
     claim_named(tree, "holder")
     # "blocked" waits only for a lock held by a running attempt: not a stalled cluster
     Task.objects.filter(tree=tree).update(updated_at=later(-60))
@@ -563,9 +609,12 @@ def test_watchdog_sees_claimable_work_only_when_locks_allow(tm):
 def test_readers_queue_behind_a_waiting_writer(tm):
     """FIFO per resource: a stream of readers cannot starve a writer."""
     res = lambda mode: [{"type": "db", "identifier": "x", "mode": mode}]  # noqa: E731
-    tree = start(tm, t("r1", "sleep", priority=0, resources=res("read")),
-                 t("w", "sleep", priority=1, resources=res("exclusive")),
-                 t("r2", "sleep", priority=2, resources=res("read")))
+    tree = start(
+        tm,
+        t("r1", "sleep", priority=0, resources=res("read")),
+        t("w", "sleep", priority=1, resources=res("exclusive")),
+        t("r2", "sleep", priority=2, resources=res("read")),
+    )
     r1 = claim_named(tree, "r1")
     assert claim_one() is None
     assert get(tree, "w").waiting_reason == "waiting for resource 'db:x' (held read)"
@@ -586,7 +635,9 @@ def test_a_task_row_locked_by_a_concurrent_claimer_keeps_its_place_for_the_resou
     from django.db import connections, transaction
 
     res = [{"type": "db", "identifier": "z", "mode": "write"}]
-    tree = start(tm, t("holder", "sleep", priority=0, resources=res), t("waiter", "sleep", priority=1, resources=res))
+    tree = start(
+        tm, t("holder", "sleep", priority=0, resources=res), t("waiter", "sleep", priority=1, resources=res)
+    )
     locked, release, errors = threading.Event(), threading.Event(), []
 
     def claimer_one():
@@ -658,7 +709,9 @@ def test_a_task_waiting_for_a_lock_is_announced_once_with_its_reason(tm):
     from tasks_app.models import Event
 
     res = [{"type": "db", "identifier": "x", "mode": "exclusive"}]
-    tree = start(tm, t("holder", "sleep", priority=0, resources=res), t("waiter", "sleep", priority=1, resources=res))
+    tree = start(
+        tm, t("holder", "sleep", priority=0, resources=res), t("waiter", "sleep", priority=1, resources=res)
+    )
     claim_named(tree, "holder")
     for _ in range(3):  # every later claim pass sees the same reason: no new event
         claim_one()
@@ -678,8 +731,13 @@ def test_rerun_of_a_finished_tree_announces_it_running_again(tm):
 
 
 def test_cancel_preview_lists_exactly_the_cascade(tm):
-    tree = start(tm, t("a", "sleep"), t("req", dependencies=["a"]), t("opt", dependencies=[{"id": "a", "required": False}]),
-                 t("next", dependencies=["req"]))
+    tree = start(
+        tm,
+        t("a", "sleep"),
+        t("req", dependencies=["a"]),
+        t("opt", dependencies=[{"id": "a", "required": False}]),
+        t("next", dependencies=["req"]),
+    )
     preview = control.preview(task=get(tree, "a"), action="cancel")
     assert [x["name"] for x in preview["tasks"]] == ["a", "req", "next"]
     control.task_cancel(task=get(tree, "a"))

@@ -24,8 +24,13 @@ def tasks_of(tree):
 
 
 def failed_tree(tm, user):
-    tree = tm.create_tree([t("root", dependencies=["b"]), t("a", "fail", parent_id="root", max_retries=0),
-                           t("b", "echo", parent_id="root", dependencies=["a"], inputs={"own": 1})])
+    tree = tm.create_tree(
+        [
+            t("root", dependencies=["b"]),
+            t("a", "fail", parent_id="root", max_retries=0),
+            t("b", "echo", parent_id="root", dependencies=["a"], inputs={"own": 1}),
+        ]
+    )
     control.tree_execute(tree=tree, actor=user)
     drain()
     tree.refresh_from_db()
@@ -42,9 +47,16 @@ def test_mark_success_of_a_failed_task_runs_its_fallout_and_completes_the_tree(t
     tree.refresh_from_db()
     tasks = tasks_of(tree)
     assert tree.status == "completed"
-    assert {n: x.status for n, x in tasks.items()} == {"root": "completed", "a": "completed", "b": "completed"}
+    assert {n: x.status for n, x in tasks.items()} == {
+        "root": "completed",
+        "a": "completed",
+        "b": "completed",
+    }
     assert tasks["a"].result == {"marked": "success", "by": user.get_username()}
-    assert tasks["a"].error_type is None and tasks["a"].progress_message == f"marked success by {user.get_username()}"
+    assert (
+        tasks["a"].error_type is None
+        and tasks["a"].progress_message == f"marked success by {user.get_username()}"
+    )
     # the marked task feeds nothing: b got only its own inputs
     attempt = Attempt.objects.get(task=tasks["b"])
     assert attempt.effective_inputs == {"own": 1}
@@ -68,8 +80,13 @@ def test_mark_success_of_a_failed_leaf_recomputes_the_outcome(tm, user):
 
 
 def test_skip_a_pending_task_lets_dependents_run_without_its_result(tm, user):
-    tree = tm.create_tree([t("root", dependencies=["b"]), t("a", "sleep", parent_id="root", inputs={"seconds": 30}),
-                           t("b", "echo", parent_id="root", dependencies=["a"], inputs={"own": 2})])
+    tree = tm.create_tree(
+        [
+            t("root", dependencies=["b"]),
+            t("a", "sleep", parent_id="root", inputs={"seconds": 30}),
+            t("b", "echo", parent_id="root", dependencies=["a"], inputs={"own": 2}),
+        ]
+    )
     a = tasks_of(tree)["a"]
     control.task_mark(task=a, mark="skipped", actor=user)  # the tree has not run: only marked
     tree.refresh_from_db()
@@ -85,9 +102,14 @@ def test_skip_a_pending_task_lets_dependents_run_without_its_result(tm, user):
 
 
 def test_skip_a_pending_task_of_a_running_tree_joins_the_run(tm, user):
-    tree = tm.create_tree([t("root", dependencies=["b"]), t("gate", "sleep", parent_id="root", inputs={"seconds": 30}),
-                           t("a", parent_id="root", dependencies=["gate"]),
-                           t("b", parent_id="root", dependencies=["a"])])
+    tree = tm.create_tree(
+        [
+            t("root", dependencies=["b"]),
+            t("gate", "sleep", parent_id="root", inputs={"seconds": 30}),
+            t("a", parent_id="root", dependencies=["gate"]),
+            t("b", parent_id="root", dependencies=["a"]),
+        ]
+    )
     control.tree_execute(tree=tree, actor=user)
     control.task_mark(task=tasks_of(tree)["gate"], mark="skipped", actor=user)
     drain()

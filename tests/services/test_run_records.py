@@ -29,12 +29,22 @@ def runs_of(tree):
 
 
 def test_execute_makes_one_finished_run_with_its_attempts(tm, user):
-    tree = tm.create_tree([t("root", dependencies=["b"]), t("a", parent_id="root"),
-                           t("b", parent_id="root", dependencies=["a"])])
+    tree = tm.create_tree(
+        [
+            t("root", dependencies=["b"]),
+            t("a", parent_id="root"),
+            t("b", parent_id="root", dependencies=["a"]),
+        ]
+    )
     control.tree_execute(tree=tree, actor=user, source="api")
     (run,) = runs_of(tree)
-    assert (run.number, run.trigger, run.source, run.started_by, run.status) == (1, "execute", "api", user,
-                                                                                 "in_progress")
+    assert (run.number, run.trigger, run.source, run.started_by, run.status) == (
+        1,
+        "execute",
+        "api",
+        user,
+        "in_progress",
+    )
     assert run.scope == 3 and run.finished_at is None
     drain()
     run.refresh_from_db()
@@ -46,7 +56,9 @@ def test_execute_makes_one_finished_run_with_its_attempts(tm, user):
 
 
 def test_retry_after_the_end_is_run_two_and_keeps_run_one(tm, user):
-    tree = tm.create_tree([t("root", dependencies=["flaky"]), t("flaky", "fail", parent_id="root", max_retries=0)])
+    tree = tm.create_tree(
+        [t("root", dependencies=["flaky"]), t("flaky", "fail", parent_id="root", max_retries=0)]
+    )
     control.tree_execute(tree=tree, actor=user)
     drain()
     tree.refresh_from_db()
@@ -72,7 +84,10 @@ def test_rerun_from_here_makes_a_run_with_its_target(tm, user):
     control.task_rerun(task=b, actor=user)
     drain()
     runs = runs_of(tree)
-    assert [(r.number, r.trigger, r.status) for r in runs] == [(1, "execute", "completed"), (2, "rerun", "completed")]
+    assert [(r.number, r.trigger, r.status) for r in runs] == [
+        (1, "execute", "completed"),
+        (2, "rerun", "completed"),
+    ]
     assert runs[1].target_task_id == b.id and runs[1].scope == 1
     assert [a.task.name for a in Attempt.objects.filter(run=runs[1])] == ["b"]
 
@@ -95,8 +110,13 @@ def test_copy_and_run_is_the_first_run_of_the_copy(tm, user):
 
 
 def test_retry_while_the_run_is_in_progress_joins_it(tm, user):
-    tree = tm.create_tree([t("root"), t("slow", "sleep", parent_id="root", inputs={"seconds": 30}),
-                           t("flaky", "fail", parent_id="root", max_retries=0)])
+    tree = tm.create_tree(
+        [
+            t("root"),
+            t("slow", "sleep", parent_id="root", inputs={"seconds": 30}),
+            t("flaky", "fail", parent_id="root", max_retries=0),
+        ]
+    )
     control.tree_execute(tree=tree, actor=user)
     flaky = Task.objects.get(tree=tree, name="flaky")
     control.task_cancel(task=flaky, actor=user)
@@ -105,8 +125,13 @@ def test_retry_while_the_run_is_in_progress_joins_it(tm, user):
 
 
 def test_cancelling_one_running_task_cancels_the_run_not_fails_it(tm, user):
-    tree = tm.create_tree([t("root", dependencies=["b"]), t("a", "sleep", parent_id="root", inputs={"seconds": 30}),
-                           t("b", parent_id="root", dependencies=["a"])])
+    tree = tm.create_tree(
+        [
+            t("root", dependencies=["b"]),
+            t("a", "sleep", parent_id="root", inputs={"seconds": 30}),
+            t("b", parent_id="root", dependencies=["a"]),
+        ]
+    )
     control.tree_execute(tree=tree, actor=user)
     control.task_cancel(task=Task.objects.get(tree=tree, name="a"), actor=user)
     drain()
@@ -123,8 +148,12 @@ def test_conditional_fallback_example_completes_with_one_handled_failure(tm, use
     drain()
     tree.refresh_from_db()
     tasks = {x.name: x.status for x in Task.objects.filter(tree=tree)}
-    assert tasks == {"fetch_prices": "completed", "primary": "failed", "fallback": "completed",
-                     "final": "completed"}
+    assert tasks == {
+        "fetch_prices": "completed",
+        "primary": "failed",
+        "fallback": "completed",
+        "final": "completed",
+    }
     assert (tree.status, tree.handled_failures) == ("completed", 1)
     (run,) = runs_of(tree)
     assert (run.status, run.handled_failures) == ("completed", 1)
@@ -134,8 +163,14 @@ def test_conditional_fallback_example_completes_with_one_handled_failure(tm, use
 
 
 def test_a_required_chain_failure_fails_the_run(run_tree):
-    tree, tasks = run_tree([t("root", dependencies=["c"]), t("a", "fail", parent_id="root", max_retries=0),
-                            t("b", parent_id="root", dependencies=["a"]), t("c", parent_id="root", dependencies=["b"])])
+    tree, tasks = run_tree(
+        [
+            t("root", dependencies=["c"]),
+            t("a", "fail", parent_id="root", max_retries=0),
+            t("b", parent_id="root", dependencies=["a"]),
+            t("c", parent_id="root", dependencies=["b"]),
+        ]
+    )
     assert tree.status == "failed" and tree.handled_failures == 0
     assert {tasks[n].error_type for n in ("b", "c", "root")} == {"upstream_failed"}
 

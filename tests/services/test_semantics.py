@@ -22,7 +22,9 @@ def t(name, executor="noop", **kw):
 
 def started_order(tree):
     return list(
-        Attempt.objects.filter(tree=tree).order_by("started_at", "task__position").values_list("task__name", flat=True)
+        Attempt.objects.filter(tree=tree)
+        .order_by("started_at", "task__position")
+        .values_list("task__name", flat=True)
     )
 
 
@@ -30,11 +32,13 @@ def started_order(tree):
 
 
 def test_required_dependency_completes_first_and_results_flow(run_tree):
-    tree, tasks = run_tree([
-        t("root", "aggregate_results", dependencies=["b"]),
-        t("a", "echo", parent_id="root", inputs={"result": {"x": 1}}),
-        t("b", "echo", parent_id="root", dependencies=["a"], inputs={"own": True}),
-    ])
+    tree, tasks = run_tree(
+        [
+            t("root", "aggregate_results", dependencies=["b"]),
+            t("a", "echo", parent_id="root", inputs={"result": {"x": 1}}),
+            t("b", "echo", parent_id="root", dependencies=["a"], inputs={"own": True}),
+        ]
+    )
     assert tree.status == "completed"
     assert started_order(tree) == ["a", "b", "root"]
     assert tasks["b"].result == {"own": True, "x": 1}
@@ -42,11 +46,13 @@ def test_required_dependency_completes_first_and_results_flow(run_tree):
 
 
 def test_optional_dependency_waits_for_terminal_and_does_not_block(run_tree):
-    tree, tasks = run_tree([
-        t("root", "noop"),
-        t("flaky", "fail", parent_id="root", inputs={"message": "boom"}),
-        t("after", "echo", parent_id="root", dependencies=[{"id": "flaky", "required": False}]),
-    ])
+    tree, tasks = run_tree(
+        [
+            t("root", "noop"),
+            t("flaky", "fail", parent_id="root", inputs={"message": "boom"}),
+            t("after", "echo", parent_id="root", dependencies=[{"id": "flaky", "required": False}]),
+        ]
+    )
     assert tasks["flaky"].status == "failed"
     assert tasks["after"].status == "completed"
     assert started_order(tree).index("flaky") < started_order(tree).index("after")
@@ -56,12 +62,19 @@ def test_optional_dependency_waits_for_terminal_and_does_not_block(run_tree):
 
 
 def test_dependency_with_null_result_counts_as_completed(run_tree, executor_grants):
-    tree, tasks = run_tree([
-        t("root", "noop"),
-        t("nothing", "python_function", parent_id="root", inputs={"function": "tests.helpers.add", "kwargs": {"a": 1, "b": 2}}),
-        t("echo_none", "echo", parent_id="root", inputs={"result": None}),
-        t("next", "echo", parent_id="root", dependencies=["echo_none"]),
-    ])
+    tree, tasks = run_tree(
+        [
+            t("root", "noop"),
+            t(
+                "nothing",
+                "python_function",
+                parent_id="root",
+                inputs={"function": "tests.helpers.add", "kwargs": {"a": 1, "b": 2}},
+            ),
+            t("echo_none", "echo", parent_id="root", inputs={"result": None}),
+            t("next", "echo", parent_id="root", dependencies=["echo_none"]),
+        ]
+    )
     assert tasks["echo_none"].status == "completed" and tasks["echo_none"].result is None
     assert tasks["next"].status == "completed"
     assert tasks["next"].result == {"echo_none": None}
@@ -69,38 +82,47 @@ def test_dependency_with_null_result_counts_as_completed(run_tree, executor_gran
 
 
 def test_priority_orders_ready_tasks_lower_first(run_tree):
-    tree, tasks = run_tree([
-        t("root", "noop", priority=3),
-        t("p3", parent_id="root", priority=3),
-        t("p0", parent_id="root", priority=0),
-        t("p2", parent_id="root", priority=2),
-        t("p1", parent_id="root", priority=1),
-    ])
+    tree, tasks = run_tree(
+        [
+            t("root", "noop", priority=3),
+            t("p3", parent_id="root", priority=3),
+            t("p0", parent_id="root", priority=0),
+            t("p2", parent_id="root", priority=2),
+            t("p1", parent_id="root", priority=1),
+        ]
+    )
     # root and p3 tie on priority and ready time: creation order decides
     assert started_order(tree) == ["p0", "p1", "p2", "root", "p3"]
 
 
 def test_priority_never_overrides_a_dependency(run_tree):
-    tree, _ = run_tree([
-        t("root", "noop", priority=3),
-        t("slow_dep", parent_id="root", priority=3),
-        t("urgent", parent_id="root", priority=0, dependencies=["slow_dep"]),
-    ])
+    tree, _ = run_tree(
+        [
+            t("root", "noop", priority=3),
+            t("slow_dep", parent_id="root", priority=3),
+            t("urgent", parent_id="root", priority=0, dependencies=["slow_dep"]),
+        ]
+    )
     order = started_order(tree)
     assert order.index("slow_dep") < order.index("urgent")
 
 
 def test_parent_does_not_affect_order(run_tree):
     # a child can run before its parent; only dependencies order execution
-    tree, _ = run_tree([
-        t("root", "noop", priority=3),
-        t("child", parent_id="root", priority=0),
-    ])
+    tree, _ = run_tree(
+        [
+            t("root", "noop", priority=3),
+            t("child", parent_id="root", priority=0),
+        ]
+    )
     assert started_order(tree) == ["child", "root"]
 
 
 def test_each_task_runs_once_per_run(run_tree):
-    tree, tasks = run_tree([t("root")] + [t(f"n{i}", parent_id="root", dependencies=[f"n{i-1}"] if i else []) for i in range(20)])
+    tree, tasks = run_tree(
+        [t("root")]
+        + [t(f"n{i}", parent_id="root", dependencies=[f"n{i - 1}"] if i else []) for i in range(20)]
+    )
     assert tree.status == "completed"
     assert Attempt.objects.filter(tree=tree).count() == 21
 
@@ -109,7 +131,11 @@ def test_each_task_runs_once_per_run(run_tree):
     "tasks, error, fragment",
     [
         ([t("a", dependencies=["a"])], DependencyCycle, "depends on itself"),
-        ([t("a"), t("b", parent_id="a", dependencies=["c"]), t("c", parent_id="a", dependencies=["b"])], DependencyCycle, "b"),
+        (
+            [t("a"), t("b", parent_id="a", dependencies=["c"]), t("c", parent_id="a", dependencies=["b"])],
+            DependencyCycle,
+            "b",
+        ),
         ([t("a"), t("b", parent_id="a", dependencies=["zzz"])], TreeValidationError, "zzz"),
         ([t("a"), {"name": "a", "executor": "noop", "parent_id": "a"}], TreeValidationError, "a"),
         ([t("a"), t("b")], TreeValidationError, "root"),
@@ -136,13 +162,15 @@ def test_cross_tree_dependency_is_an_unknown_reference(tm):
 
 
 def test_required_failure_cascades_upstream_failed_and_siblings_continue(run_tree):
-    tree, tasks = run_tree([
-        t("root", "noop"),
-        t("a", "fail", parent_id="root", inputs={"message": "disk full"}),
-        t("b", parent_id="root", dependencies=["a"]),
-        t("c", parent_id="root", dependencies=["b"]),
-        t("d", parent_id="root"),
-    ])
+    tree, tasks = run_tree(
+        [
+            t("root", "noop"),
+            t("a", "fail", parent_id="root", inputs={"message": "disk full"}),
+            t("b", parent_id="root", dependencies=["a"]),
+            t("c", parent_id="root", dependencies=["b"]),
+            t("d", parent_id="root"),
+        ]
+    )
     assert tasks["a"].status == "failed" and tasks["a"].error == "disk full"
     for name in ("b", "c"):
         assert tasks[name].status == "cancelled"
@@ -168,7 +196,13 @@ def test_exception_retried_then_failed(run_tree, settings):
 
 
 def test_cancel_pending_task_cascades(tm, user):
-    tree = tm.create_tree([t("root"), t("a", "sleep", parent_id="root", inputs={"seconds": 5}), t("b", parent_id="root", dependencies=["a"])])
+    tree = tm.create_tree(
+        [
+            t("root"),
+            t("a", "sleep", parent_id="root", inputs={"seconds": 5}),
+            t("b", parent_id="root", dependencies=["a"]),
+        ]
+    )
     control.tree_execute(tree=tree, actor=user)
     a = Task.objects.get(tree=tree, name="a")
     control.task_cancel(task=a, actor=user)
@@ -204,12 +238,14 @@ def test_execute_twice_is_refused(tm, user):
 
 
 def test_retry_in_place_reruns_failed_and_blocked_only(run_tree, user):
-    tree, tasks = run_tree([
-        t("root", "noop"),
-        t("ok", "echo", parent_id="root", inputs={"result": 1}),
-        t("bad", "fail", parent_id="root"),
-        t("after", parent_id="root", dependencies=["bad", "ok"]),
-    ])
+    tree, tasks = run_tree(
+        [
+            t("root", "noop"),
+            t("ok", "echo", parent_id="root", inputs={"result": 1}),
+            t("bad", "fail", parent_id="root"),
+            t("after", parent_id="root", dependencies=["bad", "ok"]),
+        ]
+    )
     assert tree.status == "failed"
     Task.objects.filter(id=tasks["bad"].id).update(executor="noop")  # "fix" it
     control.task_retry(task=tasks["bad"], actor=user)
@@ -222,12 +258,14 @@ def test_retry_in_place_reruns_failed_and_blocked_only(run_tree, user):
 
 
 def test_rerun_from_a_task_clears_downstream(run_tree, user):
-    tree, tasks = run_tree([
-        t("root", "noop"),
-        t("a", parent_id="root"),
-        t("b", parent_id="root", dependencies=["a"]),
-        t("c", parent_id="root", dependencies=["b"]),
-    ])
+    tree, tasks = run_tree(
+        [
+            t("root", "noop"),
+            t("a", parent_id="root"),
+            t("b", parent_id="root", dependencies=["a"]),
+            t("c", parent_id="root", dependencies=["b"]),
+        ]
+    )
     control.task_rerun(task=tasks["b"], actor=user)
     run_until_idle()
     counts = {n: Attempt.objects.filter(task=tasks[n]).count() for n in "abc"}
@@ -267,12 +305,15 @@ def test_rolled_back_transaction_leaves_no_event(tm, user):
 
 
 def test_execute_child_runs_only_its_upstream(run_tree, tm):
-    tree, tasks = run_tree([
-        t("root", dependencies=["b"]),
-        t("a", parent_id="root"),
-        t("b", parent_id="root", dependencies=["a"]),
-        t("unrelated", parent_id="root"),
-    ], execute=False)
+    tree, tasks = run_tree(
+        [
+            t("root", dependencies=["b"]),
+            t("a", parent_id="root"),
+            t("b", parent_id="root", dependencies=["a"]),
+            t("unrelated", parent_id="root"),
+        ],
+        execute=False,
+    )
     tm.execute(tasks["b"].id)
     run_until_idle()
     status = dict(Task.objects.filter(tree=tree).values_list("name", "status"))

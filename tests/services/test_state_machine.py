@@ -45,8 +45,15 @@ EXAMPLES = int(os.environ.get("ARBOR_STATE_MACHINE_EXAMPLES", "125"))
 STEPS = 100
 KEYS = ["db:a", "db:b", "gpu:0"]
 MODES = ["read", "write", "exclusive"]
-OUTCOMES = ["completed"] * 4 + ["failed", "failed", "failed_permanent", "timed_out", "worker_lost", "cancelled",
-                                "interrupted"]
+OUTCOMES = ["completed"] * 4 + [
+    "failed",
+    "failed",
+    "failed_permanent",
+    "timed_out",
+    "worker_lost",
+    "cancelled",
+    "interrupted",
+]
 LEASE = 2.0
 
 
@@ -61,14 +68,16 @@ class Clock:
         self.now += dt.timedelta(seconds=seconds)
 
 
-task_spec = st.fixed_dictionaries({
-    "executor": st.sampled_from(["sleep", "sleep", "noop"]),
-    "priority": st.integers(0, 3),
-    "max_retries": st.integers(0, 2),
-    "retry_delay": st.sampled_from([0.0, 0.5, 2.0]),
-    "locks": st.lists(st.tuples(st.sampled_from(KEYS), st.sampled_from(MODES)), max_size=2),
-    "deps": st.lists(st.tuples(st.integers(0, 10), st.booleans()), max_size=2),
-})
+task_spec = st.fixed_dictionaries(
+    {
+        "executor": st.sampled_from(["sleep", "sleep", "noop"]),
+        "priority": st.integers(0, 3),
+        "max_retries": st.integers(0, 2),
+        "retry_delay": st.sampled_from([0.0, 0.5, 2.0]),
+        "locks": st.lists(st.tuples(st.sampled_from(KEYS), st.sampled_from(MODES)), max_size=2),
+        "deps": st.lists(st.tuples(st.integers(0, 10), st.booleans()), max_size=2),
+    }
+)
 
 
 class Durability(RuleBasedStateMachine):
@@ -93,7 +102,10 @@ class Durability(RuleBasedStateMachine):
             mock.patch.object(runs, "backoff_delay", functools.partial(retry_delay, rand=jitter.random)),
             mock.patch.object(trees, "uuid", types.SimpleNamespace(UUID=uuid.UUID, uuid4=uuid4)),
             # Field.get_default() calls the cached ``_get_default``, not ``default``
-            *(mock.patch.object(model._meta.pk, "_get_default", uuid4, create=True) for model in (Tree, Task, Attempt)),
+            *(
+                mock.patch.object(model._meta.pk, "_get_default", uuid4, create=True)
+                for model in (Tree, Task, Attempt)
+            ),
         ]
         for patch in self.patches:
             patch.start()
@@ -125,7 +137,10 @@ class Durability(RuleBasedStateMachine):
                 self.run_start[task_id] = self.clock.now
 
     def snapshot(self) -> dict:
-        return {i: (s, sch, ready) for i, s, sch, ready in Task.objects.values_list("id", "status", "scheduled", "ready_at")}
+        return {
+            i: (s, sch, ready)
+            for i, s, sch, ready in Task.objects.values_list("id", "status", "scheduled", "ready_at")
+        }
 
     # --- rules -----------------------------------------------------------------------------
 
@@ -134,7 +149,9 @@ class Durability(RuleBasedStateMachine):
         for key, capacity in pools.items():
             ResourcePool.objects.create(key=key, capacity=capacity, everyone=True)
 
-    @rule(specs=st.lists(task_spec, min_size=1, max_size=5), execute=st.sampled_from([True, True, True, False]))
+    @rule(
+        specs=st.lists(task_spec, min_size=1, max_size=5), execute=st.sampled_from([True, True, True, False])
+    )
     def create_tree(self, specs, execute):
         self.step()
         tasks = [{"id": "root", "name": "root", "executor": "noop"}]
@@ -143,13 +160,22 @@ class Durability(RuleBasedStateMachine):
             for target, required in spec["deps"]:
                 if n and f"t{target % n}" not in [d["id"] for d in deps]:
                     deps.append({"id": f"t{target % n}", "required": required})
-            tasks.append({
-                "id": f"t{n}", "name": f"t{n}", "parent_id": "root", "executor": spec["executor"],
-                "priority": spec["priority"], "max_retries": spec["max_retries"], "retry_delay": spec["retry_delay"],
-                "dependencies": deps,
-                "resources": [{"type": k.split(":")[0], "identifier": k.split(":")[1], "mode": m}
-                              for k, m in spec["locks"]],
-            })
+            tasks.append(
+                {
+                    "id": f"t{n}",
+                    "name": f"t{n}",
+                    "parent_id": "root",
+                    "executor": spec["executor"],
+                    "priority": spec["priority"],
+                    "max_retries": spec["max_retries"],
+                    "retry_delay": spec["retry_delay"],
+                    "dependencies": deps,
+                    "resources": [
+                        {"type": k.split(":")[0], "identifier": k.split(":")[1], "mode": m}
+                        for k, m in spec["locks"]
+                    ],
+                }
+            )
         tree = trees.tree_create(owner=self.owner, tasks=tasks, actor=self.owner, source="test")
         if execute:
             self.execute(0, tree_id=tree.id)
@@ -157,7 +183,11 @@ class Durability(RuleBasedStateMachine):
     @rule(i=st.integers(0, 50))
     def execute(self, i, tree_id=None):
         self.step()
-        tree = Tree.objects.filter(id=tree_id).first() if tree_id else self.pick(list(Tree.objects.order_by("created_at")), i)
+        tree = (
+            Tree.objects.filter(id=tree_id).first()
+            if tree_id
+            else self.pick(list(Tree.objects.order_by("created_at")), i)
+        )
         if tree is None:
             return
         before = self.snapshot()
@@ -175,7 +205,9 @@ class Durability(RuleBasedStateMachine):
             assert c.attempt_id not in self.claims
             self.claims[c.attempt_id] = c
             self.stats["claimed"] += 1
-        self.stats["waiting for a lock"] += Task.objects.exclude(waiting_reason="").filter(status="pending").count()
+        self.stats["waiting for a lock"] += (
+            Task.objects.exclude(waiting_reason="").filter(status="pending").count()
+        )
 
     @rule(limit=st.integers(1, 3))
     def claim_more(self, limit):
@@ -200,9 +232,15 @@ class Durability(RuleBasedStateMachine):
         task_before = Task.objects.get(id=c.task_id)
         permanent = outcome in ("failed_permanent", "cancelled")
         outcome = "failed" if outcome == "failed_permanent" else outcome
-        f = runs.Finish(attempt_id=c.attempt_id, task_id=c.task_id, outcome=outcome, permanent=permanent,
-                        result={"n": before.number} if outcome == "completed" else None,
-                        error=None if outcome == "completed" else outcome, has_locks=c.has_locks)
+        f = runs.Finish(
+            attempt_id=c.attempt_id,
+            task_id=c.task_id,
+            outcome=outcome,
+            permanent=permanent,
+            result={"n": before.number} if outcome == "completed" else None,
+            error=None if outcome == "completed" else outcome,
+            has_locks=c.has_locks,
+        )
         claims = []
         if then_claim:
             self.workers += 1
@@ -218,7 +256,9 @@ class Durability(RuleBasedStateMachine):
             assert after.outcome == before.outcome and after.finished_at == before.finished_at
             task_after = Task.objects.get(id=c.task_id)
             reclaimed = any(new.task_id == c.task_id for new in claims)  # the same worker took it again
-            if (task_before.current_attempt_id != c.attempt_id or task_before.status != "in_progress") and not reclaimed:
+            if (
+                task_before.current_attempt_id != c.attempt_id or task_before.status != "in_progress"
+            ) and not reclaimed:
                 assert (task_after.status, task_after.result) == (task_before.status, task_before.result)
         else:
             assert after.outcome == outcome
@@ -238,30 +278,47 @@ class Durability(RuleBasedStateMachine):
         self.step(seconds)
         if not reap:
             return
-        lost = set(Attempt.objects.filter(outcome="running", lease_expires_at__lt=self.clock.now)
-                   .values_list("id", flat=True))
-        valid = set(Attempt.objects.filter(outcome="running", lease_expires_at__gte=self.clock.now)
-                    .values_list("id", flat=True))
+        lost = set(
+            Attempt.objects.filter(outcome="running", lease_expires_at__lt=self.clock.now).values_list(
+                "id", flat=True
+            )
+        )
+        valid = set(
+            Attempt.objects.filter(outcome="running", lease_expires_at__gte=self.clock.now).values_list(
+                "id", flat=True
+            )
+        )
         reaper.reap(wake=False)
         self.stats["reaped"] += len(lost)
         for attempt_id in lost:
             assert Attempt.objects.get(id=attempt_id).outcome == "worker_lost"
             assert not ResourceLock.objects.filter(attempt_id=attempt_id).exists()
         # attempts with a valid lease are never reaped
-        assert set(Attempt.objects.filter(id__in=valid, outcome="running").values_list("id", flat=True)) == valid
+        assert (
+            set(Attempt.objects.filter(id__in=valid, outcome="running").values_list("id", flat=True)) == valid
+        )
 
     @rule(i=st.integers(0, 50), action=st.sampled_from(["cancel task", "cancel tree", "retry", "rerun"]))
     def control(self, i, action):
         """A user acts: cancel a task or a tree, retry in place, re-run from a task."""
         self.step()
         if action.startswith("cancel"):
-            task = self.pick(list(Task.objects.filter(status__in=["pending", "in_progress"]).order_by("created_at", "position")), i)
+            task = self.pick(
+                list(
+                    Task.objects.filter(status__in=["pending", "in_progress"]).order_by(
+                        "created_at", "position"
+                    )
+                ),
+                i,
+            )
             if task is None:
                 return
             self.stats[f"cancelled {'tree' if action == 'cancel tree' else task.status}"] += 1
             if action == "cancel tree":
                 control.tree_cancel(tree=task.tree, source="test")
-                assert not Task.objects.filter(tree_id=task.tree_id, status__in=["pending", "in_progress"]).exists()
+                assert not Task.objects.filter(
+                    tree_id=task.tree_id, status__in=["pending", "in_progress"]
+                ).exists()
             else:
                 control.task_cancel(task=task, source="test")
             assert Task.objects.get(id=task.id).status == "cancelled"
@@ -296,7 +353,13 @@ def test_durability_state_machine(user):
     Durability.stats.clear()
     run_state_machine_as_test(
         Durability,
-        settings=settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
-                          suppress_health_check=list(HealthCheck), derandomize=True, database=None),
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=STEPS,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        ),
     )
     print("\nstate machine:", dict(sorted(Durability.stats.items())))

@@ -74,9 +74,13 @@ def test_heartbeats_renew_every_running_attempt(tm):
 
 def test_a_timeout_in_the_pool_does_not_disturb_the_others(tm, settings):
     settings.ARBOR_TIMEOUT_GRACE = 0.3
-    tree = start(tm, t("deaf", "sleep_ignoring_cancel", timeout=0.3, max_retries=0, inputs={"seconds": 30}),
-                 t("polite", timeout=0.3, max_retries=0, inputs={"seconds": 30}),
-                 t("a", inputs={"seconds": 1.2}), t("b", inputs={"seconds": 1.2}))
+    tree = start(
+        tm,
+        t("deaf", "sleep_ignoring_cancel", timeout=0.3, max_retries=0, inputs={"seconds": 30}),
+        t("polite", timeout=0.3, max_retries=0, inputs={"seconds": 30}),
+        t("a", inputs={"seconds": 1.2}),
+        t("b", inputs={"seconds": 1.2}),
+    )
     t0 = time.monotonic()
     worker.drain(hard_kill=False)
     assert time.monotonic() - t0 < 5
@@ -88,8 +92,12 @@ def test_a_timeout_in_the_pool_does_not_disturb_the_others(tm, settings):
 
 def test_cancelling_one_task_in_the_pool_leaves_the_others_running(tm, settings):
     settings.ARBOR_CANCEL_GRACE = 0.3
-    tree = start(tm, t("victim", max_retries=3, inputs={"seconds": 30}),
-                 t("a", inputs={"seconds": 1.0}), t("b", inputs={"seconds": 1.0}))
+    tree = start(
+        tm,
+        t("victim", max_retries=3, inputs={"seconds": 30}),
+        t("a", inputs={"seconds": 1.0}),
+        t("b", inputs={"seconds": 1.0}),
+    )
     victim = get(tree, "victim")
     real = runs.heartbeat
     t0 = time.monotonic()
@@ -106,8 +114,10 @@ def test_cancelling_one_task_in_the_pool_leaves_the_others_running(tm, settings)
     cancelled: list = []
     victim_attempt: list = []
     claim = runs.claim_batch
-    with mock.patch.object(runs, "claim_batch", lambda **kw: _remember(claim(**kw), victim, victim_attempt)), \
-            mock.patch.object(runs, "heartbeat", heartbeat):
+    with (
+        mock.patch.object(runs, "claim_batch", lambda **kw: _remember(claim(**kw), victim, victim_attempt)),
+        mock.patch.object(runs, "heartbeat", heartbeat),
+    ):
         worker.drain(hard_kill=False)
     assert cancelled and time.monotonic() - t0 < 5
     assert get(tree, "victim").status == "cancelled"
@@ -132,7 +142,10 @@ class Chatty(CancelableExecutor):
 
 
 def test_log_lines_of_a_completed_attempt_are_announced_with_its_outcome(tm, settings):
-    settings.ARBOR_EXECUTORS = {**settings.ARBOR_EXECUTORS, "chatty": "tests.services.test_worker_pool.Chatty"}
+    settings.ARBOR_EXECUTORS = {
+        **settings.ARBOR_EXECUTORS,
+        "chatty": "tests.services.test_worker_pool.Chatty",
+    }
     tree = start(tm, t("c", "chatty"))
     worker.drain(hard_kill=False)
     task = get(tree, "c")
@@ -145,8 +158,12 @@ def test_log_lines_of_a_completed_attempt_are_announced_with_its_outcome(tm, set
 
 
 def test_an_executor_that_is_not_concurrent_never_shares_its_worker(tm):
-    tree = start(tm, t("deaf", "sleep_ignoring_cancel", priority=1, inputs={"seconds": 0.4}),
-                 t("a", inputs={"seconds": 0.4}), t("b", inputs={"seconds": 0.4}))
+    tree = start(
+        tm,
+        t("deaf", "sleep_ignoring_cancel", priority=1, inputs={"seconds": 0.4}),
+        t("a", inputs={"seconds": 0.4}),
+        t("b", inputs={"seconds": 0.4}),
+    )
     assert runs.run_kind("sleep_ignoring_cancel") == runs.ALONE and runs.run_kind("sleep") == runs.SHARED
     worker.drain(hard_kill=False)
     assert set(Task.objects.filter(tree=tree).values_list("status", flat=True)) == {"completed"}

@@ -19,7 +19,9 @@ import pytest
 UI_PORTS = range(58410, 58490)  # this suite's share of the machine's ports
 # tests/artifacts/screenshots by default; ARBOR_UPDATE_SCREENSHOTS=1 refreshes the README's pictures
 _ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = _ROOT / ("docs/screenshots" if os.environ.get("ARBOR_UPDATE_SCREENSHOTS") else "tests/artifacts/screenshots")
+SCREENSHOTS = _ROOT / (
+    "docs/screenshots" if os.environ.get("ARBOR_UPDATE_SCREENSHOTS") else "tests/artifacts/screenshots"
+)
 VIEWPORT = {"width": 1280, "height": 720}
 
 
@@ -96,7 +98,9 @@ def workers(transactional_db):
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=loop, name=f"ui-test-worker-{i}", daemon=True) for i in range(WORKER_THREADS)]
+    threads = [
+        threading.Thread(target=loop, name=f"ui-test-worker-{i}", daemon=True) for i in range(WORKER_THREADS)
+    ]
     for thread in threads:
         thread.start()
     yield threads
@@ -128,9 +132,11 @@ def login(page, base_url: str, user) -> None:
 
     client = Client()
     client.force_login(user)
-    page.context.add_cookies([
-        {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base_url},
-    ])
+    page.context.add_cookies(
+        [
+            {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base_url},
+        ]
+    )
 
 
 @pytest.fixture
@@ -148,4 +154,3 @@ def screenshot(page, name: str) -> None:
         page.wait_for_timeout(250)  # the canvas restyles on the media change
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{scheme}.png"))
     page.emulate_media(color_scheme="light")
-

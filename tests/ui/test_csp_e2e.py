@@ -25,7 +25,9 @@ def staff_page(page, arbor_server, staff_user):
     page.set_default_timeout(15_000)
     page.add_init_script(COLLECT)
     console: list[str] = []
-    page.on("console", lambda msg: console.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on(
+        "console", lambda msg: console.append(msg.text) if "Content Security Policy" in msg.text else None
+    )
     page.csp_console = console
     return page
 
@@ -36,11 +38,13 @@ def staff_tree(staff_user):
     from tasks_app.taskmanager import TaskManager
 
     tm = TaskManager(staff_user)
-    tree = tm.create_tree([
-        {"id": "r", "name": "root", "executor": "noop"},
-        {"id": "a", "name": "a", "executor": "echo", "parent_id": "r", "inputs": {"result": 1}},
-        {"id": "b", "name": "b", "executor": "noop", "parent_id": "r", "dependencies": ["a"]},
-    ])
+    tree = tm.create_tree(
+        [
+            {"id": "r", "name": "root", "executor": "noop"},
+            {"id": "a", "name": "a", "executor": "echo", "parent_id": "r", "inputs": {"result": 1}},
+            {"id": "b", "name": "b", "executor": "noop", "parent_id": "r", "dependencies": ["a"]},
+        ]
+    )
     tm.execute(tree.id)
     run_until_idle(hard_kill=False, timeout=30)
     return tree
@@ -62,7 +66,9 @@ def test_the_ui_admin_swagger_and_browsable_api_run_under_the_policy(staff_page,
 
     page.goto(f"{arbor_server}/trees/{staff_tree.id}/")  # the run view: graph, websocket, timeline
     page.wait_for_selector("body[data-ready='1']")
-    page.wait_for_function("() => window.arborRun && arborRun.task('b') && arborRun.task('b').status === 'completed'")
+    page.wait_for_function(
+        "() => window.arborRun && arborRun.task('b') && arborRun.task('b').status === 'completed'"
+    )
     assert_no_violation(page)
 
     page.goto(f"{arbor_server}/trees/{staff_tree.id}/edit/")  # the editor renders its graph

@@ -30,18 +30,34 @@ def big_tree(n: int = TASKS) -> list[dict]:
     per = (n - 1 - groups) // groups
     made = 1
     for g in range(groups):
-        tasks.append({"id": f"g{g}", "name": f"g{g}", "executor": "noop", "parent_id": "root",
-                      **({"dependencies": [f"g{g - 1}-0"]} if g else {})})
+        tasks.append(
+            {
+                "id": f"g{g}",
+                "name": f"g{g}",
+                "executor": "noop",
+                "parent_id": "root",
+                **({"dependencies": [f"g{g - 1}-0"]} if g else {}),
+            }
+        )
         made += 1
         for i in range(per if g < groups - 1 else n - made - (groups - 1 - g)):
-            tasks.append({"id": f"g{g}-{i}", "name": f"g{g}-{i}", "executor": "noop", "parent_id": f"g{g}",
-                          "dependencies": [f"g{g}"]})
+            tasks.append(
+                {
+                    "id": f"g{g}-{i}",
+                    "name": f"g{g}-{i}",
+                    "executor": "noop",
+                    "parent_id": f"g{g}",
+                    "dependencies": [f"g{g}"],
+                }
+            )
             made += 1
     assert len(tasks) == n, len(tasks)
     return tasks
 
 
-PAGE_STATUSES = "() => Object.fromEntries(Array.from(arborRun.state.tasks.values()).map((t) => [t.id, t.status]))"
+PAGE_STATUSES = (
+    "() => Object.fromEntries(Array.from(arborRun.state.tasks.values()).map((t) => [t.id, t.status]))"
+)
 
 
 def api_statuses(tree_id) -> dict[str, str]:
@@ -89,14 +105,17 @@ def copy_and_run(page, arbor_server, tm, *, runs: int) -> list[dict]:
             page.wait_for_function(
                 """(n) => arborRun.state.tasks.size === n && arborRun.state.tree.status === "completed"
                           && Array.from(arborRun.state.tasks.values()).every((t) => t.status === "completed")""",
-                arg=TASKS, timeout=SETTLE_MS,
+                arg=TASKS,
+                timeout=SETTLE_MS,
             )
         except Exception:  # the comparison below says what differs
             pass
         shown = page.evaluate(PAGE_STATUSES)
         stale = {k: v for k, v in shown.items() if expected.get(k) != v}
         result = {
-            "run": run, "seconds": round(time.monotonic() - started, 1), "stale": len(stale),
+            "run": run,
+            "seconds": round(time.monotonic() - started, 1),
+            "stale": len(stale),
             "counts": page.text_content("#tree-counts"),
             "live": page.evaluate("arborRun.state.live.stats"),
             "snapshot_frames": sum(1 for f in frames if f[0] == "in" and '"snapshot' in f[1]),

@@ -13,8 +13,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def big_tree(tm, n=1000):
     tasks = [{"id": "t0", "name": "big", "executor": "noop"}]
-    tasks += [{"id": f"t{i}", "name": f"task-{i:05d}", "executor": "noop", "parent_id": f"t{(i - 1) // 4}"}
-              for i in range(1, n)]
+    tasks += [
+        {"id": f"t{i}", "name": f"task-{i:05d}", "executor": "noop", "parent_id": f"t{(i - 1) // 4}"}
+        for i in range(1, n)
+    ]
     return tm.create_tree(tasks)
 
 
@@ -41,7 +43,9 @@ def test_a_big_tree_opens_collapsed_with_a_minimap_and_semantic_zoom(user_page, 
     expect(minimap).to_be_visible()
     pan = page.evaluate("JSON.stringify(arborRun.cy.pan())")
     box = minimap.bounding_box()
-    page.evaluate("() => { arborRun.cy.zoom(1.5); }")  # returning the core would make Playwright serialise all of it
+    page.evaluate(
+        "() => { arborRun.cy.zoom(1.5); }"
+    )  # returning the core would make Playwright serialise all of it
     page.mouse.click(box["x"] + 10, box["y"] + 10)
     assert page.evaluate("JSON.stringify(arborRun.cy.pan())") != pan
     # semantic zoom: far out no labels, close up details
@@ -59,9 +63,17 @@ def test_a_collapsed_group_shows_a_failure_inside_it(user_page, arbor_server, tm
     page.goto(f"{arbor_server}/trees/{tree.id}/")
     page.wait_for_selector("body[data-ready='1']", timeout=60_000)
     group = page.evaluate("arborRun.cy.nodes('.collapsed:visible')[0].id()")
-    inside = page.evaluate("""g => { const s = arborRun.state; const kids = s.index.children.get(g); return String(kids[0]); }""", group)
+    inside = page.evaluate(
+        """g => { const s = arborRun.state; const kids = s.index.children.get(g); return String(kids[0]); }""",
+        group,
+    )
     assert page.evaluate("id => arborRun.cy.getElementById(id).empty()", inside)  # not drawn while collapsed
-    page.evaluate("""id => { const seq = arborRun.state.live.seq.seq + 1;
-        arborRun.injectEvents([{type: "event", seq, kind: "task.status", task: id, data: {status: "failed", error: "boom"}}]); }""", inside)
-    page.wait_for_function("(g) => arborRun.cy.getElementById(g).hasClass('group-failed')", arg=group, timeout=5000)
+    page.evaluate(
+        """id => { const seq = arborRun.state.live.seq.seq + 1;
+        arborRun.injectEvents([{type: "event", seq, kind: "task.status", task: id, data: {status: "failed", error: "boom"}}]); }""",
+        inside,
+    )
+    page.wait_for_function(
+        "(g) => arborRun.cy.getElementById(g).hasClass('group-failed')", arg=group, timeout=5000
+    )
     assert "1 failed" in page.evaluate("g => arborRun.cy.getElementById(g).data('label')", group)

@@ -154,11 +154,25 @@ def test_build_a_tree_by_dragging_refuse_a_cycle_save_and_watch_it_run(user_page
 
 
 def test_cancel_a_running_task_with_a_preview_of_what_it_blocks(user_page, arbor_server, tm, workers):
-    tree = tm.create_tree([
-        {"id": "root", "name": "jobs", "executor": "noop"},
-        {"id": "slow", "name": "slow", "executor": "sleep", "parent_id": "root", "inputs": {"seconds": 60}},
-        {"id": "after", "name": "after", "executor": "echo", "parent_id": "root", "dependencies": ["slow"]},
-    ])
+    tree = tm.create_tree(
+        [
+            {"id": "root", "name": "jobs", "executor": "noop"},
+            {
+                "id": "slow",
+                "name": "slow",
+                "executor": "sleep",
+                "parent_id": "root",
+                "inputs": {"seconds": 60},
+            },
+            {
+                "id": "after",
+                "name": "after",
+                "executor": "echo",
+                "parent_id": "root",
+                "dependencies": ["slow"],
+            },
+        ]
+    )
     tm.execute(tree.id)
     page = user_page
     page.goto(f"{arbor_server}/trees/{tree.id}/")
@@ -169,7 +183,7 @@ def test_cancel_a_running_task_with_a_preview_of_what_it_blocks(user_page, arbor
     page.click('[data-action="cancel"]')
     dialog = page.locator("dialog[open]")
     expect(dialog).to_contain_text("Cancel: 2 tasks")
-    expect(dialog.locator('li[data-task]')).to_have_count(2)
+    expect(dialog.locator("li[data-task]")).to_have_count(2)
     expect(dialog).to_contain_text("after")
     dialog.locator('[data-testid="confirm"]').click()
     wait_status(page, "slow", "cancelled")
@@ -180,11 +194,25 @@ def test_cancel_a_running_task_with_a_preview_of_what_it_blocks(user_page, arbor
 
 
 def test_retry_a_failed_task_in_place(user_page, arbor_server, run_tree, workers):
-    tree, _ = run_tree([
-        {"id": "root", "name": "nightly", "executor": "noop"},
-        {"id": "flaky", "name": "flaky", "executor": "fail", "parent_id": "root", "inputs": {"message": "boom"}},
-        {"id": "after", "name": "after", "executor": "echo", "parent_id": "root", "dependencies": ["flaky"]},
-    ])
+    tree, _ = run_tree(
+        [
+            {"id": "root", "name": "nightly", "executor": "noop"},
+            {
+                "id": "flaky",
+                "name": "flaky",
+                "executor": "fail",
+                "parent_id": "root",
+                "inputs": {"message": "boom"},
+            },
+            {
+                "id": "after",
+                "name": "after",
+                "executor": "echo",
+                "parent_id": "root",
+                "dependencies": ["flaky"],
+            },
+        ]
+    )
     page = user_page
     page.goto(f"{arbor_server}/trees/{tree.id}/")
     page.wait_for_selector("body[data-ready='1']")
@@ -198,7 +226,9 @@ def test_retry_a_failed_task_in_place(user_page, arbor_server, run_tree, workers
     expect(dialog).to_contain_text("Retry: 2 tasks")
     dialog.locator('[data-testid="confirm"]').click()
     # the retry runs (and fails) again: two attempts, the history kept
-    page.wait_for_function("() => arborRun.task('flaky').attempt_count === 2 && arborRun.task('flaky').status === 'failed'")
+    page.wait_for_function(
+        "() => arborRun.task('flaky').attempt_count === 2 && arborRun.task('flaky').status === 'failed'"
+    )
     expect(detail.locator("table.attempts tbody tr[data-outcome]")).to_have_count(2, timeout=10_000)
     wait_status(page, "after", "cancelled")
 
@@ -210,29 +240,83 @@ def test_live_run_view_screenshots(user_page, arbor_server, tm, workers):
     from tasks_app.services import control
 
     warehouse = [{"type": "db", "identifier": "warehouse", "mode": "write"}]
-    tree = tm.create_tree([
-        {"id": "root", "name": "etl-nightly", "executor": "aggregate_results",
-         "dependencies": [{"id": "load"}, {"id": "report", "required": False}]},
-        {"id": "extract", "name": "extract", "executor": "sleep", "parent_id": "root", "inputs": {"seconds": 0.3}},
-        {"id": "clean", "name": "clean", "executor": "echo", "parent_id": "root", "dependencies": ["extract"]},
-        {"id": "transform", "name": "transform", "executor": "sleep", "parent_id": "root",
-         "inputs": {"seconds": 20}, "dependencies": ["clean"], "resources": warehouse},
-        {"id": "backup", "name": "backup", "executor": "sleep", "parent_id": "root", "priority": 3,
-         "inputs": {"seconds": 1}, "dependencies": ["clean"], "resources": warehouse},
-        {"id": "validate", "name": "validate", "executor": "fail", "parent_id": "root",
-         "inputs": {"message": "schema mismatch in column 'amount'", "permanent": True}, "dependencies": ["clean"]},
-        {"id": "report", "name": "report", "executor": "echo", "parent_id": "validate", "dependencies": ["validate"]},
-        {"id": "load", "name": "load", "executor": "sleep", "parent_id": "root", "inputs": {"seconds": 1},
-         "dependencies": ["transform"]},
-    ])
+    tree = tm.create_tree(
+        [
+            {
+                "id": "root",
+                "name": "etl-nightly",
+                "executor": "aggregate_results",
+                "dependencies": [{"id": "load"}, {"id": "report", "required": False}],
+            },
+            {
+                "id": "extract",
+                "name": "extract",
+                "executor": "sleep",
+                "parent_id": "root",
+                "inputs": {"seconds": 0.3},
+            },
+            {
+                "id": "clean",
+                "name": "clean",
+                "executor": "echo",
+                "parent_id": "root",
+                "dependencies": ["extract"],
+            },
+            {
+                "id": "transform",
+                "name": "transform",
+                "executor": "sleep",
+                "parent_id": "root",
+                "inputs": {"seconds": 20},
+                "dependencies": ["clean"],
+                "resources": warehouse,
+            },
+            {
+                "id": "backup",
+                "name": "backup",
+                "executor": "sleep",
+                "parent_id": "root",
+                "priority": 3,
+                "inputs": {"seconds": 1},
+                "dependencies": ["clean"],
+                "resources": warehouse,
+            },
+            {
+                "id": "validate",
+                "name": "validate",
+                "executor": "fail",
+                "parent_id": "root",
+                "inputs": {"message": "schema mismatch in column 'amount'", "permanent": True},
+                "dependencies": ["clean"],
+            },
+            {
+                "id": "report",
+                "name": "report",
+                "executor": "echo",
+                "parent_id": "validate",
+                "dependencies": ["validate"],
+            },
+            {
+                "id": "load",
+                "name": "load",
+                "executor": "sleep",
+                "parent_id": "root",
+                "inputs": {"seconds": 1},
+                "dependencies": ["transform"],
+            },
+        ]
+    )
     tm.execute(tree.id)
     tasks = Task.objects.filter(tree=tree)
 
     def states_reached():
         """transform runs, backup waits for its lock, report is blocked"""
         by = {t.name: t for t in tasks.all()}
-        return (by["transform"].status == "in_progress" and bool(by["backup"].waiting_reason)
-                and by["report"].status == "cancelled")
+        return (
+            by["transform"].status == "in_progress"
+            and bool(by["backup"].waiting_reason)
+            and by["report"].status == "cancelled"
+        )
 
     wait_for(states_reached)
     page = user_page
@@ -253,15 +337,25 @@ def test_live_run_view_screenshots(user_page, arbor_server, tm, workers):
 
 
 def test_dashboard_screenshots(user_page, arbor_server, run_tree, tm):
-    run_tree([
-        {"id": "r", "name": "nightly-etl", "executor": "noop"},
-        *[{"id": f"t{i}", "name": f"step-{i}", "executor": "echo", "parent_id": "r"} for i in range(6)],
-    ])
-    run_tree([
-        {"id": "r", "name": "reports", "executor": "noop"},
-        {"id": "f", "name": "render", "executor": "fail", "parent_id": "r", "inputs": {"message": "no data"}},
-        {"id": "g", "name": "mail", "executor": "echo", "parent_id": "r", "dependencies": ["f"]},
-    ])
+    run_tree(
+        [
+            {"id": "r", "name": "nightly-etl", "executor": "noop"},
+            *[{"id": f"t{i}", "name": f"step-{i}", "executor": "echo", "parent_id": "r"} for i in range(6)],
+        ]
+    )
+    run_tree(
+        [
+            {"id": "r", "name": "reports", "executor": "noop"},
+            {
+                "id": "f",
+                "name": "render",
+                "executor": "fail",
+                "parent_id": "r",
+                "inputs": {"message": "no data"},
+            },
+            {"id": "g", "name": "mail", "executor": "echo", "parent_id": "r", "dependencies": ["f"]},
+        ]
+    )
     run_tree([{"id": "r", "name": "sync-crm", "executor": "sleep", "inputs": {"seconds": 0.2}}])
     tm.create_tree([{"id": "r", "name": "backfill-2026", "executor": "noop"}])
     page = user_page
@@ -279,10 +373,12 @@ def test_dashboard_screenshots(user_page, arbor_server, run_tree, tm):
 def test_copy_with_edits_saves_a_new_tree_and_leaves_the_original(user_page, arbor_server, run_tree):
     from tasks_app.models import Tree
 
-    tree, _ = run_tree([
-        {"id": "r", "name": "report", "executor": "noop"},
-        {"id": "a", "name": "a", "executor": "echo", "parent_id": "r", "inputs": {"result": 1}},
-    ])
+    tree, _ = run_tree(
+        [
+            {"id": "r", "name": "report", "executor": "noop"},
+            {"id": "a", "name": "a", "executor": "echo", "parent_id": "r", "inputs": {"result": 1}},
+        ]
+    )
     page = user_page
     page.goto(f"{arbor_server}/trees/{tree.id}/")
     page.wait_for_selector("body[data-ready='1']")

@@ -10,8 +10,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 FAILING = [
     {"id": "root", "name": "nightly", "executor": "noop", "dependencies": ["after"]},
-    {"id": "flaky", "name": "flaky", "executor": "fail", "parent_id": "root", "max_retries": 0,
-     "inputs": {"message": "boom"}},
+    {
+        "id": "flaky",
+        "name": "flaky",
+        "executor": "fail",
+        "parent_id": "root",
+        "max_retries": 0,
+        "inputs": {"message": "boom"},
+    },
     {"id": "after", "name": "after", "executor": "echo", "parent_id": "root", "dependencies": ["flaky"]},
 ]
 
@@ -34,16 +40,23 @@ def test_mark_success_on_a_failed_task_completes_the_tree(user_page, arbor_serve
     dialog = page.locator("dialog[open]")
     expect(dialog).to_contain_text("Mark success: 3 tasks")
     dialog.locator('[data-testid="confirm"]').click()
-    page.wait_for_function("() => arborRun.task('after').status === 'completed' && "
-                           "arborRun.task('nightly').status === 'completed'", timeout=20_000)
+    page.wait_for_function(
+        "() => arborRun.task('after').status === 'completed' && "
+        "arborRun.task('nightly').status === 'completed'",
+        timeout=20_000,
+    )
     page.wait_for_function("() => arborRun.state.tree.status === 'completed'", timeout=20_000)
     page.wait_for_function("() => arborRun.task('flaky').status === 'completed'")
     expect(page.locator("#tree-status")).to_contain_text("ompleted")
-    page.wait_for_function("() => arborRun.task('flaky').result && arborRun.task('flaky').result.marked === 'success'")
+    page.wait_for_function(
+        "() => arborRun.task('flaky').result && arborRun.task('flaky').result.marked === 'success'"
+    )
     page.reload()
     page.wait_for_selector("body[data-ready='1']")
     page.evaluate("(id) => arborRun.select(id)", page.evaluate("() => arborRun.task('flaky').id"))
-    expect(page.locator("#detail [data-marked='success']")).to_contain_text(f"marked success by {user.username}")
+    expect(page.locator("#detail [data-marked='success']")).to_contain_text(
+        f"marked success by {user.username}"
+    )
 
 
 def test_shortcuts_are_listed_and_shift_s_asks_first(user_page, arbor_server, run_tree, workers):

@@ -53,7 +53,9 @@ def test_a_valid_drop_after_passing_over_a_refused_task_clears_the_banner(user_p
         add_task(page, name)
     deselect(page)
     a, b, c = (editor_task_id(page, n) for n in "abc")
-    page.evaluate("([a, b]) => arborEditor.state.tasks.find(t => t.id === b).deps.push({id: a, required: true})", [a, b])
+    page.evaluate(
+        "([a, b]) => arborEditor.state.tasks.find(t => t.id === b).deps.push({id: a, required: true})", [a, b]
+    )
     page.evaluate("() => arborEditor.select(null)")
     # drag from b's handle over a (b -> a would close a cycle), then on to c, and drop there
     src, over, dst = (node_center(page, "arborEditor", x) for x in (b, a, c))
@@ -70,7 +72,9 @@ def test_a_valid_drop_after_passing_over_a_refused_task_clears_the_banner(user_p
     page.mouse.move(dst["x"], dst["y"], steps=8)
     page.wait_for_timeout(150)
     page.mouse.up()
-    assert page.evaluate("id => arborEditor.state.tasks.find(t => t.id === id).deps", c) == [{"id": b, "required": True}]
+    assert page.evaluate("id => arborEditor.state.tasks.find(t => t.id === id).deps", c) == [
+        {"id": b, "required": True}
+    ]
     expect(page.locator("#banner")).to_be_hidden(timeout=1000)  # not 5-8 s later
 
 
@@ -87,11 +91,13 @@ def test_four_clicks_on_add_task_make_four_siblings_not_a_chain(user_page, arbor
 def test_a_tree_that_never_ran_is_edited_in_place(user_page, arbor_server, tm):
     from tasks_app.models import Task, Tree
 
-    tree = tm.create_tree([
-        {"id": "r", "name": "report", "executor": "noop"},
-        {"id": "a", "name": "a", "executor": "echo", "parent_id": "r"},
-        {"id": "b", "name": "b", "executor": "echo", "parent_id": "r", "dependencies": ["a"]},
-    ])
+    tree = tm.create_tree(
+        [
+            {"id": "r", "name": "report", "executor": "noop"},
+            {"id": "a", "name": "a", "executor": "echo", "parent_id": "r"},
+            {"id": "b", "name": "b", "executor": "echo", "parent_id": "r", "dependencies": ["a"]},
+        ]
+    )
     page = user_page
     page.goto(f"{arbor_server}/trees/{tree.id}/")
     page.wait_for_selector("body[data-ready='1']")
@@ -109,15 +115,22 @@ def test_a_tree_that_never_ran_is_edited_in_place(user_page, arbor_server, tm):
     page.wait_for_url(f"{arbor_server}/trees/{tree.id}/")
     page.wait_for_selector("body[data-ready='1']")
     assert Tree.objects.count() == 1
-    assert set(Task.objects.filter(tree_id=tree.id).values_list("name", flat=True)) == {"report", "a-edited", "b", "extra"}
+    assert set(Task.objects.filter(tree_id=tree.id).values_list("name", flat=True)) == {
+        "report",
+        "a-edited",
+        "b",
+        "extra",
+    }
     assert page.evaluate("arborRun.task('a-edited') !== null")
 
 
 def test_the_cancel_dialog_has_two_different_buttons(user_page, arbor_server, tm):
-    tree = tm.create_tree([
-        {"id": "r", "name": "jobs", "executor": "noop"},
-        {"id": "a", "name": "a", "executor": "echo", "parent_id": "r"},
-    ])
+    tree = tm.create_tree(
+        [
+            {"id": "r", "name": "jobs", "executor": "noop"},
+            {"id": "a", "name": "a", "executor": "echo", "parent_id": "r"},
+        ]
+    )
     page = user_page
     page.goto(f"{arbor_server}/trees/{tree.id}/")
     page.wait_for_selector("body[data-ready='1']")
@@ -139,17 +152,22 @@ def test_dashboard_throughput_is_an_aggregate_and_tasks_show_tree_names(user_pag
 
     from tasks_app.models import Task
 
-    tree = tm.create_tree([{"id": "r", "name": "nightly-backfill", "executor": "noop"}]
-                          + [{"id": f"c{i}", "name": f"c{i}", "executor": "noop", "parent_id": "r"} for i in range(600)])
+    tree = tm.create_tree(
+        [{"id": "r", "name": "nightly-backfill", "executor": "noop"}]
+        + [{"id": f"c{i}", "name": f"c{i}", "executor": "noop", "parent_id": "r"} for i in range(600)]
+    )
     when = timezone.now() - datetime.timedelta(minutes=5)
-    Task.objects.filter(tree_id=tree.id).update(status="completed", started_at=when - datetime.timedelta(seconds=2),
-                                                completed_at=when)
+    Task.objects.filter(tree_id=tree.id).update(
+        status="completed", started_at=when - datetime.timedelta(seconds=2), completed_at=when
+    )
     page = user_page
     page.goto(f"{arbor_server}/")
     rng = page.locator("#chart-throughput [data-role=range]")
     expect(rng).to_contain_text("601 in all")
     expect(rng).not_to_contain_text("sample")
-    bar_max = page.evaluate("() => Math.max(...[...document.querySelectorAll('#chart-throughput rect.bar')].map(r => +r.querySelector('title').textContent.split(': ')[1].split(' ')[0]))")
+    bar_max = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('#chart-throughput rect.bar')].map(r => +r.querySelector('title').textContent.split(': ')[1].split(' ')[0]))"
+    )
     assert bar_max == 601
     # the slowest bars are not the failure red
     colours = page.evaluate("""() => {
@@ -171,7 +189,10 @@ def test_bulk_delete_shows_progress_and_disables_the_buttons(user_page, arbor_se
         page.wait_for_timeout(700)
         route.continue_()
 
-    page.route(re.compile(r".*/api/v1/trees/[0-9a-f-]{36}/$"), lambda route: slow(route) if route.request.method == "DELETE" else route.continue_())
+    page.route(
+        re.compile(r".*/api/v1/trees/[0-9a-f-]{36}/$"),
+        lambda route: slow(route) if route.request.method == "DELETE" else route.continue_(),
+    )
     page.goto(f"{arbor_server}/")
     for name in ("alpha", "beta", "gamma"):
         page.locator(f'tr[data-name="{name}"] input[type=checkbox]').check()
@@ -186,10 +207,12 @@ def test_bulk_delete_shows_progress_and_disables_the_buttons(user_page, arbor_se
 
 
 def test_phone_width_cards_do_not_overlap_and_the_graph_has_a_height(user_page, arbor_server, tm):
-    tree = tm.create_tree([
-        {"id": "r", "name": "release", "executor": "noop"},
-        {"id": "a", "name": "a", "executor": "echo", "parent_id": "r"},
-    ])
+    tree = tm.create_tree(
+        [
+            {"id": "r", "name": "release", "executor": "noop"},
+            {"id": "a", "name": "a", "executor": "echo", "parent_id": "r"},
+        ]
+    )
     page = user_page
     page.set_viewport_size(PHONE)
     page.goto(f"{arbor_server}/")
@@ -197,8 +220,13 @@ def test_phone_width_cards_do_not_overlap_and_the_graph_has_a_height(user_page, 
     boxes = [c.bounding_box() for c in page.locator("#counts .count-card").all()]
     for i, p in enumerate(boxes):
         assert p["x"] >= 0 and p["x"] + p["width"] <= PHONE["width"] + 0.5, p
-        for q in boxes[i + 1:]:
-            apart = p["x"] + p["width"] <= q["x"] or q["x"] + q["width"] <= p["x"] or p["y"] + p["height"] <= q["y"] or q["y"] + q["height"] <= p["y"]
+        for q in boxes[i + 1 :]:
+            apart = (
+                p["x"] + p["width"] <= q["x"]
+                or q["x"] + q["width"] <= p["x"]
+                or p["y"] + p["height"] <= q["y"]
+                or q["y"] + q["height"] <= p["y"]
+            )
             assert apart, (p, q)
     overflow = page.evaluate("""() => [...document.querySelectorAll('#counts .count-card')].some(card => {
         const c = card.getBoundingClientRect();
@@ -236,10 +264,12 @@ def test_run_actions_have_keyboard_shortcuts_listed_in_a_help_sheet(user_page, a
 
     from .conftest import wait_for
 
-    tree = tm.create_tree([
-        {"id": "r", "name": "jobs", "executor": "noop"},
-        {"id": "a", "name": "a", "executor": "echo", "parent_id": "r"},
-    ])
+    tree = tm.create_tree(
+        [
+            {"id": "r", "name": "jobs", "executor": "noop"},
+            {"id": "a", "name": "a", "executor": "echo", "parent_id": "r"},
+        ]
+    )
     page = user_page
     page.goto(f"{arbor_server}/trees/{tree.id}/")
     page.wait_for_selector("body[data-ready='1']")

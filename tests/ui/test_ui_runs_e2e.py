@@ -26,12 +26,28 @@ def wait_status(page, name: str, status: str, timeout: float = 20_000) -> None:
     )
 
 
-def test_cancelling_a_running_task_shows_cancelled_and_upstream_cancelled(user_page, arbor_server, tm, workers):
-    tree = tm.create_tree([
-        {"id": "root", "name": "jobs", "executor": "noop", "dependencies": ["after"]},
-        {"id": "slow", "name": "slow", "executor": "sleep", "parent_id": "root", "inputs": {"seconds": 60}},
-        {"id": "after", "name": "after", "executor": "echo", "parent_id": "root", "dependencies": ["slow"]},
-    ])
+def test_cancelling_a_running_task_shows_cancelled_and_upstream_cancelled(
+    user_page, arbor_server, tm, workers
+):
+    tree = tm.create_tree(
+        [
+            {"id": "root", "name": "jobs", "executor": "noop", "dependencies": ["after"]},
+            {
+                "id": "slow",
+                "name": "slow",
+                "executor": "sleep",
+                "parent_id": "root",
+                "inputs": {"seconds": 60},
+            },
+            {
+                "id": "after",
+                "name": "after",
+                "executor": "echo",
+                "parent_id": "root",
+                "dependencies": ["slow"],
+            },
+        ]
+    )
     tm.execute(tree.id)
     page = user_page
     page.goto(f"{arbor_server}/trees/{tree.id}/")
@@ -71,16 +87,32 @@ def test_fallback_demo_shows_completed_with_one_failure_handled(user_page, arbor
     expect(row).to_contain_text("Completed · 1 failure handled")
 
 
-def test_run_switcher_shows_two_runs_after_a_retry_and_one_run_per_timeline(user_page, arbor_server, tm, workers):
+def test_run_switcher_shows_two_runs_after_a_retry_and_one_run_per_timeline(
+    user_page, arbor_server, tm, workers
+):
     from tasks_app.models import Task, Tree
     from tasks_app.services import control
 
-    tree = tm.create_tree([
-        {"id": "root", "name": "nightly", "executor": "noop", "dependencies": ["flaky"]},
-        {"id": "extract", "name": "extract", "executor": "sleep", "parent_id": "root", "inputs": {"seconds": 0.3}},
-        {"id": "flaky", "name": "flaky", "executor": "fail", "parent_id": "root", "max_retries": 0,
-         "dependencies": ["extract"]},
-    ])
+    tree = tm.create_tree(
+        [
+            {"id": "root", "name": "nightly", "executor": "noop", "dependencies": ["flaky"]},
+            {
+                "id": "extract",
+                "name": "extract",
+                "executor": "sleep",
+                "parent_id": "root",
+                "inputs": {"seconds": 0.3},
+            },
+            {
+                "id": "flaky",
+                "name": "flaky",
+                "executor": "fail",
+                "parent_id": "root",
+                "max_retries": 0,
+                "dependencies": ["extract"],
+            },
+        ]
+    )
     tm.execute(tree.id)
     wait_for(lambda: Tree.objects.get(id=tree.id).status == "failed")
     Task.objects.filter(tree=tree, name="flaky").update(executor="noop")  # fixed: the retry succeeds

@@ -21,7 +21,9 @@ TREE = [
 
 
 def page_config(response) -> dict:
-    match = re.search(r'<script id="arbor-config" type="application/json">(.*?)</script>', response.content.decode())
+    match = re.search(
+        r'<script id="arbor-config" type="application/json">(.*?)</script>', response.content.decode()
+    )
     assert match, "the page carries its configuration"
     return json.loads(match.group(1))
 
@@ -94,7 +96,7 @@ def test_run_view_of_own_tree(client, user, tm):
     assert config["tree"] == str(tree.id)
     assert config["tree_name"] == "nightly"
     assert config["task_count"] == 3
-    assert b"<h1 id=\"tree-name\"" in response.content
+    assert b'<h1 id="tree-name"' in response.content
 
 
 def test_foreign_and_missing_trees_are_not_found(client, other_user, tm):
@@ -133,7 +135,9 @@ def test_copy_with_edits_from_one_task(client, user, tm):
     config = page_config(client.get(f"/trees/{tree.id}/edit/?task={task.id}&mode=full"))
     assert config["copy_mode"] == "full"
     # an unknown mode falls back; a task of another tree is not found
-    assert page_config(client.get(f"/trees/{tree.id}/edit/?task={task.id}&mode=drop"))["copy_mode"] == "minimal"
+    assert (
+        page_config(client.get(f"/trees/{tree.id}/edit/?task={task.id}&mode=drop"))["copy_mode"] == "minimal"
+    )
     other = tm.create_tree([{"id": "r", "name": "other", "executor": "noop"}])
     assert client.get(f"/trees/{other.id}/edit/?task={task.id}").status_code == 404
     assert client.get(f"/trees/{tree.id}/edit/?task=nope").status_code == 404
@@ -141,7 +145,9 @@ def test_copy_with_edits_from_one_task(client, user, tm):
 
 def test_pages_answer_get_only(client, user):
     client.force_login(user)
-    assert client.post("/").status_code == 415  # POST / is apflow's health check and A2A (JSON only; docs/apflow.md)
+    assert (
+        client.post("/").status_code == 415
+    )  # POST / is apflow's health check and A2A (JSON only; docs/apflow.md)
     assert client.post("/trees/new/").status_code == 405
 
 
@@ -158,7 +164,9 @@ def test_vendored_libraries_match_the_pinned_versions():
     package = json.loads((ROOT / "package.json").read_text())
     lock = json.loads((ROOT / "package-lock.json").read_text())["packages"]
     vendored = dict(
-        line.split() for line in (ROOT / "static/tasks_app/vendor/VERSIONS.txt").read_text().splitlines() if line
+        line.split()
+        for line in (ROOT / "static/tasks_app/vendor/VERSIONS.txt").read_text().splitlines()
+        if line
     )
     for name, version in package["dependencies"].items():
         assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} is pinned exactly"
@@ -170,6 +178,10 @@ def test_vendored_libraries_match_the_pinned_versions():
 def test_graph_module_unit_tests_pass():
     """The pure JS graph helpers (cycle checks, layout, event sequencing) under `node --test`."""
     result = subprocess.run(
-        ["node", "--test", "static/tasks_app/js/tests/"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        ["node", "--test", "static/tasks_app/js/tests/"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

@@ -43,8 +43,9 @@ class Processes:
         self.procs: list[subprocess.Popen] = []
 
     def start(self, args, env, **kw) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT,
-                                start_new_session=True, **kw)
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT, start_new_session=True, **kw
+        )
         self.procs.append(proc)
         return proc
 

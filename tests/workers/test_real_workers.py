@@ -24,14 +24,21 @@ EXAMPLES = {
     "complex_workflow.json": ("completed", {"release": "completed", "integration": "completed"}),
     # the failure is handled by the optional dependencies: the run completes (SEMANTICS "Tree status")
     "conditional_fallback.json": (
-        "completed", {"primary": "failed", "fallback": "completed", "final": "completed", "fetch_prices": "completed"}
+        "completed",
+        {"primary": "failed", "fallback": "completed", "final": "completed", "fetch_prices": "completed"},
     ),
 }
 
 
 def manage(args, env, timeout=120):
-    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.parametrize("example", sorted(EXAMPLES))
@@ -69,14 +76,33 @@ def test_semantics_through_a_real_worker_cluster(tm, subprocess_env, processes):
         {"id": "root", "name": "root", "executor": "aggregate_results", "dependencies": ["merge"]},
         {"id": "a", "name": "a", "executor": "echo", "parent_id": "root", "inputs": {"result": {"x": 1}}},
         {"id": "b", "name": "b", "executor": "sleep", "parent_id": "root", "inputs": {"seconds": 0.2}},
-        {"id": "merge", "name": "merge", "executor": "echo", "parent_id": "root", "dependencies": ["a", "b"],
-         "inputs": {"own": 1}},
+        {
+            "id": "merge",
+            "name": "merge",
+            "executor": "echo",
+            "parent_id": "root",
+            "dependencies": ["a", "b"],
+            "inputs": {"own": 1},
+        },
         {"id": "bad", "name": "bad", "executor": "fail", "parent_id": "root"},
-        {"id": "blocked", "name": "blocked", "executor": "noop", "parent_id": "root", "dependencies": ["bad"]},
-        {"id": "optional", "name": "optional", "executor": "noop", "parent_id": "root",
-         "dependencies": [{"id": "bad", "required": False}]},
-    ] + [{"id": f"p{i}", "name": f"p{i}", "executor": "noop", "parent_id": "root", "priority": i % 4}
-         for i in range(40)]
+        {
+            "id": "blocked",
+            "name": "blocked",
+            "executor": "noop",
+            "parent_id": "root",
+            "dependencies": ["bad"],
+        },
+        {
+            "id": "optional",
+            "name": "optional",
+            "executor": "noop",
+            "parent_id": "root",
+            "dependencies": [{"id": "bad", "required": False}],
+        },
+    ] + [
+        {"id": f"p{i}", "name": f"p{i}", "executor": "noop", "parent_id": "root", "priority": i % 4}
+        for i in range(40)
+    ]
     tree = tm.create_tree(tasks)
     worker = processes.start(["arbor_worker"], {**subprocess_env, "ARBOR_WORKERS": "2"})
     time.sleep(0.5)
@@ -109,8 +135,13 @@ def test_make_run_roles_serve_and_stop_cleanly(user, subprocess_env, processes, 
     with socket.socket() as probe:  # a free port: parallel runs of the suite must not collide
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    up = processes.start(["arbor_up", "--port", str(port)], {**subprocess_env, "ALLOWED_HOSTS": "127.0.0.1"},
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    up = processes.start(
+        ["arbor_up", "--port", str(port)],
+        {**subprocess_env, "ALLOWED_HOSTS": "127.0.0.1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
     def login_page():
         try:
@@ -120,10 +151,19 @@ def test_make_run_roles_serve_and_stop_cleanly(user, subprocess_env, processes, 
             return False
 
     wait_for(login_page, timeout=30, interval=0.2)
-    wait_for(lambda: not Tree.objects.filter(owner__username="demo-e2e", status__in=["pending", "in_progress"])
-             .exists(), timeout=60, interval=0.2)
+    wait_for(
+        lambda: (
+            not Tree.objects.filter(
+                owner__username="demo-e2e", status__in=["pending", "in_progress"]
+            ).exists()
+        ),
+        timeout=60,
+        interval=0.2,
+    )
     assert set(Tree.objects.filter(owner__username="demo-e2e").values_list("status", flat=True)) <= {
-        "completed", "failed"}
+        "completed",
+        "failed",
+    }
     up.send_signal(signal.SIGINT)  # what Ctrl-C does
     out, _ = up.communicate(timeout=60)
     assert up.returncode == 0, out

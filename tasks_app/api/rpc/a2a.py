@@ -76,23 +76,43 @@ def system_executors(call: Call, params):
     out = []
     for executor_id in sorted(registry.known_ids()):
         out.append({"id": executor_id, "name": executor_id})
-    return {"executors": out, "count": len(out),
-            "aliases": dict(sorted(registry.ALIASES.items())),
-            "apflow_unsupported": dict(sorted(registry.APFLOW_UNSUPPORTED.items()))}
+    return {
+        "executors": out,
+        "count": len(out),
+        "aliases": dict(sorted(registry.ALIASES.items())),
+        "apflow_unsupported": dict(sorted(registry.APFLOW_UNSUPPORTED.items())),
+    }
 
 
-SYSTEM_METHODS: dict[str, Method] = {m.name: m for m in [
-    Method("system.health", system_health, "system", "Server health: {status: healthy, version, timestamp, "
-                                                      "running_tasks_count} (your running trees)."),
-    Method("system.executors", system_executors, "system", "Executor ids, apflow aliases, apflow ids not served."),
-]}
+SYSTEM_METHODS: dict[str, Method] = {
+    m.name: m
+    for m in [
+        Method(
+            "system.health",
+            system_health,
+            "system",
+            "Server health: {status: healthy, version, timestamp, running_tasks_count} (your running trees).",
+        ),
+        Method(
+            "system.executors",
+            system_executors,
+            "system",
+            "Executor ids, apflow aliases, apflow ids not served.",
+        ),
+    ]
+}
 
 
 class SystemView(RpcBaseView):
     """``POST /system``: apflow's system methods (authenticated)."""
 
-    @extend_schema(operation_id="jsonrpc_system", tags=["json-rpc"], summary="system.health, system.executors",
-                   request={"application/json": {"type": "object"}}, responses={200: {"type": "object"}})
+    @extend_schema(
+        operation_id="jsonrpc_system",
+        tags=["json-rpc"],
+        summary="system.health, system.executors",
+        request={"application/json": {"type": "object"}},
+        responses={200: {"type": "object"}},
+    )
     def post(self, request, *args, **kwargs):
         payload = request.data
         if not isinstance(payload, dict):
@@ -113,8 +133,13 @@ def a2a_task(tree: Tree, *, task: Task | None = None, context: dict | None = Non
     root = Task.objects.get(id=tree.id)
     target = task or root
     state = A2A_STATE.get(tree.status, "unknown")
-    data = {"protocol": "a2a", "root_task_id": str(tree.id), "task_id": str(target.id), "status": tree.status,
-            "progress": root.progress}
+    data = {
+        "protocol": "a2a",
+        "root_task_id": str(tree.id),
+        "task_id": str(target.id),
+        "status": tree.status,
+        "progress": root.progress,
+    }
     if Status(tree.status) in TERMINAL:
         data["result"] = root.result
         data["error"] = root.error
@@ -125,11 +150,16 @@ def a2a_task(tree: Tree, *, task: Task | None = None, context: dict | None = Non
         "status": {
             "state": state,
             "timestamp": iso(tree.updated_at if hasattr(tree, "updated_at") else timezone.now()),
-            "message": {"kind": "message", "role": "agent", "message_id": f"{tree.id}-status",
-                        "parts": [{"kind": "data", "data": data}]},
+            "message": {
+                "kind": "message",
+                "role": "agent",
+                "message_id": f"{tree.id}-status",
+                "parts": [{"kind": "data", "data": data}],
+            },
         },
         "artifacts": [{"artifact_id": f"{tree.id}-result", "parts": [{"kind": "data", "data": data}]}]
-        if Status(tree.status) in TERMINAL else [],
+        if Status(tree.status) in TERMINAL
+        else [],
         "metadata": {"protocol": "a2a", "root_task_id": str(tree.id), **(context or {})},
     }
 
@@ -150,7 +180,11 @@ def _tasks_from_parts(parts: list):
         if not isinstance(part, dict):
             continue
         data = part.get("data")
-        if part.get("kind", "data") == "data" and isinstance(data, dict) and isinstance(data.get("tasks"), list):
+        if (
+            part.get("kind", "data") == "data"
+            and isinstance(data, dict)
+            and isinstance(data.get("tasks"), list)
+        ):
             return data["tasks"]
         if isinstance(data, list):
             return data
@@ -163,18 +197,28 @@ def a2a_message_send(call: Call, params):
     use_demo = bool(metadata.get("use_demo"))
     if tasks is not None:
         if not tasks:
-            raise RpcError(INVALID_PARAMS, "Invalid params: the message's data part has an empty 'tasks' list")
+            raise RpcError(
+                INVALID_PARAMS, "Invalid params: the message's data part has an empty 'tasks' list"
+            )
         created = trees.tree_create(owner=call.user, tasks=tasks, actor=call.user, source=SOURCE)
         tree, task = created, None
     else:
         task_id = metadata.get("task_id") or params.get("task_id")
         if not task_id:
-            raise RpcError(INVALID_PARAMS, "Invalid params: the message needs a data part {\"tasks\": [...]} "
-                                           "or metadata.task_id (the task to run)")
+            raise RpcError(
+                INVALID_PARAMS,
+                'Invalid params: the message needs a data part {"tasks": [...]} '
+                "or metadata.task_id (the task to run)",
+            )
         task = selectors.task_get(call.user, task_id, "change", request=call.request, source=SOURCE)
         tree = task.tree
-    tree = control.tree_execute(tree=tree, task=task if task is not None and task.id != tree.id else None,
-                                actor=call.user, source=SOURCE, demo=use_demo)
+    tree = control.tree_execute(
+        tree=tree,
+        task=task if task is not None and task.id != tree.id else None,
+        actor=call.user,
+        source=SOURCE,
+        demo=use_demo,
+    )
     configuration = params.get("configuration") or {}
     if configuration.get("blocking"):
         _wait_for(tree.id, min(float(configuration.get("timeout") or 30), WAIT_MAX_TIMEOUT))
@@ -184,8 +228,13 @@ def a2a_message_send(call: Call, params):
 
 def _a2a_target(call: Call, params: dict, action: str) -> Task:
     metadata = params.get("metadata") or {}
-    task_id = params.get("id") or params.get("task_id") or params.get("context_id") or metadata.get("task_id") \
+    task_id = (
+        params.get("id")
+        or params.get("task_id")
+        or params.get("context_id")
+        or metadata.get("task_id")
         or metadata.get("context_id")
+    )
     if not task_id:
         raise RpcError(INVALID_PARAMS, "Invalid params: 'id' (the task id) is required")
     return selectors.task_get(call.user, task_id, action, request=call.request, source=SOURCE)
@@ -209,19 +258,33 @@ def a2a_tasks_cancel(call: Call, params):
 
 def _crud_refused(name: str):
     def handler(call: Call, params):
-        raise RpcError(-32601, f"Method not found: {name} is served at POST /tasks, not at POST / (A2A)",
-                       details={"method": name, "endpoint": "/tasks"})
+        raise RpcError(
+            -32601,
+            f"Method not found: {name} is served at POST /tasks, not at POST / (A2A)",
+            details={"method": name, "endpoint": "/tasks"},
+        )
+
     return handler
 
 
-A2A_METHODS: dict[str, Method] = {m.name: m for m in [
-    Method("message/send", a2a_message_send, "a2a", "Create and run a tree from a data part {tasks: [...]}, "
-                                                     "or run metadata.task_id; returns an A2A Task."),
-    Method("message/stream", a2a_message_send, "a2a", "Same as message/send (one JSON answer, no stream)."),
-    Method("tasks/get", a2a_tasks_get, "a2a", "The A2A Task of a task id."),
-    Method("tasks/cancel", a2a_tasks_cancel, "a2a", "Cancel a task (a root cancels its tree)."),
-    *[Method(name, _crud_refused(name), "a2a", "served at POST /tasks") for name in METHODS],
-]}
+A2A_METHODS: dict[str, Method] = {
+    m.name: m
+    for m in [
+        Method(
+            "message/send",
+            a2a_message_send,
+            "a2a",
+            "Create and run a tree from a data part {tasks: [...]}, "
+            "or run metadata.task_id; returns an A2A Task.",
+        ),
+        Method(
+            "message/stream", a2a_message_send, "a2a", "Same as message/send (one JSON answer, no stream)."
+        ),
+        Method("tasks/get", a2a_tasks_get, "a2a", "The A2A Task of a task id."),
+        Method("tasks/cancel", a2a_tasks_cancel, "a2a", "Cancel a task (a root cancels its tree)."),
+        *[Method(name, _crud_refused(name), "a2a", "served at POST /tasks") for name in METHODS],
+    ]
+}
 
 
 class RootView(RpcBaseView):
@@ -230,8 +293,13 @@ class RootView(RpcBaseView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="a2a", tags=["json-rpc"], summary="apflow health check ({}) and A2A JSON-RPC",
-                   request={"application/json": {"type": "object"}}, responses={200: {"type": "object"}})
+    @extend_schema(
+        operation_id="a2a",
+        tags=["json-rpc"],
+        summary="apflow health check ({}) and A2A JSON-RPC",
+        request={"application/json": {"type": "object"}},
+        responses={200: {"type": "object"}},
+    )
     def post(self, request, *args, **kwargs):
         payload = request.data
         if payload == {} or payload is None or payload == "":
@@ -260,13 +328,21 @@ def agent_card(base_url: str) -> dict:
         "security_schemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "security": [{"bearer": []}],
         "skills": [
-            {"id": "execute_task_tree", "name": "Execute a task tree",
-             "description": "message/send with a data part {\"tasks\": [...]} creates the tree and runs it; "
-                            "metadata.task_id runs an existing task's tree.",
-             "tags": ["tasks", "execution"], "examples": []},
-            {"id": "tasks_jsonrpc", "name": "Task management (JSON-RPC at /tasks)",
-             "description": "Create, read, update, delete, clone and cancel tasks: POST /tasks (apflow's methods).",
-             "tags": ["tasks", "crud"], "examples": []},
+            {
+                "id": "execute_task_tree",
+                "name": "Execute a task tree",
+                "description": 'message/send with a data part {"tasks": [...]} creates the tree and runs it; '
+                "metadata.task_id runs an existing task's tree.",
+                "tags": ["tasks", "execution"],
+                "examples": [],
+            },
+            {
+                "id": "tasks_jsonrpc",
+                "name": "Task management (JSON-RPC at /tasks)",
+                "description": "Create, read, update, delete, clone and cancel tasks: POST /tasks (apflow's methods).",
+                "tags": ["tasks", "crud"],
+                "examples": [],
+            },
         ],
     }
 
@@ -282,8 +358,6 @@ class AgentCardView(APIView):
         return Response(agent_card(request.build_absolute_uri("/")))
 
 
-
-
 class AgentCardLegacyView(AgentCardView):
     """``GET /.well-known/agent.json``: the card under A2A's older name."""
 
@@ -296,6 +370,11 @@ class ExecuteByPathView(RpcBaseView):
     @extend_schema(exclude=True)
     def post(self, request, task_id, *args, **kwargs):
         extra = request.data if isinstance(request.data, dict) else {}
-        entry = {"jsonrpc": "2.0", "id": None, "method": "tasks.execute", "params": {**extra, "task_id": task_id}}
+        entry = {
+            "jsonrpc": "2.0",
+            "id": None,
+            "method": "tasks.execute",
+            "params": {**extra, "task_id": task_id},
+        }
         body, http_status, _ = run_entry(request, request.user, entry, batch=False)
         return Response(body.get("result", body), status=http_status)

@@ -95,10 +95,14 @@ def _check_user_ids(call: Call, tasks) -> None:
     mine = {call.user.get_username(), str(call.user.pk)}
     for raw in tasks if isinstance(tasks, list) else [tasks]:
         if isinstance(raw, dict) and raw.get("user_id") is not None and str(raw["user_id"]) not in mine:
-            raise RpcError(INVALID_PARAMS, f"Invalid params: task '{raw.get('name')}': user_id "
-                                           f"{raw['user_id']!r} is not you ({call.user.get_username()!r}); "
-                                           "tasks belong to the authenticated caller: omit user_id",
-                           type_="validation", details={"user_id": raw["user_id"]})
+            raise RpcError(
+                INVALID_PARAMS,
+                f"Invalid params: task '{raw.get('name')}': user_id "
+                f"{raw['user_id']!r} is not you ({call.user.get_username()!r}); "
+                "tasks belong to the authenticated caller: omit user_id",
+                type_="validation",
+                details={"user_id": raw["user_id"]},
+            )
 
 
 def rpc_create(call: Call, params):
@@ -145,7 +149,7 @@ def rpc_list(call: Call, params):
         qs = qs.filter(parent__isnull=True)
     limit = min(param_int(params, "limit", LIST_DEFAULT_LIMIT, minimum=1), LIST_MAX_LIMIT)
     offset = param_int(params, "offset", 0)
-    return task_dicts(list(qs.order_by("-created_at", "-position")[offset:offset + limit]))
+    return task_dicts(list(qs.order_by("-created_at", "-position")[offset : offset + limit]))
 
 
 def rpc_count(call: Call, params):
@@ -210,7 +214,9 @@ def rpc_execute(call: Call, params):
     original = None
     if copy_execution:
         original = task
-        tree = copying.task_copy(task=task, mode="minimal", children=copy_children, actor=call.user, source=SOURCE)
+        tree = copying.task_copy(
+            task=task, mode="minimal", children=copy_children, actor=call.user, source=SOURCE
+        )
         task = Task.objects.select_related("tree").get(tree=tree, original_task=original)
         run_target = None
     else:
@@ -221,8 +227,14 @@ def rpc_execute(call: Call, params):
         raise RpcError(INVALID_PARAMS, MSG_TYPE.format(name="use_demo", kind="a boolean"))
     rule = None
     if webhook_config is not None:
-        tree, rule = notifications.execute_with_webhook(tree=tree, task=run_target, actor=call.user, source=SOURCE,
-                                                        webhook_config=webhook_config, demo=use_demo)
+        tree, rule = notifications.execute_with_webhook(
+            tree=tree,
+            task=run_target,
+            actor=call.user,
+            source=SOURCE,
+            webhook_config=webhook_config,
+            demo=use_demo,
+        )
     else:
         tree = control.tree_execute(tree=tree, task=run_target, actor=call.user, source=SOURCE, demo=use_demo)
     result = {
@@ -248,8 +260,9 @@ def rpc_execute(call: Call, params):
             apflow = _apflow_events(call, params)
             if apflow:  # apflow's first message says "started"; the tree's own status stays alongside
                 result["tree_status"], result["status"] = result["status"], "started"
-            response = stream_tree_events(request=call.request, tree=tree, rpc_id=call.rpc_id, first_result=result,
-                                          apflow=apflow)
+            response = stream_tree_events(
+                request=call.request, tree=tree, rpc_id=call.rpc_id, first_result=result, apflow=apflow
+            )
             return Streaming(response, result)
     if wait:
         status = _wait_for(tree.id, timeout)
@@ -303,21 +316,41 @@ def rpc_cancel(call: Call, params):
         except (domain.NotFound, domain.PermissionDenied) as exc:
             first_missing = first_missing or exc
             error = rpc_error_for(exc)
-            results.append({"task_id": raw_id, "status": "error", "message": exc.message, "force": force,
-                            "error": error.body()})
+            results.append(
+                {
+                    "task_id": raw_id,
+                    "status": "error",
+                    "message": exc.message,
+                    "force": force,
+                    "error": error.body(),
+                }
+            )
             continue
         try:
             if task.id == task.tree_id:
-                control.tree_cancel(tree=task.tree, actor=call.user, source=SOURCE,
-                                    reason=message or "tree cancelled by user")
+                control.tree_cancel(
+                    tree=task.tree, actor=call.user, source=SOURCE, reason=message or "tree cancelled by user"
+                )
             else:
-                control.task_cancel(task=task, actor=call.user, source=SOURCE, reason=message or "cancelled by user")
+                control.task_cancel(
+                    task=task, actor=call.user, source=SOURCE, reason=message or "cancelled by user"
+                )
         except (domain.InvalidTransition, domain.ArchivedTask) as exc:
-            results.append({"task_id": str(task.id), "status": "failed", "message": exc.message, "force": force})
+            results.append(
+                {"task_id": str(task.id), "status": "failed", "message": exc.message, "force": force}
+            )
             continue
         task.refresh_from_db()
-        results.append({"task_id": str(task.id), "status": task.status, "message": "cancelled", "force": force,
-                        "error": task.error, "result": task.result})
+        results.append(
+            {
+                "task_id": str(task.id),
+                "status": task.status,
+                "message": "cancelled",
+                "force": force,
+                "error": task.error,
+                "result": task.result,
+            }
+        )
     if first_missing is not None and all(r["status"] == "error" for r in results):
         raise first_missing
     return results
@@ -329,6 +362,7 @@ def _rpc_mark(mark: str):
         control.task_mark(task=task, mark=mark, actor=call.user, source=SOURCE)
         task.refresh_from_db()
         return task_dict(task)
+
     return handler
 
 
@@ -401,8 +435,11 @@ def _running_trees(call: Call, params):
 
 def rpc_running_list(call: Call, params):
     limit = min(param_int(params, "limit", LIST_DEFAULT_LIMIT, minimum=1), LIST_MAX_LIMIT)
-    tree_ids = list(_running_trees(call, params).order_by("-started_at", "-created_at").values_list("id", flat=True)
-                    [:limit])
+    tree_ids = list(
+        _running_trees(call, params)
+        .order_by("-started_at", "-created_at")
+        .values_list("id", flat=True)[:limit]
+    )
     roots = {t.id: t for t in Task.objects.filter(id__in=tree_ids)}
     return task_dicts([roots[i] for i in tree_ids if i in roots])
 
@@ -422,18 +459,20 @@ def rpc_running_status(call: Call, params):
             out.append({"task_id": raw_id, "status": "not_found", "message": exc.message})
             continue
         tree_running = task.tree.status == Status.IN_PROGRESS.value
-        out.append({
-            "task_id": str(task.id),
-            "context_id": str(task.tree_id),
-            "name": task.name,
-            "status": task.status,
-            "tree_status": task.tree.status,
-            "progress": task.progress,
-            "error": task.error,
-            "is_running": tree_running and Status(task.status) not in TERMINAL,
-            "started_at": iso(task.started_at),
-            "updated_at": iso(task.updated_at),
-        })
+        out.append(
+            {
+                "task_id": str(task.id),
+                "context_id": str(task.tree_id),
+                "name": task.name,
+                "status": task.status,
+                "tree_status": task.tree.status,
+                "progress": task.progress,
+                "error": task.error,
+                "is_running": tree_running and Status(task.status) not in TERMINAL,
+                "started_at": iso(task.started_at),
+                "updated_at": iso(task.updated_at),
+            }
+        )
     if first_missing is not None and all(r["status"] == "not_found" for r in out):
         raise first_missing
     return out
@@ -454,117 +493,296 @@ def _p(name: str, kind: str, description: str, *, required: bool = False, defaul
 
 
 TASK_ID = _p("task_id", "string", "task id (apflow also accepts 'id')", required=True)
-FILTER_USER = _p("user_id", "string",
-                 "staff with tasks_app.view_task only: one owner's tasks (username or user id); ignored otherwise")
+FILTER_USER = _p(
+    "user_id",
+    "string",
+    "staff with tasks_app.view_task only: one owner's tasks (username or user id); ignored otherwise",
+)
+
 
 def rpc_webhook_trigger(call: Call, params):
     """apflow's ``tasks.webhook.trigger``, on Arbor's per-tree triggers: the caller (who may change
     the trigger's tree) fires it without its secret; the run starts as the tree's owner."""
     from tasks_app.services import triggers as trigger_services
 
-    trigger = selectors.trigger_get(call.user, param(params, "trigger_id"), "change", request=call.request,
-                                    source=SOURCE)
+    trigger = selectors.trigger_get(
+        call.user, param(params, "trigger_id"), "change", request=call.request, source=SOURCE
+    )
     inputs = params.get("inputs", {})
     if not isinstance(inputs, dict):
         raise RpcError(INVALID_PARAMS, "Invalid params: 'inputs' must be an object")
     tree = trigger_services.trigger_fire(trigger=trigger, inputs=inputs)
-    return {"success": True, "status": "triggered", "root_task_id": str(tree.id), "task_id": str(tree.id),
-            "trigger_id": str(trigger.id), "run": tree.run_count, "tree_status": tree.status}
+    return {
+        "success": True,
+        "status": "triggered",
+        "root_task_id": str(tree.id),
+        "task_id": str(tree.id),
+        "trigger_id": str(trigger.id),
+        "run": tree.run_count,
+        "tree_status": tree.status,
+    }
 
 
-METHODS: dict[str, Method] = {m.name: m for m in [
-    Method("tasks.create", rpc_create, "crud",
-           "Create a tree from a task dict, a task array, or params given as an array; returns the task "
-           "dict (one task) or the list in pre-order.",
-           (_p("tasks", "array", "the task array (or pass params itself as an array, or one task dict)"),),
-           array_params=True),
-    Method("tasks.get", rpc_get, "crud", "One task with its attempts.", (TASK_ID,)),
-    Method("tasks.detail", rpc_get, "crud", "Same as tasks.get.", (TASK_ID,)),
-    Method("tasks.tree", rpc_tree, "crud", "{task, children} of the subtree rooted at the task.",
-           (_p("task_id", "string", "task id (or 'root_id')", required=True),)),
-    Method("tasks.runs", rpc_runs, "monitoring",
-           "The runs of the task's tree, newest first (at most 100): number, trigger, who, status, "
-           "handled_failures, times, counts.", (TASK_ID,)),
-    Method("tasks.children", rpc_children, "crud", "Direct children, by priority (0 first).",
-           (_p("parent_id", "string", "parent task id (or 'task_id')", required=True),)),
-    Method("tasks.list", rpc_list, "crud", "Tasks, newest first.", (
-        FILTER_USER, _p("status", "string|array", "only these statuses"),
-        _p("root_only", "boolean", "only roots (trees)", default=True),
-        _p("limit", "integer", f"page size, at most {LIST_MAX_LIMIT}", default=LIST_DEFAULT_LIMIT),
-        _p("offset", "integer", "skip this many", default=0))),
-    Method("tasks.count", rpc_count, "crud", "Number of tasks by status.", (
-        FILTER_USER, _p("root_only", "boolean", "count roots only", default=False),
-        _p("statuses", "array", "only these statuses"))),
-    Method("tasks.update", rpc_update, "crud",
-           "Change editable fields of a pending task outside an active run (status and results are "
-           "read-only: use execute, cancel, retry).",
-           (TASK_ID, _p("name, executor, priority, inputs, params, schemas, resources, timeout, max_retries, "
-                        "retry_delay, tags, metadata, parent_id, dependencies", "any", "fields to change"))),
-    Method("tasks.delete", rpc_delete, "crud",
-           "Delete a task and its subtree (the root: the whole tree) when nothing depends on it.", (TASK_ID,)),
-    Method("tasks.execute", rpc_execute, "execution",
-           "Start a run and return at once with the tree's current status; wait=true waits for the final "
-           "status.", (
-               _p("task_id", "string", "the task to run (the root runs the whole tree)"),
-               _p("tasks", "array", "a task array to create and run"),
-               _p("wait", "boolean", "wait for the final status", default=False),
-               _p("timeout", "number", f"seconds to wait, at most {WAIT_MAX_TIMEOUT:g}", default=WAIT_DEFAULT_TIMEOUT),
-               _p("use_streaming", "boolean", "answer with a text/event-stream of the run", default=False),
-               _p("event_format", "string", "apflow | arbor: the streamed events' shape (default: apflow when "
-                                            "the request sends Accept: text/event-stream, else arbor)"),
-               _p("copy_execution", "boolean", "copy (minimal) first and run the copy", default=False),
-               _p("copy_children", "boolean", "with copy_execution: also copy each child's subtree", default=False),
-               _p("use_demo", "boolean", "executors that declare a demo result return it (no side effects)",
-                  default=False)),
-           array_params=True),
-    Method("tasks.cancel", rpc_cancel, "execution",
-           "Cancel tasks (a root cancels its whole tree); one entry per task.", (
-               _p("task_ids", "array|string", "ids (or 'context_ids'); a list or comma-separated", required=True),
-               _p("force", "boolean", "accepted; cancellation is always immediate", default=False),
-               _p("error_message", "string", "the reason recorded on cancelled tasks"))),
-    Method("tasks.mark_success", rpc_mark_success, "execution",
-           "Mark a failed, cancelled or pending task completed by the caller's word; what it alone blocked "
-           "runs again (docs/semantics.md \"Mark success and skip\"). Returns the task.", (TASK_ID,)),
-    Method("tasks.skip", rpc_skip, "execution",
-           "Skip a failed, cancelled or pending task: completed, marked skipped; its dependents run "
-           "without its result. Returns the task.", (TASK_ID,)),
-    Method("tasks.running.cancel", rpc_cancel, "monitoring", "Same as tasks.cancel.", (
-        _p("task_ids", "array|string", "ids (or 'context_ids')", required=True),
-        _p("force", "boolean", "accepted", default=False), _p("error_message", "string", "reason"))),
-    Method("tasks.copy", rpc_copy, "copy", "Legacy copy (apflow <= 0.11): new pending tasks, originals untouched.", (
-        TASK_ID, _p("copy_mode", "string", "minimal | full | custom", default="minimal"),
-        _p("children", "boolean", "also copy each direct child's subtree", default=False),
-        _p("custom_task_ids", "array", "custom mode: the tasks to copy (upstream dependencies are added)"),
-        _p("custom_include_children", "boolean", "custom mode: add their subtrees", default=False),
-        _p("reset_fields", "array", "outcome fields to reset (default: all)"),
-        _p("save", "boolean", "false: return the create-ready array, write nothing", default=True))),
-    Method("tasks.clone", rpc_clone, "copy", "Copy, link, archive or mix (apflow >= 0.12) into a new tree.", (
-        TASK_ID, _p("origin_type", "string", "copy | link | archive | mixed", default="copy"),
-        _p("recursive", "boolean", "include the subtree", default=True),
-        _p("reset_fields", "object", "overrides for copied tasks (status pending, result, priority, ...)"),
-        _p("link_task_ids", "array", "mixed: the tasks to link rather than copy"),
-        _p("save", "boolean", "false: return a preview array, write nothing", default=True))),
-    Method("tasks.running.list", rpc_running_list, "monitoring", "Roots of the trees now in progress.", (
-        FILTER_USER, _p("limit", "integer", f"at most {LIST_MAX_LIMIT}", default=LIST_DEFAULT_LIMIT))),
-    Method("tasks.running.status", rpc_running_status, "monitoring", "Status and progress of tasks.", (
-        _p("task_ids", "array|string", "ids (or 'context_ids')", required=True),)),
-    Method("tasks.running.count", rpc_running_count, "monitoring", "Number of trees in progress.", (FILTER_USER,)),
-    Method("tasks.scheduled.list", scheduled.rpc_scheduled_list, "scheduling",
-           "Scheduled trees (their root task dicts with the schedule fields), by next fire time.", (
-               _p("enabled_only", "boolean", "only active schedules", default=True), FILTER_USER,
-               _p("schedule_type", "string", "once | interval | cron | daily | weekly | monthly"),
-               _p("status", "string", "only trees in this status"),
-               _p("limit", "integer", f"at most {LIST_MAX_LIMIT}", default=LIST_DEFAULT_LIMIT),
-               _p("offset", "integer", "skip this many", default=0))),
-    Method("tasks.scheduled.due", scheduled.rpc_scheduled_due, "scheduling",
-           "Active schedules whose next fire time is at or before 'before' (default now).", (
-               _p("before", "string", "ISO 8601 datetime with an offset"), FILTER_USER,
-               _p("limit", "integer", f"at most {LIST_MAX_LIMIT}", default=LIST_DEFAULT_LIMIT))),
-    Method("tasks.webhook.trigger", rpc_webhook_trigger, "execution",
-           "Fire an inbound trigger of a tree you may change: a new run with 'inputs' as the root's inputs.", (
-               _p("trigger_id", "string", "the trigger (POST /api/v1/trees/{id}/triggers/)", required=True),
-               _p("inputs", "object", "the root task's inputs", default={}))),
-]}
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in [
+        Method(
+            "tasks.create",
+            rpc_create,
+            "crud",
+            "Create a tree from a task dict, a task array, or params given as an array; returns the task "
+            "dict (one task) or the list in pre-order.",
+            (_p("tasks", "array", "the task array (or pass params itself as an array, or one task dict)"),),
+            array_params=True,
+        ),
+        Method("tasks.get", rpc_get, "crud", "One task with its attempts.", (TASK_ID,)),
+        Method("tasks.detail", rpc_get, "crud", "Same as tasks.get.", (TASK_ID,)),
+        Method(
+            "tasks.tree",
+            rpc_tree,
+            "crud",
+            "{task, children} of the subtree rooted at the task.",
+            (_p("task_id", "string", "task id (or 'root_id')", required=True),),
+        ),
+        Method(
+            "tasks.runs",
+            rpc_runs,
+            "monitoring",
+            "The runs of the task's tree, newest first (at most 100): number, trigger, who, status, "
+            "handled_failures, times, counts.",
+            (TASK_ID,),
+        ),
+        Method(
+            "tasks.children",
+            rpc_children,
+            "crud",
+            "Direct children, by priority (0 first).",
+            (_p("parent_id", "string", "parent task id (or 'task_id')", required=True),),
+        ),
+        Method(
+            "tasks.list",
+            rpc_list,
+            "crud",
+            "Tasks, newest first.",
+            (
+                FILTER_USER,
+                _p("status", "string|array", "only these statuses"),
+                _p("root_only", "boolean", "only roots (trees)", default=True),
+                _p("limit", "integer", f"page size, at most {LIST_MAX_LIMIT}", default=LIST_DEFAULT_LIMIT),
+                _p("offset", "integer", "skip this many", default=0),
+            ),
+        ),
+        Method(
+            "tasks.count",
+            rpc_count,
+            "crud",
+            "Number of tasks by status.",
+            (
+                FILTER_USER,
+                _p("root_only", "boolean", "count roots only", default=False),
+                _p("statuses", "array", "only these statuses"),
+            ),
+        ),
+        Method(
+            "tasks.update",
+            rpc_update,
+            "crud",
+            "Change editable fields of a pending task outside an active run (status and results are "
+            "read-only: use execute, cancel, retry).",
+            (
+                TASK_ID,
+                _p(
+                    "name, executor, priority, inputs, params, schemas, resources, timeout, max_retries, "
+                    "retry_delay, tags, metadata, parent_id, dependencies",
+                    "any",
+                    "fields to change",
+                ),
+            ),
+        ),
+        Method(
+            "tasks.delete",
+            rpc_delete,
+            "crud",
+            "Delete a task and its subtree (the root: the whole tree) when nothing depends on it.",
+            (TASK_ID,),
+        ),
+        Method(
+            "tasks.execute",
+            rpc_execute,
+            "execution",
+            "Start a run and return at once with the tree's current status; wait=true waits for the final "
+            "status.",
+            (
+                _p("task_id", "string", "the task to run (the root runs the whole tree)"),
+                _p("tasks", "array", "a task array to create and run"),
+                _p("wait", "boolean", "wait for the final status", default=False),
+                _p(
+                    "timeout",
+                    "number",
+                    f"seconds to wait, at most {WAIT_MAX_TIMEOUT:g}",
+                    default=WAIT_DEFAULT_TIMEOUT,
+                ),
+                _p("use_streaming", "boolean", "answer with a text/event-stream of the run", default=False),
+                _p(
+                    "event_format",
+                    "string",
+                    "apflow | arbor: the streamed events' shape (default: apflow when "
+                    "the request sends Accept: text/event-stream, else arbor)",
+                ),
+                _p("copy_execution", "boolean", "copy (minimal) first and run the copy", default=False),
+                _p(
+                    "copy_children",
+                    "boolean",
+                    "with copy_execution: also copy each child's subtree",
+                    default=False,
+                ),
+                _p(
+                    "use_demo",
+                    "boolean",
+                    "executors that declare a demo result return it (no side effects)",
+                    default=False,
+                ),
+            ),
+            array_params=True,
+        ),
+        Method(
+            "tasks.cancel",
+            rpc_cancel,
+            "execution",
+            "Cancel tasks (a root cancels its whole tree); one entry per task.",
+            (
+                _p(
+                    "task_ids",
+                    "array|string",
+                    "ids (or 'context_ids'); a list or comma-separated",
+                    required=True,
+                ),
+                _p("force", "boolean", "accepted; cancellation is always immediate", default=False),
+                _p("error_message", "string", "the reason recorded on cancelled tasks"),
+            ),
+        ),
+        Method(
+            "tasks.mark_success",
+            rpc_mark_success,
+            "execution",
+            "Mark a failed, cancelled or pending task completed by the caller's word; what it alone blocked "
+            'runs again (docs/semantics.md "Mark success and skip"). Returns the task.',
+            (TASK_ID,),
+        ),
+        Method(
+            "tasks.skip",
+            rpc_skip,
+            "execution",
+            "Skip a failed, cancelled or pending task: completed, marked skipped; its dependents run "
+            "without its result. Returns the task.",
+            (TASK_ID,),
+        ),
+        Method(
+            "tasks.running.cancel",
+            rpc_cancel,
+            "monitoring",
+            "Same as tasks.cancel.",
+            (
+                _p("task_ids", "array|string", "ids (or 'context_ids')", required=True),
+                _p("force", "boolean", "accepted", default=False),
+                _p("error_message", "string", "reason"),
+            ),
+        ),
+        Method(
+            "tasks.copy",
+            rpc_copy,
+            "copy",
+            "Legacy copy (apflow <= 0.11): new pending tasks, originals untouched.",
+            (
+                TASK_ID,
+                _p("copy_mode", "string", "minimal | full | custom", default="minimal"),
+                _p("children", "boolean", "also copy each direct child's subtree", default=False),
+                _p(
+                    "custom_task_ids",
+                    "array",
+                    "custom mode: the tasks to copy (upstream dependencies are added)",
+                ),
+                _p("custom_include_children", "boolean", "custom mode: add their subtrees", default=False),
+                _p("reset_fields", "array", "outcome fields to reset (default: all)"),
+                _p("save", "boolean", "false: return the create-ready array, write nothing", default=True),
+            ),
+        ),
+        Method(
+            "tasks.clone",
+            rpc_clone,
+            "copy",
+            "Copy, link, archive or mix (apflow >= 0.12) into a new tree.",
+            (
+                TASK_ID,
+                _p("origin_type", "string", "copy | link | archive | mixed", default="copy"),
+                _p("recursive", "boolean", "include the subtree", default=True),
+                _p(
+                    "reset_fields",
+                    "object",
+                    "overrides for copied tasks (status pending, result, priority, ...)",
+                ),
+                _p("link_task_ids", "array", "mixed: the tasks to link rather than copy"),
+                _p("save", "boolean", "false: return a preview array, write nothing", default=True),
+            ),
+        ),
+        Method(
+            "tasks.running.list",
+            rpc_running_list,
+            "monitoring",
+            "Roots of the trees now in progress.",
+            (FILTER_USER, _p("limit", "integer", f"at most {LIST_MAX_LIMIT}", default=LIST_DEFAULT_LIMIT)),
+        ),
+        Method(
+            "tasks.running.status",
+            rpc_running_status,
+            "monitoring",
+            "Status and progress of tasks.",
+            (_p("task_ids", "array|string", "ids (or 'context_ids')", required=True),),
+        ),
+        Method(
+            "tasks.running.count",
+            rpc_running_count,
+            "monitoring",
+            "Number of trees in progress.",
+            (FILTER_USER,),
+        ),
+        Method(
+            "tasks.scheduled.list",
+            scheduled.rpc_scheduled_list,
+            "scheduling",
+            "Scheduled trees (their root task dicts with the schedule fields), by next fire time.",
+            (
+                _p("enabled_only", "boolean", "only active schedules", default=True),
+                FILTER_USER,
+                _p("schedule_type", "string", "once | interval | cron | daily | weekly | monthly"),
+                _p("status", "string", "only trees in this status"),
+                _p("limit", "integer", f"at most {LIST_MAX_LIMIT}", default=LIST_DEFAULT_LIMIT),
+                _p("offset", "integer", "skip this many", default=0),
+            ),
+        ),
+        Method(
+            "tasks.scheduled.due",
+            scheduled.rpc_scheduled_due,
+            "scheduling",
+            "Active schedules whose next fire time is at or before 'before' (default now).",
+            (
+                _p("before", "string", "ISO 8601 datetime with an offset"),
+                FILTER_USER,
+                _p("limit", "integer", f"at most {LIST_MAX_LIMIT}", default=LIST_DEFAULT_LIMIT),
+            ),
+        ),
+        Method(
+            "tasks.webhook.trigger",
+            rpc_webhook_trigger,
+            "execution",
+            "Fire an inbound trigger of a tree you may change: a new run with 'inputs' as the root's inputs.",
+            (
+                _p("trigger_id", "string", "the trigger (POST /api/v1/trees/{id}/triggers/)", required=True),
+                _p("inputs", "object", "the root task's inputs", default={}),
+            ),
+        ),
+    ]
+}
 
 
 def methods_catalogue() -> dict:

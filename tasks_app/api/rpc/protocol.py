@@ -45,8 +45,14 @@ DOMAIN_CODES: dict[str, tuple[int, int]] = {
     "error": (INVALID_PARAMS, 400),
 }
 HTTP_FOR_CODE = {
-    PARSE_ERROR: 400, INVALID_REQUEST: 400, METHOD_NOT_FOUND: 404, INVALID_PARAMS: 400, INTERNAL_ERROR: 500,
-    UNAUTHORIZED: 401, FORBIDDEN: 403, RATE_LIMITED: 429,
+    PARSE_ERROR: 400,
+    INVALID_REQUEST: 400,
+    METHOD_NOT_FOUND: 404,
+    INVALID_PARAMS: 400,
+    INTERNAL_ERROR: 500,
+    UNAUTHORIZED: 401,
+    FORBIDDEN: 403,
+    RATE_LIMITED: 429,
 }
 
 MSG_PARSE = "Parse error: {detail}"
@@ -76,8 +82,15 @@ MAX_OFFSET = 2**31 - 1
 class RpcError(Exception):
     """A JSON-RPC error with its HTTP status (used for a single request)."""
 
-    def __init__(self, code: int, message: str, *, http_status: int | None = None, type_: str | None = None,
-                 details: dict | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        *,
+        http_status: int | None = None,
+        type_: str | None = None,
+        details: dict | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -90,9 +103,14 @@ class RpcError(Exception):
 
 def _type_for(code: int) -> str:
     return {
-        PARSE_ERROR: "parse_error", INVALID_REQUEST: "invalid_request", METHOD_NOT_FOUND: "method_not_found",
-        INVALID_PARAMS: "invalid_params", INTERNAL_ERROR: "internal", UNAUTHORIZED: "unauthorized",
-        FORBIDDEN: "permission_denied", RATE_LIMITED: "throttled",
+        PARSE_ERROR: "parse_error",
+        INVALID_REQUEST: "invalid_request",
+        METHOD_NOT_FOUND: "method_not_found",
+        INVALID_PARAMS: "invalid_params",
+        INTERNAL_ERROR: "internal",
+        UNAUTHORIZED: "unauthorized",
+        FORBIDDEN: "permission_denied",
+        RATE_LIMITED: "throttled",
     }.get(code, "error")
 
 
@@ -178,7 +196,9 @@ def id_list(value, name: str) -> list[str]:
     elif isinstance(value, list) and all(isinstance(v, str | int) and not isinstance(v, bool) for v in value):
         items = [str(v) for v in value]
     else:
-        raise RpcError(INVALID_PARAMS, MSG_TYPE.format(name=name, kind="a list of ids or a comma-separated string"))
+        raise RpcError(
+            INVALID_PARAMS, MSG_TYPE.format(name=name, kind="a list of ids or a comma-separated string")
+        )
     items = list(dict.fromkeys(items))
     if not items:
         raise RpcError(INVALID_PARAMS, MSG_REQUIRED.format(name=name))

@@ -27,7 +27,8 @@ def _str(value) -> str | None:
 def _dependency_map(task_ids) -> dict:
     out: dict = defaultdict(list)
     rows = (
-        Dependency.objects.filter(downstream_id__in=list(task_ids)).order_by("downstream_id", "position")
+        Dependency.objects.filter(downstream_id__in=list(task_ids))
+        .order_by("downstream_id", "position")
         .values_list("downstream_id", "upstream_id", "upstream__name", "required")
     )
     for down, up, name, required in rows:
@@ -52,48 +53,50 @@ def task_dicts(tasks: list[Task]) -> list[dict]:
     )
     out = []
     for task in tasks:
-        out.append({
-            "id": str(task.id),
-            "tree": str(task.tree_id),
-            "parent": _str(task.parent_id),
-            "name": task.name,
-            "ref": task.ref,
-            "executor": task.executor,
-            "priority": task.priority,
-            "inputs": task.inputs,
-            "params": task.params,
-            "schemas": task.schemas,
-            "resources": task.resources,
-            "timeout": task.timeout,
-            "max_retries": task.max_retries,
-            "retry_delay": task.retry_delay,
-            "tags": task.tags,
-            "metadata": task.metadata,
-            "status": task.status,
-            "result": task.result,
-            "error": task.error,
-            "error_type": task.error_type,
-            "progress": task.progress,
-            "progress_message": task.progress_message,
-            "waiting_reason": task.waiting_reason,
-            "attempt_count": task.attempt_count,
-            "dependencies": deps.get(task.id, []),
-            "created_at": iso(task.created_at),
-            "updated_at": iso(task.updated_at),
-            "started_at": iso(task.started_at),
-            "completed_at": iso(task.completed_at),
-            "original_task": _str(task.original_task_id),
-            "origin_type": task.origin_type,
-            "position": task.position,
-            "is_root": task.parent_id is None,
-            # apflow's names
-            "parent_id": _str(task.parent_id),
-            "task_tree_id": str(task.tree_id),
-            "user_id": owners.get(task.owner_id),
-            "original_task_id": _str(task.original_task_id),
-            "has_children": task.id in with_children,
-            "has_references": task.id in referenced,  # copies or links point at it
-        })
+        out.append(
+            {
+                "id": str(task.id),
+                "tree": str(task.tree_id),
+                "parent": _str(task.parent_id),
+                "name": task.name,
+                "ref": task.ref,
+                "executor": task.executor,
+                "priority": task.priority,
+                "inputs": task.inputs,
+                "params": task.params,
+                "schemas": task.schemas,
+                "resources": task.resources,
+                "timeout": task.timeout,
+                "max_retries": task.max_retries,
+                "retry_delay": task.retry_delay,
+                "tags": task.tags,
+                "metadata": task.metadata,
+                "status": task.status,
+                "result": task.result,
+                "error": task.error,
+                "error_type": task.error_type,
+                "progress": task.progress,
+                "progress_message": task.progress_message,
+                "waiting_reason": task.waiting_reason,
+                "attempt_count": task.attempt_count,
+                "dependencies": deps.get(task.id, []),
+                "created_at": iso(task.created_at),
+                "updated_at": iso(task.updated_at),
+                "started_at": iso(task.started_at),
+                "completed_at": iso(task.completed_at),
+                "original_task": _str(task.original_task_id),
+                "origin_type": task.origin_type,
+                "position": task.position,
+                "is_root": task.parent_id is None,
+                # apflow's names
+                "parent_id": _str(task.parent_id),
+                "task_tree_id": str(task.tree_id),
+                "user_id": owners.get(task.owner_id),
+                "original_task_id": _str(task.original_task_id),
+                "has_children": task.id in with_children,
+                "has_references": task.id in referenced,  # copies or links point at it
+            }
+        )
     return out
 
 

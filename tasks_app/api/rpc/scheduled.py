@@ -31,8 +31,17 @@ from .protocol import (
 )
 from .render import iso, output_list, task_dicts
 
-SCHEDULE_FIELDS = ("schedule_type", "schedule_expression", "schedule_enabled", "schedule_start_at",
-                   "schedule_end_at", "max_runs", "schedule_timezone", "schedule_overlap", "schedule_catch_up")
+SCHEDULE_FIELDS = (
+    "schedule_type",
+    "schedule_expression",
+    "schedule_enabled",
+    "schedule_start_at",
+    "schedule_end_at",
+    "max_runs",
+    "schedule_timezone",
+    "schedule_overlap",
+    "schedule_catch_up",
+)
 MSG_SCHEDULE_ON_CHILD = "schedule fields are accepted on the root task only (task '{name}')"
 MSG_SCHEDULE_TYPE = "schedule_type is required with schedule fields"
 MSG_DATETIME = "{name} must be an ISO 8601 datetime with an offset"
@@ -62,8 +71,11 @@ def split_schedule(tasks) -> tuple[list, dict | None]:
         fields = {k: raw[k] for k in SCHEDULE_FIELDS if k in raw}
         cleaned.append({k: v for k, v in raw.items() if k not in SCHEDULE_FIELDS})
         if raw.get("parent_id") not in (None, ""):
-            raise RpcError(INVALID_PARAMS, MSG_SCHEDULE_ON_CHILD.format(name=raw.get("name")),
-                           details={"field": "schedule_type"})
+            raise RpcError(
+                INVALID_PARAMS,
+                MSG_SCHEDULE_ON_CHILD.format(name=raw.get("name")),
+                details={"field": "schedule_type"},
+            )
         if fields.get("schedule_type") in (None, ""):
             if all(v in (None, False, "") for v in fields.values()):
                 continue  # apflow clients send empty schedule columns on every task
@@ -80,7 +92,9 @@ def create_with_schedule(call, params):
         schedule = None
         if fields:
             schedule = schedule_services.schedule_create(
-                owner=call.user, tree=tree, kind=fields["schedule_type"],
+                owner=call.user,
+                tree=tree,
+                kind=fields["schedule_type"],
                 expression=fields.get("schedule_expression"),
                 timezone_name=fields.get("schedule_timezone") or "UTC",
                 enabled=bool(fields.get("schedule_enabled", True)),
@@ -140,7 +154,7 @@ def rpc_scheduled_list(call, params):
     limit = min(param_int(params, "limit", LIST_DEFAULT_LIMIT, minimum=1), LIST_MAX_LIMIT)
     offset = param_int(params, "offset", 0)
     qs = qs.order_by("next_run_at", "created_at", "id")  # PostgreSQL and SQLite: NULLs (finished) last
-    return _entries(qs[offset:offset + limit])
+    return _entries(qs[offset : offset + limit])
 
 
 def rpc_scheduled_due(call, params):

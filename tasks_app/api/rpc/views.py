@@ -152,15 +152,26 @@ class RpcBaseView(ThrottleUnauthenticatedMixin, APIView):
             error = RpcError(UNAUTHORIZED, f"Unauthorized: {exc.detail}", http_status=403, type_="forbidden")
         elif isinstance(exc, InvalidString):
             # well-formed JSON holding a string that is not text: an invalid request, not a parse error
-            error = RpcError(INVALID_REQUEST, f"Invalid Request: {exc.detail}", type_="invalid_string",
-                             details={"path": exc.path})
+            error = RpcError(
+                INVALID_REQUEST,
+                f"Invalid Request: {exc.detail}",
+                type_="invalid_string",
+                details={"path": exc.path},
+            )
         elif isinstance(exc, drf_exceptions.ParseError):
             error = RpcError(PARSE_ERROR, MSG_PARSE.format(detail=exc.detail))
         elif isinstance(exc, RequestDataTooBig):
-            error = RpcError(INVALID_REQUEST, MSG_BODY_TOO_BIG, http_status=413, type_="limit_exceeded",
-                             details={"limit": "max_body_bytes", "value": settings.DATA_UPLOAD_MAX_MEMORY_SIZE})
+            error = RpcError(
+                INVALID_REQUEST,
+                MSG_BODY_TOO_BIG,
+                http_status=413,
+                type_="limit_exceeded",
+                details={"limit": "max_body_bytes", "value": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+            )
         elif isinstance(exc, domain.LimitExceeded):
-            error = RpcError(INVALID_REQUEST, f"Invalid Request: {exc.message}", type_=exc.code, details=exc.details)
+            error = RpcError(
+                INVALID_REQUEST, f"Invalid Request: {exc.message}", type_=exc.code, details=exc.details
+            )
         elif isinstance(exc, drf_exceptions.Throttled):
             error = RpcError(RATE_LIMITED, f"Rate limited: {exc.detail}", http_status=429)
             if exc.wait:
@@ -196,8 +207,12 @@ RPC_RESPONSE_SCHEMA = {
         "error": {
             "type": "object",
             "properties": {
-                "code": {"type": "integer"}, "message": {"type": "string"},
-                "data": {"type": "object", "properties": {"type": {"type": "string"}, "details": {"type": "object"}}},
+                "code": {"type": "integer"},
+                "message": {"type": "string"},
+                "data": {
+                    "type": "object",
+                    "properties": {"type": {"type": "string"}, "details": {"type": "object"}},
+                },
             },
         },
     },
@@ -215,21 +230,35 @@ class JsonRpcView(RpcBaseView):
         tags=["json-rpc"],
         summary="apflow-compatible JSON-RPC 2.0 (one request or a batch)",
         description="Methods and params: GET /tasks/methods and docs/api.md. Errors use JSON-RPC codes "
-                    "(-32001 not found, -32602 invalid params, ...) with matching HTTP statuses; a batch answers "
-                    "200 with one entry per request that has an id.",
+        "(-32001 not found, -32602 invalid params, ...) with matching HTTP statuses; a batch answers "
+        "200 with one entry per request that has an id.",
         request={"application/json": RPC_REQUEST_SCHEMA},
         responses={
-            200: OpenApiResponse(RPC_BATCH_OR_SINGLE, description="a request's answer (an object), or a batch's "
-                                                                 "answers (an array, one per request with an id)"),
+            200: OpenApiResponse(
+                RPC_BATCH_OR_SINGLE,
+                description="a request's answer (an object), or a batch's "
+                "answers (an array, one per request with an id)",
+            ),
             204: OpenApiResponse(description="only notifications"),
-            **{code: OpenApiResponse(RPC_RESPONSE_SCHEMA, description=text) for code, text in [
-                (400, "parse error, invalid request or params, validation"), (401, "unauthenticated (-32004)"),
-                (403, "CSRF failure for session callers (-32004)"), (404, "unknown method or task"),
-                (409, "invalid transition, already executing, cannot delete"), (413, "body too large"),
-            ]},
+            **{
+                code: OpenApiResponse(RPC_RESPONSE_SCHEMA, description=text)
+                for code, text in [
+                    (400, "parse error, invalid request or params, validation"),
+                    (401, "unauthenticated (-32004)"),
+                    (403, "CSRF failure for session callers (-32004)"),
+                    (404, "unknown method or task"),
+                    (409, "invalid transition, already executing, cannot delete"),
+                    (413, "body too large"),
+                ]
+            },
         },
-        examples=[OpenApiExample("tasks.get", request_only=True, value={
-            "jsonrpc": "2.0", "id": 1, "method": "tasks.get", "params": {"task_id": "<uuid>"}})],
+        examples=[
+            OpenApiExample(
+                "tasks.get",
+                request_only=True,
+                value={"jsonrpc": "2.0", "id": 1, "method": "tasks.get", "params": {"task_id": "<uuid>"}},
+            )
+        ],
     )
     @idempotent
     def post(self, request, *args, **kwargs):
@@ -254,8 +283,12 @@ class JsonRpcView(RpcBaseView):
         if not payload:
             return Response(envelope_error(None, RpcError(INVALID_REQUEST, MSG_EMPTY_BATCH)), status=400)
         if len(payload) > limit:
-            error = RpcError(INVALID_REQUEST, MSG_BATCH_LIMIT.format(count=len(payload), limit=limit),
-                             type_="limit_exceeded", details={"limit": "max_batch_size", "value": limit})
+            error = RpcError(
+                INVALID_REQUEST,
+                MSG_BATCH_LIMIT.format(count=len(payload), limit=limit),
+                type_="limit_exceeded",
+                details={"limit": "max_batch_size", "value": limit},
+            )
             return Response(envelope_error(None, error), status=400)
         answers = []
         for entry in payload:
@@ -270,8 +303,13 @@ class JsonRpcView(RpcBaseView):
 class MethodsView(RpcBaseView):
     """``GET /tasks/methods``: the method catalogue."""
 
-    @extend_schema(operation_id="jsonrpc_methods", tags=["json-rpc"], summary="JSON-RPC method catalogue",
-                   responses={200: OpenApiResponse({"type": "object"}, description="{total, categories, methods, "
-                                                                                   "protocols}")})
+    @extend_schema(
+        operation_id="jsonrpc_methods",
+        tags=["json-rpc"],
+        summary="JSON-RPC method catalogue",
+        responses={
+            200: OpenApiResponse({"type": "object"}, description="{total, categories, methods, protocols}")
+        },
+    )
     def get(self, request, *args, **kwargs):
         return Response(methods_catalogue())

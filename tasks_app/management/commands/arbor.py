@@ -1,9 +1,9 @@
 """The Arbor CLI: create, run, show, cancel, stats.
 
-    manage.py arbor create examples/fan_out.json
-    manage.py arbor run <tree-id> --wait [--timeout 60] [--inline]
-    manage.py arbor show <tree-id>
-    manage.py arbor stats
+manage.py arbor create examples/fan_out.json
+manage.py arbor run <tree-id> --wait [--timeout 60] [--inline]
+manage.py arbor show <tree-id>
+manage.py arbor stats
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ class Command(BaseCommand):
     help = "Create, run and inspect task trees."
 
     def add_arguments(self, parser):
-        parser.add_argument("--user", default=None, help="owner (default: ARBOR_CLI_USER, else the demo user 'demo')")
+        parser.add_argument(
+            "--user", default=None, help="owner (default: ARBOR_CLI_USER, else the demo user 'demo')"
+        )
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="create a tree from a JSON array file (tasks.create format)")
         create.add_argument("file")
@@ -62,8 +64,10 @@ class Command(BaseCommand):
                 raise CommandError(f"no user '{name}'") from None
         user = User.objects.filter(username="demo").first()
         if user is None:  # never create a user behind the operator's back
-            raise CommandError("whose trees? pass --user NAME or set ARBOR_CLI_USER "
-                               "(the default, the demo user 'demo', does not exist)")
+            raise CommandError(
+                "whose trees? pass --user NAME or set ARBOR_CLI_USER "
+                "(the default, the demo user 'demo', does not exist)"
+            )
         return user
 
     def do_create(self, tm, opts):
@@ -125,9 +129,7 @@ class Command(BaseCommand):
             kids = children.get(parent, [])
             for i, t in enumerate(kids):
                 last = i == len(kids) - 1
-                dep_text = ", ".join(
-                    names[u] + ("" if req else "?") for u, req in deps.get(t.id, [])
-                )
+                dep_text = ", ".join(names[u] + ("" if req else "?") for u, req in deps.get(t.id, []))
                 extra = f"  ← {dep_text}" if dep_text else ""
                 err = f"  ({t.error_type}: {t.error})" if t.error else ""
                 self.stdout.write(

@@ -21,7 +21,9 @@ class Command(BaseCommand):
         User = get_user_model()
         username = os.environ.get("ARBOR_DEMO_USER", "demo")
         password = os.environ.get("ARBOR_DEMO_PASSWORD", "demo-arbor")
-        user, created = User.objects.get_or_create(username=username, defaults={"is_staff": True, "is_superuser": True})
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"is_staff": True, "is_superuser": True}
+        )
         if created:
             user.set_password(password)
             user.save()
@@ -34,5 +36,9 @@ class Command(BaseCommand):
                 tree = trees.tree_create(owner=user, tasks=extra, actor=user, source="cli")
                 control.tree_execute(tree=tree, actor=user, source="cli")
             self.stdout.write("demo trees loaded and started")
-        self.stdout.write(self.style.SUCCESS(f"Log in as  user: {username}  password: {password}"
-                                             + ("" if created else "  (existing user; password unchanged)")))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Log in as  user: {username}  password: {password}"
+                + ("" if created else "  (existing user; password unchanged)")
+            )
+        )

@@ -12,8 +12,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("--name", default="cli")
-        parser.add_argument("--days", type=int, default=None,
-                            help="lifetime in days (default: ARBOR_TOKEN_DEFAULT_DAYS; 0 = never expires)")
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=None,
+            help="lifetime in days (default: ARBOR_TOKEN_DEFAULT_DAYS; 0 = never expires)",
+        )
 
     def handle(self, *args, **opts):
         try:
@@ -23,8 +27,9 @@ class Command(BaseCommand):
         days = opts["days"]
         if days is not None and days < 0:
             raise CommandError("--days must be 0 (never expires) or more")
-        token, raw = tokens.token_create(user=user, name=opts["name"], expires_in_days=days or None,
-                                         never_expires=days == 0, source="cli")
+        token, raw = tokens.token_create(
+            user=user, name=opts["name"], expires_in_days=days or None, never_expires=days == 0, source="cli"
+        )
         if token.expires_at:
             self.stderr.write(f"expires {token.expires_at:%Y-%m-%d %H:%M} UTC")
         self.stdout.write(raw)

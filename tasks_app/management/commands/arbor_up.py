@@ -23,17 +23,33 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         self.children = [
-            ("web", subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", opts["host"], "-p", str(opts["port"]),
-                 "--websocket_timeout", "86400", "orchestrator_site.asgi:application"],
-                start_new_session=True)),
+            (
+                "web",
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "daphne",
+                        "-b",
+                        opts["host"],
+                        "-p",
+                        str(opts["port"]),
+                        "--websocket_timeout",
+                        "86400",
+                        "orchestrator_site.asgi:application",
+                    ],
+                    start_new_session=True,
+                ),
+            ),
             ("worker", subprocess.Popen([sys.executable, manage, "arbor_worker"], start_new_session=True)),
         ]
         self.stopping = False
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
         url = f"http://{opts['host']}:{opts['port']}/"
-        self.stdout.write(self.style.SUCCESS(f"\nArbor is running at {url}  (Ctrl-C stops web and workers)\n"))
+        self.stdout.write(
+            self.style.SUCCESS(f"\nArbor is running at {url}  (Ctrl-C stops web and workers)\n")
+        )
         self.stdout.flush()
         code = 0
         while not self.stopping:

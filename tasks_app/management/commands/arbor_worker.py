@@ -177,7 +177,10 @@ class Command(BaseCommand):
             self._reap_retired()
             close_old_connections()
             # After our own database outage, give live workers one lease to renew before reaping.
-            grace = self.db_error_at is not None and time.monotonic() - self.db_error_at < settings.ARBOR_LEASE_SECONDS
+            grace = (
+                self.db_error_at is not None
+                and time.monotonic() - self.db_error_at < settings.ARBOR_LEASE_SECONDS
+            )
             if grace:
                 reaper.wake_if_ready()
             else:
@@ -192,8 +195,10 @@ class Command(BaseCommand):
                 self.cluster = self._start_cluster()
                 return
             if self._wedged():
-                logger.error("watchdog: claimable work waited %.0fs with no claim; restarting the cluster",
-                             settings.ARBOR_WATCHDOG_STALL_SECONDS)
+                logger.error(
+                    "watchdog: claimable work waited %.0fs with no claim; restarting the cluster",
+                    settings.ARBOR_WATCHDOG_STALL_SECONDS,
+                )
                 self._retire_cluster()
         except (OperationalError, InterfaceError) as exc:
             logger.warning("reaper: database unavailable (%s)", exc)
@@ -217,7 +222,9 @@ class Command(BaseCommand):
 
         if self.notifier is not None and self.notifier.is_alive():
             return
-        self.notifier = threading.Thread(target=notifications.deliver_due_in_thread, name="arbor-notify", daemon=True)
+        self.notifier = threading.Thread(
+            target=notifications.deliver_due_in_thread, name="arbor-notify", daemon=True
+        )
         self.notifier.start()
 
     def _shutdown(self):
