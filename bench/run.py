@@ -1,4 +1,5 @@
-"""Arbor's benchmark: W1–W6 from the performance issue (W5, W6: 5 ms `sleep` tasks), tree creation and API scale checks.
+"""Arbor's benchmark: W1–W6 from the performance issue (W5, W6: 5 ms `sleep` tasks), tree creation
+and API scale checks.
 
 Run with ``make bench`` (PostgreSQL, then SQLite) or directly:
 
@@ -358,7 +359,8 @@ def print_table(report):
     if "create_10000" in report:
         c = report["create_10000"]
         print(
-            f"create 10,000-task tree via REST: {fmt(c.get('wall_s'), '.3f')} s {c['runs'][0].get('error', '')}"
+            f"create 10,000-task tree via REST: {fmt(c.get('wall_s'), '.3f')} s "
+            f"{c['runs'][0].get('error', '')}"
         )
     if "scale" in report:
         s = report["scale"]

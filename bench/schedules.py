@@ -156,7 +156,8 @@ def main():
     lat = report["lateness_s"]
     print(f"fired {len(fires)}/{len(ids)}; schedules fired twice: {duplicates}; tree runs: {runs}")
     print(
-        f"fire lateness: p50 {lat['p50']:.3f}s  p90 {lat['p90']:.3f}s  p99 {lat['p99']:.3f}s  max {lat['max']:.3f}s"
+        f"fire lateness: p50 {lat['p50']:.3f}s  p90 {lat['p90']:.3f}s  p99 {lat['p99']:.3f}s  max "
+        f"{lat['max']:.3f}s"
     )
     print(f"JSON: {out}")
 

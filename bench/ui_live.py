@@ -32,15 +32,18 @@ from ui_render import CHROMIUM_ARGS, INIT_SCRIPT, ROOT, TMP, free_port, percenti
 
 FRAMES_SCRIPT = """() => {
   window.__frames = []; window.__frameRec = true; let last = performance.now();
-  const tick = (t) => { window.__frames.push(t - last); last = t; if (window.__frameRec) requestAnimationFrame(tick); };
+  const tick = (t) => { window.__frames.push(t - last); last = t;
+    if (window.__frameRec) requestAnimationFrame(tick); };
   requestAnimationFrame(tick);
 }"""
 
 CLICK_TARGET = """() => {
   const cy = arborRun.cy; const ext = cy.extent(); const box = cy.container().getBoundingClientRect();
-  const nodes = cy.nodes(':visible').filter(x => { const p = x.position(); return p.x > ext.x1 + 40 && p.x < ext.x2 - 40 && p.y > ext.y1 + 80 && p.y < ext.y2 - 40; });
+  const nodes = cy.nodes(':visible').filter(x => { const p = x.position();
+    return p.x > ext.x1 + 40 && p.x < ext.x2 - 40 && p.y > ext.y1 + 80 && p.y < ext.y2 - 40; });
   // only where the graph itself is on top (not under the minimap, the legend or the toolbar)
-  const onTop = nodes.filter(n => { const p = n.renderedPosition(); const el = document.elementFromPoint(box.left + p.x, box.top + p.y);
+  const onTop = nodes.filter(n => { const p = n.renderedPosition();
+    const el = document.elementFromPoint(box.left + p.x, box.top + p.y);
                                     return el && cy.container().contains(el); });
   if (!onTop.length) { cy.fit(cy.nodes(':visible'), 40); return null; }
   const n = onTop[Math.floor(Math.random() * onTop.length)]; const p = n.renderedPosition();
@@ -185,7 +188,8 @@ def main() -> None:
 
     c = out["click_to_detail_ms"]
     print(
-        f"\nArbor run view while a {out['tasks']}-task tree runs ({out['task_seconds']} s sleeps, 1 worker process), "
+        f"\nArbor run view while a {out['tasks']}-task tree runs ({out['task_seconds']} s sleeps, "
+        "1 worker process), "
         f"{out['browser']}, 1280x720"
     )
     print(
@@ -193,11 +197,13 @@ def main() -> None:
         f"blocking {out['blocking_ms']} ms, {out['visible_nodes']} nodes drawn"
     )
     print(
-        f"  run: {out['run_seconds']} s until the page showed it finished ({'yes' if out['run_finished_in_view'] else 'NO'}; "
+        f"  run: {out['run_seconds']} s until the page showed it finished "
+        f"({'yes' if out['run_finished_in_view'] else 'NO'}; "
         f"db: {out['tree_status_in_db']}, {out['completed_shown']} completed shown)"
     )
     print(
-        f"  frames: {out['frames']} ({out['fps']}/s), mean {out['frame_mean_ms']} ms, p50 {out['frame_p50_ms']} ms, "
+        f"  frames: {out['frames']} ({out['fps']}/s), mean {out['frame_mean_ms']} ms, p50 "
+        f"{out['frame_p50_ms']} ms, "
         f"p95 {out['frame_p95_ms']} ms, max {out['frame_max_ms']} ms, {out['frames_over_50ms']} over 50 ms"
     )
     print(

@@ -69,7 +69,8 @@ CHROMIUM_ARGS = [
 INIT_SCRIPT = """
 window.__longtasks = [];
 try {
-  new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longtasks.push([e.startTime, e.duration]); })
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) window.__longtasks.push([e.startTime, e.duration]); })
     .observe({ type: "longtask", buffered: true });
 } catch (e) {}
 """
@@ -141,7 +142,8 @@ def percentile(values, p):
 def measure_load(page, url: str, *, cold: bool) -> dict:
     if cold:
         page.evaluate(
-            "() => { for (const k of Object.keys(localStorage)) if (k.startsWith('arbor.')) localStorage.removeItem(k); }"
+            "() => { for (const k of Object.keys(localStorage)) if (k.startsWith('arbor.')) "
+            "localStorage.removeItem(k); }"
         )
     page.goto(url)
     page.wait_for_selector("body[data-ready='1']", timeout=120_000)
@@ -153,12 +155,14 @@ def measure_load(page, url: str, *, cold: bool) -> dict:
     # a real click on a node until its details are on screen
     target = page.evaluate("""() => {
         const cy = arborRun.cy; const ext = cy.extent();
-        const n = cy.nodes().filter(x => { const p = x.position(); return p.x > ext.x1 && p.x < ext.x2 && p.y > ext.y1 + 60 && p.y < ext.y2; })[0];
+        const n = cy.nodes().filter(x => { const p = x.position();
+          return p.x > ext.x1 && p.x < ext.x2 && p.y > ext.y1 + 60 && p.y < ext.y2; })[0];
         const p = n.renderedPosition(); const box = cy.container().getBoundingClientRect();
         return {id: n.id(), x: box.left + p.x, y: box.top + p.y};
     }""")
     page.evaluate(
-        "() => { window.__clickAt = 0; document.getElementById('detail').addEventListener('click', () => {}, {once: true}); }"
+        "() => { window.__clickAt = 0; document.getElementById('detail').addEventListener('click', "
+        "() => {}, {once: true}); }"
     )
     t0 = time.perf_counter()
     page.mouse.click(target["x"], target["y"])
@@ -188,7 +192,8 @@ def measure_updates(page, count: int, per_second: int) -> dict:
             const frames = [];
             let last = performance.now();
             let running = true;
-            const tick = (t) => { frames.push(t - last); last = t; if (running) requestAnimationFrame(tick); };
+            const tick = (t) => { frames.push(t - last); last = t;
+              if (running) requestAnimationFrame(tick); };
             requestAnimationFrame(tick);
             await new Promise(r => setTimeout(r, 300));
             frames.length = 0;
@@ -202,9 +207,12 @@ def measure_updates(page, count: int, per_second: int) -> dict:
                 const id = ids[(i * 7919) % ids.length];
                 const r = i % 5;
                 seq += 1;
-                if (r === 0) evs.push({type: "event", seq, kind: "task.status", task: id, data: {status: "in_progress", attempt: 1}});
-                else if (r < 4) evs.push({type: "event", seq, kind: "task.progress", task: id, data: {progress: r / 4, message: ""}});
-                else evs.push({type: "event", seq, kind: "task.status", task: id, data: {status: i % 3 ? "completed" : "failed", error: i % 3 ? null : "boom"}});
+                if (r === 0) evs.push({type: "event", seq, kind: "task.status", task: id,
+                  data: {status: "in_progress", attempt: 1}});
+                else if (r < 4) evs.push({type: "event", seq, kind: "task.progress", task: id,
+                  data: {progress: r / 4, message: ""}});
+                else evs.push({type: "event", seq, kind: "task.status", task: id,
+                  data: {status: i % 3 ? "completed" : "failed", error: i % 3 ? null : "boom"}});
               }
               arborRun.injectEvents(evs);
               await new Promise(r => setTimeout(r, 1000 / 20));
@@ -212,7 +220,8 @@ def measure_updates(page, count: int, per_second: int) -> dict:
             await new Promise(r => setTimeout(r, 300));
             running = false;
             const after = probe.position();
-            return {frames, seconds: (performance.now() - started) / 1000, applied: arborRun.metrics.flushed || 0,
+            return {frames, seconds: (performance.now() - started) / 1000,
+              applied: arborRun.metrics.flushed || 0,
                     moved: Math.abs(after.x - before.x) + Math.abs(after.y - before.y)};
         }""",
         [count, per_second],
@@ -294,25 +303,31 @@ def main() -> None:
 
     med = lambda rows, key: round(statistics.median(r[key] for r in rows))  # noqa: E731
     print(
-        f"\nArbor run view, {results['browser']}, viewport 1280x720, median of {args.runs} runs (ms from navigation start)"
+        f"\nArbor run view, {results['browser']}, viewport 1280x720, median of {args.runs} runs "
+        "(ms from navigation start)"
     )
     print(
-        f"{'tasks':>6} {'cache':>5} {'API KB':>7} {'fetch':>6} {'layout':>7} {'first render':>13} {'interactive':>12} "
+        f"{'tasks':>6} {'cache':>5} {'API KB':>7} {'fetch':>6} {'layout':>7} {'first render':>13} "
+        f"{'interactive':>12} "
         f"{'blocking':>9} {'longest':>8} {'click→detail':>13}"
     )
     for n, row in results["sizes"].items():
         for kind in ("cold", "warm"):
             rows = row[kind]
             print(
-                f"{n:>6} {kind:>5} {row['payload_kb']:>7} {med(rows, 'fetch_ms'):>6} {med(rows, 'layout_ms'):>7} "
-                f"{med(rows, 'first_render_ms'):>13} {med(rows, 'interactive_ms'):>12} {med(rows, 'total_blocking_ms'):>9} "
+                f"{n:>6} {kind:>5} {row['payload_kb']:>7} {med(rows, 'fetch_ms'):>6} "
+                f"{med(rows, 'layout_ms'):>7} "
+                f"{med(rows, 'first_render_ms'):>13} {med(rows, 'interactive_ms'):>12} "
+                f"{med(rows, 'total_blocking_ms'):>9} "
                 f"{med(rows, 'longest_task_ms'):>8} {med(rows, 'click_to_detail_ms'):>13}"
             )
     u = results["updates"]
     print(
-        f"\n{u['events']} live updates on the {u['tasks']}-task tree in {u['seconds']} s ({u['applied']} applied): "
+        f"\n{u['events']} live updates on the {u['tasks']}-task tree in {u['seconds']} s "
+        f"({u['applied']} applied): "
         f"frame time mean {u['frame_mean_ms']} ms, p95 {u['frame_p95_ms']} ms, max {u['frame_max_ms']} ms, "
-        f"{u['frames_over_50ms']} of {u['frames']} frames over 50 ms; node moved {u['node_moved_px']} px (no re-layout)"
+        f"{u['frames_over_50ms']} of {u['frames']} frames over 50 ms; node moved "
+        f"{u['node_moved_px']} px (no re-layout)"
     )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

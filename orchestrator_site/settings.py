@@ -79,7 +79,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "tasks_app.ops.middleware.ProbeMiddleware",  # /healthz /readyz /metrics: before host checks and SSL redirect
+    # /healthz /readyz /metrics: before host checks and SSL redirect
+    "tasks_app.ops.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tasks_app.middleware.DatabaseUnavailableMiddleware",

@@ -6,7 +6,8 @@ with ``actor=request.user, source="admin"``, so every change leaves Event rows n
 operator. Attempts and events are read-only; archived trees are read-only; django-q2's pages are
 for superusers only.
 
-Modules: ``tasks`` (TaskAdmin + attempts inline), ``trees``, ``schedules`` (Schedule + fires), ``audit`` (Attempt, Event),
+Modules: ``tasks`` (TaskAdmin + attempts inline), ``trees``, ``schedules`` (Schedule + fires),
+``audit`` (Attempt, Event),
 ``access`` (resource pools, API tokens, django-q2 lockdown), ``actions`` (confirmation pages),
 ``filters`` and ``display`` (helpers).
 """

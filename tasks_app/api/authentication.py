@@ -42,5 +42,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An API token: `manage.py arbor_token USER` prints one (sent as `Bearer arb_...`).",
+            "description": (
+                "An API token: `manage.py arbor_token USER` prints one (sent as `Bearer arb_...`)."
+            ),
         }

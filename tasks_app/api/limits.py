@@ -146,7 +146,8 @@ def _strict_constant(value):
 class LimitedJSONParser(JSONParser):
     """JSON parser that enforces ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (Django checks it only for
     ``request.body``, which DRF's stream parsing bypasses) and a nesting limit, and refuses NUL
-    characters and lone surrogates (``parse_json_text``). A too large body raises ``RequestDataTooBig`` (answered with 413)."""
+    characters and lone surrogates (``parse_json_text``). A too large body raises
+    ``RequestDataTooBig`` (answered with 413)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}

@@ -1,7 +1,8 @@
 """REST API of schedules (``/api/v1/schedules/``) and the iCalendar feed of a user's schedules.
 
 Each method: validate input -> one service or selector call -> render. Schedules are looked up
-through ``selectors.schedule_queryset`` (staff with the model permissions see all): another user's id answers 404.
+through ``selectors.schedule_queryset`` (staff with the model permissions see all): another user's id
+answers 404.
 """
 
 from __future__ import annotations

@@ -168,7 +168,10 @@ class TokenCreateSerializer(serializers.Serializer):
         required=False,
         min_value=1,
         max_value=3650,
-        help_text="lifetime in days; without it (and without expires_at) the server default ARBOR_TOKEN_DEFAULT_DAYS",
+        help_text=(
+            "lifetime in days; without it (and without expires_at) the server default "
+            "ARBOR_TOKEN_DEFAULT_DAYS"
+        ),
     )
     expires_at = serializers.DateTimeField(required=False, help_text="an exact expiry, in the future")
 

@@ -130,7 +130,8 @@ def retry_set(graph: Graph, node_id: str) -> list[str]:
     """Return the tasks an in-place retry of ``node_id`` puts back to ``pending``.
 
     That is ``node_id`` (which must be failed or cancelled) plus every task downstream that
-    was cancelled as ``upstream_failed`` or ``upstream_cancelled`` because of it, transitively; a task that is also
+    was cancelled as ``upstream_failed`` or ``upstream_cancelled`` because of it, transitively; a
+    task that is also
     blocked by another failed or cancelled required dependency outside the set is left alone.
     Completed tasks are never included. Order: dependencies first.
 

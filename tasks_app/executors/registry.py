@@ -40,15 +40,21 @@ ALIASES: dict[str, str] = {
 
 # apflow's other built-in executor ids (0.18): none is served; each names what to use instead.
 APFLOW_UNSUPPORTED: dict[str, str] = {
-    "websocket_executor": "a custom executor (settings.ARBOR_EXECUTORS), or http_request for a request/response API",
+    "websocket_executor": (
+        "a custom executor (settings.ARBOR_EXECUTORS), or http_request for a request/response API"
+    ),
     "grpc_executor": "a custom executor (settings.ARBOR_EXECUTORS) with your generated stubs",
-    "mcp_executor": "a custom executor (settings.ARBOR_EXECUTORS), or http_request against an MCP HTTP endpoint",
+    "mcp_executor": (
+        "a custom executor (settings.ARBOR_EXECUTORS), or http_request against an MCP HTTP endpoint"
+    ),
     "ssh_executor": "shell_command running ssh (if your allow-list permits it), or a custom executor",
     "docker_executor": "shell_command running docker (if your allow-list permits it), or a custom executor",
     "scrape_executor": "http_request (fetches the page; parse it in a following task)",
     "llm_executor": "http_request to your LLM provider's API, or a custom executor",
     "crewai_executor": "a custom executor (settings.ARBOR_EXECUTORS) wrapping your crew",
-    "batch_crewai_executor": "one task per crew (a custom executor) under an aggregate_results_executor parent",
+    "batch_crewai_executor": (
+        "one task per crew (a custom executor) under an aggregate_results_executor parent"
+    ),
     "generate_executor": "none: Arbor does not generate trees from text; write the task array",
     "send_email_executor": "http_request to your mail provider's API, or a custom executor",
     "apflow_api_executor": "http_request to the other server's POST /tasks (tasks.execute with wait: true)",

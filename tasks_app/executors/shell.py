@@ -3,7 +3,8 @@
 The command string must appear verbatim in ``ARBOR_SHELL_ALLOWED_COMMANDS``. It is split with
 ``shlex`` and run without a shell, in a fresh per-attempt directory (its HOME, TMPDIR and cwd,
 removed afterwards) with the minimal environment of ``sandbox.child_env``, never the worker's.
-Every process group started here is recorded until it is gone, so a supervisor can kill leftovers with ``kill_active_process_groups()`` on a hard timeout.
+Every process group started here is recorded until it is gone, so a supervisor can kill leftovers
+with ``kill_active_process_groups()`` on a hard timeout.
 """
 
 from __future__ import annotations

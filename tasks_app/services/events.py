@@ -75,8 +75,10 @@ class EventBuffer:
             items = self._items[tree_id]
             n = len(items)
             sql = (
-                f"WITH s AS (UPDATE {tree_table} SET last_seq = last_seq + %s WHERE id = %s RETURNING last_seq), "
-                f"ins AS (INSERT INTO {event_table} (tree_id, seq, kind, task_id, data, actor_id, source, created_at) "
+                f"WITH s AS (UPDATE {tree_table} SET last_seq = last_seq + %s WHERE id = %s "
+                "RETURNING last_seq), "
+                f"ins AS (INSERT INTO {event_table} (tree_id, seq, kind, task_id, data, actor_id, "
+                "source, created_at) "
                 "SELECT %s, s.last_seq - %s + v.n, v.kind, v.task_id, v.data, %s, %s, %s FROM s, "
                 "unnest(%s::varchar[], %s::uuid[], %s::jsonb[]) WITH ORDINALITY AS v(kind, task_id, data, n) "
                 "RETURNING id, seq) "

@@ -193,7 +193,8 @@ def parse_tree(raw_tasks) -> list[TaskDraft]:
         raise TreeValidationError(["tasks must be a non-empty array of task objects"])
     if len(raw_tasks) > limits["max_tasks_per_tree"]:
         raise LimitExceeded(
-            f"tree has {len(raw_tasks)} tasks; the limit is {limits['max_tasks_per_tree']} (max_tasks_per_tree)",
+            f"tree has {len(raw_tasks)} tasks; the limit is {limits['max_tasks_per_tree']} "
+            "(max_tasks_per_tree)",
             details={"limit": "max_tasks_per_tree", "value": limits["max_tasks_per_tree"]},
         )
     errors: list[str] = []

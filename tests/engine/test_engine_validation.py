@@ -177,7 +177,8 @@ def test_max_deps_and_max_depth():
     assert info.value.limit == "max_deps"
     assert info.value.details["limits"] == ["max_deps", "max_depth"]
     assert info.value.message == (
-        "task 'c' has 3 dependencies; the limit is 2 (max_deps); tree is 4 levels deep; the limit is 3 (max_depth)"
+        "task 'c' has 3 dependencies; the limit is 2 (max_deps); tree is 4 levels deep; the limit "
+        "is 3 (max_depth)"
     )
     with pytest.raises(LimitExceeded, match=r"^tree is 4 levels deep; the limit is 1 \(max_depth\)$"):
         validate_tree(tasks, max_depth=1)

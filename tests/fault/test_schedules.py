@@ -77,7 +77,8 @@ def test_schedule_exactly_once_across_three_worker_processes(tm, user, fault):
         "3 arbor_worker schedulers, 60 once + 10×3 interval fires: each fire once",
         None,
         0,
-        f"(fires recorded by {len(workers)} processes; once-fire lateness p50 {lateness[len(lateness) // 2]:.2f}s "
+        f"(fires recorded by {len(workers)} processes; once-fire lateness p50 "
+        f"{lateness[len(lateness) // 2]:.2f}s "
         f"max {lateness[-1]:.2f}s)",
     )
 

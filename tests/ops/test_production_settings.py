@@ -18,7 +18,8 @@ PRODUCTION = {
 }
 DUMP = (
     "import json; from django.conf import settings as s; print(json.dumps({"
-    "'workers': s.Q_CLUSTER['workers'], 'queue_limit': s.Q_CLUSTER['queue_limit'], 'cluster': s.Q_CLUSTER['name'],"
+    "'workers': s.Q_CLUSTER['workers'], 'queue_limit': s.Q_CLUSTER['queue_limit'], 'cluster': "
+    "s.Q_CLUSTER['name'],"
     "'lease': s.ARBOR_LEASE_SECONDS, 'heartbeat': s.ARBOR_HEARTBEAT_SECONDS, 'db': s.DATABASES['default'],"
     "'layer': s.CHANNEL_LAYERS['default']['BACKEND'], 'hosts': s.ALLOWED_HOSTS, 'ssl': s.SECURE_SSL_REDIRECT,"
     "'token': s.ARBOR_METRICS_TOKEN, 'static_root': str(s.STATIC_ROOT), 'debug': s.DEBUG}, default=str))"

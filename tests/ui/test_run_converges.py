@@ -104,7 +104,8 @@ def copy_and_run(page, arbor_server, tm, *, runs: int) -> list[dict]:
         try:
             page.wait_for_function(
                 """(n) => arborRun.state.tasks.size === n && arborRun.state.tree.status === "completed"
-                          && Array.from(arborRun.state.tasks.values()).every((t) => t.status === "completed")""",
+                          && Array.from(arborRun.state.tasks.values()).every((t) => t.status ===
+                            "completed")""",
                 arg=TASKS,
                 timeout=SETTLE_MS,
             )
@@ -125,7 +126,8 @@ def copy_and_run(page, arbor_server, tm, *, runs: int) -> list[dict]:
         print(result)
         assert not stale and shown == expected, (
             f"run {run}: {len(stale)} tasks differ from the API, e.g. {list(stale.items())[:3]}; "
-            f"{result}; socket: {[f for f in frames if f[0] != 'in' or 'snapshot' in f[1] or 'resumed' in f[1]]}"
+            f"{result}; socket: "
+            f"{[f for f in frames if f[0] != 'in' or 'snapshot' in f[1] or 'resumed' in f[1]]}"
         )
         assert page.evaluate("arborRun.state.tree.status") == "completed"
     return results

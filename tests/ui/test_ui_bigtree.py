@@ -64,13 +64,15 @@ def test_a_collapsed_group_shows_a_failure_inside_it(user_page, arbor_server, tm
     page.wait_for_selector("body[data-ready='1']", timeout=60_000)
     group = page.evaluate("arborRun.cy.nodes('.collapsed:visible')[0].id()")
     inside = page.evaluate(
-        """g => { const s = arborRun.state; const kids = s.index.children.get(g); return String(kids[0]); }""",
+        """g => { const s = arborRun.state; const kids = s.index.children.get(g);
+          return String(kids[0]); }""",
         group,
     )
     assert page.evaluate("id => arborRun.cy.getElementById(id).empty()", inside)  # not drawn while collapsed
     page.evaluate(
         """id => { const seq = arborRun.state.live.seq.seq + 1;
-        arborRun.injectEvents([{type: "event", seq, kind: "task.status", task: id, data: {status: "failed", error: "boom"}}]); }""",
+        arborRun.injectEvents([{type: "event", seq, kind: "task.status", task: id,
+          data: {status: "failed", error: "boom"}}]); }""",
         inside,
     )
     page.wait_for_function(

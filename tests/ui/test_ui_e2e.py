@@ -1,7 +1,8 @@
 """The browser UI in headless Chromium: editor, live run view, dashboard, admin.
 
 Run with ``pytest -m e2e tests/ui`` (a separate invocation: sync Playwright keeps an event loop in
-the main thread). Screenshots go to tests/artifacts/screenshots/ (docs/screenshots/ with ARBOR_UPDATE_SCREENSHOTS=1).
+the main thread). Screenshots go to tests/artifacts/screenshots/ (docs/screenshots/ with
+ARBOR_UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations

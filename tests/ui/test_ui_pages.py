@@ -166,13 +166,15 @@ def test_dashboard_throughput_is_an_aggregate_and_tasks_show_tree_names(user_pag
     expect(rng).to_contain_text("601 in all")
     expect(rng).not_to_contain_text("sample")
     bar_max = page.evaluate(
-        "() => Math.max(...[...document.querySelectorAll('#chart-throughput rect.bar')].map(r => +r.querySelector('title').textContent.split(': ')[1].split(' ')[0]))"
+        "() => Math.max(...[...document.querySelectorAll('#chart-throughput rect.bar')].map(r => "
+        "+r.querySelector('title').textContent.split(': ')[1].split(' ')[0]))"
     )
     assert bar_max == 601
     # the slowest bars are not the failure red
     colours = page.evaluate("""() => {
         const bar = document.querySelector('#chart-slowest rect.bar');
-        const probe = document.createElement('span'); probe.style.color = 'var(--st-failed)'; document.body.appendChild(probe);
+        const probe = document.createElement('span'); probe.style.color = 'var(--st-failed)';
+          document.body.appendChild(probe);
         return [getComputedStyle(bar).fill, getComputedStyle(probe).color];
     }""")
     assert colours[0] != colours[1], colours

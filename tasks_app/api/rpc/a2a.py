@@ -339,7 +339,9 @@ def agent_card(base_url: str) -> dict:
             {
                 "id": "tasks_jsonrpc",
                 "name": "Task management (JSON-RPC at /tasks)",
-                "description": "Create, read, update, delete, clone and cancel tasks: POST /tasks (apflow's methods).",
+                "description": (
+                    "Create, read, update, delete, clone and cancel tasks: POST /tasks (apflow's methods)."
+                ),
                 "tags": ["tasks", "crud"],
                 "examples": [],
             },

@@ -99,7 +99,8 @@ class Command(BaseCommand):
             filled = int(width * done / max(1, total))
             sys.stderr.write(
                 f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
-                f"✔{counts['completed']} ✘{counts['failed']} ⊘{counts['cancelled']} ▶{counts['in_progress']}   "
+                f"✔{counts['completed']} ✘{counts['failed']} ⊘{counts['cancelled']} "
+                f"▶{counts['in_progress']}   "
             )
             sys.stderr.flush()
 

@@ -1,4 +1,5 @@
-"""Create an API token for a user and print it once: ``manage.py arbor_token USER [--name NAME] [--days N]``."""
+"""Create an API token for a user and print it once: ``manage.py arbor_token USER [--name NAME]
+[--days N]``."""
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
