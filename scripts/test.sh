@@ -25,6 +25,7 @@ ensure_chromium() {
 
 lint() {
   "$BIN/ruff" check .
+  "$BIN/ruff" format --check . >/dev/null && echo "ruff format: nothing to change"
   "$BIN/lint-imports" --no-cache >/dev/null && echo "import contracts kept"
 }
 
