@@ -198,11 +198,11 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
             tasks = data
         else:
             raise TreeValidationError([MSG_BODY_SHAPE])
-        tree = trees.tree_create(owner=request.user, tasks=tasks, actor=request.user, source=SOURCE)
-        written = (tree.written_rows, tree.written_edges)  # render the tasks without reading them back
-        if execute:
-            control.tree_execute(tree=tree, actor=request.user, source=SOURCE)
-            written = None  # the run changed them: read them
+        # with execute, created and started in one transaction (the run changed the rows: read them)
+        tree = trees.tree_create(
+            owner=request.user, tasks=tasks, actor=request.user, source=SOURCE, execute=execute
+        )
+        written = None if execute else (tree.written_rows, tree.written_edges)  # render without reading back
         stored = selectors.tree_get(request.user, tree.id)  # as committed (status, last_seq)
         return Response(s.render_tree(stored, detail=True, written=written), status=status.HTTP_201_CREATED)
 

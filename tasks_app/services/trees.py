@@ -16,7 +16,7 @@ from tasks_app.executors import registry
 from tasks_app.models import Dependency, Task, Tree
 from tasks_app.perf import gc_paused
 
-from . import grants, sql
+from . import control, grants, sql
 from .events import EventBuffer
 from .resources import check_granted
 
@@ -357,9 +357,15 @@ def tree_create(
     source: str = "api",
     drafts: list[TaskDraft] | None = None,
     original_tree=None,
+    execute: bool = False,
+    demo: bool | None = None,
 ) -> Tree:
     """Create a whole tree in one transaction: one insert of the tree, set-based inserts of its
     tasks and dependency edges (``services.sql.insert_rows``), and one ``tree.created`` event.
+
+    ``execute=True`` also starts its first run (``control.tree_execute``, ``demo`` as there) in
+    the same transaction: nobody sees the tree created but not running, and a refused execute
+    (an executor grant, say) rolls the creation back.
 
     The tasks share one ``created_at`` (the tree's); ``position`` keeps their creation order. The
     returned tree carries ``key_map`` (request key -> task id) and ``written_rows`` /
@@ -387,4 +393,9 @@ def tree_create(
     # what was written (TASK_COLUMNS rows in position order, DEPENDENCY_COLUMNS edges in list
     # order), so that a caller can answer with the new tree without reading it back
     tree.written_rows, tree.written_edges = rows, edges
+    if execute:
+        started = control.tree_execute(tree=tree, actor=actor, source=source, demo=demo)
+        started.key_map = tree.key_map
+        started.written_rows = started.written_edges = None  # the run changed them: read them back
+        return started
     return tree
