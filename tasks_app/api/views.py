@@ -665,7 +665,7 @@ class TokenViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet)
         body = s.TokenCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        token, raw = tokens.token_create(
+        token, raw = tokens.token_issue(
             user=request.user,
             name=data["name"],
             expires_at=data.get("expires_at"),
@@ -678,7 +678,7 @@ class TokenViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet)
         return Response(s.NewTokenSerializer(token).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, pk=None):
-        found = list(self.get_queryset().select_related("user").filter(pk=pk if str(pk).isdigit() else -1))
+        found = self.get_queryset().filter(pk=pk if str(pk).isdigit() else -1)
         if not tokens.token_revoke(found, actor=request.user, request=request, source="api"):
             raise NotFound(f"token '{pk}' not found")
         return Response(status=status.HTTP_204_NO_CONTENT)
