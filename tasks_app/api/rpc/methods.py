@@ -17,7 +17,7 @@ from tasks_app import selectors
 from tasks_app.api.serializers import RunSerializer
 from tasks_app.engine.states import TERMINAL, Status
 from tasks_app.models import Task, Tree
-from tasks_app.services import control, copying, notifications, trees
+from tasks_app.services import control, copying, notifications, task_fields, trees
 
 from . import scheduled
 from .protocol import (
@@ -554,7 +554,14 @@ METHODS: dict[str, Method] = {
             "crud",
             "Create a tree from a task dict, a task array, or params given as an array; returns the task "
             "dict (one task) or the list in pre-order.",
-            (_p("tasks", "array", "the task array (or pass params itself as an array, or one task dict)"),),
+            (
+                _p(
+                    "tasks",
+                    "array",
+                    "the task array (or pass params itself as an array, or one task dict); each task's "
+                    "fields: task_fields",
+                ),
+            ),
             array_params=True,
         ),
         Method("tasks.get", rpc_get, "crud", "One task with its attempts.", (TASK_ID,)),
@@ -614,10 +621,9 @@ METHODS: dict[str, Method] = {
             (
                 TASK_ID,
                 _p(
-                    "name, executor, priority, inputs, params, schemas, resources, timeout, max_retries, "
-                    "retry_delay, tags, metadata, parent_id, dependencies",
+                    ", ".join(f.name for f in task_fields.FIELDS if f.updatable),
                     "any",
-                    "fields to change",
+                    "fields to change (task_fields: their types and limits)",
                 ),
             ),
         ),
@@ -818,6 +824,8 @@ def methods_catalogue() -> dict:
             {"name": m.name, "category": m.category, "description": m.description, "params": list(m.params)}
             for m in METHODS.values()
         ],
+        # the fields of a task (services.task_fields, the declaration the REST schema is built from)
+        "task_fields": task_fields.catalogue(),
         "protocols": [
             {"name": "jsonrpc", "version": JSONRPC, "endpoint": "/tasks", "methods": "/tasks/methods"},
             {"name": "rest", "endpoint": "/api/v1/", "schema": "/api/schema/"},
