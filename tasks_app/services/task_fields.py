@@ -60,6 +60,8 @@ class TaskField:
     updatable: bool = True
     #: validated by :func:`clean` (the others are resolved by ``parse_tree`` / ``task_update``)
     cleaned: bool = True
+    #: stored as a task column exactly as given (ids and references are resolved first)
+    column: bool = True
     #: the message refusing a bad value ({name}, {value}, {minimum}, {maximum} are filled in)
     error: str = ""
     doc_update: str = ""
@@ -82,6 +84,7 @@ FIELDS: tuple[TaskField, ...] = (
         "client id; a free UUID is kept as the task id",
         updatable=False,
         cleaned=False,
+        column=False,
         nullable=False,
     ),
     TaskField(
@@ -105,6 +108,7 @@ FIELDS: tuple[TaskField, ...] = (
         STRING,
         "the parent task (id, client id or name); none for the root",
         cleaned=False,
+        column=False,
         doc_update="the new parent (id, client id or name); the root keeps none",
     ),
     TaskField(
@@ -113,6 +117,7 @@ FIELDS: tuple[TaskField, ...] = (
         "the tasks this one waits for",
         items="dependency",
         cleaned=False,
+        column=False,
         nullable=False,
         doc_update="replaces the whole list",
     ),
@@ -188,6 +193,8 @@ PARENT_ALIAS = "parent"
 #: null in an edit: back to None / to the empty default
 NULL_RESETS = frozenset(f.name for f in FIELDS if f.on_null == "nullable")
 EMPTY_DEFAULTS = {f.name: (dict if f.type == OBJECT else list) for f in FIELDS if f.on_null == "empty"}
+#: the task columns taken from a request as they are (creation, tree edits)
+COLUMNS = tuple(f.name for f in FIELDS if f.column)
 #: what :func:`clean` checks
 CLEANED = tuple(f for f in FIELDS if f.cleaned)
 UNCLEANED = frozenset(f.name for f in FIELDS if not f.cleaned)
@@ -283,6 +290,7 @@ def catalogue() -> list[dict]:
 
 __all__ = [
     "BY_NAME",
+    "COLUMNS",
     "CREATABLE",
     "EMPTY_DEFAULTS",
     "FIELDS",

@@ -212,23 +212,7 @@ TASK_COLUMNS = [f.attname for f in Task._meta.concrete_fields]
 TASK_COLUMN_INDEX = {name: i for i, name in enumerate(TASK_COLUMNS)}
 # columns taken from a draft as they are
 _DRAFT_COLUMNS = [
-    (TASK_COLUMN_INDEX[name], name)
-    for name in (
-        "name",
-        "executor",
-        "priority",
-        "inputs",
-        "params",
-        "schemas",
-        "resources",
-        "timeout",
-        "max_retries",
-        "retry_delay",
-        "tags",
-        "metadata",
-        "original_task_id",
-        "origin_type",
-    )
+    (TASK_COLUMN_INDEX[name], name) for name in (*task_fields.COLUMNS, "original_task_id", "origin_type")
 ]
 DEPENDENCY_COLUMNS = ["tree_id", "upstream_id", "downstream_id", "required", "position"]
 

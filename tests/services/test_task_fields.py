@@ -114,3 +114,15 @@ def test_the_rpc_catalogue_lists_the_declared_fields():
     assert fields["id"]["updatable"] is False and fields["name"]["required"] is True
     update = next(m for m in catalogue["methods"] if m["name"] == "tasks.update")
     assert set(update["params"][1]["name"].split(", ")) == task_services.EDITABLE_FIELDS
+
+
+def test_the_column_lists_come_from_the_declaration():
+    from tasks_app.services import editing
+
+    assert editing.EDITABLE == task_fields.COLUMNS
+    assert [name for _, name in trees._DRAFT_COLUMNS] == [
+        *task_fields.COLUMNS,
+        "original_task_id",
+        "origin_type",
+    ]
+    assert not {"id", "parent_id", "dependencies"} & set(task_fields.COLUMNS)
