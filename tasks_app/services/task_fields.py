@@ -166,7 +166,8 @@ FIELDS: tuple[TaskField, ...] = (
     TaskField(
         "retry_delay",
         NUMBER,
-        "seconds before the first retry, doubled per attempt up to ARBOR_MAX_RETRY_DELAY; null: ARBOR_DEFAULT_RETRY_DELAY",
+        "seconds before the first retry, doubled per attempt up to ARBOR_MAX_RETRY_DELAY; "
+        "null: ARBOR_DEFAULT_RETRY_DELAY",
         minimum=0,
         maximum=86400,
         on_null="nullable",
