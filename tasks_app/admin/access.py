@@ -7,15 +7,14 @@ from django.contrib import admin, messages
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
-from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 from tasks_app.engine.resources import is_namespaced, public_key
+from tasks_app.exceptions import ValidationError
 from tasks_app.models import ApiToken, ResourceLock, ResourcePool
 from tasks_app.services import tokens as token_services
 
 TOKEN_CREATED_TEMPLATE = "admin/tasks_app/apitoken/token_created.html"
-PREFIX_CHARS = 10  # the same prefix length as ``manage.py arbor_token``
 
 
 @admin.register(ResourcePool)
@@ -108,8 +107,11 @@ class ApiTokenForm(forms.ModelForm):
 
     def clean_expires_at(self):
         value = self.cleaned_data.get("expires_at")
-        if value is not None and self.instance.pk is None and value <= timezone.now():
-            raise forms.ValidationError("The expiry must be in the future.")
+        if value is not None and self.instance.pk is None:
+            try:  # the service's rule, shown on the form (token_issue applies it again)
+                token_services.resolve_expiry(expires_at=value)
+            except ValidationError as exc:
+                raise forms.ValidationError(exc.message) from None
         return value
 
 
@@ -138,7 +140,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             # a blank expiry gets the default lifetime (ARBOR_TOKEN_DEFAULT_DAYS); audited as created
-            token, raw = token_services.token_create(
+            token, raw = token_services.token_issue(
                 user=obj.user,
                 name=obj.name,
                 expires_at=obj.expires_at,
@@ -172,8 +174,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
-        tokens = list(queryset.filter(revoked=False).select_related("user"))
-        token_services.token_revoke(tokens, actor=request.user, request=request, source="admin")
+        tokens = token_services.token_revoke(queryset, actor=request.user, request=request, source="admin")
         for token in tokens:
             self.log_change(request, token, "Revoked")
         self.message_user(request, f"Revoked {len(tokens)} token(s).", messages.SUCCESS)

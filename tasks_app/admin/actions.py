@@ -24,7 +24,8 @@ from django.template.response import TemplateResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from tasks_app import selectors
-from tasks_app.exceptions import ArchivedTask, InvalidTransition, OrchestratorError
+from tasks_app.engine.graph import subtree
+from tasks_app.exceptions import OrchestratorError
 from tasks_app.models import Task, Tree
 from tasks_app.services import control
 
@@ -32,11 +33,10 @@ SOURCE = "admin"
 MAX_SELECTED = 200
 MAX_LISTED = 100
 CONFIRMATION_TEMPLATE = "admin/tasks_app/action_confirmation.html"
-ARCHIVED = "tree '{name}' is archived and read-only"
 COPYING_UNAVAILABLE = "copying is not available (tasks_app.services.copying is missing)"
 TOO_MANY = "select at most {limit} objects for this action"
 
-Preview = Callable[[object], list[dict]]
+Preview = Callable[[object, object], list[dict]]
 Apply = Callable[[object, object], str]
 
 
@@ -66,9 +66,9 @@ def _tree_of(obj) -> Tree:
 
 
 def _check_not_archived(obj) -> None:
-    tree = _tree_of(obj)
-    if tree.archived:
-        raise ArchivedTask(ARCHIVED.format(name=tree.name))
+    refusal = control.archived_refusal(_tree_of(obj))
+    if refusal is not None:
+        raise refusal
 
 
 def _label(obj) -> str:
@@ -85,7 +85,7 @@ def _return_to(request) -> str | None:
 def confirmed_action(
     *, name: str, description: str, verb: str, preview: Preview, apply: Apply, intro: str = ""
 ):
-    """Build an admin action: a confirmation page from ``preview(obj)``, then ``apply(obj, user)``.
+    """Build an admin action: a confirmation page from ``preview(obj, user)``, then ``apply(obj, user)``.
 
     ``preview`` returns ``[{id, name, status}]`` or raises an ``OrchestratorError`` whose message
     is shown as the refusal; ``apply`` returns the success message.
@@ -102,7 +102,7 @@ def confirmed_action(
             _run(modeladmin, request, objects, apply)
             target = _return_to(request)
             return HttpResponseRedirect(target) if target else None
-        plans = [_plan(obj, preview) for obj in objects]
+        plans = [_plan(obj, request.user, preview) for obj in objects]
         opts = modeladmin.model._meta
         context = {
             **modeladmin.admin_site.each_context(request),
@@ -127,10 +127,10 @@ def confirmed_action(
     return action
 
 
-def _plan(obj, preview: Preview) -> Plan:
+def _plan(obj, user, preview: Preview) -> Plan:
     try:
         _check_not_archived(obj)
-        return Plan(obj=obj, tasks=[_row(t) for t in preview(obj)])
+        return Plan(obj=obj, tasks=[_row(t) for t in preview(obj, user)])
     except (OrchestratorError, DjangoValidationError) as exc:
         return Plan(obj=obj, refusal=_message(exc))
 
@@ -159,16 +159,19 @@ def _run(modeladmin, request, objects, apply: Apply) -> None:
             modeladmin.message_user(request, f"{_label(obj)}: {text}", messages.SUCCESS)
 
 
-# --- previews --------------------------------------------------------------------------------
-
-
-def _task_rows(qs) -> list[dict]:
-    return [{"id": i, "name": n, "status": s} for i, n, s in qs.values_list("id", "name", "status")]
+# --- previews: the services' checks (``control.task_check`` / ``control.tree_check``) -----------
 
 
 def _service_preview(action: str) -> Preview:
-    def preview(task: Task) -> list[dict]:
-        return control.preview(task=task, action=action)["tasks"]
+    def preview(task: Task, user) -> list[dict]:
+        return list(control.task_check(user, task, action, source=SOURCE).check().tasks)
+
+    return preview
+
+
+def _tree_preview(action: str) -> Preview:
+    def preview(tree: Tree, user) -> list[dict]:
+        return list(control.tree_check(user, tree, action).check().tasks)
 
     return preview
 
@@ -176,14 +179,7 @@ def _service_preview(action: str) -> Preview:
 def _subtree_rows(task: Task) -> list[dict]:
     """The task and its organisational subtree, in creation order."""
     graph = selectors.graph_snapshot(task.tree_id)
-    children: dict = {}
-    for node in graph.nodes.values():
-        children.setdefault(node.parent, []).append(node.id)
-    keep, stack = set(), [str(task.id)]
-    while stack:
-        current = stack.pop()
-        keep.add(current)
-        stack.extend(children.get(current, []))
+    keep = subtree(graph, str(task.id))
     return [
         {"id": n.id, "name": n.name, "status": n.status.value}
         for n in sorted(graph.nodes.values(), key=lambda n: n.created)
@@ -200,7 +196,7 @@ def _copying():
 
 
 def _copy_preview(mode: str) -> Preview:
-    def preview(obj) -> list[dict]:
+    def preview(obj, user) -> list[dict]:
         task = _root_task(obj)
         drafts = _copying().task_copy(task=task, mode=mode, save=False)
         return [
@@ -221,41 +217,7 @@ def _root_task(obj) -> Task:
     return Task.objects.select_related("tree").get(id=obj.id) if isinstance(obj, Tree) else obj
 
 
-def _tree_execute_preview(tree: Tree) -> list[dict]:
-    if tree.status == "in_progress":
-        raise InvalidTransition(f"tree '{tree.name}' is already executing")
-    rows = _task_rows(Task.objects.filter(tree=tree, status="pending").order_by("position"))
-    if not rows:
-        raise InvalidTransition(
-            f"tree '{tree.name}' has nothing to run: every task is finished "
-            "(retry failed tasks, or re-run from a task)"
-        )
-    return rows
-
-
-def _tree_cancel_preview(tree: Tree) -> list[dict]:
-    rows = _task_rows(Task.objects.filter(tree=tree, status__in=control.ACTIVE).order_by("position"))
-    if not rows:
-        raise InvalidTransition(f"tree '{tree.name}' has nothing to cancel: every task is finished")
-    return rows
-
-
-def _tree_retry_preview(tree: Tree) -> list[dict]:
-    failed = (
-        Task.objects.filter(tree=tree, status__in=["failed", "cancelled"])
-        .exclude(error_type__in=["upstream_failed", "upstream_cancelled"])
-        .order_by("position")
-    )
-    rows: dict = {}
-    for task in failed:
-        for row in control.preview(task=task, action="retry")["tasks"]:
-            rows.setdefault(row["id"], row)
-    if not rows:
-        raise InvalidTransition(f"tree '{tree.name}' has no failed or cancelled task to retry")
-    return list(rows.values())
-
-
-def _archive_preview(obj) -> list[dict]:
+def _archive_preview(obj, user) -> list[dict]:
     return _subtree_rows(_root_task(obj))
 
 
@@ -413,7 +375,7 @@ execute_trees = confirmed_action(
     description="Execute",
     verb="Execute",
     intro="Every pending task of each tree is scheduled to run.",
-    preview=_tree_execute_preview,
+    preview=_tree_preview("execute"),
     apply=_apply_tree_execute,
 )
 cancel_trees = confirmed_action(
@@ -421,7 +383,7 @@ cancel_trees = confirmed_action(
     description="Cancel",
     verb="Cancel",
     intro="Every pending or running task of each tree is cancelled.",
-    preview=_tree_cancel_preview,
+    preview=_tree_preview("cancel"),
     apply=_apply_tree_cancel,
 )
 retry_trees = confirmed_action(
@@ -429,7 +391,7 @@ retry_trees = confirmed_action(
     description="Retry failed tasks",
     verb="Retry",
     intro="Every failed or cancelled task of each tree, and what it blocked, goes back to pending.",
-    preview=_tree_retry_preview,
+    preview=_tree_preview("retry"),
     apply=_apply_tree_retry,
 )
 

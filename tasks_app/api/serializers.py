@@ -24,7 +24,7 @@ from tasks_app.engine.states import Status
 from tasks_app.exceptions import NotFound
 from tasks_app.models import ApiToken, Attempt, Dependency, Run, Task, Tree
 from tasks_app.perf import gc_paused
-from tasks_app.services import trees
+from tasks_app.services import task_fields, trees
 
 # --- shared field shapes -------------------------------------------------------------------------
 
@@ -66,55 +66,73 @@ class ResourceSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=["read", "write", "exclusive"], required=False)
 
 
-class TaskSpecSerializer(serializers.Serializer):
-    """One task of a create request (apflow's array format). Validated by the service."""
+def task_field(spec: task_fields.TaskField, *, update: bool) -> serializers.Field:
+    """The DRF field (for the OpenAPI schema) of one declared task field (services.task_fields):
+    its type, limits, doc and, on creation, its default. These serializers only document the
+    bodies: the service validates them (``task_fields.clean``) and its messages are the answer."""
+    kw: dict = {
+        "required": spec.required and not update,
+        # at creation null means "not given"; in an edit, null resets the field
+        "allow_null": bool(spec.on_null) if update else spec.nullable,
+    }
+    doc = (spec.doc_update or spec.doc) if update else spec.doc
+    if doc:
+        kw["help_text"] = doc
+    if spec.default is not None and not update:
+        kw["default"] = spec.default
+        del kw["required"]
+    if spec.type == task_fields.STRING:
+        if spec.length() is not None:
+            kw["max_length"] = spec.length()
+        return serializers.CharField(**kw)
+    if spec.type == task_fields.OBJECT:
+        return ObjectField(**kw)
+    if spec.type == task_fields.ARRAY:
+        if spec.items == "resource":
+            return ResourceSerializer(many=True, **kw)
+        child = DependencyRefField() if spec.items == "dependency" else serializers.CharField()
+        return serializers.ListField(child=child, **kw)
+    limits = {"min_value": spec.minimum, "max_value": spec.limit()}
+    if spec.type == task_fields.INTEGER:
+        return serializers.IntegerField(**limits, **kw)
+    if spec.exclusive_minimum:  # OpenAPI 3.0: minimum + exclusiveMinimum: true
+        return _exclusive_number(spec)(max_value=spec.limit(), **kw)
+    return serializers.FloatField(**limits, **kw)
 
-    id = serializers.CharField(required=False, help_text="client id; a free UUID is kept as the task id")
-    name = serializers.CharField(max_length=200)
-    executor = serializers.CharField(
-        required=False, help_text="registered executor id (see /api/v1/executors/)"
-    )
-    parent_id = serializers.CharField(required=False, allow_null=True)
-    dependencies = serializers.ListField(child=DependencyRefField(), required=False)
-    priority = serializers.IntegerField(
-        min_value=0, max_value=3, required=False, help_text="0 = urgent; default 2"
-    )
-    inputs = ObjectField(required=False)
-    params = ObjectField(required=False)
-    schemas = ObjectField(required=False)
-    resources = ResourceSerializer(many=True, required=False)
-    timeout = serializers.FloatField(required=False, allow_null=True)
-    max_retries = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True)
-    retry_delay = serializers.FloatField(min_value=0, max_value=86400, required=False, allow_null=True)
-    tags = serializers.ListField(child=serializers.CharField(), required=False)
-    metadata = ObjectField(required=False)
+
+def _exclusive_number(spec: task_fields.TaskField) -> type:
+    schema = {"type": "number", "format": "double", "minimum": spec.minimum, "exclusiveMinimum": True}
+    return extend_schema_field(schema)(type(f"{spec.name.title()}Field", (serializers.FloatField,), {}))
+
+
+def _task_serializer(name: str, doc: str, *, update: bool) -> type[serializers.Serializer]:
+    fields: dict = {}
+    for spec in task_fields.FIELDS:
+        if not (spec.updatable if update else spec.creatable):
+            continue
+        if update and spec.name == "parent_id":
+            fields[task_fields.PARENT_ALIAS] = serializers.CharField(
+                required=False, help_text="alias of parent_id"
+            )
+        fields[spec.name] = task_field(spec, update=update)
+    return type(name, (serializers.Serializer,), {"__doc__": doc, "__module__": __name__, **fields})
+
+
+TaskSpecSerializer = _task_serializer(
+    "TaskSpecSerializer",
+    "One task of a create request (apflow's array format). Validated by the service.",
+    update=False,
+)
+TaskUpdateSerializer = _task_serializer(
+    "TaskUpdateSerializer",
+    "PATCH body: any subset of the editable fields. Others are refused with 400 naming them.",
+    update=True,
+)
 
 
 class TreeCreateSerializer(serializers.Serializer):
     tasks = serializers.ListField(child=ObjectField(), help_text="the task array (see TaskSpec)")
     execute = serializers.BooleanField(default=False, help_text="start a run right after creating")
-
-
-class TaskUpdateSerializer(serializers.Serializer):
-    """PATCH body: any subset of the editable fields. Others are refused with 400 naming them."""
-
-    name = serializers.CharField(max_length=200, required=False)
-    executor = serializers.CharField(required=False)
-    parent = serializers.CharField(required=False, help_text="alias of parent_id")
-    parent_id = serializers.CharField(required=False)
-    dependencies = serializers.ListField(
-        child=DependencyRefField(), required=False, help_text="replaces the whole list"
-    )
-    priority = serializers.IntegerField(min_value=0, max_value=3, required=False)
-    inputs = ObjectField(required=False)
-    params = ObjectField(required=False)
-    schemas = ObjectField(required=False)
-    resources = ResourceSerializer(many=True, required=False)
-    timeout = serializers.FloatField(required=False, allow_null=True)
-    max_retries = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True)
-    retry_delay = serializers.FloatField(min_value=0, max_value=86400, required=False, allow_null=True)
-    tags = serializers.ListField(child=serializers.CharField(), required=False)
-    metadata = ObjectField(required=False)
 
 
 class CopySerializer(serializers.Serializer):

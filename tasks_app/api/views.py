@@ -198,11 +198,11 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
             tasks = data
         else:
             raise TreeValidationError([MSG_BODY_SHAPE])
-        tree = trees.tree_create(owner=request.user, tasks=tasks, actor=request.user, source=SOURCE)
-        written = (tree.written_rows, tree.written_edges)  # render the tasks without reading them back
-        if execute:
-            control.tree_execute(tree=tree, actor=request.user, source=SOURCE)
-            written = None  # the run changed them: read them
+        # with execute, created and started in one transaction (the run changed the rows: read them)
+        tree = trees.tree_create(
+            owner=request.user, tasks=tasks, actor=request.user, source=SOURCE, execute=execute
+        )
+        written = None if execute else (tree.written_rows, tree.written_edges)  # render without reading back
         stored = selectors.tree_get(request.user, tree.id)  # as committed (status, last_seq)
         return Response(s.render_tree(stored, detail=True, written=written), status=status.HTTP_201_CREATED)
 
@@ -665,7 +665,7 @@ class TokenViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet)
         body = s.TokenCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        token, raw = tokens.token_create(
+        token, raw = tokens.token_issue(
             user=request.user,
             name=data["name"],
             expires_at=data.get("expires_at"),
@@ -678,7 +678,7 @@ class TokenViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet)
         return Response(s.NewTokenSerializer(token).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, pk=None):
-        found = list(self.get_queryset().select_related("user").filter(pk=pk if str(pk).isdigit() else -1))
+        found = self.get_queryset().filter(pk=pk if str(pk).isdigit() else -1)
         if not tokens.token_revoke(found, actor=request.user, request=request, source="api"):
             raise NotFound(f"token '{pk}' not found")
         return Response(status=status.HTTP_204_NO_CONTENT)

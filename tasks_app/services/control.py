@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,6 +15,7 @@ from tasks_app.exceptions import (
     AlreadyRunning,
     ArchivedTask,
     InvalidTransition,
+    OrchestratorError,
     TreeValidationError,
     ValidationError,
 )
@@ -32,9 +35,15 @@ def _lock_tree(tree_id) -> Tree:
     return locking.lock_tree(tree_id)
 
 
+def archived_refusal(tree: Tree) -> ArchivedTask | None:
+    """The refusal of every write to an archived tree (None for a writable one)."""
+    return ArchivedTask(f"tree '{tree.name}' is archived and read-only") if tree.archived else None
+
+
 def _check_writable(tree: Tree) -> None:
-    if tree.archived:
-        raise ArchivedTask(f"tree '{tree.name}' is archived and read-only")
+    refusal = archived_refusal(tree)
+    if refusal is not None:
+        raise refusal
 
 
 def _mark_ready(tree_id, events: EventBuffer, now) -> list:
@@ -52,6 +61,144 @@ def _mark_ready(tree_id, events: EventBuffer, now) -> list:
         for i in ready:
             events.add(tree_id, "task.ready", task_id=i)
     return ready
+
+
+# --- "can I?": one check per tree action, used by the action itself and by every interface -----
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a tree action would do, or why it is refused, without changing anything.
+
+    ``tasks``: ``[{id, name, status}]`` the action would touch, in order (empty when refused);
+    ``refusal``: the domain error the action raises (its message and code are the ones the
+    REST API, JSON-RPC and the admin show)."""
+
+    action: str
+    tasks: tuple = ()
+    refusal: OrchestratorError | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.refusal is None
+
+    @property
+    def reason(self) -> str:
+        return "" if self.refusal is None else self.refusal.message
+
+    @property
+    def ids(self) -> list[str]:
+        return [t["id"] for t in self.tasks]
+
+    def check(self) -> Verdict:
+        """Raise the refusal, if any; return the verdict."""
+        if self.refusal is not None:
+            raise self.refusal
+        return self
+
+    def as_dict(self) -> dict:
+        return {
+            "action": self.action,
+            "allowed": self.allowed,
+            "reason": self.reason,
+            "code": self.refusal.code if self.refusal is not None else "",
+            "tasks": list(self.tasks),
+        }
+
+
+def _rows(graph, ids) -> tuple:
+    return tuple({"id": i, "name": graph.node(i).name, "status": graph.node(i).status.value} for i in ids)
+
+
+def _by_position(graph, ids) -> list[str]:
+    return sorted(ids, key=lambda i: (graph.node(i).created, i))
+
+
+def _refused(action: str, refusal: OrchestratorError) -> Verdict:
+    return Verdict(action, refusal=refusal)
+
+
+def _granted(action: str, user, graph, ids, source: str) -> Verdict:
+    """``ids`` allowed, unless ``user`` may not use one of their executors."""
+    refusal = grants.executor_refusal(user, {graph.node(i).executor for i in ids}, source=source)
+    return Verdict(action, refusal=refusal) if refusal is not None else Verdict(action, _rows(graph, ids))
+
+
+def execute_check(
+    user, tree: Tree, *, task: Task | None = None, fresh: bool = False, graph=None, source: str = ""
+) -> Verdict:
+    """Can ``user`` start a run of ``tree`` (of ``task`` and its unfinished upstream tasks)?
+    Refused for an archived tree, a tree already executing, nothing pending in scope (with
+    ``fresh``, a finished tree starts over: every task in scope), or an executor not granted."""
+    refusal = archived_refusal(tree)
+    if refusal is None and tree.status == Status.IN_PROGRESS.value:
+        refusal = AlreadyRunning(f"tree '{tree.name}' is already executing")
+    if refusal is not None:
+        return _refused("execute", refusal)
+    graph = graph if graph is not None else selectors.graph_snapshot(tree.id)
+    scope = propagation.run_scope(graph, str(task.id) if task is not None else str(tree.id))
+    restart = fresh and tree.status in TERMINAL_VALUES
+    runnable = [i for i in scope if restart or graph.node(i).status == Status.PENDING]
+    if not runnable:
+        return _refused(
+            "execute",
+            InvalidTransition(
+                "nothing to run: every task in scope is finished (use retry for failed tasks, or rerun)"
+            ),
+        )
+    return _granted("execute", user, graph, _by_position(graph, runnable), source)
+
+
+def cancel_check(user, tree: Tree, *, graph=None) -> Verdict:
+    """Can ``user`` cancel ``tree``: which pending or running tasks it would cancel."""
+    refusal = archived_refusal(tree)
+    if refusal is not None:
+        return _refused("cancel", refusal)
+    graph = graph if graph is not None else selectors.graph_snapshot(tree.id)
+    active = [i for i, n in graph.nodes.items() if n.status.value in ACTIVE]
+    if not active:
+        return _refused(
+            "cancel", InvalidTransition(f"tree '{tree.name}' has nothing to cancel: every task is finished")
+        )
+    return Verdict("cancel", _rows(graph, _by_position(graph, active)))
+
+
+def retry_check(user, tree: Tree, *, graph=None, source: str = "") -> Verdict:
+    """Can ``user`` retry ``tree`` in place: every failed or cancelled task (not cancelled because
+    of an upstream task) and what it blocked, dependencies first."""
+    refusal = archived_refusal(tree)
+    if refusal is not None:
+        return _refused("retry", refusal)
+    graph = graph if graph is not None else selectors.graph_snapshot(tree.id)
+    failed = _by_position(
+        graph,
+        [
+            i
+            for i, n in graph.nodes.items()
+            if n.status in (Status.FAILED, Status.CANCELLED) and n.error_type not in UPSTREAM_ERROR_TYPES
+        ],
+    )
+    if not failed:
+        return _refused(
+            "retry", InvalidTransition(f"tree '{tree.name}' has no failed or cancelled task to retry")
+        )
+    ids: list = []
+    try:
+        for f in failed:
+            ids.extend(i for i in propagation.retry_set(graph, f) if i not in ids)
+    except OrchestratorError as exc:
+        return _refused("retry", exc)
+    return _granted("retry", user, graph, ids, source)
+
+
+TREE_CHECKS = {"execute": execute_check, "cancel": cancel_check, "retry": retry_check}
+
+
+def tree_check(user, tree: Tree, action: str) -> Verdict:
+    """The check of a tree action by name (``execute``, ``cancel``, ``retry``)."""
+    if action not in TREE_CHECKS:
+        raise InvalidTransition(f"unknown action '{action}'")
+    return TREE_CHECKS[action](user, tree)
 
 
 @grants.audit_denials
@@ -78,11 +225,9 @@ def tree_execute(
     ``use_demo``) sets or clears ``params.use_demo`` on the tasks of the run: an executor that
     declares a demo result returns it instead of running."""
     tree = _lock_tree(tree.id)
-    _check_writable(tree)
     if task is not None:
         task = locking.reload_task(task.id)
-    if tree.status == Status.IN_PROGRESS.value:
-        raise AlreadyRunning(f"tree '{tree.name}' is already executing")
+    runnable = execute_check(actor, tree, task=task, fresh=fresh, source=source).check().ids
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     now = timezone.now()
     if root_inputs is not None:
@@ -90,15 +235,6 @@ def tree_execute(
     if fresh and tree.status in TERMINAL_VALUES:
         ids = [str(i) for i in Task.objects.filter(tree_id=tree.id).values_list("id", flat=True)]
         _reset(ids, events, now, "new run")
-    graph = selectors.graph_snapshot(tree.id)
-    target = str(task.id) if task is not None else str(tree.id)
-    scope = propagation.run_scope(graph, target)
-    runnable = [i for i in scope if graph.node(i).status == Status.PENDING]
-    if not runnable:
-        raise InvalidTransition(
-            "nothing to run: every task in scope is finished (use retry for failed tasks, or rerun)"
-        )
-    grants.require_executors(actor, {graph.node(i).executor for i in runnable}, source=source)
     if demo is not None:
         _set_demo(runnable, demo)
     Task.objects.filter(tree_id=tree.id).update(scheduled=False)
@@ -230,10 +366,8 @@ def tree_cancel(
     *, tree: Tree, actor=None, source: str = "api", reason: str = "tree cancelled by user"
 ) -> Tree:
     tree = _lock_tree(tree.id)
-    _check_writable(tree)
-    tasks = list(Task.objects.filter(tree_id=tree.id, status__in=ACTIVE))
-    if not tasks:
-        raise InvalidTransition(f"tree '{tree.name}' has nothing to cancel: every task is finished")
+    ids = cancel_check(actor, tree).check().ids
+    tasks = list(Task.objects.filter(id__in=ids, status__in=ACTIVE))
     now = timezone.now()
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     Tree.objects.filter(id=tree.id).update(cancel_requested=True)
@@ -325,11 +459,8 @@ def task_retry(*, task: Task, actor=None, source: str = "api") -> Tree:
     """Retry in place: the failed/cancelled task and every task cancelled because of it go back to
     pending; completed tasks are not run again; attempt history is kept."""
     tree = _lock_tree(task.tree_id)
-    _check_writable(tree)
     task = locking.reload_task(task.id)
-    graph = selectors.graph_snapshot(tree.id)
-    ids = propagation.retry_set(graph, str(task.id))
-    grants.require_executors(actor, {graph.node(i).executor for i in ids}, source=source)
+    ids = task_check(actor, task, "retry", tree=tree, source=source).check().ids
     now = timezone.now()
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     events.add(tree.id, "task.retry", task_id=task.id, tasks=len(ids))
@@ -342,21 +473,7 @@ def task_retry(*, task: Task, actor=None, source: str = "api") -> Tree:
 def tree_retry(*, tree: Tree, actor=None, source: str = "api") -> Tree:
     """Retry every failed or cancelled task of a tree (and what they blocked)."""
     tree = _lock_tree(tree.id)
-    _check_writable(tree)
-    failed = list(
-        Task.objects.filter(tree_id=tree.id, status__in=[Status.FAILED.value, Status.CANCELLED.value])
-        .exclude(error_type__in=UPSTREAM_ERROR_TYPES)
-        .values_list("id", flat=True)
-    )
-    if not failed:
-        raise InvalidTransition(f"tree '{tree.name}' has no failed or cancelled task to retry")
-    graph = selectors.graph_snapshot(tree.id)
-    ids: list = []
-    for f in failed:
-        for i in propagation.retry_set(graph, str(f)):
-            if i not in ids:
-                ids.append(i)
-    grants.require_executors(actor, {graph.node(i).executor for i in ids}, source=source)
+    ids = retry_check(actor, tree, source=source).check().ids
     now = timezone.now()
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     events.add(tree.id, "tree.retry", tasks=len(ids))
@@ -370,11 +487,8 @@ def task_rerun(*, task: Task, actor=None, source: str = "api") -> Tree:
     """Re-run from here (Airflow's clear downstream): the task and everything downstream of it go
     back to pending; their earlier attempts stay as history."""
     tree = _lock_tree(task.tree_id)
-    _check_writable(tree)
     task = locking.reload_task(task.id)
-    graph = selectors.graph_snapshot(tree.id)
-    ids = propagation.rerun_set(graph, str(task.id))
-    grants.require_executors(actor, {graph.node(i).executor for i in ids}, source=source)
+    ids = task_check(actor, task, "rerun", tree=tree, source=source).check().ids
     now = timezone.now()
     events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
     events.add(tree.id, "task.rerun", task_id=task.id, tasks=len(ids))
@@ -398,14 +512,10 @@ def task_mark(*, task: Task, mark: str, actor=None, source: str = "api") -> Tree
     if mark not in MARKS.values():
         raise ValidationError(f"unknown mark '{mark}'", details={"field": "mark"})
     tree = _lock_tree(task.tree_id)
-    _check_writable(tree)
     task = locking.reload_task(task.id)
     was = task.status
-    graph = selectors.graph_snapshot(tree.id)
-    ids = propagation.mark_set(graph, str(task.id))
-    released = ids[1:]
-    if released:
-        grants.require_executors(actor, {graph.node(i).executor for i in released}, source=source)
+    action = next(name for name, value in MARKS.items() if value == mark)
+    released = task_check(actor, task, action, tree=tree, source=source).check().ids[1:]
     now = timezone.now()
     by = actor.get_username() if actor is not None and getattr(actor, "is_authenticated", False) else "system"
     message = f"marked {mark} by {by}"
@@ -449,9 +559,32 @@ def task_mark(*, task: Task, mark: str, actor=None, source: str = "api") -> Tree
     return tree
 
 
-def preview(*, task: Task, action: str) -> dict:
-    """What an action would touch, for confirmation pages and the UI's effect preview."""
+TASK_ACTIONS = ("retry", "rerun", "cancel", *MARKS)
+
+
+def task_check(user, task: Task, action: str, *, tree: Tree | None = None, source: str = "") -> Verdict:
+    """Can ``user`` apply ``action`` (``retry``, ``rerun``, ``cancel``, ``mark_success``, ``skip``)
+    to ``task``: the tasks it would touch (:func:`preview`), or why it is refused (an archived
+    tree, the task's status, an executor of the tasks it would run not granted)."""
+    refusal = archived_refusal(tree if tree is not None else task.tree)
+    if refusal is not None:
+        return _refused(action, refusal)
     graph = selectors.graph_snapshot(task.tree_id)
+    try:
+        tasks = tuple(preview(task=task, action=action, graph=graph)["tasks"])
+    except OrchestratorError as exc:
+        return _refused(action, exc)
+    would_run = [t["id"] for t in (tasks[1:] if action in MARKS else () if action == "cancel" else tasks)]
+    if would_run:
+        refusal = grants.executor_refusal(user, {graph.node(i).executor for i in would_run}, source=source)
+        if refusal is not None:
+            return _refused(action, refusal)
+    return Verdict(action, tasks)
+
+
+def preview(*, task: Task, action: str, graph=None) -> dict:
+    """What an action would touch, for confirmation pages and the UI's effect preview."""
+    graph = graph if graph is not None else selectors.graph_snapshot(task.tree_id)
     tid = str(task.id)
     if action == "retry":
         ids = propagation.retry_set(graph, tid)

@@ -21,7 +21,7 @@ from tasks_app.engine.states import Status
 from tasks_app.exceptions import InvalidTransition, TreeValidationError
 from tasks_app.models import Dependency, Task, Tree
 
-from . import grants, sql
+from . import grants, sql, task_fields
 from .events import EventBuffer
 from .resources import check_granted
 from .tasks import _check_writable, _lock_tree, _refuse_linked
@@ -31,20 +31,7 @@ MSG_HAS_RUN = "tree '{name}' has already run; edit a copy of it instead (its his
 MSG_NOT_PENDING = "tree '{name}' has tasks that are not pending; edit a copy of it instead"
 MSG_ROOT = "the root of a tree cannot be replaced: keep the task with id {root} as the root"
 
-EDITABLE = (
-    "name",
-    "executor",
-    "priority",
-    "inputs",
-    "params",
-    "schemas",
-    "resources",
-    "timeout",
-    "max_retries",
-    "retry_delay",
-    "tags",
-    "metadata",
-)
+EDITABLE = task_fields.COLUMNS  # the columns a tree edit replaces (services.task_fields)
 
 
 @grants.audit_denials

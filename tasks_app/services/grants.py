@@ -26,7 +26,7 @@ import contextvars
 import functools
 from collections.abc import Iterable
 
-from tasks_app.exceptions import PermissionDenied
+from tasks_app.exceptions import OrchestratorError, PermissionDenied
 from tasks_app.executors import access, registry
 
 from . import audit
@@ -70,14 +70,19 @@ def executor_catalogue(user, *, include_denied: bool = False) -> list[dict]:
     return out
 
 
-def require_executors(user, executor_ids: Iterable[str], *, source: str = "") -> None:
-    """Raise PermissionDenied for the first (by id) executor of ``executor_ids`` that ``user``
-    may not use. ``user=None`` (a system caller) may use every executor."""
+def executor_refusal(user, executor_ids: Iterable[str], *, source: str = "") -> OrchestratorError | None:
+    """Why ``user`` may not use ``executor_ids``, without raising (the "can I?" of the checks
+    in ``services.control``): the first (by id) missing permission as a PermissionDenied, a
+    staff-only executor as UnknownExecutor; None when every one is allowed or ``user`` is None
+    (a system caller)."""
     if user is None:
-        return
-    ids = {registry.ALIASES.get(e, e) for e in executor_ids if e}
-    access.check(user, sorted(ids))  # staff-only executors answer as unknown ones
-    for executor_id in sorted({registry.ALIASES.get(e, e) for e in executor_ids if e}):
+        return None
+    ids = sorted({registry.ALIASES.get(e, e) for e in executor_ids if e})
+    try:
+        access.check(user, ids)  # staff-only executors answer as unknown ones
+    except OrchestratorError as exc:
+        return exc
+    for executor_id in ids:
         permission = permission_for(executor_id)
         if permission is not None and not user.has_perm(permission):
             exc = PermissionDenied(
@@ -85,7 +90,16 @@ def require_executors(user, executor_ids: Iterable[str], *, source: str = "") ->
                 details={"executor": executor_id, "permission": permission},
             )
             exc.actor, exc.source, exc.audited = user, source, False
-            raise exc
+            return exc
+    return None
+
+
+def require_executors(user, executor_ids: Iterable[str], *, source: str = "") -> None:
+    """Raise PermissionDenied for the first (by id) executor of ``executor_ids`` that ``user``
+    may not use (:func:`executor_refusal`). ``user=None`` (a system caller) may use every executor."""
+    refusal = executor_refusal(user, executor_ids, source=source)
+    if refusal is not None:
+        raise refusal
 
 
 def record_denied(exc: PermissionDenied, *, request=None, actor=None, source: str = "") -> None:
@@ -132,6 +146,7 @@ def audit_denials(func):
 __all__ = [
     "audit_denials",
     "executor_catalogue",
+    "executor_refusal",
     "may_use",
     "missing_executors",
     "permission_for",

@@ -34,31 +34,15 @@ from tasks_app.executors import registry
 from tasks_app.live.events import publish_on_commit
 from tasks_app.models import Dependency, Task, Tree
 
-from . import grants, locking, scheduling
+from . import grants, locking, scheduling, task_fields
 from .events import EventBuffer
 from .resources import check_granted
 from .trees import parse_task_fields
 
-# Fields a PATCH may change; ``parent`` is accepted as an alias of ``parent_id``.
-EDITABLE_FIELDS = frozenset(
-    {
-        "name",
-        "executor",
-        "priority",
-        "inputs",
-        "params",
-        "schemas",
-        "resources",
-        "timeout",
-        "max_retries",
-        "retry_delay",
-        "tags",
-        "metadata",
-        "parent_id",
-        "dependencies",
-    }
-)
-PARENT_ALIAS = "parent"
+# Fields a PATCH may change (the declaration: services.task_fields); ``parent`` is accepted as
+# an alias of ``parent_id``.
+EDITABLE_FIELDS = task_fields.UPDATABLE
+PARENT_ALIAS = task_fields.PARENT_ALIAS
 READ_ONLY_FIELDS = frozenset(
     {
         "id",
@@ -96,16 +80,9 @@ READ_ONLY_FIELDS = frozenset(
         "user_id",
     }
 )
-# Nullable settings fall back to the settings-level default when set to null.
-NULLABLE_FIELDS = ("timeout", "max_retries", "retry_delay")
-EMPTY_DEFAULTS = {
-    "inputs": dict,
-    "params": dict,
-    "schemas": dict,
-    "metadata": dict,
-    "tags": list,
-    "resources": list,
-}
+# Null in an edit: the settings-level default (back to None) or the empty value.
+NULLABLE_FIELDS = task_fields.NULL_RESETS
+EMPTY_DEFAULTS = task_fields.EMPTY_DEFAULTS
 
 MSG_READ_ONLY = "field '{field}' is read-only"
 MSG_UNKNOWN_FIELD = "unknown field '{field}'"

@@ -1,7 +1,9 @@
-"""API tokens: creation (with an expiry), revocation and checking, each audited.
+"""API tokens: issuing (with an expiry), revocation and checking, each audited here.
 
-One place for the three ways a token is made (REST ``POST /api/v1/tokens/``, the admin,
-``manage.py arbor_token``) and for the check shared by REST, JSON-RPC and websockets.
+One place for the three ways a token is issued (REST ``POST /api/v1/tokens/``, the admin,
+``manage.py arbor_token``: :func:`token_issue`), the two ways one is revoked (REST ``DELETE
+/api/v1/tokens/{id}/``, the admin's action: :func:`token_revoke`) and the check shared by REST,
+JSON-RPC and websockets (:func:`token_check`). The interfaces record no audit event of their own.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from tasks_app.exceptions import ValidationError
@@ -38,6 +41,8 @@ def default_expiry(now: datetime | None = None) -> datetime | None:
 def resolve_expiry(
     *, expires_at: datetime | None = None, expires_in_days: int | None = None
 ) -> datetime | None:
+    """When a token issued now expires; raises ValidationError for an expiry in the past, a
+    lifetime outside 1..MAX_DAYS days, or both given (the admin's form shows the same message)."""
     now = timezone.now()
     if expires_at is not None and expires_in_days is not None:
         raise ValidationError("give expires_at or expires_in_days, not both")
@@ -52,7 +57,7 @@ def resolve_expiry(
     return default_expiry(now)
 
 
-def token_create(
+def token_issue(
     *,
     user,
     name: str,
@@ -63,8 +68,9 @@ def token_create(
     request=None,
     source: str = "",
 ) -> tuple[ApiToken, str]:
-    """Create a token for ``user``; return the row and the clear token (shown once).
-    ``never_expires`` is for operators only (``arbor_token --days 0``)."""
+    """Issue a token for ``user``; return the row and the clear token (shown once; only its
+    SHA-256 digest and a short prefix are stored). Audited as TOKEN_CREATED. ``never_expires`` is
+    for operators only (``arbor_token --days 0``)."""
     expiry = None if never_expires else resolve_expiry(expires_at=expires_at, expires_in_days=expires_in_days)
     raw = ApiToken.generate()
     token = ApiToken.objects.create(
@@ -84,11 +90,15 @@ def token_create(
     return token, raw
 
 
-def token_revoke(tokens, *, actor=None, request=None, source: str = "") -> int:
-    """Revoke the given not-yet-revoked tokens; return how many."""
-    tokens = [t for t in tokens if not t.revoked]
-    ApiToken.objects.filter(pk__in=[t.pk for t in tokens]).update(revoked=True)
+def token_revoke(tokens, *, actor=None, request=None, source: str = "") -> list[ApiToken]:
+    """Revoke the not-yet-revoked tokens among ``tokens`` (a queryset or rows); return them.
+    Each is audited as TOKEN_REVOKED."""
+    if not isinstance(tokens, QuerySet):
+        tokens = ApiToken.objects.filter(pk__in=[t.pk for t in tokens])
+    tokens = list(tokens.filter(revoked=False).select_related("user"))
+    ApiToken.objects.filter(pk__in=[t.pk for t in tokens], revoked=False).update(revoked=True)
     for token in tokens:
+        token.revoked = True
         audit.record(
             audit.AuditKind.TOKEN_REVOKED,
             actor=actor,
@@ -98,7 +108,7 @@ def token_revoke(tokens, *, actor=None, request=None, source: str = "") -> int:
             owner=token.user.get_username(),
             name=token.name,
         )
-    return len(tokens)
+    return tokens
 
 
 @dataclass(frozen=True)

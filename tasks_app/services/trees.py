@@ -9,35 +9,17 @@ from django.conf import settings
 from django.db import transaction
 
 from tasks_app.engine import validation
-from tasks_app.engine.resources import normalise as normalise_resources
 from tasks_app.engine.states import Status
-from tasks_app.exceptions import LimitExceeded, TreeValidationError, UnknownExecutor, ValidationError
+from tasks_app.exceptions import LimitExceeded, TreeValidationError, UnknownExecutor
 from tasks_app.executors import registry
 from tasks_app.models import Dependency, Task, Tree
 from tasks_app.perf import gc_paused
 
-from . import grants, sql
+from . import control, grants, sql, task_fields
 from .events import EventBuffer
 from .resources import check_granted
 
-TASK_FIELDS = {
-    "id",
-    "name",
-    "executor",
-    "parent_id",
-    "dependencies",
-    "priority",
-    "inputs",
-    "params",
-    "schemas",
-    "resources",
-    "timeout",
-    "max_retries",
-    "retry_delay",
-    "tags",
-    "metadata",
-    "description",
-}
+TASK_FIELDS = task_fields.CREATABLE  # the declaration: services.task_fields
 # accepted for apflow compatibility and ignored (ownership comes from the authenticated user)
 IGNORED_FIELDS = {"user_id", "task_tree_id", "has_children", "type", "created_at", "updated_at"}
 READ_ONLY_FIELDS = {
@@ -84,16 +66,6 @@ class TaskDraft:
     carry: dict | None = None
 
 
-def json_depth(value, limit: int, _depth: int = 0) -> int:
-    if _depth > limit:
-        return _depth
-    if isinstance(value, dict):
-        return max([json_depth(v, limit, _depth + 1) for v in value.values()] or [_depth + 1])
-    if isinstance(value, list):
-        return max([json_depth(v, limit, _depth + 1) for v in value] or [_depth + 1])
-    return _depth
-
-
 def resolve_executor(raw: dict) -> str:
     executor = raw.get("executor")
     if not executor:
@@ -106,15 +78,14 @@ def resolve_executor(raw: dict) -> str:
 
 
 # fields with nothing to clean here (references and the executor are resolved by parse_tree)
-UNCLEANED_FIELDS = frozenset({"id", "name", "executor", "parent_id", "dependencies"} | IGNORED_FIELDS)
+UNCLEANED_FIELDS = frozenset(task_fields.UNCLEANED | IGNORED_FIELDS)
 
 
 def parse_task_fields(raw: dict, label: str, errors: list[str]) -> dict:
-    """Validate the plain fields of one task dict; returns cleaned values, appends errors."""
+    """Validate the plain fields of one task dict (the values: ``task_fields.clean``); returns
+    cleaned values, appends errors."""
     if raw.keys() <= UNCLEANED_FIELDS:  # the common minimal task: nothing to do
         return {}
-    limits = settings.ARBOR_LIMITS
-    out: dict = {}
     unknown = set(raw) - TASK_FIELDS - IGNORED_FIELDS - READ_ONLY_FIELDS
     for key in sorted(set(raw) & READ_ONLY_FIELDS):
         if key == "status" and raw[key] == Status.PENDING.value:
@@ -128,59 +99,7 @@ def parse_task_fields(raw: dict, label: str, errors: list[str]) -> dict:
         errors.append(f"{label}: field '{key}' is read-only")
     for key in sorted(unknown):
         errors.append(f"{label}: unknown field '{key}'")
-    if "priority" in raw:
-        p = raw["priority"]
-        if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p <= 3:
-            errors.append(f"{label}: priority must be an integer 0..3 (0 = urgent), got {p!r}")
-        else:
-            out["priority"] = p
-    for key in ("inputs", "params", "schemas", "metadata"):
-        if key in raw and raw[key] is not None:
-            if not isinstance(raw[key], dict):
-                errors.append(f"{label}: {key} must be an object")
-            elif json_depth(raw[key], limits["max_json_depth"]) > limits["max_json_depth"]:
-                errors.append(f"{label}: {key} is nested deeper than {limits['max_json_depth']} levels")
-            else:
-                out[key] = raw[key]
-    if "tags" in raw and raw["tags"] is not None:
-        tags = raw["tags"]
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            errors.append(f"{label}: tags must be a list of strings")
-        else:
-            out["tags"] = tags
-    if "timeout" in raw and raw["timeout"] is not None:
-        t = raw["timeout"]
-        if not isinstance(t, int | float) or isinstance(t, bool) or not 0 < t <= settings.ARBOR_MAX_TIMEOUT:
-            errors.append(
-                f"{label}: timeout must be a number of seconds in (0, {settings.ARBOR_MAX_TIMEOUT:g}]"
-            )
-        else:
-            out["timeout"] = float(t)
-    if "max_retries" in raw and raw["max_retries"] is not None:
-        m = raw["max_retries"]
-        if not isinstance(m, int) or isinstance(m, bool) or not 0 <= m <= 100:
-            errors.append(f"{label}: max_retries must be an integer 0..100")
-        else:
-            out["max_retries"] = m
-    if "retry_delay" in raw and raw["retry_delay"] is not None:
-        d = raw["retry_delay"]
-        if not isinstance(d, int | float) or isinstance(d, bool) or not 0 <= d <= 86400:
-            errors.append(f"{label}: retry_delay must be a number of seconds 0..86400")
-        else:
-            out["retry_delay"] = float(d)
-    if "resources" in raw and raw["resources"] is not None:
-        res = raw["resources"]
-        if not isinstance(res, list):
-            errors.append(f"{label}: resources must be a list of {{type, identifier, mode}}")
-        elif len(res) > limits["max_resources_per_task"]:
-            errors.append(f"{label}: more than {limits['max_resources_per_task']} resources")
-        else:
-            try:
-                normalise_resources(res)
-                out["resources"] = res
-            except ValidationError as exc:
-                errors.append(f"{label}: {exc.message}")
-    return out
+    return task_fields.clean(raw, label, errors)
 
 
 @gc_paused()
@@ -294,23 +213,7 @@ TASK_COLUMNS = [f.attname for f in Task._meta.concrete_fields]
 TASK_COLUMN_INDEX = {name: i for i, name in enumerate(TASK_COLUMNS)}
 # columns taken from a draft as they are
 _DRAFT_COLUMNS = [
-    (TASK_COLUMN_INDEX[name], name)
-    for name in (
-        "name",
-        "executor",
-        "priority",
-        "inputs",
-        "params",
-        "schemas",
-        "resources",
-        "timeout",
-        "max_retries",
-        "retry_delay",
-        "tags",
-        "metadata",
-        "original_task_id",
-        "origin_type",
-    )
+    (TASK_COLUMN_INDEX[name], name) for name in (*task_fields.COLUMNS, "original_task_id", "origin_type")
 ]
 DEPENDENCY_COLUMNS = ["tree_id", "upstream_id", "downstream_id", "required", "position"]
 
@@ -358,9 +261,15 @@ def tree_create(
     source: str = "api",
     drafts: list[TaskDraft] | None = None,
     original_tree=None,
+    execute: bool = False,
+    demo: bool | None = None,
 ) -> Tree:
     """Create a whole tree in one transaction: one insert of the tree, set-based inserts of its
     tasks and dependency edges (``services.sql.insert_rows``), and one ``tree.created`` event.
+
+    ``execute=True`` also starts its first run (``control.tree_execute``, ``demo`` as there) in
+    the same transaction: nobody sees the tree created but not running, and a refused execute
+    (an executor grant, say) rolls the creation back.
 
     The tasks share one ``created_at`` (the tree's); ``position`` keeps their creation order. The
     returned tree carries ``key_map`` (request key -> task id) and ``written_rows`` /
@@ -388,4 +297,9 @@ def tree_create(
     # what was written (TASK_COLUMNS rows in position order, DEPENDENCY_COLUMNS edges in list
     # order), so that a caller can answer with the new tree without reading it back
     tree.written_rows, tree.written_edges = rows, edges
+    if execute:
+        started = control.tree_execute(tree=tree, actor=actor, source=source, demo=demo)
+        started.key_map = tree.key_map
+        started.written_rows = started.written_edges = None  # the run changed them: read them back
+        return started
     return tree

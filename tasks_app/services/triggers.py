@@ -28,7 +28,7 @@ from tasks_app.models import AuditKind, Tree, Trigger, TriggerMode
 
 from . import audit, control
 from .signing import sign
-from .trees import json_depth
+from .task_fields import json_depth
 
 SOURCE = "trigger"
 MSG_BAD_MODE = "mode: must be 'hmac' or 'bearer'"

@@ -184,3 +184,37 @@ def test_streaming_answers_with_an_event_stream_starting_with_the_result(api):
     assert first["id"] == "s1" and first["result"]["streaming"] is True
     assert first["result"]["status"] == "in_progress"
     assert '"type":"final","status":"completed"' in body and body.rstrip().endswith("event: end\ndata: {}")
+
+
+def test_execute_with_tasks_creates_and_starts_in_one_go(api):
+    started = result_of(rpc(api, "tasks.execute", {"tasks": TREE, "use_demo": True}))
+    tree = Tree.objects.get(id=started["root_task_id"])
+    assert started["status"] == "in_progress" and tree.run_count == 1
+    assert all(t.params.get("use_demo") for t in Task.objects.filter(tree=tree))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"tasks": TREE, "use_demo": "yes"},  # refused before anything is created
+        {"tasks": TREE, "use_streaming": True, "event_format": "xml"},
+    ],
+)
+def test_a_refused_execute_with_tasks_creates_nothing(api, params):
+    resp = rpc(api, "tasks.execute", params)
+    assert "error" in resp.json()
+    assert not Tree.objects.exists()
+
+
+def test_a_refused_run_rolls_the_created_tree_back(api, monkeypatch):
+    from tasks_app.exceptions import InvalidTransition
+    from tasks_app.services import control
+
+    def refuse(**kwargs):
+        raise InvalidTransition("refused for the test")
+
+    monkeypatch.setattr(control, "tree_execute", refuse)
+    for params in ({"tasks": TREE}, {"tasks": TREE, "copy_execution": True}):
+        resp = rpc(api, "tasks.execute", params)
+        assert resp.json()["error"]["message"] == "refused for the test"
+        assert not Tree.objects.exists()

@@ -200,8 +200,11 @@ def a2a_message_send(call: Call, params):
             raise RpcError(
                 INVALID_PARAMS, "Invalid params: the message's data part has an empty 'tasks' list"
             )
-        created = trees.tree_create(owner=call.user, tasks=tasks, actor=call.user, source=SOURCE)
-        tree, task = created, None
+        # created and started in one transaction
+        tree = trees.tree_create(
+            owner=call.user, tasks=tasks, actor=call.user, source=SOURCE, execute=True, demo=use_demo
+        )
+        task = None
     else:
         task_id = metadata.get("task_id") or params.get("task_id")
         if not task_id:
@@ -211,14 +214,13 @@ def a2a_message_send(call: Call, params):
                 "or metadata.task_id (the task to run)",
             )
         task = selectors.task_get(call.user, task_id, "change", request=call.request, source=SOURCE)
-        tree = task.tree
-    tree = control.tree_execute(
-        tree=tree,
-        task=task if task is not None and task.id != tree.id else None,
-        actor=call.user,
-        source=SOURCE,
-        demo=use_demo,
-    )
+        tree = control.tree_execute(
+            tree=task.tree,
+            task=task if task.id != task.tree_id else None,
+            actor=call.user,
+            source=SOURCE,
+            demo=use_demo,
+        )
     configuration = params.get("configuration") or {}
     if configuration.get("blocking"):
         _wait_for(tree.id, min(float(configuration.get("timeout") or 30), WAIT_MAX_TIMEOUT))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Count
 
 from tasks_app import exceptions as domain
@@ -15,7 +17,7 @@ from tasks_app import selectors
 from tasks_app.api.serializers import RunSerializer
 from tasks_app.engine.states import TERMINAL, Status
 from tasks_app.models import Task, Tree
-from tasks_app.services import control, copying, notifications, trees
+from tasks_app.services import control, copying, notifications, task_fields, trees
 
 from . import scheduled
 from .protocol import (
@@ -205,38 +207,59 @@ def rpc_execute(call: Call, params):
     use_streaming = param_bool(params, "use_streaming", False)
     wait = param_bool(params, "wait", False)
     timeout = param_number(params, "timeout", WAIT_DEFAULT_TIMEOUT, maximum=WAIT_MAX_TIMEOUT)
-    if params.get("tasks") is not None:
-        _check_user_ids(call, params["tasks"])
-        created = trees.tree_create(owner=call.user, tasks=params["tasks"], actor=call.user, source=SOURCE)
-        task = Task.objects.select_related("tree").get(id=created.id)
-    else:
-        task = _task(call, params, "task_id", "id", action="change")
-    original = None
-    if copy_execution:
-        original = task
-        tree = copying.task_copy(
-            task=task, mode="minimal", children=copy_children, actor=call.user, source=SOURCE
-        )
-        task = Task.objects.select_related("tree").get(tree=tree, original_task=original)
-        run_target = None
-    else:
-        tree = task.tree
-        run_target = None if task.id == tree.id else task
     use_demo = params.get("use_demo")
     if use_demo is not None and not isinstance(use_demo, bool):
         raise RpcError(INVALID_PARAMS, MSG_TYPE.format(name="use_demo", kind="a boolean"))
-    rule = None
-    if webhook_config is not None:
-        tree, rule = notifications.execute_with_webhook(
-            tree=tree,
-            task=run_target,
+    apflow = _apflow_events(call, params) if use_streaming and not call.batch else False
+    original = rule = None
+    creating = params.get("tasks") is not None
+    if creating and not copy_execution and webhook_config is None:
+        # create and run in one transaction: never a created tree that is not running
+        _check_user_ids(call, params["tasks"])
+        tree = trees.tree_create(
+            owner=call.user,
+            tasks=params["tasks"],
             actor=call.user,
             source=SOURCE,
-            webhook_config=webhook_config,
+            execute=True,
             demo=use_demo,
         )
+        task = Task.objects.select_related("tree").get(id=tree.id)
     else:
-        tree = control.tree_execute(tree=tree, task=run_target, actor=call.user, source=SOURCE, demo=use_demo)
+        # a tree created here (tasks=...) is rolled back if its copy or run is refused; an existing
+        # tree's execute keeps its own transaction (and its retry after a deadlock)
+        with transaction.atomic() if creating else nullcontext():
+            if creating:
+                _check_user_ids(call, params["tasks"])
+                created = trees.tree_create(
+                    owner=call.user, tasks=params["tasks"], actor=call.user, source=SOURCE
+                )
+                task = Task.objects.select_related("tree").get(id=created.id)
+            else:
+                task = _task(call, params, "task_id", "id", action="change")
+            if copy_execution:
+                original = task
+                tree = copying.task_copy(
+                    task=task, mode="minimal", children=copy_children, actor=call.user, source=SOURCE
+                )
+                task = Task.objects.select_related("tree").get(tree=tree, original_task=original)
+                run_target = None
+            else:
+                tree = task.tree
+                run_target = None if task.id == tree.id else task
+            if webhook_config is not None:
+                tree, rule = notifications.execute_with_webhook(
+                    tree=tree,
+                    task=run_target,
+                    actor=call.user,
+                    source=SOURCE,
+                    webhook_config=webhook_config,
+                    demo=use_demo,
+                )
+            else:
+                tree = control.tree_execute(
+                    tree=tree, task=run_target, actor=call.user, source=SOURCE, demo=use_demo
+                )
     result = {
         "success": True,
         "protocol": "jsonrpc",
@@ -257,7 +280,6 @@ def rpc_execute(call: Call, params):
             result["message"] = "execution started; streaming is unavailable on this server"
         else:
             result["streaming"] = True
-            apflow = _apflow_events(call, params)
             if apflow:  # apflow's first message says "started"; the tree's own status stays alongside
                 result["tree_status"], result["status"] = result["status"], "started"
             response = stream_tree_events(
@@ -532,7 +554,14 @@ METHODS: dict[str, Method] = {
             "crud",
             "Create a tree from a task dict, a task array, or params given as an array; returns the task "
             "dict (one task) or the list in pre-order.",
-            (_p("tasks", "array", "the task array (or pass params itself as an array, or one task dict)"),),
+            (
+                _p(
+                    "tasks",
+                    "array",
+                    "the task array (or pass params itself as an array, or one task dict); each task's "
+                    "fields: task_fields",
+                ),
+            ),
             array_params=True,
         ),
         Method("tasks.get", rpc_get, "crud", "One task with its attempts.", (TASK_ID,)),
@@ -592,10 +621,9 @@ METHODS: dict[str, Method] = {
             (
                 TASK_ID,
                 _p(
-                    "name, executor, priority, inputs, params, schemas, resources, timeout, max_retries, "
-                    "retry_delay, tags, metadata, parent_id, dependencies",
+                    ", ".join(f.name for f in task_fields.FIELDS if f.updatable),
                     "any",
-                    "fields to change",
+                    "fields to change (task_fields: their types and limits)",
                 ),
             ),
         ),
@@ -796,6 +824,8 @@ def methods_catalogue() -> dict:
             {"name": m.name, "category": m.category, "description": m.description, "params": list(m.params)}
             for m in METHODS.values()
         ],
+        # the fields of a task (services.task_fields, the declaration the REST schema is built from)
+        "task_fields": task_fields.catalogue(),
         "protocols": [
             {"name": "jsonrpc", "version": JSONRPC, "endpoint": "/tasks", "methods": "/tasks/methods"},
             {"name": "rest", "endpoint": "/api/v1/", "schema": "/api/schema/"},

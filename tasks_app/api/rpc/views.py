@@ -308,7 +308,9 @@ class MethodsView(RpcBaseView):
         tags=["json-rpc"],
         summary="JSON-RPC method catalogue",
         responses={
-            200: OpenApiResponse({"type": "object"}, description="{total, categories, methods, protocols}")
+            200: OpenApiResponse(
+                {"type": "object"}, description="{total, categories, methods, task_fields, protocols}"
+            )
         },
     )
     def get(self, request, *args, **kwargs):

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from tasks_app.models import Tree
-from tasks_app.services import control, trees
+from tasks_app.services import trees
 
 
 class Command(BaseCommand):
@@ -28,13 +28,9 @@ class Command(BaseCommand):
             user.set_password(password)
             user.save()
         if not Tree.objects.filter(owner=user).exists():
-            path = Path(settings.BASE_DIR) / "examples" / "complex_workflow.json"
-            tree = trees.tree_create(owner=user, tasks=json.loads(path.read_text()), actor=user, source="cli")
-            control.tree_execute(tree=tree, actor=user, source="cli")
-            for name in ("conditional_fallback.json", "fan_in.json"):
-                extra = json.loads((Path(settings.BASE_DIR) / "examples" / name).read_text())
-                tree = trees.tree_create(owner=user, tasks=extra, actor=user, source="cli")
-                control.tree_execute(tree=tree, actor=user, source="cli")
+            for name in ("complex_workflow.json", "conditional_fallback.json", "fan_in.json"):
+                tasks = json.loads((Path(settings.BASE_DIR) / "examples" / name).read_text())
+                trees.tree_create(owner=user, tasks=tasks, actor=user, source="cli", execute=True)
             self.stdout.write("demo trees loaded and started")
         self.stdout.write(
             self.style.SUCCESS(

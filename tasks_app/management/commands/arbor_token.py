@@ -28,7 +28,7 @@ class Command(BaseCommand):
         days = opts["days"]
         if days is not None and days < 0:
             raise CommandError("--days must be 0 (never expires) or more")
-        token, raw = tokens.token_create(
+        token, raw = tokens.token_issue(
             user=user, name=opts["name"], expires_in_days=days or None, never_expires=days == 0, source="cli"
         )
         if token.expires_at:
