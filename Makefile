@@ -37,6 +37,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	bash scripts/js-lint.sh
 
 pg-start:
 	bash scripts/pg.sh start
