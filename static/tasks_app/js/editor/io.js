@@ -1,4 +1,4 @@
-/* The editor's JSON import and export (the tasks.create array) and its help sheet. */
+/* The editor's JSON files (the tasks.create array) read in and written out, and its help sheet. */
 import * as G from "../graph.js";
 import * as ui from "../ui.js";
 import { h } from "../ui.js";
