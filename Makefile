@@ -38,6 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	bash scripts/js-lint.sh
 
 pg-start:
 	bash scripts/pg.sh start

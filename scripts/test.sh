@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole suite: lint, then SQLite (unit, services, workers, browser), then a private PostgreSQL
+# The whole suite: lint (Python and JS), then SQLite (unit, services, workers, browser), then a private PostgreSQL
 # (the same plus the fault-injection suite), which this script starts and tears down itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,7 @@ lint() {
   "$BIN/ruff" check .
   "$BIN/ruff" format --check . >/dev/null && echo "ruff format: nothing to change"
   "$BIN/lint-imports" --no-cache >/dev/null && echo "import contracts kept"
+  bash scripts/js-lint.sh  # eslint, prettier, stylelint and the node unit tests (installs node/npm ci if missing)
 }
 
 sqlite_suite() {

@@ -107,6 +107,26 @@ def test_collectstatic_gathers_compressed_files(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (root / "admin" / "css" / "base.css").exists()
     assert (root / "admin" / "css" / "base.css.gz").exists()  # WhiteNoise serves the precompressed copy
+    # the page scripts are ES modules: every relative import (and the layout worker's URL) names a
+    # file that was collected beside it, so the browser can load them from STATIC_ROOT as they are
+    js = root / "tasks_app" / "js"
+    assert (js / "editor.js").exists() and (js / "editor.js.gz").exists()
+    assert module_imports_missing(js) == []
+
+
+def module_imports_missing(js_root):
+    """Relative module specifiers in the JS files under ``js_root`` that name no file there."""
+    import re
+
+    pattern = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(?\s*|new URL\(\s*)["'](\.{1,2}/[^"']+)["']""")
+    missing = []
+    files = [f for f in js_root.rglob("*.js") if "tests" not in f.relative_to(js_root).parts]
+    assert len(files) > 10
+    for f in files:
+        for spec in pattern.findall(f.read_text()):
+            if not (f.parent / spec).resolve().is_file():
+                missing.append(f"{f.relative_to(js_root)}: {spec}")
+    return missing
 
 
 def test_json_logs(tmp_path):

@@ -155,7 +155,7 @@ def test_every_static_file_the_templates_use_exists():
     names = set()
     for template in (ROOT / "templates").rglob("*.html"):
         names |= set(re.findall(r"{% static '([^']+)' %}", template.read_text()))
-    assert "tasks_app/js/graph.js" in names
+    assert "tasks_app/js/editor.js" in names
     missing = [n for n in sorted(names) if not finders.find(n)]
     assert missing == []
 

@@ -2,79 +2,17 @@
  * Run history in the run view: a run switcher, the timeline (Gantt) of one run at a time with
  * zoom (mouse wheel, buttons) and pan (drag), readable time ticks, a resizable panel, and a
  * per-task duration comparison of two runs. run.js delegates its timeline to this module
- * (root.Arbor.timeline.refresh / highlight); the pure helpers are exported for tests.
+ * (`timeline.refresh` / `highlight`); the pure helpers live in timeline-scale.js.
  */
-(function (root) {
-  "use strict";
-  const G = root.ArborGraph;
-  const STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 216e5, 432e5, 864e5];
+import * as G from "./graph.js";
+import { api } from "./api.js";
+import * as ui from "./ui.js";
+import { niceTicks, compareRuns } from "./timeline-scale.js";
+import { $ } from "./ui.js";
 
-  /** Ticks for a window of ``span`` ms: about ``max`` of them, on round steps (ms). */
-  function niceTicks(v0, v1, origin, max) {
-    const span = Math.max(1, v1 - v0);
-    const step = STEPS.find((s) => span / s <= (max || 8)) || STEPS[STEPS.length - 1];
-    const out = [];
-    const first = Math.ceil((v0 - origin) / step) * step;
-    for (let rel = first; origin + rel <= v1 && out.length < 50; rel += step) out.push({ t: origin + rel, label: tickLabel(rel, step) });
-    return out;
-  }
-
-  /** "+0", "+250 ms", "+1.5 s", "+2 min", "+1 h 30 min": time since the run started. */
-  function tickLabel(ms, step) {
-    if (ms === 0) return "0";
-    const sign = ms < 0 ? "−" : "+";
-    const a = Math.abs(ms);
-    if (step < 1000) return a < 1000 ? `${sign}${a} ms` : `${sign}${(a / 1000).toFixed(step < 100 ? 2 : 1).replace(/\.?0+$/, "")} s`;
-    if (a < 60e3) return `${sign}${Math.round(a / 1000)} s`;
-    if (a < 36e5) {
-      const m = Math.floor(a / 60e3);
-      const s = Math.round((a % 60e3) / 1000);
-      return s ? `${sign}${m} min ${s} s` : `${sign}${m} min`;
-    }
-    const hrs = Math.floor(a / 36e5);
-    const m = Math.round((a % 36e5) / 60e3);
-    return m ? `${sign}${hrs} h ${m} min` : `${sign}${hrs} h`;
-  }
-
-  /** Per task: seconds spent in the attempts of one run, and how many there were. */
-  function taskDurations(attempts, now) {
-    const out = new Map();
-    for (const a of attempts || []) {
-      const key = a.task_name || a.task;
-      const start = Date.parse(a.started_at);
-      const end = a.finished_at ? Date.parse(a.finished_at) : now || Date.now();
-      const cur = out.get(key) || { seconds: 0, attempts: 0, outcome: null };
-      cur.seconds += Math.max(0, end - start) / 1000;
-      cur.attempts += 1;
-      cur.outcome = a.outcome;
-      out.set(key, cur);
-    }
-    return out;
-  }
-
-  /** Rows comparing two runs per task: {task, a, b, delta} (seconds or null), by task name. */
-  function compareRuns(attemptsA, attemptsB, now) {
-    const a = taskDurations(attemptsA, now);
-    const b = taskDurations(attemptsB, now);
-    const names = Array.from(new Set([...a.keys(), ...b.keys()])).sort();
-    return names.map((task) => {
-      const x = a.has(task) ? a.get(task).seconds : null;
-      const y = b.has(task) ? b.get(task).seconds : null;
-      return { task, a: x, b: y, delta: x != null && y != null ? y - x : null };
-    });
-  }
-
-  const pure = { niceTicks, tickLabel, taskDurations, compareRuns };
-  if (typeof module !== "undefined" && module.exports) {
-    module.exports = pure;
-    return;
-  }
-
-  const { api } = root.Arbor;
-  const ui = root.Arbor.ui;
+function mount() {
   const { h } = ui;
   const TREE = api.config.tree;
-  const $ = (sel) => document.querySelector(sel);
   const els = {
     gantt: $("#gantt"),
     note: $("#gantt-note"),
@@ -85,8 +23,18 @@
     panel: $("#timeline-panel"),
     resize: $("#timeline-resize"),
   };
-  if (!els.gantt || !els.runSelect) return;
-  const state = { runs: [], current: null, followLatest: true, attempts: [], compare: null, compareAttempts: [], view: null, bounds: null, timer: null };
+  if (!els.gantt || !els.runSelect) return null;
+  const state = {
+    runs: [],
+    current: null,
+    followLatest: true,
+    attempts: [],
+    compare: null,
+    compareAttempts: [],
+    view: null,
+    bounds: null,
+    timer: null,
+  };
   const enc = encodeURIComponent;
 
   function runLabel(r) {
@@ -108,31 +56,47 @@
       state.runs = [];
     }
     const numbers = state.runs.map((r) => r.number);
-    if (state.current == null || state.followLatest || !numbers.includes(state.current)) state.current = numbers.length ? numbers[0] : null;
+    if (state.current == null || state.followLatest || !numbers.includes(state.current))
+      state.current = numbers.length ? numbers[0] : null;
     fillSelects();
     await loadRun();
   }
 
   function fillSelects() {
     ui.clear(els.runSelect);
-    for (const r of state.runs) els.runSelect.appendChild(h("option", { value: String(r.number), selected: r.number === state.current }, runLabel(r)));
+    for (const r of state.runs)
+      els.runSelect.appendChild(
+        h("option", { value: String(r.number), selected: r.number === state.current }, runLabel(r)),
+      );
     els.runSelect.disabled = !state.runs.length;
     ui.clear(els.compareSelect);
     els.compareSelect.appendChild(h("option", { value: "" }, "Compare with…"));
-    for (const r of state.runs) if (r.number !== state.current) els.compareSelect.appendChild(h("option", { value: String(r.number), selected: r.number === state.compare }, `Run ${r.number} · ${G.treeStatusLabel(r)}`));
+    for (const r of state.runs)
+      if (r.number !== state.current)
+        els.compareSelect.appendChild(
+          h(
+            "option",
+            { value: String(r.number), selected: r.number === state.compare },
+            `Run ${r.number} · ${G.treeStatusLabel(r)}`,
+          ),
+        );
     els.compareSelect.disabled = state.runs.length < 2;
     els.runSelect.closest("form, .run-switcher")?.setAttribute("data-runs", String(state.runs.length));
   }
 
   async function loadRun() {
     const run = state.runs.find((r) => r.number === state.current);
-    state.attempts = run ? await fetchAll(`trees/${enc(TREE)}/runs/${run.number}/attempts/`).catch(() => []) : [];
-    state.compareAttempts = state.compare != null && state.compare !== state.current
-      ? await fetchAll(`trees/${enc(TREE)}/runs/${state.compare}/attempts/`).catch(() => [])
+    state.attempts = run
+      ? await fetchAll(`trees/${enc(TREE)}/runs/${run.number}/attempts/`).catch(() => [])
       : [];
+    state.compareAttempts =
+      state.compare != null && state.compare !== state.current
+        ? await fetchAll(`trees/${enc(TREE)}/runs/${state.compare}/attempts/`).catch(() => [])
+        : [];
     const prev = state.bounds;
     state.bounds = bounds(run);
-    if (!state.view || !prev || prev.run !== state.bounds.run) state.view = { v0: state.bounds.t0, v1: state.bounds.t1 };
+    if (!state.view || !prev || prev.run !== state.bounds.run)
+      state.view = { v0: state.bounds.t0, v1: state.bounds.t1 };
     render(run);
   }
 
@@ -152,12 +116,24 @@
     ui.clear(els.gantt);
     ui.clear(els.summary);
     if (run) {
-      const parts = [ui.treeBadge(run), ` ${run.trigger}${run.started_by ? ` by ${run.started_by}` : ""}${run.source ? ` via ${run.source}` : ""}`, ` · ${G.formatDuration(run.duration != null ? run.duration : (Date.now() - Date.parse(run.started_at)) / 1000)}`, ` · ${state.attempts.length} attempt${state.attempts.length === 1 ? "" : "s"}`];
+      const parts = [
+        ui.treeBadge(run),
+        ` ${run.trigger}${run.started_by ? ` by ${run.started_by}` : ""}${run.source ? ` via ${run.source}` : ""}`,
+        ` · ${G.formatDuration(run.duration != null ? run.duration : (Date.now() - Date.parse(run.started_at)) / 1000)}`,
+        ` · ${state.attempts.length} attempt${state.attempts.length === 1 ? "" : "s"}`,
+      ];
       for (const p of parts) els.summary.appendChild(typeof p === "string" ? document.createTextNode(p) : p);
     }
-    els.note.textContent = state.runs.length ? `${state.runs.length} run${state.runs.length === 1 ? "" : "s"}` : "";
+    els.note.textContent = state.runs.length
+      ? `${state.runs.length} run${state.runs.length === 1 ? "" : "s"}`
+      : "";
     if (!state.attempts.length) {
-      els.gantt.appendChild(h("p.muted.small.gantt-empty", run ? "This run made no attempts." : "No runs yet: run the tree to see when each task ran."));
+      els.gantt.appendChild(
+        h(
+          "p.muted.small.gantt-empty",
+          run ? "This run made no attempts." : "No runs yet: run the tree to see when each task ran.",
+        ),
+      );
       renderCompare();
       return;
     }
@@ -178,31 +154,60 @@
       if (text != null) el.textContent = text;
       return el;
     };
-    const svg = s("svg", { width, height, role: "img", "aria-label": `Attempts of run ${run ? run.number : ""} over time`, "data-run": String(run ? run.number : "") });
+    const svg = s("svg", {
+      width,
+      height,
+      role: "img",
+      "aria-label": `Attempts of run ${run ? run.number : ""} over time`,
+      "data-run": String(run ? run.number : ""),
+    });
     const clip = s("clipPath", { id: "tl-clip" });
     clip.appendChild(s("rect", { x: labelW, y: 0, width: width - labelW, height }));
     svg.appendChild(clip);
     for (const tick of niceTicks(v0, v1, state.bounds.t0, Math.max(3, Math.floor((width - labelW) / 90)))) {
       svg.appendChild(s("line", { class: "tick", x1: x(tick.t), x2: x(tick.t), y1: 16, y2: height }));
-      svg.appendChild(s("text", { class: "tick-label", x: x(tick.t), y: 11, "text-anchor": "middle" }, tick.label));
+      svg.appendChild(
+        s("text", { class: "tick-label", x: x(tick.t), y: 11, "text-anchor": "middle" }, tick.label),
+      );
     }
     const bars = s("g", { "clip-path": "url(#tl-clip)" });
     rows.forEach((r, i) => {
       const y = 20 + i * laneH;
       const g = s("g", { class: "lane", "data-task": r.task });
-      const label = s("text", { x: 0, y: y + 11 }, `${r.label.length > 26 ? r.label.slice(0, 25) + "…" : r.label}`);
+      const label = s(
+        "text",
+        { x: 0, y: y + 11 },
+        `${r.label.length > 26 ? r.label.slice(0, 25) + "…" : r.label}`,
+      );
       svg.appendChild(label);
-      const rect = s("rect", { class: "bar", x: x(r.start), y: y + 2, width: Math.max(3, x(r.end) - x(r.start)), height: laneH - 5, "data-outcome": r.outcome });
-      rect.appendChild(s("title", {}, `${r.label}: ${r.outcome.replace(/_/g, " ")}, ${G.formatDuration((r.end - r.start) / 1000)}`));
+      const rect = s("rect", {
+        class: "bar",
+        x: x(r.start),
+        y: y + 2,
+        width: Math.max(3, x(r.end) - x(r.start)),
+        height: laneH - 5,
+        "data-outcome": r.outcome,
+      });
+      rect.appendChild(
+        s(
+          "title",
+          {},
+          `${r.label}: ${r.outcome.replace(/_/g, " ")}, ${G.formatDuration((r.end - r.start) / 1000)}`,
+        ),
+      );
       g.appendChild(rect);
-      g.addEventListener("click", () => root.arborRun && root.arborRun.select(r.task, true));
+      g.addEventListener("click", () => window.arborRun && window.arborRun.select(r.task, true));
       bars.appendChild(g);
     });
     svg.appendChild(bars);
     els.gantt.appendChild(svg);
     highlight();
     renderCompare();
-    if (rows.some((r) => r.running)) state.timer = setTimeout(() => { state.bounds = bounds(run); render(run); }, 2000);
+    if (rows.some((r) => r.running))
+      state.timer = setTimeout(() => {
+        state.bounds = bounds(run);
+        render(run);
+      }, 2000);
   }
 
   function renderCompare() {
@@ -211,23 +216,55 @@
     if (state.compare == null) return;
     const rows = compareRuns(state.compareAttempts, state.attempts);
     const max = Math.max(0.001, ...rows.flatMap((r) => [r.a || 0, r.b || 0]));
-    const bar = (v, which) => h("span.cmp-bar", { dataset: { run: which }, title: G.formatDuration(v) }, h("meter", { min: 0, max, value: v || 0 }));
+    const bar = (v, which) =>
+      h(
+        "span.cmp-bar",
+        { dataset: { run: which }, title: G.formatDuration(v) },
+        h("meter", { min: 0, max, value: v || 0 }),
+      );
     const fmt = (v) => (v == null ? "—" : G.formatDuration(v));
     const delta = (d) => (d == null ? "—" : `${d >= 0 ? "+" : "−"}${G.formatDuration(Math.abs(d))}`);
-    const table = h("table.compare", { dataset: { testid: "run-compare" } },
+    const table = h(
+      "table.compare",
+      { dataset: { testid: "run-compare" } },
       h("caption.small.muted", `Time spent per task: run ${state.compare} → run ${state.current}`),
-      h("thead", h("tr", h("th", "Task"), h("th", `Run ${state.compare}`), h("th", `Run ${state.current}`), h("th", "Change"))),
-      h("tbody", rows.map((r) => h("tr", { dataset: { task: r.task } },
-        h("td", r.task),
-        h("td", bar(r.a, "a"), " ", fmt(r.a)),
-        h("td", bar(r.b, "b"), " ", fmt(r.b)),
-        h("td", { dataset: { sign: r.delta == null || r.delta === 0 ? "" : r.delta > 0 ? "slower" : "faster" } }, delta(r.delta))))));
+      h(
+        "thead",
+        h(
+          "tr",
+          h("th", "Task"),
+          h("th", `Run ${state.compare}`),
+          h("th", `Run ${state.current}`),
+          h("th", "Change"),
+        ),
+      ),
+      h(
+        "tbody",
+        rows.map((r) =>
+          h(
+            "tr",
+            { dataset: { task: r.task } },
+            h("td", r.task),
+            h("td", bar(r.a, "a"), " ", fmt(r.a)),
+            h("td", bar(r.b, "b"), " ", fmt(r.b)),
+            h(
+              "td",
+              {
+                dataset: { sign: r.delta == null || r.delta === 0 ? "" : r.delta > 0 ? "slower" : "faster" },
+              },
+              delta(r.delta),
+            ),
+          ),
+        ),
+      ),
+    );
     els.compareBox.appendChild(table);
   }
 
   function highlight() {
-    const sel = root.arborRun && root.arborRun.state ? root.arborRun.state.selected : null;
-    for (const g of els.gantt.querySelectorAll("g.lane")) g.classList.toggle("dim", Boolean(sel) && g.dataset.task !== sel);
+    const sel = window.arborRun && window.arborRun.state ? window.arborRun.state.selected : null;
+    for (const g of els.gantt.querySelectorAll("g.lane"))
+      g.classList.toggle("dim", Boolean(sel) && g.dataset.task !== sel);
   }
 
   // ---- zoom and pan ----------------------------------------------------------------------------------------
@@ -245,11 +282,15 @@
     const box = svg.getBoundingClientRect();
     return Math.max(0, Math.min(1, (clientX - box.left - 180) / Math.max(1, box.width - 190)));
   }
-  els.gantt.addEventListener("wheel", (ev) => {
-    if (!state.view || Math.abs(ev.deltaY) < Math.abs(ev.deltaX)) return;
-    ev.preventDefault();
-    zoom(ev.deltaY > 0 ? 1.25 : 0.8, plotFrac(ev.clientX));
-  }, { passive: false });
+  els.gantt.addEventListener(
+    "wheel",
+    (ev) => {
+      if (!state.view || Math.abs(ev.deltaY) < Math.abs(ev.deltaX)) return;
+      ev.preventDefault();
+      zoom(ev.deltaY > 0 ? 1.25 : 0.8, plotFrac(ev.clientX));
+    },
+    { passive: false },
+  );
   let drag = null;
   els.gantt.addEventListener("pointerdown", (ev) => {
     if (!state.view || ev.button !== 0) return;
@@ -316,7 +357,11 @@
       resized();
     });
     els.resize.addEventListener("pointerup", () => {
-      if (start) localStorage.setItem("arbor.timeline.height", String(Math.round(els.gantt.getBoundingClientRect().height)));
+      if (start)
+        localStorage.setItem(
+          "arbor.timeline.height",
+          String(Math.round(els.gantt.getBoundingClientRect().height)),
+        );
       start = null;
     });
     els.resize.addEventListener("keydown", (ev) => {
@@ -337,11 +382,14 @@
       clearTimeout(timer);
       timer = setTimeout(() => {
         window.dispatchEvent(new Event("resize"));
-        const cy = root.arborRun && root.arborRun.cy;
+        const cy = window.arborRun && window.arborRun.cy;
         if (cy) cy.resize();
       }, 120);
     };
   })();
 
-  root.Arbor.timeline = { refresh, highlight, state, ...pure };
-})(typeof window !== "undefined" ? window : globalThis);
+  return { refresh, highlight, state };
+}
+
+/** The timeline panel of the run view (null on a page without one). */
+export const timeline = mount();

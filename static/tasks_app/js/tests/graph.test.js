@@ -1,11 +1,13 @@
 // Unit tests of the pure graph helpers: `node --test static/tasks_app/js/tests/`
-"use strict";
-const test = require("node:test");
-const assert = require("node:assert/strict");
-const G = require("../graph.js");
+import test from "node:test";
+import assert from "node:assert/strict";
+import * as G from "../graph.js";
 
 function t(id, deps = [], parent = null, extra = {}) {
-  return Object.assign({ id, name: id, parent, deps: deps.map((d) => (typeof d === "string" ? { id: d, required: true } : d)) }, extra);
+  return Object.assign(
+    { id, name: id, parent, deps: deps.map((d) => (typeof d === "string" ? { id: d, required: true } : d)) },
+    extra,
+  );
 }
 
 test("a self-dependency is refused with the task named", () => {
@@ -52,7 +54,15 @@ test("upstream, downstream and descendants are transitive", () => {
 
 test("the create array round-trips", () => {
   const array = [
-    { id: "root", name: "root", executor: "aggregate_results", dependencies: [{ id: "x", required: true }, { id: "y", required: false }] },
+    {
+      id: "root",
+      name: "root",
+      executor: "aggregate_results",
+      dependencies: [
+        { id: "x", required: true },
+        { id: "y", required: false },
+      ],
+    },
     { id: "x", name: "x", executor: "echo", parent_id: "root", inputs: { result: 1 }, priority: 1 },
     { id: "y", name: "y", executor: "sleep", parent_id: "root", timeout: 5, max_retries: 2 },
   ];
@@ -62,14 +72,24 @@ test("the create array round-trips", () => {
 });
 
 test("import reports unknown references and accepts {tasks: [...]} and string dependencies", () => {
-  const { tasks, errors } = G.fromTaskArray({ tasks: [{ id: "a", name: "a", executor: "noop", dependencies: ["zz"], parent_id: "qq" }] });
+  const { tasks, errors } = G.fromTaskArray({
+    tasks: [{ id: "a", name: "a", executor: "noop", dependencies: ["zz"], parent_id: "qq" }],
+  });
   assert.equal(tasks.length, 1);
   assert.deepEqual(errors, ['"a": unknown parent_id "qq"', '"a": unknown dependency "zz"']);
   assert.match(G.fromTaskArray("nope").errors[0], /expected a JSON array/);
 });
 
 test("API task representations become graph nodes", () => {
-  const nodes = G.fromApiTasks([{ id: "u1", name: "a", parent: null, dependencies: [{ id: "u0", name: "z", required: false }], status: "failed" }]);
+  const nodes = G.fromApiTasks([
+    {
+      id: "u1",
+      name: "a",
+      parent: null,
+      dependencies: [{ id: "u0", name: "z", required: false }],
+      status: "failed",
+    },
+  ]);
   assert.deepEqual(nodes[0].deps, [{ id: "u0", required: false }]);
   assert.equal(nodes[0].parent, null);
   assert.equal(nodes[0].status, "failed");
@@ -87,7 +107,13 @@ test("visual states tell waiting, retrying and blocked tasks apart from plain pe
 });
 
 test("layered layout keeps every dependency pointing right", () => {
-  const tasks = [t("r", ["a", "b"]), t("a", [], "r"), t("b", ["a"], "r"), t("c", ["b"], "r"), t("d", [], "r")];
+  const tasks = [
+    t("r", ["a", "b"]),
+    t("a", [], "r"),
+    t("b", ["a"], "r"),
+    t("c", ["b"], "r"),
+    t("d", [], "r"),
+  ];
   const { positions, ranks } = G.layeredLayout(tasks);
   for (const task of tasks) {
     for (const d of task.deps) assert.ok(ranks[d.id] < ranks[task.id], `${d.id} left of ${task.id}`);
@@ -127,19 +153,32 @@ test("the sequencer applies events once, in order, and reports gaps", () => {
   assert.deepEqual(s.push([{ seq: 2 }, { seq: 3 }]), []);
   assert.deepEqual(s.push([{ seq: 5 }]), []);
   assert.equal(s.hasGap(), true);
-  assert.deepEqual(s.push([{ seq: 4 }, { seq: 5 }]).map((e) => e.seq), [4, 5]);
+  assert.deepEqual(
+    s.push([{ seq: 4 }, { seq: 5 }]).map((e) => e.seq),
+    [4, 5],
+  );
   assert.equal(s.hasGap(), false);
   assert.equal(s.seq, 5);
   s.reset(10);
-  assert.deepEqual(s.push([{ seq: 11 }]).map((e) => e.seq), [11]);
+  assert.deepEqual(
+    s.push([{ seq: 11 }]).map((e) => e.seq),
+    [11],
+  );
 });
 
 test("events become task patches", () => {
-  assert.deepEqual(G.taskPatch({ kind: "task.progress", task: "x", data: { progress: 0.5, message: "half" } }), {
-    id: "x",
-    patch: { progress: 0.5, progress_message: "half" },
+  assert.deepEqual(
+    G.taskPatch({ kind: "task.progress", task: "x", data: { progress: 0.5, message: "half" } }),
+    {
+      id: "x",
+      patch: { progress: 0.5, progress_message: "half" },
+    },
+  );
+  const st = G.taskPatch({
+    kind: "task.status",
+    task: "x",
+    data: { status: "cancelled", error_type: "upstream_failed", error: "a failed" },
   });
-  const st = G.taskPatch({ kind: "task.status", task: "x", data: { status: "cancelled", error_type: "upstream_failed", error: "a failed" } });
   assert.equal(st.patch.status, "cancelled");
   assert.equal(st.patch.error_type, "upstream_failed");
   assert.equal(G.taskPatch({ kind: "tree.status", task: null, data: {} }), null);
@@ -156,7 +195,10 @@ test("input_schema drives form fields and their parsing", () => {
       result: { description: "anything" },
     },
   });
-  assert.deepEqual(fields.map((f) => f.type), ["number", "enum", "boolean", "json"]);
+  assert.deepEqual(
+    fields.map((f) => f.type),
+    ["number", "enum", "boolean", "json"],
+  );
   const seconds = fields[0];
   assert.deepEqual(G.coerceField(seconds, "2.5"), { value: 2.5 });
   assert.match(G.coerceField(seconds, "11").error, /≤ 10/);
@@ -181,19 +223,44 @@ test("undo and redo walk the snapshots", () => {
 test("gantt rows and throughput buckets", () => {
   const rows = G.ganttRows(
     [
-      { id: 2, task: "b", number: 1, started_at: "2026-01-01T00:00:05Z", finished_at: null, outcome: "running" },
-      { id: 1, task: "a", number: 1, started_at: "2026-01-01T00:00:00Z", finished_at: "2026-01-01T00:00:02Z", outcome: "failed" },
+      {
+        id: 2,
+        task: "b",
+        number: 1,
+        started_at: "2026-01-01T00:00:05Z",
+        finished_at: null,
+        outcome: "running",
+      },
+      {
+        id: 1,
+        task: "a",
+        number: 1,
+        started_at: "2026-01-01T00:00:00Z",
+        finished_at: "2026-01-01T00:00:02Z",
+        outcome: "failed",
+      },
     ],
     { a: "alpha", b: "beta" },
-    Date.parse("2026-01-01T00:00:10Z")
+    Date.parse("2026-01-01T00:00:10Z"),
   );
-  assert.deepEqual(rows.map((r) => r.label), ["alpha #1", "beta #1"]);
+  assert.deepEqual(
+    rows.map((r) => r.label),
+    ["alpha #1", "beta #1"],
+  );
   assert.equal(rows[1].running, true);
   const now = Date.parse("2026-01-01T01:00:00Z");
-  const b = G.bucketTimes(["2026-01-01T00:59:30Z", "2026-01-01T00:00:30Z", "2025-01-01T00:00:00Z"], 60000, now, 60);
+  const b = G.bucketTimes(
+    ["2026-01-01T00:59:30Z", "2026-01-01T00:00:30Z", "2025-01-01T00:00:00Z"],
+    60000,
+    now,
+    60,
+  );
   assert.equal(b[59], 1);
   assert.equal(b[0], 1);
-  assert.equal(b.reduce((x, y) => x + y), 2);
+  assert.equal(
+    b.reduce((x, y) => x + y),
+    2,
+  );
   assert.equal(G.formatDuration(0.25), "250 ms");
   assert.equal(G.formatDuration(75), "1 min 15 s");
 });
