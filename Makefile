@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres bench lint setup demo pg-start pg-stop clean
+.PHONY: run test test-sqlite test-postgres bench lint lock setup demo pg-start pg-stop clean
 
-$(STAMP): pyproject.toml
+# Python packages come from requirements.lock (pinned, with hashes), generated from pyproject.toml by
+# `make lock`; the project itself is then installed without resolving anything again.
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q '.[dev]'
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -39,6 +41,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	bash scripts/js-lint.sh
+
+## make lock: re-pin requirements.lock after a dependency changes in pyproject.toml (Python 3.11, Linux)
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
 pg-start:
 	bash scripts/pg.sh start

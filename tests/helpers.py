@@ -1,5 +1,30 @@
-"""Functions used by tests (allow-listed for the python_function executor in test settings)."""
+"""Functions used by tests: ``add`` (allow-listed for the python_function executor in test settings)
+and ``wait_for``, the one bounded poll every suite uses to wait for another thread or process."""
+
+import time
 
 
 def add(a, b):
     return {"sum": a + b}
+
+
+def wait_for(
+    predicate, timeout: float = 30.0, interval: float = 0.05, message: str | None = None, *, reconnect=False
+):
+    """Call ``predicate`` until it returns something truthy and return that value; after ``timeout``
+    seconds fail the test with ``message`` (default: the predicate's docstring). ``reconnect=True``
+    drops broken or stale database connections before each try (the fault suite, whose database
+    server restarts under it); never inside a test's transaction, which it would end."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if reconnect:
+            from django.db import close_old_connections
+
+            close_old_connections()
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            what = message or (predicate.__doc__ or "").strip() or "condition"
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        time.sleep(interval)

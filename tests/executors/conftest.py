@@ -73,15 +73,6 @@ def fake_settings(monkeypatch: pytest.MonkeyPatch) -> dict:
     return values
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
-    """Poll ``predicate`` until it is truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not met in time")
-        time.sleep(0.01)
-
-
 class Runner:
     """Runs ``executor.execute`` in a thread and keeps its result or exception."""
 
@@ -103,11 +94,6 @@ class Runner:
     def join(self, timeout: float = 5.0) -> None:
         self._thread.join(timeout)
         assert not self._thread.is_alive(), "executor did not stop in time"
-
-
-@pytest.fixture(name="wait_until")
-def wait_until_fixture() -> Callable[..., None]:
-    return wait_until
 
 
 @pytest.fixture

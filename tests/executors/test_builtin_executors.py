@@ -16,6 +16,7 @@ from tasks_app.executors.builtin import (
     SleepExecutor,
     SystemInfoExecutor,
 )
+from tests.helpers import wait_for
 
 PYTHON_FUNCTIONS = "ARBOR_PYTHON_FUNCTIONS"
 
@@ -87,11 +88,11 @@ def test_sleep_rejects_seconds_outside_0_to_86400(make_context, seconds):
         SleepExecutor().execute({"seconds": seconds}, make_context())
 
 
-def test_sleep_cancel_stops_it_promptly(make_context, run_in_thread, recorder, wait_until):
+def test_sleep_cancel_stops_it_promptly(make_context, run_in_thread, recorder):
     executor = SleepExecutor()
     assert executor.cancelable is True
     runner = run_in_thread(executor, {"seconds": 30}, make_context())
-    wait_until(lambda: recorder.progress)
+    wait_for(lambda: recorder.progress)
     cancelled_at = time.monotonic()
     executor.cancel()
     runner.join(2)
@@ -99,10 +100,10 @@ def test_sleep_cancel_stops_it_promptly(make_context, run_in_thread, recorder, w
     assert runner.finished_at - cancelled_at < 0.5
 
 
-def test_sleep_stops_when_the_worker_sets_the_cancel_event(make_context, run_in_thread, recorder, wait_until):
+def test_sleep_stops_when_the_worker_sets_the_cancel_event(make_context, run_in_thread, recorder):
     context = make_context()
     runner = run_in_thread(SleepExecutor(), {"seconds": 30}, context)
-    wait_until(lambda: recorder.progress)
+    wait_for(lambda: recorder.progress)
     context.cancel_event.set()
     runner.join(2)
     assert isinstance(runner.error, ExecutionCancelled)

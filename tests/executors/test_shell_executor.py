@@ -12,6 +12,7 @@ from tasks_app.executors.shell import (
     group_alive,
     kill_active_process_groups,
 )
+from tests.helpers import wait_for
 
 ALLOWED_COMMANDS = "ARBOR_SHELL_ALLOWED_COMMANDS"
 PY = shlex.quote(sys.executable)
@@ -39,14 +40,14 @@ def assert_group_killed(pgid):
     assert pgid not in active_process_groups()
 
 
-def start(make_context, run_in_thread, wait_until, recorder, command, **context_overrides):
+def start(make_context, run_in_thread, recorder, command, **context_overrides):
     executor = executor_for(command)
     context = make_context(**context_overrides)
     before = set(active_process_groups())
     runner = run_in_thread(executor, {"command": command}, context)
-    wait_until(lambda: set(active_process_groups()) - before)
+    wait_for(lambda: set(active_process_groups()) - before)
     (pgid,) = set(active_process_groups()) - before
-    wait_until(lambda: "ready" in recorder.lines())
+    wait_for(lambda: "ready" in recorder.lines())
     return executor, context, runner, pgid
 
 
@@ -115,8 +116,8 @@ def test_invalid_inputs_are_permanent_errors(make_context, command, inputs, mess
         run(make_context, command, allowed=[command], **inputs)
 
 
-def test_cancel_kills_the_process_group(make_context, run_in_thread, wait_until, recorder):
-    executor, _, runner, pgid = start(make_context, run_in_thread, wait_until, recorder, SLEEP_30)
+def test_cancel_kills_the_process_group(make_context, run_in_thread, recorder):
+    executor, _, runner, pgid = start(make_context, run_in_thread, recorder, SLEEP_30)
     assert executor.cancelable is True
     cancelled_at = time.monotonic()
     executor.cancel()
@@ -128,8 +129,8 @@ def test_cancel_kills_the_process_group(make_context, run_in_thread, wait_until,
     assert pgid not in active_process_groups()
 
 
-def test_cancel_event_kills_grandchildren_too(make_context, run_in_thread, wait_until, recorder):
-    _, context, runner, pgid = start(make_context, run_in_thread, wait_until, recorder, WITH_GRANDCHILD)
+def test_cancel_event_kills_grandchildren_too(make_context, run_in_thread, recorder):
+    _, context, runner, pgid = start(make_context, run_in_thread, recorder, WITH_GRANDCHILD)
     context.cancel_event.set()
     runner.join(5)
     assert isinstance(runner.error, ExecutionCancelled)
@@ -137,10 +138,10 @@ def test_cancel_event_kills_grandchildren_too(make_context, run_in_thread, wait_
 
 
 def test_cancel_escalates_to_sigkill_when_sigterm_is_ignored(
-    make_context, run_in_thread, wait_until, recorder, monkeypatch
+    make_context, run_in_thread, recorder, monkeypatch
 ):
     monkeypatch.setattr(shell, "KILL_GRACE_SECONDS", 0.3)
-    executor, _, runner, pgid = start(make_context, run_in_thread, wait_until, recorder, IGNORE_TERM)
+    executor, _, runner, pgid = start(make_context, run_in_thread, recorder, IGNORE_TERM)
     executor.cancel()
     runner.join(5)
     assert isinstance(runner.error, ExecutionCancelled)
@@ -173,8 +174,8 @@ def test_processes_left_behind_by_the_command_are_killed(make_context):
     assert active_process_groups() == []
 
 
-def test_kill_active_process_groups_for_supervisors(make_context, run_in_thread, wait_until, recorder):
-    _, _, runner, pgid = start(make_context, run_in_thread, wait_until, recorder, SLEEP_30)
+def test_kill_active_process_groups_for_supervisors(make_context, run_in_thread, recorder):
+    _, _, runner, pgid = start(make_context, run_in_thread, recorder, SLEEP_30)
     assert pgid in kill_active_process_groups()
     runner.join(5)
     assert isinstance(runner.error, ExecutorError)

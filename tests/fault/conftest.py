@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from tests.fault_executors import FAULT_EXECUTORS, read_log
+from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS: list[dict] = []
@@ -79,19 +80,6 @@ def database_url() -> str:
     return f"postgres://{auth}@{host}:{db.get('PORT') or ''}/{db['NAME']}"
 
 
-def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
-    """Poll ``predicate`` until truthy; return its value. Every wait in this suite is bounded."""
-    deadline = time.monotonic() + timeout
-    while True:
-        close_old_connections()
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(interval)
-
-
 class Cluster:
     """One ``manage.py arbor_worker`` with its django-q2 cluster, logging to a file."""
 
@@ -114,7 +102,9 @@ class Cluster:
             start_new_session=True,
         )
         if ready:
-            wait_until(lambda: len(self.ready_pids()) >= workers, 30, 0.1, "django-q2 workers ready")
+            wait_for(
+                lambda: len(self.ready_pids()) >= workers, 30, 0.1, "django-q2 workers ready", reconnect=True
+            )
         return self
 
     def text(self) -> str:

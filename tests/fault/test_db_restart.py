@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from tasks_app.models import ApiToken, Attempt, Task
 from tests.fault.invariants import assert_invariants
+from tests.helpers import wait_for
 
-from .conftest import FAULT_PG_PORT, ROOT, report, wait_until
+from .conftest import FAULT_PG_PORT, ROOT, report
 from .test_faults import build, probe, running, settle
 
 WEB_PORT = 18501  # below the ephemeral port range (32768+)
@@ -85,7 +86,7 @@ def test_rt20_postgres_restart(tm, user, fault, fault_server, client):
     )
     url = f"http://127.0.0.1:{WEB_PORT}/api/v1/trees/"
     try:
-        wait_until(lambda: http_status(url, raw)[0] == 200, 30, 0.2, "the web process serving")
+        wait_for(lambda: http_status(url, raw)[0] == 200, 30, 0.2, "the web process serving", reconnect=True)
         tree = build(
             tm,
             *(
@@ -94,7 +95,7 @@ def test_rt20_postgres_restart(tm, user, fault, fault_server, client):
             ),
         )
         tm.execute(tree.id)
-        wait_until(lambda: running(tree, min_age=0.1), 20, what="tasks running")
+        wait_for(lambda: running(tree, min_age=0.1), 20, message="tasks running", reconnect=True)
         arbor_worker, qcluster = cluster.proc.pid, cluster.qcluster_pid()
 
         pg("restart-immediate")  # pg_ctl stop -m immediate
@@ -115,12 +116,13 @@ def test_rt20_postgres_restart(tm, user, fault, fault_server, client):
         assert all(b"Traceback" not in body and b"database_unavailable" in body for _, body in seen)
         assert in_process.status_code == 503
 
-        wait_until(lambda: http_status(url, raw)[0] == 200, 30, 0.1, "the web process back")
+        wait_for(lambda: http_status(url, raw)[0] == 200, 30, 0.1, "the web process back", reconnect=True)
         web_back = time.monotonic() - up
-        resumed = wait_until(
+        resumed = wait_for(
             lambda: Attempt.objects.filter(tree=tree, started_at__gt=up_at).order_by("started_at").first(),
             30,
-            what="a claim after the restart",
+            message="a claim after the restart",
+            reconnect=True,
         )
         settle(tree, 60)
         assert set(Task.objects.filter(tree=tree).values_list("status", flat=True)) == {"completed"}

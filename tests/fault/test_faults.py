@@ -22,8 +22,9 @@ from django.utils import timezone
 from tasks_app.models import Attempt, Event, ResourceLock, ResourcePool, Task, Tree
 from tasks_app.services import control
 from tests.fault.invariants import assert_invariants
+from tests.helpers import wait_for
 
-from .conftest import report, wait_until, worker_pid
+from .conftest import report, worker_pid
 
 LEASE = settings.ARBOR_LEASE_SECONDS
 TICK = settings.ARBOR_REAPER_INTERVAL
@@ -55,8 +56,11 @@ def build(tm, *children):
 
 
 def settle(tree, timeout=60.0) -> Tree:
-    wait_until(
-        lambda: Tree.objects.get(id=tree.id).status in DONE, timeout, what=f"tree {tree.name} finished"
+    wait_for(
+        lambda: Tree.objects.get(id=tree.id).status in DONE,
+        timeout,
+        message=f"tree {tree.name} finished",
+        reconnect=True,
     )
     return Tree.objects.get(id=tree.id)
 
@@ -100,12 +104,16 @@ def test_rt01_sigkill_a_busy_worker(tm, fault):
         *(probe(f"t{i}", fault.log, max_retries=1, retry_delay=0, inputs={"seconds": 1.0}) for i in range(8)),
     )
     tm.execute(tree.id)
-    victim = wait_until(lambda: running(tree, min_age=0.3), 20, what="a busy worker")[0]
+    victim = wait_for(lambda: running(tree, min_age=0.3), 20, message="a busy worker", reconnect=True)[0]
     os.kill(worker_pid(victim), signal.SIGKILL)
     killed = timezone.now()
-    lost = wait_until(lambda: Attempt.objects.filter(id=victim.id, outcome="worker_lost").first(), LEASE + 5)
+    lost = wait_for(
+        lambda: Attempt.objects.filter(id=victim.id, outcome="worker_lost").first(), LEASE + 5, reconnect=True
+    )
     assert (lost.finished_at - killed).total_seconds() <= LEASE + TICK + 1.0
-    retried = wait_until(lambda: Attempt.objects.filter(task_id=victim.task_id, number=2).first(), 15)
+    retried = wait_for(
+        lambda: Attempt.objects.filter(task_id=victim.task_id, number=2).first(), 15, reconnect=True
+    )
     settle(tree)
     assert set(Task.objects.filter(tree=tree).values_list("status", flat=True)) == {"completed"}
     extra = extra_executions(fault, tree, 8)
@@ -140,11 +148,12 @@ def test_rt06_random_kills_during_a_thousand_task_run(tm, fault):
     rng, kills = random.Random(6), []
     for _ in range(3):
         time.sleep(rng.uniform(0.5, 1.5))
-        busy = wait_until(
+        busy = wait_for(
             lambda: [a for a in running(None, min_age=0) if not gone(worker_pid(a))],
             20,
             interval=0.005,
-            what="a busy, live worker",
+            message="a busy, live worker",
+            reconnect=True,
         )
         victim = rng.choice(busy)
         try:
@@ -185,15 +194,16 @@ def test_rt02_sigkill_the_whole_cluster(tm, fault):
         *(probe(f"t{i}", fault.log, max_retries=1, retry_delay=0, inputs={"seconds": 1.0}) for i in range(6)),
     )
     tm.execute(tree.id)
-    wait_until(lambda: len(running(tree, min_age=0.2)) >= 2, 20, what="two busy workers")
+    wait_for(lambda: len(running(tree, min_age=0.2)) >= 2, 20, message="two busy workers", reconnect=True)
     old = cluster.qcluster_pid()
     os.killpg(old, signal.SIGKILL)
     killed = timezone.now()
     # arbor_worker notices its cluster died and starts a new one; the reaper frees the lost attempts
-    first_new = wait_until(
+    first_new = wait_for(
         lambda: Attempt.objects.filter(tree=tree, started_at__gt=killed).order_by("started_at").first(),
         LEASE + 15,
-        what="a claim by the new cluster",
+        message="a claim by the new cluster",
+        reconnect=True,
     )
     settle(tree)
     assert set(Task.objects.filter(tree=tree).values_list("status", flat=True)) == {"completed"}
@@ -282,15 +292,16 @@ def test_rt07_stopped_worker_is_fenced_out(tm, fault):
     fault.cluster(workers=2)
     tree = build(tm, probe("t", fault.log, max_retries=1, retry_delay=0, inputs={"seconds": 2 * LEASE}))
     tm.execute(tree.id)
-    victim = wait_until(lambda: running(tree, "t", min_age=0.3), 20)[0]
+    victim = wait_for(lambda: running(tree, "t", min_age=0.3), 20, reconnect=True)[0]
     pid = worker_pid(victim)
     os.kill(pid, signal.SIGSTOP)
     stopped = timezone.now()
     try:
-        second = wait_until(
+        second = wait_for(
             lambda: Attempt.objects.filter(task_id=victim.task_id, number=2).first(),
             LEASE + 6,
-            what="attempt 2 on the other worker",
+            message="attempt 2 on the other worker",
+            reconnect=True,
         )
         time.sleep(max(0.0, 2 * LEASE - (timezone.now() - stopped).total_seconds()))
     finally:
@@ -298,10 +309,11 @@ def test_rt07_stopped_worker_is_fenced_out(tm, fault):
     resumed = time.time()
     settle(tree, 30)
     # the stale worker noticed (fenced heartbeat or discarded outcome) and stopped its executor
-    wait_until(
+    wait_for(
         lambda: any(e["event"] == "end" and e["attempt_id"] == str(victim.id) for e in fault.executions()),
         5,
-        what="the stale executor stopped",
+        message="the stale executor stopped",
+        reconnect=True,
     )
     first, again = attempts(tree, "t")
     assert first.outcome == "worker_lost" and again.outcome == "completed" and again.id == second.id
@@ -383,9 +395,13 @@ def test_rt11_rt12_rt13_hard_kill_of_signal_blocking_busy_loop_and_children(tm, 
         took = (a.finished_at - a.started_at).total_seconds()
         assert took <= bound, (name, took)
         late[name] = took - 1.5
-        wait_until(lambda a=a: gone(worker_pid(a)), 5, what=f"{name}'s worker process killed")
+        wait_for(
+            lambda a=a: gone(worker_pid(a)), 5, message=f"{name}'s worker process killed", reconnect=True
+        )
     child = next(e["child"] for e in fault.starts("spawner"))
-    wait_until(lambda: gone(child), 3, what="the executor's child process killed (no orphan)")
+    wait_for(
+        lambda: gone(child), 3, message="the executor's child process killed (no orphan)", reconnect=True
+    )
     assert_invariants([tree.id], settled=True)
     report(
         "RT-11/12",
@@ -453,10 +469,11 @@ def test_rt16_rt18_poison_tasks_that_kill_their_worker(tm, fault):
     )
     started = timezone.now()
     tm.execute(tree.id)
-    wait_until(
+    wait_for(
         lambda: Task.objects.filter(tree=tree, name__startswith="ok", status="completed").count() == 16,
         30,
-        what="the healthy tasks",
+        message="the healthy tasks",
+        reconnect=True,
     )
     others_done = (timezone.now() - started).total_seconds()
     settle(tree, 40)
@@ -507,7 +524,7 @@ def test_rt19_terminated_connections(tm, fault):
         ),
     )
     tm.execute(tree.id)
-    wait_until(lambda: running(tree, min_age=0.1), 20)
+    wait_for(lambda: running(tree, min_age=0.1), 20, reconnect=True)
     killed = 0
     for _ in range(4):
         killed += _terminate_backends()
@@ -533,7 +550,7 @@ def test_rt24_sigterm_drains_running_attempts(tm, fault):
     cluster = fault.cluster(workers=2)
     tree = build(tm, *(probe(f"t{i}", fault.log, inputs={"seconds": 1.2}) for i in range(6)))
     tm.execute(tree.id)
-    wait_until(lambda: len(running(tree, min_age=0.1)) >= 2, 20, what="two busy workers")
+    wait_for(lambda: len(running(tree, min_age=0.1)) >= 2, 20, message="two busy workers", reconnect=True)
     signalled = cluster.signal(signal.SIGTERM)
     sig_at = timezone.now()
     code = cluster.wait(timeout=settings.ARBOR_SHUTDOWN_GRACE + 15)
@@ -575,7 +592,7 @@ def test_rt25_sigterm_interrupts_what_outlives_the_grace(tm, fault):
         ),
     )
     tm.execute(tree.id)
-    wait_until(lambda: len(running(tree, min_age=0.1)) >= 2, 20, what="both running")
+    wait_for(lambda: len(running(tree, min_age=0.1)) >= 2, 20, message="both running", reconnect=True)
     signalled = cluster.signal(signal.SIGTERM)
     sig_at = timezone.now()
     code = cluster.wait(timeout=settings.ARBOR_SHUTDOWN_GRACE + 15)
@@ -606,7 +623,7 @@ def test_rt26_a_second_signal_exits_at_once_and_the_reaper_recovers(tm, fault):
     cluster = fault.cluster(workers=2)
     tree = build(tm, *(probe(f"t{i}", fault.log, max_retries=1, inputs={"seconds": 3}) for i in range(2)))
     tm.execute(tree.id)
-    wait_until(lambda: len(running(tree, min_age=0.1)) >= 2, 20, what="both running")
+    wait_for(lambda: len(running(tree, min_age=0.1)) >= 2, 20, message="both running", reconnect=True)
     signalled = cluster.signal(signal.SIGTERM)
     time.sleep(0.3)
     cluster.signal(signal.SIGTERM)  # the impatient operator: no more waiting
@@ -614,7 +631,7 @@ def test_rt26_a_second_signal_exits_at_once_and_the_reaper_recovers(tm, fault):
     exit_after = time.monotonic() - signalled
     assert code != 0 and exit_after <= 2.0  # well before the 2 s grace would have ended
     pids = list(cluster.known)
-    wait_until(lambda: all(gone(pid) for pid in pids), 10, what="the whole cluster gone")
+    wait_for(lambda: all(gone(pid) for pid in pids), 10, message="the whole cluster gone", reconnect=True)
     left = list(Attempt.objects.filter(tree=tree, outcome="running"))
     assert len(left) == 2  # nobody recorded them: the reaper must
     stopped_at = timezone.now()
@@ -744,23 +761,29 @@ def test_rt30_cancel_running_tasks(tm, fault):
         probe("after", fault.log, dependencies=["coop"]),
     )
     tm.execute(tree.id)
-    coop = wait_until(lambda: running(tree, "coop", min_age=0.2), 20)[0]
-    deaf = wait_until(lambda: running(tree, "deaf", min_age=0.2), 20)[0]
+    coop = wait_for(lambda: running(tree, "coop", min_age=0.2), 20, reconnect=True)[0]
+    deaf = wait_for(lambda: running(tree, "deaf", min_age=0.2), 20, reconnect=True)[0]
     t0 = time.time()
     control.task_cancel(task=task(tree, "coop"))
-    stopped = wait_until(
+    stopped = wait_for(
         lambda: next(
             (e for e in fault.executions() if e["event"] == "end" and e["attempt_id"] == str(coop.id)), None
         ),
         3,
-        what="cooperative stop",
+        message="cooperative stop",
+        reconnect=True,
     )
     coop_latency = stopped["t"] - t0
     assert stopped["outcome"] == "cancelled" and coop_latency <= settings.ARBOR_HEARTBEAT_SECONDS + 0.6
     assert not gone(worker_pid(coop))  # stopped cooperatively: its worker lives on
     t1 = time.monotonic()
     control.task_cancel(task=task(tree, "deaf"))
-    wait_until(lambda: gone(worker_pid(deaf)), settings.ARBOR_CANCEL_GRACE + 3, what="deaf executor killed")
+    wait_for(
+        lambda: gone(worker_pid(deaf)),
+        settings.ARBOR_CANCEL_GRACE + 3,
+        message="deaf executor killed",
+        reconnect=True,
+    )
     deaf_latency = time.monotonic() - t1
     assert deaf_latency <= settings.ARBOR_CANCEL_GRACE + settings.ARBOR_HEARTBEAT_SECONDS + 1.0
     settle(tree, 20)
@@ -770,7 +793,7 @@ def test_rt30_cancel_running_tasks(tm, fault):
         assert t.status == "cancelled" and t.error_type == "cancelled" and t.attempts.count() == 1
     after = task(tree, "after")
     assert after.status == "cancelled" and after.error_type == "upstream_cancelled"  # a user's cancel
-    wait_until(lambda: not ResourceLock.objects.exists(), 3)
+    wait_for(lambda: not ResourceLock.objects.exists(), 3, reconnect=True)
     assert_invariants([tree.id], settled=True)
     report("RT-30", "cancel a running task: cooperative stop", coop_latency, 0)
     report("RT-30", "cancel a running task that ignores it: killed after the cancel grace", deaf_latency, 0)

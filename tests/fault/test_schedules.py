@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from tasks_app.models import Attempt, Schedule, ScheduleFire, Tree
 from tasks_app.services import schedules
+from tests.helpers import wait_for
 
-from .conftest import report, wait_until
+from .conftest import report
 
 TREE = [
     {"id": "root", "name": "root", "executor": "noop"},
@@ -54,7 +55,7 @@ def test_schedule_exactly_once_across_three_worker_processes(tm, user, fault):
         for _ in range(10)
     ]
     ids = [s.id for s in once + repeating]
-    wait_until(lambda: _settled(ids), 120, 0.2, "every schedule fired and its runs ended")
+    wait_for(lambda: _settled(ids), 120, 0.2, "every schedule fired and its runs ended", reconnect=True)
 
     for s in once:
         fires = list(ScheduleFire.objects.filter(schedule=s))
@@ -98,21 +99,28 @@ def test_schedule_killed_mid_fire_fires_once_elsewhere(tm, user, fault):
     tree = tm.create_tree(TREE)
     due = timezone.now() + dt.timedelta(seconds=1)
     schedule = schedules.schedule_create(owner=user, tree=tree, kind="once", expression=due.isoformat())
-    wait_until(lambda: _fire_in_flight(schedule.id), 20, 0.05, "the fire transaction in flight")
+    wait_for(lambda: _fire_in_flight(schedule.id), 20, 0.05, "the fire transaction in flight", reconnect=True)
     victim.kill()
     killed = time.monotonic()
     # the transaction died with its connection: no fire row, no run, the schedule still due
-    wait_until(lambda: not _fire_in_flight(schedule.id), 10, 0.05, "the killed transaction rolled back")
+    wait_for(
+        lambda: not _fire_in_flight(schedule.id),
+        10,
+        0.05,
+        "the killed transaction rolled back",
+        reconnect=True,
+    )
     assert not ScheduleFire.objects.filter(schedule=schedule).exists()
     assert Tree.objects.get(id=tree.id).run_count == 0
     assert Schedule.objects.get(id=schedule.id).next_run_at == schedule.next_run_at
 
     fault.cluster(workers=1)
-    fire = wait_until(
+    fire = wait_for(
         lambda: ScheduleFire.objects.filter(schedule=schedule, status="completed").first(),
         30,
         0.1,
         "the fire recorded by another process",
+        reconnect=True,
     )
     recovery = time.monotonic() - killed
     time.sleep(1.0)  # a few more ticks: nothing fires again

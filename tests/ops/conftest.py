@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -134,16 +133,6 @@ def processes(tmp_path):
     procs = Processes(tmp_path)
     yield procs
     procs.cleanup()
-
-
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{message} not met within {timeout}s")
 
 
 def http_get(url: str, headers: dict | None = None, timeout: float = 5.0) -> tuple[int, str]:

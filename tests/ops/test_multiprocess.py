@@ -20,8 +20,9 @@ from django.test import Client
 
 from tasks_app.models import Attempt, Event, ProcessHeartbeat, Task, Tree
 from tasks_app.taskmanager import TaskManager
+from tests.helpers import wait_for
 
-from .conftest import ROOT, database_url, http_get, is_postgres, metric, parse_metrics, wait_for
+from .conftest import ROOT, database_url, http_get, is_postgres, metric, parse_metrics
 
 pytestmark = [
     pytest.mark.workers,

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tasks_app.models import ScheduleFire
 from tasks_app.services import schedules
-from tests.ui.conftest import wait_for
+from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

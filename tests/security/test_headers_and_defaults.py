@@ -7,11 +7,12 @@ import os
 import secrets
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -78,27 +79,36 @@ def _session(user):
     return client
 
 
-def test_new_tokens_get_the_default_lifetime(user, settings):
+NOW = datetime(2027, 5, 4, 12, 0, tzinfo=UTC)  # token lifetimes are asserted on a fixed clock
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+def test_new_tokens_get_the_default_lifetime(user, settings, clock):
     settings.ARBOR_TOKEN_DEFAULT_DAYS = 90
     body = _session(user).post("/api/v1/tokens/", {"name": "ci"}, content_type="application/json").json()
     expires = ApiToken.objects.get(pk=body["id"]).expires_at
-    assert timedelta(days=89) < expires - timezone.now() <= timedelta(days=90)
+    assert expires == NOW + timedelta(days=90)
     assert body["expires_at"]
 
 
-def test_a_token_with_an_explicit_lifetime_or_expiry(user):
+def test_a_token_with_an_explicit_lifetime_or_expiry(user, clock):
     client = _session(user)
     body = client.post(
         "/api/v1/tokens/", {"name": "short", "expires_in_days": 7}, content_type="application/json"
     ).json()
     expires = ApiToken.objects.get(pk=body["id"]).expires_at
-    assert timedelta(days=6) < expires - timezone.now() <= timedelta(days=7)
-    at = (timezone.now() + timedelta(days=3)).replace(microsecond=0)
+    assert expires == NOW + timedelta(days=7)
+    at = NOW + timedelta(days=3)
     body = client.post(
         "/api/v1/tokens/", {"name": "exact", "expires_at": at.isoformat()}, content_type="application/json"
     ).json()
     assert ApiToken.objects.get(pk=body["id"]).expires_at == at
-    past = (timezone.now() - timedelta(days=1)).isoformat()
+    past = (NOW - timedelta(seconds=1)).isoformat()
     response = client.post(
         "/api/v1/tokens/", {"name": "past", "expires_at": past}, content_type="application/json"
     )
@@ -115,12 +125,12 @@ def test_default_lifetime_zero_means_no_expiry(user, settings):
     assert ApiToken.objects.get(pk=body["id"]).expires_at is None
 
 
-def test_arbor_token_days(user):
+def test_arbor_token_days(user, clock):
     call_command(
         "arbor_token", "alice", "--name", "week", "--days", "7", stdout=StringIO(), stderr=StringIO()
     )
     expires = ApiToken.objects.get(name="week").expires_at
-    assert timedelta(days=6) < expires - timezone.now() <= timedelta(days=7)
+    assert expires == NOW + timedelta(days=7)
     call_command(
         "arbor_token", "alice", "--name", "forever", "--days", "0", stdout=StringIO(), stderr=StringIO()
     )

@@ -1,11 +1,85 @@
-"""services.trees.tree_create(execute=True): create and start in one transaction."""
+"""services.trees: parsing a create request into drafts (every problem named at once, executors
+resolved from apflow's fields too) and creating the tree in one transaction."""
 
 import pytest
 
-from tasks_app.exceptions import InvalidTransition
-from tasks_app.models import Event, Run, Task, Tree
-from tasks_app.services import control, trees
+from tasks_app.exceptions import InvalidTransition, LimitExceeded, TreeValidationError, UnknownExecutor
+from tasks_app.models import Dependency, Event, Run, Task, Tree
+from tasks_app.services import control, task_fields, trees
 
+
+def t(name, executor="noop", **kw):
+    return {"id": name, "name": name, "executor": executor, **kw}
+
+
+def test_json_depth_counts_nesting_and_stops_past_the_limit():
+    assert task_fields.json_depth(1, 5) == 0
+    assert task_fields.json_depth({}, 5) == 1 and task_fields.json_depth([], 5) == 1
+    assert task_fields.json_depth({"a": [{"b": 1}]}, 5) == 3
+    deep = current = []
+    for _ in range(1000):
+        current.append([])
+        current = current[0]
+    assert task_fields.json_depth(deep, 5) == 6  # stops just past the limit, whatever the real depth
+
+
+def test_resolve_executor_reads_apflow_fields_and_aliases():
+    assert trees.resolve_executor({"executor": "echo"}) == "echo"
+    assert trees.resolve_executor({"params": {"executor_id": "command_executor"}}) == "shell_command"
+    assert trees.resolve_executor({"schemas": {"method": "rest_executor"}}) == "http_request"
+    assert trees.resolve_executor({"params": "x", "executor": None}) == ""
+    assert trees.resolve_executor({"executor": 7}) == ""
+
+
+def test_parse_tree_orders_drafts_parents_and_dependencies_first():
+    drafts = trees.parse_tree(
+        [t("b", parent_id="root", dependencies=["a"]), t("root"), t("a", parent_id="root")]
+    )
+    keys = [d.key for d in drafts]
+    assert keys.index("root") < keys.index("a") < keys.index("b")
+    b = next(d for d in drafts if d.key == "b")
+    assert b.parent_key == "root" and b.ref == "b" and b.executor == "noop"
+
+
+def test_parse_tree_names_every_problem_at_once():
+    with pytest.raises(TreeValidationError) as refused:
+        trees.parse_tree([{"name": ""}, "x", {"name": "ok", "executor": "noop"}])
+    assert refused.value.errors == ["task #1: name is required", "task #2: must be an object"]
+    with pytest.raises(TreeValidationError) as refused:
+        trees.parse_tree([t("root", executor=""), t("a", parent_id="root", dependencies="root")])
+    assert refused.value.errors == [
+        "task 'root': executor is required",
+        "task 'a': dependencies must be a list",
+    ]
+    with pytest.raises(TreeValidationError, match="non-empty array"):
+        trees.parse_tree([])
+
+
+def test_parse_tree_refuses_unknown_executors_and_oversized_trees(settings):
+    with pytest.raises(UnknownExecutor) as unknown:
+        trees.parse_tree([t("root", executor="teleport")])
+    assert unknown.value.details["executor"] == "teleport" and "noop" in unknown.value.details["available"]
+    settings.ARBOR_LIMITS = {**settings.ARBOR_LIMITS, "max_tasks_per_tree": 2}
+    with pytest.raises(LimitExceeded, match="max_tasks_per_tree"):
+        trees.parse_tree([t("root"), t("a", parent_id="root"), t("b", parent_id="root")])
+
+
+@pytest.mark.django_db
+def test_tree_create_writes_tasks_edges_and_one_event_in_one_transaction(user, django_assert_max_num_queries):
+    with django_assert_max_num_queries(12):  # set-based inserts: no query per task
+        tree = trees.tree_create(
+            owner=user,
+            actor=user,
+            tasks=[t("root")]
+            + [t(f"c{i}", parent_id="root", dependencies=[f"c{i - 1}"] if i else []) for i in range(30)],
+        )
+    assert tree.task_count == 31 and Task.objects.filter(tree=tree).count() == 31
+    assert Dependency.objects.filter(tree=tree).count() == 29
+    assert list(Event.objects.filter(tree=tree).values_list("kind", flat=True)) == ["tree.created"]
+    assert set(tree.key_map) == {"root", *(f"c{i}" for i in range(30))}
+
+
+# tree_create(execute=True) / token_issue and token_revoke: the one path for each interface
 TASKS = [
     {"id": "r", "name": "r", "executor": "noop"},
     {"id": "a", "name": "a", "executor": "noop", "parent_id": "r"},

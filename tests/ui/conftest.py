@@ -109,18 +109,6 @@ def workers(transactional_db):
         thread.join(30)
 
 
-def wait_for(condition, timeout: float = 20.0, interval: float = 0.05):
-    """Poll ``condition()`` (database state) until it is true."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {condition.__doc__ or condition}")
-
-
 @pytest.fixture
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": VIEWPORT}

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from .conftest import wait_for
+from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

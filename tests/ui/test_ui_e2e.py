@@ -12,7 +12,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import login, screenshot, wait_for
+from tests.helpers import wait_for
+
+from .conftest import login, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -263,8 +263,7 @@ def test_the_theme_toggle_overrides_the_os_and_is_remembered(user_page, arbor_se
 
 def test_run_actions_have_keyboard_shortcuts_listed_in_a_help_sheet(user_page, arbor_server, tm, workers):
     from tasks_app.models import Tree
-
-    from .conftest import wait_for
+    from tests.helpers import wait_for
 
     tree = tm.create_tree(
         [

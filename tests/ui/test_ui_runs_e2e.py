@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import screenshot, wait_for
+from tests.helpers import wait_for
+
+from .conftest import screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from tasks_app.models import Attempt, Task, Tree
+from tests.helpers import wait_for
 
-from .conftest import ROOT, wait_for
+from .conftest import ROOT
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.workers]
 

@@ -144,7 +144,7 @@ class Chatty(CancelableExecutor):
 def test_log_lines_of_a_completed_attempt_are_announced_with_its_outcome(tm, settings):
     settings.ARBOR_EXECUTORS = {
         **settings.ARBOR_EXECUTORS,
-        "chatty": "tests.services.test_worker_pool.Chatty",
+        "chatty": "tests.services.test_worker.Chatty",
     }
     tree = start(tm, t("c", "chatty"))
     worker.drain(hard_kill=False)

@@ -9,8 +9,7 @@ from tasks_app.exceptions import CannotDelete, DependencyCycle, InvalidTransitio
 from tasks_app.models import Dependency, Event, Task
 from tasks_app.services import tasks as task_services
 from tasks_app.services import trees
-
-from .conftest import t
+from tests.api.conftest import t
 
 
 def make(user, tasks=None):

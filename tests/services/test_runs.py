@@ -11,7 +11,6 @@ from unittest import mock
 
 import pytest
 from django.db import OperationalError, connection
-from django.utils import timezone
 
 from tasks_app.engine.states import Outcome
 from tasks_app.models import ApiToken, Attempt, ResourceLock, ResourcePool, Task
@@ -19,56 +18,9 @@ from tasks_app.services import control, reaper, runs, worker
 from tests.fault.invariants import assert_invariants
 from tests.fault_executors import FAULT_EXECUTORS
 
+from .claiming import LEASE, claim_named, claim_one, done, fault_executors, get, later, start, t  # noqa: F401
+
 pytestmark = pytest.mark.django_db
-
-LEASE = 2.0  # settings_test.ARBOR_LEASE_SECONDS
-
-
-@pytest.fixture(autouse=True)
-def fault_executors(settings):
-    settings.ARBOR_EXECUTORS = {**settings.ARBOR_EXECUTORS, **FAULT_EXECUTORS}
-
-
-def t(name, executor="noop", **kw):
-    return {"id": name, "name": name, "executor": executor, **kw}
-
-
-def start(tm, *children):
-    """A tree whose root runs last (optional dependencies on every child)."""
-    root = t("root", "noop", priority=3, dependencies=[{"id": c["id"], "required": False} for c in children])
-    tree = tm.create_tree([root, *(dict(c, parent_id="root") for c in children)])
-    tm.execute(tree.id)
-    return tree
-
-
-def get(tree, name) -> Task:
-    return Task.objects.get(tree=tree, name=name)
-
-
-def claim_one(now=None, worker_name="w1"):
-    claims = runs.claim_batch(worker=worker_name, limit=1, now=now)
-    return claims[0] if claims else None
-
-
-def claim_named(tree, name, now=None):
-    """Claim until the named task is claimed (others are completed on the way)."""
-    for _ in range(50):
-        c = claim_one(now)
-        assert c is not None, f"{name} never became claimable"
-        if c.name == name:
-            return c
-        runs.finish([runs.Finish(attempt_id=c.attempt_id, task_id=c.task_id, outcome="completed")], now=now)
-    raise AssertionError(name)
-
-
-def done(c, outcome="completed", now=None, **kw):
-    return runs.finish(
-        [runs.Finish(attempt_id=c.attempt_id, task_id=c.task_id, outcome=outcome, **kw)], now=now
-    )
-
-
-def later(seconds):
-    return timezone.now() + dt.timedelta(seconds=seconds)
 
 
 # --- leases, heartbeats, fencing ------------------------------------------------------------------
@@ -92,51 +44,6 @@ def test_heartbeat_of_an_ended_attempt_tells_the_worker_to_stop(tm):
     c = claim_named(tree, "a")
     control.task_cancel(task=get(tree, "a"))
     assert runs.heartbeat(c.attempt_id) is False
-
-
-def test_reaper_declares_an_expired_lease_lost_and_retries(tm):
-    tree = start(
-        tm, t("a", "sleep", max_retries=1, retry_delay=0, resources=[{"type": "db", "identifier": "x"}])
-    )
-    c = claim_named(tree, "a")
-    assert ResourceLock.objects.filter(attempt_id=c.attempt_id).exists()
-    assert reaper.reap(now=later(LEASE - 0.5), wake=False) == 0  # still leased
-    assert reaper.reap(now=later(LEASE + 0.5), wake=False) == 1
-    attempt = Attempt.objects.get(id=c.attempt_id)
-    assert attempt.outcome == "worker_lost" and attempt.error_type == "worker_lost"
-    task = get(tree, "a")
-    assert task.status == "pending" and task.next_attempt_at is not None
-    assert not ResourceLock.objects.exists()  # released with the lost attempt
-    c2 = claim_one(now=later(LEASE + 1))
-    assert c2.task_id == task.id and c2.number == 2
-    done(c2, now=later(LEASE + 1.5))
-    assert get(tree, "a").status == "completed"
-    assert_invariants([tree.id])
-
-
-def test_reaper_handles_attempts_that_never_heartbeat(tm):
-    """Airflow #66773: a running attempt with no heartbeat and no lease is still reaped."""
-    tree = start(tm, t("a", "sleep", max_retries=0))
-    c = claim_named(tree, "a")
-    Attempt.objects.filter(id=c.attempt_id).update(heartbeat_at=None, lease_expires_at=None)
-    assert reaper.reap(now=later(LEASE - 0.5), wake=False) == 0
-    assert reaper.reap(now=later(LEASE + 0.5), wake=False) == 1
-    task = get(tree, "a")
-    assert task.status == "failed" and task.error_type == "worker_lost"
-
-
-def test_reaper_leaves_an_attempt_whose_lease_was_renewed_meanwhile(tm):
-    tree = start(tm, t("a", "sleep", resources=[{"type": "db", "identifier": "x", "mode": "write"}]))
-    c = claim_named(tree, "a")
-    # the reaper looked when the lease seemed over, but the worker renewed it before the write
-    runs.finish(
-        [runs.Finish(attempt_id=c.attempt_id, task_id=c.task_id, outcome="worker_lost")],
-        now=timezone.now(),
-        expired_only=True,
-    )
-    assert Attempt.objects.get(id=c.attempt_id).outcome == "running"
-    assert ResourceLock.objects.filter(attempt_id=c.attempt_id).exists()
-    assert get(tree, "a").status == "in_progress"
 
 
 def test_a_stale_worker_cannot_overwrite_a_newer_attempt(tm):
@@ -481,14 +388,6 @@ def test_locks_of_a_cancelled_attempt_stay_until_its_worker_stops(tm):
     reaper.reap(wake=False)
     assert ResourceLock.objects.count() == 1
     done(c, "cancelled")  # the worker stopped and reports
-    assert ResourceLock.objects.count() == 0
-
-
-def test_orphaned_locks_of_a_cancelled_attempt_are_released_by_the_reaper(tm, settings):
-    tree = start(tm, t("a", "sleep", resources=[{"type": "db", "identifier": "x"}]))
-    claim_named(tree, "a")
-    control.task_cancel(task=get(tree, "a"))
-    reaper.reap(now=later(settings.ARBOR_CANCEL_GRACE + LEASE + 0.5), wake=False)  # its worker died too
     assert ResourceLock.objects.count() == 0
 
 
