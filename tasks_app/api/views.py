@@ -30,6 +30,7 @@ from rest_framework.views import APIView
 from tasks_app import selectors
 from tasks_app.api.throttling import ThrottleUnauthenticatedMixin
 from tasks_app.exceptions import NotFound, TreeValidationError
+from tasks_app.input_limits import LimitedJSONParser, Pagination
 from tasks_app.models import ApiToken, Task, Tree
 from tasks_app.perf import gc_paused
 from tasks_app.services import control, editing, tokens, trees
@@ -40,7 +41,6 @@ from tasks_app.services.grants import executor_catalogue
 from . import serializers as s
 from .filters import TaskFilter, TreeFilter
 from .idempotency import IDEMPOTENCY_PARAMETER, idempotent
-from .limits import LimitedJSONParser, Pagination
 from .permissions import SessionForTokenWrites
 
 SOURCE = "api"
