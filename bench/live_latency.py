@@ -73,7 +73,7 @@ def role_write(tree_id: str, events: int, interval: float) -> None:
     _django()
     from django.db import transaction
 
-    from tasks_app.services.events import EventBuffer
+    from tasks_app.services.event_log import EventBuffer
 
     out = []
     for i in range(events):

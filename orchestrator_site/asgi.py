@@ -9,7 +9,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from tasks_app.live.middleware import TokenAuthMiddlewareStack  # noqa: E402
+from tasks_app.auth.websocket import TokenAuthMiddlewareStack  # noqa: E402
 from tasks_app.live.origin import SameOriginValidator  # noqa: E402
 from tasks_app.live.routing import websocket_urlpatterns  # noqa: E402
 

@@ -80,10 +80,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # /healthz /readyz /metrics: before host checks and SSL redirect
-    "tasks_app.ops.middleware.ProbeMiddleware",
+    "tasks_app.ops.probe_middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "tasks_app.middleware.DatabaseUnavailableMiddleware",
+    "tasks_app.ops.db_unavailable.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -358,7 +358,7 @@ ARBOR_LIVE_WAKEUP = os.environ.get("ARBOR_LIVE_WAKEUP", "auto")
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "tasks_app.api.authentication.BearerTokenAuthentication",
+        "tasks_app.auth.bearer.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -24,7 +24,7 @@ SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 
-# Tests drive workers explicitly (services.worker.run_until_idle) unless a test opts in.
+# Tests drive workers explicitly (worker.loop.run_until_idle) unless a test opts in.
 ARBOR_DISPATCH = os.environ.get("ARBOR_DISPATCH", "none")
 ARBOR_LEASE_SECONDS = 2.0
 ARBOR_HEARTBEAT_SECONDS = 0.25

@@ -8,7 +8,7 @@ import os
 
 def drain_job() -> int:
     """Claim and run ready tasks until the queue is empty or the drain budget is spent."""
-    from tasks_app.services.worker import drain
+    from tasks_app.worker.loop import drain
 
     stats_file = os.environ.get("ARBOR_BENCH_STATS")
     if not stats_file:

@@ -16,7 +16,7 @@ from tasks_app import selectors
 from tasks_app.engine.states import TERMINAL, Status
 from tasks_app.models import Task, Tree
 from tasks_app.services import control, trees
-from tasks_app.services.worker import refresh_connections
+from tasks_app.worker.loop import refresh_connections
 
 
 class TaskManager:

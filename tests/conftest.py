@@ -66,7 +66,7 @@ def tm(user):
 def run_tree(tm):
     """Create, execute and drain a tree in this process; returns {name: Task} and the tree."""
     from tasks_app.models import Task
-    from tasks_app.services.worker import run_until_idle
+    from tasks_app.worker.loop import run_until_idle
 
     def _run(tasks, *, execute=True):
         tree = tm.create_tree(tasks)

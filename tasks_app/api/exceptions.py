@@ -12,8 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from tasks_app import exceptions as domain
-
-from .limits import InvalidString
+from tasks_app.input_limits import InvalidString
 
 STATUS_BY_ERROR = [
     (domain.NotFound, status.HTTP_404_NOT_FOUND),

@@ -23,10 +23,10 @@ from rest_framework.views import APIView
 
 from tasks_app import selectors
 from tasks_app.exceptions import NotFound
+from tasks_app.input_limits import LimitedJSONParser, Pagination
 from tasks_app.models import AuditKind, NotificationEvent, NotificationKind, TriggerMode
 from tasks_app.services import audit, notifications, triggers
 
-from .limits import LimitedJSONParser, Pagination
 from .serializers import ErrorSerializer
 
 SOURCE = "api"

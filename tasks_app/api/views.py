@@ -30,6 +30,7 @@ from rest_framework.views import APIView
 from tasks_app import selectors
 from tasks_app.api.throttling import ThrottleUnauthenticatedMixin
 from tasks_app.exceptions import NotFound, TreeValidationError
+from tasks_app.input_limits import LimitedJSONParser, Pagination
 from tasks_app.models import ApiToken, Task, Tree
 from tasks_app.perf import gc_paused
 from tasks_app.services import control, editing, tokens, trees
@@ -37,10 +38,9 @@ from tasks_app.services import tasks as task_services
 from tasks_app.services.copying import task_copy
 from tasks_app.services.grants import executor_catalogue
 
-from . import serializers as s
+from . import serializers
 from .filters import TaskFilter, TreeFilter
 from .idempotency import IDEMPOTENCY_PARAMETER, idempotent
-from .limits import LimitedJSONParser, Pagination
 from .permissions import SessionForTokenWrites
 
 SOURCE = "api"
@@ -49,26 +49,30 @@ MSG_PATCH_SHAPE = "the body must be an object of fields to change"
 
 ERRORS = {
     400: OpenApiResponse(
-        s.ErrorSerializer, description="invalid input (the message names the task and field)"
+        serializers.ErrorSerializer, description="invalid input (the message names the task and field)"
     ),
-    403: OpenApiResponse(s.ErrorSerializer, description="a permission is missing (the message names it)"),
-    404: OpenApiResponse(s.ErrorSerializer, description="not found (also for another user's id)"),
-    409: OpenApiResponse(s.ErrorSerializer, description="not allowed in the current state"),
+    403: OpenApiResponse(
+        serializers.ErrorSerializer, description="a permission is missing (the message names it)"
+    ),
+    404: OpenApiResponse(serializers.ErrorSerializer, description="not found (also for another user's id)"),
+    409: OpenApiResponse(serializers.ErrorSerializer, description="not allowed in the current state"),
 }
 WRITE_ERRORS = {
     **ERRORS,
-    413: OpenApiResponse(s.ErrorSerializer, description="request body larger than the limit"),
-    422: OpenApiResponse(s.ErrorSerializer, description="Idempotency-Key reused with another body"),
+    413: OpenApiResponse(serializers.ErrorSerializer, description="request body larger than the limit"),
+    422: OpenApiResponse(serializers.ErrorSerializer, description="Idempotency-Key reused with another body"),
 }
 TREE_CREATE_BODY = PolymorphicProxySerializer(
     component_name="TreeCreateBody",
-    serializers=[s.TaskSpecSerializer(many=True), s.TreeCreateSerializer],
+    serializers=[serializers.TaskSpecSerializer(many=True), serializers.TreeCreateSerializer],
     resource_type_field_name=None,
     many=False,
 )
 COPY_RESPONSES = {
-    201: OpenApiResponse(s.TreeDetailSerializer, description="save=true: the new tree"),
-    200: OpenApiResponse(s.CopyArraySerializer, description="save=false: the task array, nothing written"),
+    201: OpenApiResponse(serializers.TreeDetailSerializer, description="save=true: the new tree"),
+    200: OpenApiResponse(
+        serializers.CopyArraySerializer, description="save=false: the task array, nothing written"
+    ),
     **WRITE_ERRORS,
 }
 
@@ -120,7 +124,7 @@ def _is_uuid(value: str) -> bool:
 
 def _copy(request, task: Task, row: Tree | Task | None = None):
     """Shared by trees/{id}/copy/ (``row``: the tree, whose permissions apply) and tasks/{id}/copy/."""
-    body = s.CopySerializer(data=request.data)
+    body = serializers.CopySerializer(data=request.data)
     body.is_valid(raise_exception=True)
     data = body.validated_data
     if data["save"]:
@@ -144,23 +148,24 @@ def _copy(request, task: Task, row: Tree | Task | None = None):
     )
     if data["save"]:
         tree = selectors.tree_get(request.user, result.id)  # as committed (last_seq)
-        return Response(s.render_tree(tree, detail=True), status=status.HTTP_201_CREATED)
+        return Response(serializers.render_tree(tree, detail=True), status=status.HTTP_201_CREATED)
     return Response({"tasks": result})
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List trees", responses=s.TreeSerializer(many=True)),
+    list=extend_schema(summary="List trees", responses=serializers.TreeSerializer(many=True)),
     retrieve=extend_schema(
         summary="A tree with all its tasks and counts by status",
-        responses={200: s.TreeDetailSerializer, 404: ERRORS[404]},
+        responses={200: serializers.TreeDetailSerializer, 404: ERRORS[404]},
     ),
     destroy=extend_schema(
-        summary="Delete a tree (refused while it runs)", responses={200: s.DeleteResultSerializer, **ERRORS}
+        summary="Delete a tree (refused while it runs)",
+        responses={200: serializers.DeleteResultSerializer, **ERRORS},
     ),
 )
 class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
     queryset = Tree.objects.none()
-    serializer_class = s.TreeSerializer
+    serializer_class = serializers.TreeSerializer
     filterset_class = TreeFilter
     filter_backends = FILTER_BACKENDS
     search_fields = ["name"]
@@ -177,13 +182,13 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
 
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(s.render_trees(page))
+        return self.get_paginated_response(serializers.render_trees(page))
 
     @extend_schema(
         summary="Create a tree from a task array",
         request=TREE_CREATE_BODY,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: s.TreeDetailSerializer, **WRITE_ERRORS},
+        responses={201: serializers.TreeDetailSerializer, **WRITE_ERRORS},
     )
     @idempotent
     @gc_paused()  # the body, the drafts and the response of up to 10,000 tasks: see tasks_app.perf
@@ -191,7 +196,7 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         data = request.data
         execute = False
         if isinstance(data, dict) and "tasks" in data:
-            body = s.TreeCreateSerializer(data=data)
+            body = serializers.TreeCreateSerializer(data=data)
             body.is_valid(raise_exception=True)
             tasks, execute = body.validated_data["tasks"], body.validated_data["execute"]
         elif isinstance(data, list):
@@ -204,10 +209,12 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         )
         written = None if execute else (tree.written_rows, tree.written_edges)  # render without reading back
         stored = selectors.tree_get(request.user, tree.id)  # as committed (status, last_seq)
-        return Response(s.render_tree(stored, detail=True, written=written), status=status.HTTP_201_CREATED)
+        return Response(
+            serializers.render_tree(stored, detail=True, written=written), status=status.HTTP_201_CREATED
+        )
 
     def retrieve(self, request, pk=None):
-        return Response(s.render_tree(self.get_tree(), detail=True))
+        return Response(serializers.render_tree(self.get_tree(), detail=True))
 
     def destroy(self, request, pk=None):
         return Response(
@@ -218,43 +225,43 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         summary="Run the whole tree",
         request=None,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: s.TreeSerializer, **WRITE_ERRORS},
+        responses={200: serializers.TreeSerializer, **WRITE_ERRORS},
     )
     @action(detail=True, methods=["post"])
     @idempotent
     def execute(self, request, pk=None):
         tree = control.tree_execute(tree=self.get_tree("change"), actor=request.user, source=SOURCE)
-        return Response(s.render_tree(tree))
+        return Response(serializers.render_tree(tree))
 
     @extend_schema(
         summary="Cancel every unfinished task of the tree",
         request=None,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: s.TreeSerializer, **WRITE_ERRORS},
+        responses={200: serializers.TreeSerializer, **WRITE_ERRORS},
     )
     @action(detail=True, methods=["post"])
     @idempotent
     def cancel(self, request, pk=None):
         tree = control.tree_cancel(tree=self.get_tree("change"), actor=request.user, source=SOURCE)
-        return Response(s.render_tree(tree))
+        return Response(serializers.render_tree(tree))
 
     @extend_schema(
         summary="Retry every failed or cancelled task (in place)",
         request=None,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: s.TreeSerializer, **WRITE_ERRORS},
+        responses={200: serializers.TreeSerializer, **WRITE_ERRORS},
     )
     @action(detail=True, methods=["post"])
     @idempotent
     def retry(self, request, pk=None):
         tree = control.tree_retry(tree=self.get_tree("change"), actor=request.user, source=SOURCE)
-        return Response(s.render_tree(tree))
+        return Response(serializers.render_tree(tree))
 
     @extend_schema(
         summary="Edit a tree that never ran in place: the whole task array, like creation",
         request=TREE_CREATE_BODY,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: s.TreeDetailSerializer, **WRITE_ERRORS},
+        responses={200: serializers.TreeDetailSerializer, **WRITE_ERRORS},
     )
     @action(detail=True, methods=["post"])
     @idempotent
@@ -265,11 +272,11 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         if not isinstance(tasks, list):
             raise TreeValidationError([MSG_BODY_SHAPE])
         tree = editing.tree_edit(tree=self.get_tree("change"), tasks=tasks, actor=request.user, source=SOURCE)
-        return Response(s.render_tree(selectors.tree_get(request.user, tree.id), detail=True))
+        return Response(serializers.render_tree(selectors.tree_get(request.user, tree.id), detail=True))
 
     @extend_schema(
         summary="Copy the tree (minimal / full / custom)",
-        request=s.CopySerializer,
+        request=serializers.CopySerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses=COPY_RESPONSES,
     )
@@ -281,12 +288,12 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         summary="The tree's events in sequence order (catch up with ?after_seq=)",
-        parameters=[s.AfterSeqQuerySerializer],
-        responses={200: s.EventPageSerializer, **ERRORS},
+        parameters=[serializers.AfterSeqQuerySerializer],
+        responses={200: serializers.EventPageSerializer, **ERRORS},
     )
     @action(detail=True, methods=["get"])
     def events(self, request, pk=None):
-        query = s.AfterSeqQuerySerializer(data=request.query_params)
+        query = serializers.AfterSeqQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         tree = self.get_tree()
         limit = query.validated_data["limit"]
@@ -296,7 +303,7 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
     @extend_schema(
         summary="Every execution attempt in the tree (?run=<number>: those of one run)",
         parameters=[OpenApiParameter("run", int, description="only the attempts of this run number")],
-        responses=s.AttemptSerializer(many=True),
+        responses=serializers.AttemptSerializer(many=True),
     )
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=Pagination)
     def attempts(self, request, pk=None):
@@ -305,17 +312,17 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         if run is not None:
             run = selectors.run_get(tree, run).number  # an unknown run answers 404
         page = self.paginate_queryset(selectors.tree_attempts(tree, run=run))
-        return self.get_paginated_response(s.AttemptSerializer(page, many=True).data)
+        return self.get_paginated_response(serializers.AttemptSerializer(page, many=True).data)
 
-    @extend_schema(summary="The tree's runs, newest first", responses=s.RunSerializer(many=True))
+    @extend_schema(summary="The tree's runs, newest first", responses=serializers.RunSerializer(many=True))
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=Pagination)
     def runs(self, request, pk=None):
         page = self.paginate_queryset(selectors.tree_runs(self.get_tree()))
-        return self.get_paginated_response(s.RunSerializer(page, many=True).data)
+        return self.get_paginated_response(serializers.RunSerializer(page, many=True).data)
 
     @extend_schema(
         summary="One run of the tree, by number",
-        responses={200: s.RunSerializer, **ERRORS},
+        responses={200: serializers.RunSerializer, **ERRORS},
         parameters=[OpenApiParameter("number", int, OpenApiParameter.PATH)],
     )
     @action(
@@ -326,12 +333,12 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         pagination_class=None,
     )
     def run_detail(self, request, pk=None, number=None):
-        return Response(s.RunSerializer(selectors.run_get(self.get_tree(), number)).data)
+        return Response(serializers.RunSerializer(selectors.run_get(self.get_tree(), number)).data)
 
     @extend_schema(
         summary="The attempts one run made, in start order (with task names)",
         parameters=[OpenApiParameter("number", int, OpenApiParameter.PATH)],
-        responses=s.RunAttemptSerializer(many=True),
+        responses=serializers.RunAttemptSerializer(many=True),
     )
     @action(
         detail=True,
@@ -343,22 +350,23 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
     def run_attempts(self, request, pk=None, number=None):
         run = selectors.run_get(self.get_tree(), number)
         page = self.paginate_queryset(selectors.run_attempts(run))
-        return self.get_paginated_response(s.RunAttemptSerializer(page, many=True).data)
+        return self.get_paginated_response(serializers.RunAttemptSerializer(page, many=True).data)
 
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List tasks (filter, search, order, paginate)", responses=s.TaskSerializer(many=True)
+        summary="List tasks (filter, search, order, paginate)",
+        responses=serializers.TaskSerializer(many=True),
     ),
-    retrieve=extend_schema(summary="A task", responses={200: s.TaskSerializer, 404: ERRORS[404]}),
+    retrieve=extend_schema(summary="A task", responses={200: serializers.TaskSerializer, 404: ERRORS[404]}),
     destroy=extend_schema(
         summary="Delete a task and its subtree, where safe",
-        responses={200: s.DeleteResultSerializer, **ERRORS},
+        responses={200: serializers.DeleteResultSerializer, **ERRORS},
     ),
 )
 class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
     queryset = Task.objects.none()
-    serializer_class = s.TaskSerializer
+    serializer_class = serializers.TaskSerializer
     filterset_class = TaskFilter
     search_fields = ["name"]
     filter_backends = FILTER_BACKENDS
@@ -378,15 +386,15 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
     def list(self, request):
         # the page is chosen on ids alone (an index-only walk of the list order), then its rows read
         ids = self.paginate_queryset(self.filter_queryset(self.get_queryset()).values_list("pk", flat=True))
-        return self.get_paginated_response(s.render_tasks(s.task_rows_by_id(ids)))
+        return self.get_paginated_response(serializers.render_tasks(serializers.task_rows_by_id(ids)))
 
     def retrieve(self, request, pk=None):
-        return Response(s.render_task(self.get_task()))
+        return Response(serializers.render_task(self.get_task()))
 
     @extend_schema(
         summary="Edit a pending task (read-only fields are refused, naming them)",
-        request=s.TaskUpdateSerializer,
-        responses={200: s.TaskSerializer, **WRITE_ERRORS},
+        request=serializers.TaskUpdateSerializer,
+        responses={200: serializers.TaskSerializer, **WRITE_ERRORS},
     )
     def partial_update(self, request, pk=None):
         task = self.get_task(action="change")
@@ -395,7 +403,7 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
         task = task_services.task_update(
             task=task, data=dict(request.data), actor=request.user, source=SOURCE
         )
-        return Response(s.render_task(task))
+        return Response(serializers.render_task(task))
 
     def destroy(self, request, pk=None):
         return Response(
@@ -406,7 +414,7 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
         summary="Run this task with its unfinished upstream dependencies (the root: the whole tree)",
         request=None,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: s.TreeSerializer, **WRITE_ERRORS},
+        responses={200: serializers.TreeSerializer, **WRITE_ERRORS},
     )
     @action(detail=True, methods=["post"])
     @idempotent
@@ -415,77 +423,77 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
         tree = control.tree_execute(
             tree=task.tree, task=None if task.is_root else task, actor=request.user, source=SOURCE
         )
-        return Response(s.render_tree(tree))
+        return Response(serializers.render_tree(tree))
 
     @extend_schema(
         summary="Cancel a pending or running task (dependents cascade)",
         request=None,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: s.TaskSerializer, **WRITE_ERRORS},
+        responses={200: serializers.TaskSerializer, **WRITE_ERRORS},
     )
     @action(detail=True, methods=["post"])
     @idempotent
     def cancel(self, request, pk=None):
         task = control.task_cancel(task=self.get_task(action="change"), actor=request.user, source=SOURCE)
-        return Response(s.render_task(task))
+        return Response(serializers.render_task(task))
 
     @extend_schema(
         summary="Retry a failed or cancelled task in place (with what it blocked)",
         request=None,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: s.TaskSerializer, **WRITE_ERRORS},
+        responses={200: serializers.TaskSerializer, **WRITE_ERRORS},
     )
     @action(detail=True, methods=["post"])
     @idempotent
     def retry(self, request, pk=None):
         task = self.get_task(action="change")
         control.task_retry(task=task, actor=request.user, source=SOURCE)
-        return Response(s.render_task(self.get_task()))
+        return Response(serializers.render_task(self.get_task()))
 
     @extend_schema(
         summary="Re-run from here: this task and everything downstream go back to pending",
         request=None,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: s.TaskSerializer, **WRITE_ERRORS},
+        responses={200: serializers.TaskSerializer, **WRITE_ERRORS},
     )
     @action(detail=True, methods=["post"])
     @idempotent
     def rerun(self, request, pk=None):
         task = self.get_task(action="change")
         control.task_rerun(task=task, actor=request.user, source=SOURCE)
-        return Response(s.render_task(self.get_task()))
+        return Response(serializers.render_task(self.get_task()))
 
     @extend_schema(
         summary="Mark success: a failed, cancelled or pending task becomes completed by your word; "
         "the tasks it alone blocked run again (409 if it is running or completed)",
         request=None,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: s.TaskSerializer, **WRITE_ERRORS},
+        responses={200: serializers.TaskSerializer, **WRITE_ERRORS},
     )
     @action(detail=True, methods=["post"], url_path="mark-success")
     @idempotent
     def mark_success(self, request, pk=None):
         task = self.get_task(action="change")
         control.task_mark(task=task, mark="success", actor=request.user, source=SOURCE)
-        return Response(s.render_task(self.get_task()))
+        return Response(serializers.render_task(self.get_task()))
 
     @extend_schema(
         summary="Skip: a failed, cancelled or pending task becomes completed, marked skipped; its "
         "dependents run without its result (409 if it is running or completed)",
         request=None,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: s.TaskSerializer, **WRITE_ERRORS},
+        responses={200: serializers.TaskSerializer, **WRITE_ERRORS},
     )
     @action(detail=True, methods=["post"])
     @idempotent
     def skip(self, request, pk=None):
         task = self.get_task(action="change")
         control.task_mark(task=task, mark="skipped", actor=request.user, source=SOURCE)
-        return Response(s.render_task(self.get_task()))
+        return Response(serializers.render_task(self.get_task()))
 
     @extend_schema(
         summary="Copy from this task (minimal / full / custom)",
-        request=s.CopySerializer,
+        request=serializers.CopySerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses=COPY_RESPONSES,
     )
@@ -496,29 +504,31 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Which tasks an action would touch",
-        parameters=[s.PreviewQuerySerializer],
-        responses={200: s.PreviewSerializer, **ERRORS},
+        parameters=[serializers.PreviewQuerySerializer],
+        responses={200: serializers.PreviewSerializer, **ERRORS},
     )
     @action(detail=True, methods=["get"])
     def preview(self, request, pk=None):
-        query = s.PreviewQuerySerializer(data=request.query_params)
+        query = serializers.PreviewQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         return Response(control.preview(task=self.get_task(), action=query.validated_data["action"]))
 
-    @extend_schema(summary="The task's execution attempts", responses=s.AttemptSerializer(many=True))
+    @extend_schema(
+        summary="The task's execution attempts", responses=serializers.AttemptSerializer(many=True)
+    )
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=Pagination)
     def attempts(self, request, pk=None):
         page = self.paginate_queryset(selectors.task_attempts(self.get_task()))
-        return self.get_paginated_response(s.AttemptSerializer(page, many=True).data)
+        return self.get_paginated_response(serializers.AttemptSerializer(page, many=True).data)
 
     @extend_schema(
         summary="The task's events (catch up with ?after_seq=)",
-        parameters=[s.AfterSeqQuerySerializer],
-        responses={200: s.EventPageSerializer, **ERRORS},
+        parameters=[serializers.AfterSeqQuerySerializer],
+        responses={200: serializers.EventPageSerializer, **ERRORS},
     )
     @action(detail=True, methods=["get"])
     def events(self, request, pk=None):
-        query = s.AfterSeqQuerySerializer(data=request.query_params)
+        query = serializers.AfterSeqQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         task = self.get_task()
         limit = query.validated_data["limit"]
@@ -526,23 +536,25 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
         return Response(_events_page(request, rows, task.tree, limit))
 
     @extend_schema(
-        summary="The task's original and its copies", responses={200: s.LineageSerializer, **ERRORS}
+        summary="The task's original and its copies", responses={200: serializers.LineageSerializer, **ERRORS}
     )
     @action(detail=True, methods=["get"])
     def lineage(self, request, pk=None):
-        return Response(s.LineageSerializer(selectors.task_lineage(request.user, self.get_task())).data)
+        return Response(
+            serializers.LineageSerializer(selectors.task_lineage(request.user, self.get_task())).data
+        )
 
     @extend_schema(
         summary="Add a dependency (this task depends on `upstream`)",
-        request=s.DependencyAddSerializer,
+        request=serializers.DependencyAddSerializer,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: s.TaskSerializer, **WRITE_ERRORS},
+        responses={201: serializers.TaskSerializer, **WRITE_ERRORS},
     )
     @action(detail=True, methods=["post"], url_path="dependencies")
     @idempotent
     def dependencies(self, request, pk=None):
         task = self.get_task(action="change")
-        body = s.DependencyAddSerializer(data=request.data)
+        body = serializers.DependencyAddSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         upstream = selectors.task_get(request.user, body.validated_data["upstream"])
         task_services.dependency_add(
@@ -552,13 +564,13 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
             actor=request.user,
             source=SOURCE,
         )
-        return Response(s.render_task(self.get_task()), status=status.HTTP_201_CREATED)
+        return Response(serializers.render_task(self.get_task()), status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Remove a dependency",
         request=None,
         parameters=[OpenApiParameter("upstream_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
-        responses={200: s.TaskSerializer, **ERRORS},
+        responses={200: serializers.TaskSerializer, **ERRORS},
     )
     @action(
         detail=True,
@@ -570,7 +582,7 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
         task = self.get_task(action="change")
         upstream = self.get_task("upstream_id")
         task_services.dependency_remove(downstream=task, upstream=upstream, actor=request.user, source=SOURCE)
-        return Response(s.render_task(self.get_task()))
+        return Response(serializers.render_task(self.get_task()))
 
 
 class ExecutorListView(ApiViewMixin, APIView):
@@ -578,11 +590,11 @@ class ExecutorListView(ApiViewMixin, APIView):
 
     @extend_schema(
         summary="The executors you may use (the others need a permission: docs/security.md)",
-        parameters=[s.ExecutorQuerySerializer],
-        responses=s.ExecutorSerializer(many=True),
+        parameters=[serializers.ExecutorQuerySerializer],
+        responses=serializers.ExecutorSerializer(many=True),
     )
     def get(self, request):
-        query = s.ExecutorQuerySerializer(data=request.query_params)
+        query = serializers.ExecutorQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         return Response(executor_catalogue(request.user, include_denied=query.validated_data["all"]))
 
@@ -590,11 +602,11 @@ class ExecutorListView(ApiViewMixin, APIView):
 class StatsView(ApiViewMixin, APIView):
     @extend_schema(
         summary="Execution statistics (all your tasks, or one tree)",
-        parameters=[s.StatsQuerySerializer],
-        responses={200: s.StatsSerializer, **ERRORS},
+        parameters=[serializers.StatsQuerySerializer],
+        responses={200: serializers.StatsSerializer, **ERRORS},
     )
     def get(self, request):
-        query = s.StatsQuerySerializer(data=request.query_params)
+        query = serializers.StatsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         tree_id = query.validated_data.get("tree")
         if tree_id is not None:
@@ -607,11 +619,11 @@ class StatsView(ApiViewMixin, APIView):
 class ThroughputView(ApiViewMixin, APIView):
     @extend_schema(
         summary="Completed tasks per minute, hour or day (an aggregate over every completion)",
-        parameters=[s.ThroughputQuerySerializer],
-        responses={200: s.ThroughputSerializer, **ERRORS},
+        parameters=[serializers.ThroughputQuerySerializer],
+        responses={200: serializers.ThroughputSerializer, **ERRORS},
     )
     def get(self, request):
-        query = s.ThroughputQuerySerializer(data=request.query_params)
+        query = serializers.ThroughputQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
         tree_id = data.get("tree")
@@ -626,7 +638,7 @@ class ValidateView(ApiViewMixin, APIView):
     @extend_schema(
         summary="Validate a task array without creating anything",
         request=TREE_CREATE_BODY,
-        responses={200: s.ValidateResultSerializer, 400: ERRORS[400], 413: WRITE_ERRORS[413]},
+        responses={200: serializers.ValidateResultSerializer, 400: ERRORS[400], 413: WRITE_ERRORS[413]},
     )
     @gc_paused()
     def post(self, request):
@@ -637,11 +649,11 @@ class ValidateView(ApiViewMixin, APIView):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Your API tokens", responses=s.TokenSerializer(many=True)),
+    list=extend_schema(summary="Your API tokens", responses=serializers.TokenSerializer(many=True)),
     create=extend_schema(
         summary="Create a token (browser session only); the token is shown once",
-        request=s.TokenCreateSerializer,
-        responses={201: s.NewTokenSerializer, **ERRORS},
+        request=serializers.TokenCreateSerializer,
+        responses={201: serializers.NewTokenSerializer, **ERRORS},
     ),
     destroy=extend_schema(
         summary="Revoke a token (browser session only)",
@@ -650,7 +662,7 @@ class ValidateView(ApiViewMixin, APIView):
     ),
 )
 class TokenViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
-    serializer_class = s.TokenSerializer
+    serializer_class = serializers.TokenSerializer
     queryset = ApiToken.objects.none()
     filter_backends: list = []
     permission_classes = [*viewsets.GenericViewSet.permission_classes, SessionForTokenWrites]
@@ -662,7 +674,7 @@ class TokenViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet)
         return ApiToken.objects.filter(user=self.user, revoked=False)
 
     def create(self, request):
-        body = s.TokenCreateSerializer(data=request.data)
+        body = serializers.TokenCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         token, raw = tokens.token_issue(
@@ -675,7 +687,7 @@ class TokenViewSet(ApiViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet)
             source="api",
         )
         token.token = raw
-        return Response(s.NewTokenSerializer(token).data, status=status.HTTP_201_CREATED)
+        return Response(serializers.NewTokenSerializer(token).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, pk=None):
         found = self.get_queryset().filter(pk=pk if str(pk).isdigit() else -1)

@@ -142,7 +142,7 @@ class Executor:
     # What a run with apflow's ``use_demo`` returns instead of executing (no side effects); None:
     # the executor has no demo and runs for real. Read through ``registry.demo_result``.
     demo_result: ClassVar[object] = None
-    # True: attempts may run side by side in threads of one worker process (services.worker._Pool).
+    # True: attempts may run side by side in threads of one worker process (worker.loop._Pool).
     # Only for executors that cannot take their process down (no os._exit, no signals, no child
     # processes a hard kill would have to reap) and that stop when cancelled; anything else runs
     # alone in its worker, so a poison task or a hard kill never disturbs another attempt.

@@ -17,13 +17,13 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from rest_framework.exceptions import ParseError
 
-from tasks_app.api.limits import parse_json_text
+from tasks_app.auth.websocket import SUBPROTOCOL
 from tasks_app.exceptions import LimitExceeded
+from tasks_app.input_limits import parse_json_text
 
-from . import snapshot
+from . import reads
 from .events import STAFF_GROUP, tree_group, user_group
 from .hub import cancel_task, get_hub, wait_event
-from .middleware import SUBPROTOCOL
 from .outbox import Outbox
 
 logger = logging.getLogger(__name__)
@@ -54,18 +54,18 @@ def _db(fn, *args, **kwargs):
 def still_allowed(scope, tree_id=None) -> tuple[int | None, object]:
     """Re-check a long-lived connection: ``(close code or None, fresh user)``."""
     user = scope.get("user")
-    fresh = snapshot.fresh_user(getattr(user, "pk", None))
+    fresh = reads.fresh_user(getattr(user, "pk", None))
     if fresh is None:
         return CLOSE_UNAUTHENTICATED, None
     if scope.get("auth") == "token":
-        from tasks_app.api.authentication import user_for_token
+        from tasks_app.auth.bearer import user_for_token
 
         current = user_for_token(scope.get("auth_token") or "", request=scope, source="ws")
         if current is None or current.pk != fresh.pk:
             return CLOSE_UNAUTHENTICATED, None
     elif not _session_still_valid(scope, fresh):
         return CLOSE_UNAUTHENTICATED, None
-    if tree_id is not None and snapshot.readable_tree(fresh, tree_id) is None:
+    if tree_id is not None and reads.readable_tree(fresh, tree_id) is None:
         return CLOSE_NOT_FOUND, fresh
     return None, fresh
 
@@ -282,7 +282,7 @@ class TreeFeed:
         return step.wait
 
     async def _snapshot(self) -> bool:
-        snap = await _db(snapshot.tree_snapshot, self.tree_id)
+        snap = await _db(reads.tree_snapshot, self.tree_id)
         if snap is None:
             return False
         self.outbox.reset(snap["seq"])
@@ -294,13 +294,13 @@ class TreeFeed:
         return True
 
     async def _resume(self, after: int) -> bool:
-        head = await _db(snapshot.tree_head, self.tree_id)
+        head = await _db(reads.tree_head, self.tree_id)
         if head is None:
             return False
         last_seq = head[1]
         if after > last_seq or last_seq - after > MAX_REPLAY:
             return await self._snapshot()
-        events = await _db(snapshot.tree_events_after, self.tree_id, after, limit=MAX_REPLAY)
+        events = await _db(reads.tree_events_after, self.tree_id, after, limit=MAX_REPLAY)
         self.outbox.reset(after)
         self.outbox.push(events)
         if self.reply is not None:
@@ -314,7 +314,7 @@ class TreeFeed:
         if first_queued - first_missing > MAX_REPLAY:
             return await self._snapshot()
         events = await _db(
-            snapshot.tree_events_after,
+            reads.tree_events_after,
             self.tree_id,
             first_missing - 1,
             before_seq=first_queued,
@@ -328,12 +328,12 @@ class TreeFeed:
     async def catch_up_if_behind(self) -> bool:
         """Safety net for a lost wake-up: the table is ahead of what this feed has seen. False if
         the tree is gone."""
-        head = await _db(snapshot.tree_head, self.tree_id)
+        head = await _db(reads.tree_head, self.tree_id)
         if head is None:
             return False
         if head[1] > self.outbox.last_sent and not self.outbox.backlog:
             self.outbox.push(
-                await _db(snapshot.tree_events_after, self.tree_id, self.outbox.last_sent, limit=MAX_REPLAY)
+                await _db(reads.tree_events_after, self.tree_id, self.outbox.last_sent, limit=MAX_REPLAY)
             )
             self.conn.kick()
         return True
@@ -347,7 +347,7 @@ class TreeConsumer(LiveConsumer):
             await self.reject(CLOSE_UNAUTHENTICATED)
             return
         tree = await _db(
-            snapshot.readable_tree,
+            reads.readable_tree,
             self.scope["user"],
             self.scope["url_route"]["kwargs"]["tree_id"],
             scope=self.scope,
@@ -390,7 +390,7 @@ class TreeConsumer(LiveConsumer):
             self.feed.want_snapshot = True
             self.kick()
         elif message["type"] == "check":
-            check = await _db(snapshot.tree_check, self.tree_id)
+            check = await _db(reads.tree_check, self.tree_id)
             if check is None:
                 await self.shut(CLOSE_NOT_FOUND)
                 return
@@ -488,7 +488,7 @@ class LiveMuxConsumer(LiveConsumer):
             feed.want_snapshot = True
             self.kick()
         else:
-            check = await _db(snapshot.tree_check, tree_id)
+            check = await _db(reads.tree_check, tree_id)
             if check is None:
                 await self._end(tree_id)
                 return
@@ -499,7 +499,7 @@ class LiveMuxConsumer(LiveConsumer):
             reply = {"type": "subscribed", "dashboard": True}
             if "id" in message:
                 reply["id"] = message["id"]
-            sees_all = await _db(snapshot.sees_all_trees, self.scope["user"])
+            sees_all = await _db(reads.sees_all_trees, self.scope["user"])
             self.dashboard = DashboardFeed(self, sees_all=sees_all, reply=reply, mark={"dashboard": True})
             self._regroup()
             self.kick()
@@ -545,7 +545,7 @@ class LiveMuxConsumer(LiveConsumer):
                 },
             )
             return
-        tree = await _db(snapshot.readable_tree, self.scope["user"], tree_id, scope=self.scope)
+        tree = await _db(reads.readable_tree, self.scope["user"], tree_id, scope=self.scope)
         if tree is None:  # missing and foreign are indistinguishable, as in the REST API
             await self.send_reply(
                 message, {"type": "error", "code": "not_found", "tree": tree_id, "message": "no such tree"}
@@ -593,13 +593,13 @@ class LiveMuxConsumer(LiveConsumer):
             await self.shut(code)
             return
         if self.dashboard is not None and self.dashboard.restaff(
-            fresh, await _db(snapshot.sees_all_trees, fresh)
+            fresh, await _db(reads.sees_all_trees, fresh)
         ):
             self._regroup()
             self.kick()
         for tree_id in list(self.feeds):
             feed = self.feeds.get(tree_id)
-            readable = await _db(snapshot.readable_tree, fresh, tree_id) is not None
+            readable = await _db(reads.readable_tree, fresh, tree_id) is not None
             if feed is None or self.feeds.get(tree_id) is not feed:
                 continue
             if not readable or not await feed.catch_up_if_behind():
@@ -646,7 +646,7 @@ class DashboardFeed:
     def on_events(self, events: list[dict]) -> None:
         for ev in events:
             kind = ev.get("kind")
-            if kind in snapshot.DASHBOARD_KINDS:
+            if kind in reads.DASHBOARD_KINDS:
                 self.queue.append(ev)
             if kind in self.counts_kinds and ev.get("seq") is not None:
                 self.dirty.add(ev["tree"])
@@ -664,7 +664,7 @@ class DashboardFeed:
             self.want_snapshot = self.overflowed = False
             self.queue.clear()
             self.dirty.clear()
-            snap = await _db(snapshot.dashboard_snapshot, self.conn.scope["user"])
+            snap = await _db(reads.dashboard_snapshot, self.conn.scope["user"])
             if self.reply is not None:
                 reply, self.reply = self.reply, None
                 await self.conn.send_json(reply)
@@ -701,7 +701,7 @@ class DashboardConsumer(LiveConsumer):
         if not self.authenticated():
             await self.reject(CLOSE_UNAUTHENTICATED)
             return
-        self.feed = DashboardFeed(self, sees_all=await _db(snapshot.sees_all_trees, self.scope["user"]))
+        self.feed = DashboardFeed(self, sees_all=await _db(reads.sees_all_trees, self.scope["user"]))
         await self.accept(self._subprotocol())
         self.hub = get_hub()
         await self.hub.subscribe(self, self.feed.groups())
@@ -728,7 +728,7 @@ class DashboardConsumer(LiveConsumer):
         if code is not None:
             await self.shut(code)
             return
-        if self.feed.restaff(fresh, await _db(snapshot.sees_all_trees, fresh)):
+        if self.feed.restaff(fresh, await _db(reads.sees_all_trees, fresh)):
             self.hub.regroup(self, self.feed.groups())
             self.kick()
 
@@ -760,7 +760,7 @@ def snapshot_frames(snap: dict, chunk_bytes: int = SNAPSHOT_CHUNK_BYTES) -> list
 
 
 def _summaries(tree_ids) -> list[dict]:
-    return [s for s in (snapshot.tree_summary(t) for t in tree_ids) if s is not None]
+    return [s for s in (reads.tree_summary(t) for t in tree_ids) if s is not None]
 
 
 def _after_seq(scope) -> int | None:

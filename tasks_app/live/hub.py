@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, connections
 
-from . import delivery, snapshot
+from . import delivery, reads
 from .events import STAFF_GROUP, tree_group, user_group
 
 logger = logging.getLogger(__name__)
@@ -175,12 +175,12 @@ class Hub:
                 return
             self._generation += 1
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="arbor-live-tail")
-            self.last_id = await self._db(snapshot.max_event_id)
+            self.last_id = await self._db(reads.max_event_id)
             self.gaps.clear()
             if self.track_gaps and self.last_id:
                 # ids just below the start that are not visible yet may still commit
                 lower = max(0, self.last_id - 1000)
-                seen = set(await self._db(snapshot.event_ids_between, lower, self.last_id))
+                seen = set(await self._db(reads.event_ids_between, lower, self.last_id))
                 now = time.monotonic()
                 self.gaps = {i: now for i in range(lower + 1, self.last_id + 1) if i not in seen}
             self.listener = delivery.make_listener(self, self.mode)
@@ -227,7 +227,7 @@ class Hub:
                     break
                 self._wake.clear()
                 try:
-                    rows = await self._db(snapshot.tail_events, self.last_id, tuple(self.gaps), TAIL_BATCH)
+                    rows = await self._db(reads.tail_events, self.last_id, tuple(self.gaps), TAIL_BATCH)
                 except Exception:
                     self.stats["errors"] += 1
                     logger.warning("live tail: database read failed; retrying", exc_info=True)

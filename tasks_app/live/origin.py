@@ -12,7 +12,7 @@ Channels' ``AllowedHostsOriginValidator`` compared host names only: ``http://127
 ``https://localhost:8443`` passed for a server at ``http://localhost:8000``.
 
 Origin matters for cookie sessions only. A connection that presents an API token (header or
-subprotocol, see ``middleware``) proves itself with a secret a foreign page does not have, so it
+subprotocol, see ``auth.websocket``) proves itself with a secret a foreign page does not have, so it
 is accepted with any Origin or none (programs usually send none). Without a token, a missing or
 foreign Origin is refused before the handshake completes (HTTP 403).
 """
@@ -25,7 +25,7 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
-from .middleware import bearer_token
+from tasks_app.auth.websocket import bearer_token
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 

@@ -18,7 +18,7 @@ from channels.db import database_sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 
-from . import snapshot
+from . import reads
 from .events import tree_group
 
 KEEPALIVE_SECONDS = 15.0
@@ -41,7 +41,7 @@ def stream_tree_events(
     ``apflow``: the events in apflow's shape (:func:`apflow_event`), ending with ``final``
     (``final: true``) and ``stream_end``."""
     tree_id = str(tree.id)
-    start = after_seq if after_seq is not None else snapshot.run_start_seq(tree_id)
+    start = after_seq if after_seq is not None else reads.run_start_seq(tree_id)
     prelude = _message({"jsonrpc": "2.0", "id": rpc_id, "result": first_result})
     django_request = getattr(request, "_request", request)
     shape = _apflow_shape(tree_id) if apflow else None
@@ -114,7 +114,7 @@ def apflow_event(ev: dict) -> dict:
 
 def _apflow_shape(tree_id: str):
     def ending(status: str) -> str:
-        root = snapshot.root_outcome(tree_id) if status != "deleted" else {}
+        root = reads.root_outcome(tree_id) if status != "deleted" else {}
         final = {
             "type": "final",
             "task_id": tree_id,
@@ -132,8 +132,8 @@ def _apflow_shape(tree_id: str):
 def _read(tree_id, after: int):
     """``(events after ``after``, head)``; head is read after the events, so an empty page with a
     terminal head at ``after`` really is the end."""
-    events = snapshot.tree_events_after(tree_id, after, limit=PAGE)
-    head = None if events else snapshot.tree_head(tree_id)
+    events = reads.tree_events_after(tree_id, after, limit=PAGE)
+    head = None if events else reads.tree_head(tree_id)
     return events, head
 
 
@@ -141,7 +141,7 @@ def _finished(head, last: int) -> str | None:
     if head is None:
         return "deleted"
     status, last_seq = head
-    return status if status in snapshot.TERMINAL_VALUES and last_seq <= last else None
+    return status if status in reads.TERMINAL_VALUES and last_seq <= last else None
 
 
 class _Waker:

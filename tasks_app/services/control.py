@@ -24,7 +24,7 @@ from tasks_app.executors.registry import DEMO_PARAM
 from tasks_app.models import Attempt, Dependency, Task, Tree
 
 from . import dispatch, grants, history, locking, scheduling
-from .events import EventBuffer
+from .event_log import EventBuffer
 from .retry import on_deadlock
 
 ACTIVE = [Status.PENDING.value, Status.IN_PROGRESS.value]

@@ -30,7 +30,7 @@ from tasks_app.exceptions import InvalidReference, InvalidTransition, Validation
 from tasks_app.models import Task, Tree
 
 from . import grants, locking, trees
-from .events import EventBuffer
+from .event_log import EventBuffer
 from .trees import TaskDraft, parse_task_fields
 
 # Outcome fields of a task: reset by default on a copy, carried as a block when the status is kept.

@@ -32,7 +32,7 @@ def _wake_now(count: int, mode: str) -> None:
             return
         _local.draining = True
         try:
-            from .worker import run_until_idle
+            from tasks_app.worker.loop import run_until_idle
 
             run_until_idle(hard_kill=False)
         finally:

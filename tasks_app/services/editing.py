@@ -22,7 +22,7 @@ from tasks_app.exceptions import InvalidTransition, TreeValidationError
 from tasks_app.models import Dependency, Task, Tree
 
 from . import grants, sql, task_fields
-from .events import EventBuffer
+from .event_log import EventBuffer
 from .resources import check_granted
 from .tasks import _check_writable, _lock_tree, _refuse_linked
 from .trees import DEPENDENCY_COLUMNS, TASK_COLUMN_INDEX, TASK_COLUMNS, _edge_key, _task_rows, parse_tree

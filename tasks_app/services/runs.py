@@ -26,7 +26,7 @@ from tasks_app.executors import registry
 from tasks_app.models import Attempt, Dependency, ResourceLock, Task
 
 from . import history, scheduling
-from .events import EventBuffer
+from .event_log import EventBuffer
 from .resources import SharedResources, not_granted_message, shared_resources
 from .sql import update_rows
 

@@ -31,7 +31,7 @@ from tasks_app.models import FireStatus, Schedule, ScheduleFire, Tree
 from tasks_app.models.schedule import FIRE_OPEN, CatchUp, Overlap
 
 from . import control
-from .events import EventBuffer
+from .event_log import EventBuffer
 
 logger = logging.getLogger(__name__)
 SOURCE = "schedule"
@@ -224,7 +224,7 @@ def preview(
 
 
 def _worker() -> str:
-    from .worker import worker_id
+    from tasks_app.worker.loop import worker_id
 
     return worker_id()
 

@@ -18,7 +18,7 @@ from tasks_app.engine.status import run_outcome, run_tasks, tree_status
 from tasks_app.models import Dependency, Task, Tree
 
 from . import history, notifications
-from .events import EventBuffer
+from .event_log import EventBuffer
 
 ACTIVE = (Status.PENDING.value, Status.IN_PROGRESS.value)
 

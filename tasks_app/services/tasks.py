@@ -35,7 +35,7 @@ from tasks_app.live.events import publish_on_commit
 from tasks_app.models import Dependency, Task, Tree
 
 from . import grants, locking, scheduling, task_fields
-from .events import EventBuffer
+from .event_log import EventBuffer
 from .resources import check_granted
 from .trees import parse_task_fields
 

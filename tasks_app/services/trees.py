@@ -16,7 +16,7 @@ from tasks_app.models import Dependency, Task, Tree
 from tasks_app.perf import gc_paused
 
 from . import control, grants, sql, task_fields
-from .events import EventBuffer
+from .event_log import EventBuffer
 from .resources import check_granted
 
 TASK_FIELDS = task_fields.CREATABLE  # the declaration: services.task_fields

@@ -6,7 +6,7 @@ import importlib.util
 import pytest
 
 from tasks_app.models import Event, Task, Tree
-from tasks_app.services.worker import run_until_idle
+from tasks_app.worker.loop import run_until_idle
 
 from .utils import admin_events, change, changelist, messages_of, run_action
 

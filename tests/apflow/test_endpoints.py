@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 
 from tasks_app.models import Task, Tree
-from tasks_app.services.worker import run_until_idle
+from tasks_app.worker.loop import run_until_idle
 
 pytestmark = pytest.mark.django_db
 

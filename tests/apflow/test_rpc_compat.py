@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tasks_app.models import Task
-from tasks_app.services.worker import run_until_idle
+from tasks_app.worker.loop import run_until_idle
 
 pytestmark = pytest.mark.django_db
 

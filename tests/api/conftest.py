@@ -59,7 +59,7 @@ def make_tree(api):
 
 @pytest.fixture
 def drain():
-    from tasks_app.services.worker import run_until_idle
+    from tasks_app.worker.loop import run_until_idle
 
     def _drain():
         run_until_idle(hard_kill=False, timeout=30)

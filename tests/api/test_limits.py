@@ -37,7 +37,7 @@ def test_a_body_over_the_size_limit_answers_413_naming_the_limit(api):
 def test_the_size_limit_holds_without_a_content_length(settings):
     import io
 
-    from tasks_app.api.limits import LimitedJSONParser
+    from tasks_app.input_limits import LimitedJSONParser
 
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
     with pytest.raises(RequestDataTooBig):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tasks_app.api import serializers as s
+from tasks_app.api import serializers
 from tasks_app.models import Task, Tree
 
 from .conftest import t
@@ -81,12 +81,12 @@ def test_render_tasks_matches_the_declared_schema(api, make_tree, drain):
     )
     drain()
     task = Task.objects.get(id=tasks["a"]["id"])
-    rendered = s.render_task(task)
-    assert list(rendered) == list(s.TaskSerializer().fields)
+    rendered = serializers.render_task(task)
+    assert list(rendered) == list(serializers.TaskSerializer().fields)
     assert rendered["id"] == str(task.id) and rendered["tree"] == str(task.tree_id)
     assert rendered["parent"] == str(task.parent_id) and rendered["original_task"] is None
     for field in ("created_at", "updated_at", "started_at", "completed_at"):
-        assert rendered[field] == s.iso(getattr(task, field)), field
+        assert rendered[field] == serializers.iso(getattr(task, field)), field
     assert rendered["result"] == {"k": 1} and rendered["status"] == "completed"
 
 
@@ -101,14 +101,14 @@ def test_render_tasks_matches_the_declared_schema(api, make_tree, drain):
     ],
 )
 def test_timestamps_read_as_text_render_like_drf(raw, expected):
-    assert s.datetime_text(raw) == expected
+    assert serializers.datetime_text(raw) == expected
 
 
 def test_uuids_read_as_text_render_canonically():
     canonical = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
-    assert s.uuid_text(canonical.replace("-", "")) == canonical
-    assert s.uuid_text(canonical) == canonical
-    assert s.uuid_text(None) is None
+    assert serializers.uuid_text(canonical.replace("-", "")) == canonical
+    assert serializers.uuid_text(canonical) == canonical
+    assert serializers.uuid_text(None) is None
 
 
 def test_the_browsable_api_renders_for_a_signed_in_user(user, make_tree, client):

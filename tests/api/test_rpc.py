@@ -3,7 +3,7 @@
 import pytest
 
 from tasks_app.models import Attempt, Task, Tree
-from tasks_app.services.worker import run_until_idle
+from tasks_app.worker.loop import run_until_idle
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from tasks_app.api import rpc as rpc_module
 from tasks_app.models import Tree
-from tasks_app.services.worker import run_until_idle
+from tasks_app.worker.loop import run_until_idle
 
 pytestmark = pytest.mark.django_db
 

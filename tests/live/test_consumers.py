@@ -9,7 +9,7 @@ from django.test import override_settings
 from tasks_app.live import consumers as live_consumers
 from tasks_app.models import ApiToken, Event, Task, Tree
 from tasks_app.services import control
-from tasks_app.services.worker import run_until_idle
+from tasks_app.worker.loop import run_until_idle
 
 from .utils import (
     adb,

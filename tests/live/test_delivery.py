@@ -6,7 +6,7 @@ import asyncio
 import pytest
 from django.db import connection, transaction
 
-from tasks_app.live import delivery, snapshot
+from tasks_app.live import delivery, reads
 from tasks_app.live import hub as live_hub
 from tasks_app.live.hub import get_hub
 from tasks_app.models import Event, Tree
@@ -157,7 +157,7 @@ def test_the_tail_rereads_ids_that_commit_out_of_order(tm, settings):
         payload = {"tree": str(tree.id), "at": None}
         hub._advance([(third, None, payload)])  # as if the first two had not committed yet
         assert set(hub.gaps) == {first, second} and hub.last_id == third
-        rows = await adb(snapshot.tail_events)(hub.last_id, tuple(hub.gaps))
+        rows = await adb(reads.tail_events)(hub.last_id, tuple(hub.gaps))
         assert [r[0] for r in rows] == [first, second]
         hub._advance(rows)
         assert hub.gaps == {} and hub.last_id == third

@@ -9,7 +9,7 @@ from django.test import AsyncRequestFactory, RequestFactory
 from tasks_app.live.sse import stream_tree_events
 from tasks_app.models import Event, Tree
 from tasks_app.services import control
-from tasks_app.services.worker import run_until_idle
+from tasks_app.worker.loop import run_until_idle
 
 from .utils import adb, make_token, run
 

@@ -11,8 +11,8 @@ from channels.testing import WebsocketCommunicator
 from django.db import transaction
 from django.test import Client
 
+from tasks_app.auth.websocket import TokenAuthMiddlewareStack
 from tasks_app.live import hub as live_hub
-from tasks_app.live.middleware import TokenAuthMiddlewareStack
 from tasks_app.live.routing import websocket_urlpatterns
 from tasks_app.models import ApiToken
 
@@ -109,7 +109,7 @@ def seqs_covered(frames) -> list[int]:
 
 def add_events(tree_id, items, *, actor_id=None):
     """Append events through the services' outbox (one transaction); ``items``: ``[(kind, task, data)]``."""
-    from tasks_app.services.events import EventBuffer
+    from tasks_app.services.event_log import EventBuffer
 
     with transaction.atomic():
         buf = EventBuffer(actor_id=actor_id, source="test")

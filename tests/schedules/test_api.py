@@ -10,7 +10,7 @@ from icalendar import Calendar
 
 from tasks_app.models import Schedule, Tree
 from tasks_app.services import schedules
-from tasks_app.services.worker import run_until_idle
+from tasks_app.worker.loop import run_until_idle
 from tests.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tasks_app.models import Attempt, Event, ResourceLock, ResourcePool, Task
 from tasks_app.services import control, runs, trees
-from tasks_app.services.worker import run_until_idle
+from tasks_app.worker.loop import run_until_idle
 
 from .conftest import t
 

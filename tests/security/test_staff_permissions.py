@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 
 from tasks_app import selectors
-from tasks_app.live import snapshot
+from tasks_app.live import reads
 from tasks_app.models import AuditEvent, AuditKind, Task, Tree
 
 from .conftest import client_for, t
@@ -118,13 +118,13 @@ def test_staff_keep_their_own_rows(staff_client, make_tree):
 
 def test_staff_without_permissions_get_only_their_trees_on_the_dashboard_snapshot(staff, theirs):
     tree, _ = theirs
-    assert snapshot.dashboard_snapshot(staff)["trees"] == []
-    assert snapshot.dashboard_snapshot(staff)["staff"] is False
-    assert snapshot.readable_tree(staff, tree["id"]) is None
-    assert not snapshot.sees_all_trees(staff)
+    assert reads.dashboard_snapshot(staff)["trees"] == []
+    assert reads.dashboard_snapshot(staff)["staff"] is False
+    assert reads.readable_tree(staff, tree["id"]) is None
+    assert not reads.sees_all_trees(staff)
     staff = grant(staff, "view_tree")
-    assert [x["id"] for x in snapshot.dashboard_snapshot(staff)["trees"]] == [tree["id"]]
-    assert snapshot.readable_tree(staff, tree["id"]) is not None
+    assert [x["id"] for x in reads.dashboard_snapshot(staff)["trees"]] == [tree["id"]]
+    assert reads.readable_tree(staff, tree["id"]) is not None
 
 
 # --- view: see, but not change --------------------------------------------------------------------
@@ -277,8 +277,8 @@ def test_copy_of_another_users_tree_needs_change_to_save(staff, theirs, user):
 @pytest.mark.django_db(transaction=True)
 def test_websockets_for_staff_without_permissions(user, staff, tm):
     from tasks_app.services import control
-    from tasks_app.services.worker import run_until_idle
     from tasks_app.taskmanager import TaskManager
+    from tasks_app.worker.loop import run_until_idle
     from tests.live.utils import adb, collect_until, communicator, expect_close, make_token, receive, run
 
     theirs = tm.create_tree([{"id": "z", "name": "z", "executor": "noop"}])

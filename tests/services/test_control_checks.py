@@ -5,7 +5,7 @@ import pytest
 from tasks_app.exceptions import AlreadyRunning, ArchivedTask, InvalidTransition, PermissionDenied
 from tasks_app.models import AuditEvent, Task, Tree
 from tasks_app.services import control
-from tasks_app.services.worker import run_until_idle
+from tasks_app.worker.loop import run_until_idle
 
 pytestmark = pytest.mark.django_db
 

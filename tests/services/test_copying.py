@@ -8,7 +8,7 @@ from tasks_app.exceptions import ArchivedTask, InvalidReference, InvalidTransiti
 from tasks_app.models import Attempt, Dependency, Event, Task, Tree
 from tasks_app.services import control, copying, trees
 from tasks_app.services import tasks as task_services
-from tasks_app.services.worker import run_until_idle
+from tasks_app.worker.loop import run_until_idle
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ import pytest
 from tasks_app.models import Attempt, Run, Task
 from tasks_app.services import control
 from tasks_app.services.copying import task_copy
-from tasks_app.services.worker import run_until_idle
+from tasks_app.worker.loop import run_until_idle
 
 pytestmark = pytest.mark.django_db(transaction=False)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -14,7 +14,8 @@ from django.db import OperationalError, connection
 
 from tasks_app.engine.states import Outcome
 from tasks_app.models import ApiToken, Attempt, ResourceLock, ResourcePool, Task
-from tasks_app.services import control, reaper, runs, worker
+from tasks_app.services import control, reaper, runs
+from tasks_app.worker import loop as worker
 from tests.fault.invariants import assert_invariants
 from tests.fault_executors import FAULT_EXECUTORS
 
@@ -465,7 +466,7 @@ def test_hard_kill_kills_the_process_tree_of_a_real_worker(tmp_path):
         "a = subprocess.Popen(['sleep', '600'])\n"
         "b = subprocess.Popen(['sleep', '600'], start_new_session=True)\n"
         "print(a.pid, b.pid, flush=True)\n"
-        "from tasks_app.services.worker import _kill_children\n"
+        "from tasks_app.worker.loop import _kill_children\n"
         "_kill_children(descendants=True)\n"
         "time.sleep(0.2)\n"
     )

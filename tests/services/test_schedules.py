@@ -11,7 +11,7 @@ from django.utils import timezone
 from tasks_app.exceptions import ArchivedTask, ValidationError
 from tasks_app.models import Event, Schedule, ScheduleFire, Tree
 from tasks_app.services import control, schedules
-from tasks_app.services.worker import run_until_idle
+from tasks_app.worker.loop import run_until_idle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T0 = dt.datetime(2027, 3, 1, 8, 59, 30, tzinfo=dt.UTC)

@@ -11,7 +11,7 @@ from tasks_app.exceptions import (
 )
 from tasks_app.models import Attempt, Event, Task
 from tasks_app.services import control
-from tasks_app.services.worker import run_until_idle
+from tasks_app.worker.loop import run_until_idle
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ schema and the JSON-RPC catalogue."""
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from tasks_app.api import serializers as s
+from tasks_app.api import serializers
 from tasks_app.api.rpc.methods import methods_catalogue
 from tasks_app.services import task_fields, trees
 from tasks_app.services import tasks as task_services
@@ -81,10 +81,10 @@ def test_the_services_field_sets_come_from_the_declaration():
 
 
 def test_the_serializers_are_built_from_the_declaration():
-    assert list(s.TaskSpecSerializer().fields) == NAMES
+    assert list(serializers.TaskSpecSerializer().fields) == NAMES
     update = [n for n in NAMES if task_fields.BY_NAME[n].updatable]
     update.insert(update.index("parent_id"), "parent")
-    assert list(s.TaskUpdateSerializer().fields) == update
+    assert list(serializers.TaskUpdateSerializer().fields) == update
 
 
 def test_the_openapi_schema_carries_types_limits_and_docs():

@@ -1,4 +1,4 @@
-"""A worker runs several non-inline attempts side by side (services.worker._Pool): each keeps its
+"""A worker runs several non-inline attempts side by side (worker.loop._Pool): each keeps its
 own lease, heartbeats, timeout and cancellation, and one slot's end never disturbs another."""
 
 import time
@@ -8,7 +8,8 @@ import pytest
 
 from tasks_app.executors.base import CancelableExecutor
 from tasks_app.models import Attempt, Event, Task
-from tasks_app.services import control, runs, worker
+from tasks_app.services import control, runs
+from tasks_app.worker import loop as worker
 from tests.fault_executors import FAULT_EXECUTORS
 
 pytestmark = pytest.mark.django_db

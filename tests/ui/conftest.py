@@ -86,7 +86,7 @@ def workers(transactional_db):
     task at a time per thread, like the worker processes of a cluster)."""
     from django.db import connections
 
-    from tasks_app.services import worker
+    from tasks_app.worker import loop as worker
 
     stop = threading.Event()
 

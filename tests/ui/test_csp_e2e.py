@@ -34,8 +34,8 @@ def staff_page(page, arbor_server, staff_user):
 
 @pytest.fixture
 def staff_tree(staff_user):
-    from tasks_app.services.worker import run_until_idle
     from tasks_app.taskmanager import TaskManager
+    from tasks_app.worker.loop import run_until_idle
 
     tm = TaskManager(staff_user)
     tree = tm.create_tree(

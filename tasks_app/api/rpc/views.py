@@ -15,9 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tasks_app import exceptions as domain
+from tasks_app.input_limits import InvalidString, LimitedJSONParser
 
 from ..idempotency import idempotent
-from ..limits import InvalidString, LimitedJSONParser
 from ..throttling import ThrottleUnauthenticatedMixin
 from .methods import METHODS, Call, Streaming, methods_catalogue
 from .protocol import (

@@ -84,7 +84,7 @@ class Command(BaseCommand):
     def do_run(self, tm, opts):
         tree = tm.execute(opts["id"])
         if opts["inline"]:
-            from tasks_app.services.worker import run_until_idle
+            from tasks_app.worker.loop import run_until_idle
 
             run_until_idle(hard_kill=False, timeout=opts["timeout"] or 3600)
         if not opts["wait"]:

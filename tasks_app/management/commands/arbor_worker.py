@@ -140,7 +140,7 @@ class Command(BaseCommand):
         """Worker ids (``host:pid``) of the current cluster's processes."""
         import psutil
 
-        from tasks_app.services.worker import worker_id
+        from tasks_app.worker.loop import worker_id
 
         try:
             children = psutil.Process(self.cluster.pid).children(recursive=True)

@@ -33,8 +33,7 @@ from tasks_app.exceptions import UnknownExecutor
 from tasks_app.executors import registry
 from tasks_app.executors.base import ExecutionCancelled, ExecutionContext, ExecutorError
 from tasks_app.executors.registry import DEMO_PARAM
-
-from . import dispatch, runs
+from tasks_app.services import dispatch, runs
 
 logger = logging.getLogger(__name__)
 _stop = threading.Event()

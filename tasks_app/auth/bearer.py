@@ -35,7 +35,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 class BearerTokenScheme(OpenApiAuthenticationExtension):
     """Describes the Bearer token scheme in the OpenAPI schema (drf-spectacular)."""
 
-    target_class = "tasks_app.api.authentication.BearerTokenAuthentication"
+    target_class = "tasks_app.auth.bearer.BearerTokenAuthentication"
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema):
