@@ -47,7 +47,7 @@ def test_a_failed_enqueue_is_logged_not_raised(settings, caplog):
 
 
 def test_inline_drains_in_this_thread_and_does_not_recurse():
-    with mock.patch("tasks_app.services.worker.run_until_idle") as run:
+    with mock.patch("tasks_app.worker.loop.run_until_idle") as run:
         run.side_effect = lambda **kw: dispatch._wake_now(1, "inline")  # a wake from inside the drain
         dispatch._wake_now(1, "inline")
     assert run.call_count == 1

@@ -6,7 +6,7 @@ from django.db import transaction
 
 from tasks_app.models import Task, Tree
 from tasks_app.services import scheduling
-from tasks_app.services.events import EventBuffer
+from tasks_app.services.event_log import EventBuffer
 
 pytestmark = pytest.mark.django_db
 

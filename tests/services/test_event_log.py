@@ -5,7 +5,7 @@ import pytest
 from django.db import transaction
 
 from tasks_app.models import Event
-from tasks_app.services.events import EventBuffer
+from tasks_app.services.event_log import EventBuffer
 
 pytestmark = pytest.mark.django_db
 
