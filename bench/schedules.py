@@ -4,11 +4,13 @@
     DATABASE_URL=$url .venv/bin/python bench/schedules.py                 # spread over one minute
     DATABASE_URL=$url .venv/bin/python bench/schedules.py --spread 0      # all due at the same second
 
-Creates N one-task trees and N ``once`` schedules whose due times are spread evenly over
-``--spread`` seconds, starts ``--processes`` arbor_worker supervisors (each runs the scheduler tick
-every ARBOR_SCHEDULER_INTERVAL and a django-q2 cluster of ARBOR_WORKERS), and waits until every
-schedule fired. Lateness = ``fired_at - scheduled_for`` (the fire's transaction recorded it; the
-run was started in the same transaction). Also checks that each schedule fired exactly once.
+Creates N one-task trees and N ``once`` schedules (paused while they are created, then given due
+times spread evenly over ``--spread`` seconds and enabled in one statement), starts ``--processes``
+arbor_worker supervisors (each runs the scheduler tick every ARBOR_SCHEDULER_INTERVAL and a
+django-q2 cluster of ARBOR_WORKERS), and waits until every schedule fired. Lateness =
+``fired_at - scheduled_for`` (when the tick claimed it) and ``started_at - scheduled_for`` (set
+just before the fire's transaction commits: when the run becomes visible). Also checks that each
+schedule fired exactly once.
 Prints p50/p90/p99/max and writes bench/results/schedules-<db>.json.
 """
 
