@@ -214,6 +214,23 @@ def graph_snapshot(tree_id, tasks: list[Task] | None = None) -> Graph:
     return Graph(node_from_task(t, deps.get(t.id, ())) for t in tasks)
 
 
+def graph_snapshots(tree_ids) -> dict:
+    """``{tree_id: Graph}`` of many trees in two queries (the batch form of ``graph_snapshot``)."""
+    ids = list(tree_ids)
+    tasks: dict = defaultdict(list)
+    deps: dict = defaultdict(list)
+    if ids:
+        for task in Task.objects.filter(tree_id__in=ids).order_by("position"):
+            tasks[task.tree_id].append(task)
+        rows = Dependency.objects.filter(tree_id__in=ids).order_by("downstream_id", "position")
+        for down, up, required in rows.values_list("downstream_id", "upstream_id", "required"):
+            deps[down].append((up, required))
+    return {
+        tree_id: Graph(node_from_task(t, deps.get(t.id, ())) for t in tasks.get(tree_id, ()))
+        for tree_id in ids
+    }
+
+
 def partial_graph(task_ids) -> Graph:
     """The given tasks plus their direct upstream dependencies: enough for readiness and fallout
     decisions about those tasks, without loading the whole tree."""

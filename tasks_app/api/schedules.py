@@ -16,13 +16,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from tasks_app import selectors
 from tasks_app.engine import schedules as rules
-from tasks_app.exceptions import ValidationError
-from tasks_app.models import Schedule
+from tasks_app.exceptions import NotFound, ValidationError
+from tasks_app.models import CalendarFeed, Schedule
 from tasks_app.models.schedule import KIND_CHOICES, CatchUp, Overlap
+from tasks_app.services import calendar_feed
 from tasks_app.services import schedules as schedule_services
 
 from .views import ERRORS, ApiViewMixin
@@ -302,6 +305,69 @@ class ScheduleViewSet(ApiViewMixin, viewsets.GenericViewSet):
         body = ical_feed(qs, days=days, base_url=request.build_absolute_uri("/"))
         response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
         response["Content-Disposition"] = 'inline; filename="arbor-schedules.ics"'
+        return response
+
+    @extend_schema(
+        summary=(
+            "Your private calendar link: whether it exists (GET), (re)generate it (POST), revoke it (DELETE)"
+        ),
+        description=(
+            "Calendar apps cannot send cookies or tokens: the private link carries a secret instead. "
+            "POST returns the URL once (the secret is stored hashed); POST again replaces it (the old "
+            "URL stops working); DELETE revokes it. The link shows only your schedules."
+        ),
+        request=None,
+        responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT, 204: None},
+    )
+    @action(detail=False, methods=["get", "post", "delete"], url_path="calendar-link")
+    def calendar_link(self, request):
+        if request.method == "POST":
+            feed, secret = calendar_feed.feed_regenerate(user=self.user)
+            path = reverse("calendar-feed", kwargs={"key": feed.key, "secret": secret})
+            return Response(
+                {"url": request.build_absolute_uri(path), "created_at": feed.created_at.isoformat()},
+                status=status.HTTP_201_CREATED,
+            )
+        if request.method == "DELETE":
+            calendar_feed.feed_revoke(user=self.user)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        feed = CalendarFeed.objects.filter(user=self.user).first()
+        return Response(
+            {
+                "exists": feed is not None,
+                "created_at": feed.created_at.isoformat() if feed else None,
+                "last_used_at": feed.last_used_at.isoformat() if feed and feed.last_used_at else None,
+            }
+        )
+
+
+class CalendarFeedView(APIView):
+    """The private iCalendar link: authenticated by the secret in its URL only."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="iCalendar feed of a user's schedules through their private link",
+        auth=[],
+        parameters=[OpenApiParameter("days", OpenApiTypes.INT)],
+        responses={(200, "text/calendar"): OpenApiTypes.STR, 404: ERRORS[404]},
+    )
+    def get(self, request, key: str, secret: str):
+        user = calendar_feed.feed_user(key, secret)
+        if user is None:
+            raise NotFound("calendar link not found (revoked or regenerated?)")
+        days = _count(request.query_params.get("days"), default=30, maximum=366)
+        qs = (
+            Schedule.objects.filter(owner=user, enabled=True, next_run_at__isnull=False)
+            .select_related("tree")
+            .order_by("next_run_at")
+        )
+        body = ical_feed(qs, days=days, base_url=request.build_absolute_uri("/"))
+        response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+        response["Content-Disposition"] = 'inline; filename="arbor-schedules.ics"'
+        response["Cache-Control"] = "private, no-store"
+        response["Referrer-Policy"] = "no-referrer"
         return response
 
 

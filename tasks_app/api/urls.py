@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from . import hooks, views
-from .schedules import ScheduleViewSet
+from .schedules import CalendarFeedView, ScheduleViewSet
 
 router = DefaultRouter()
 router.register("trees", views.TreeViewSet, basename="tree")
@@ -33,6 +33,11 @@ urlpatterns = [
         "api/v1/notifications/<str:id>/deliveries/",
         hooks.RuleDeliveriesView.as_view(),
         name="notification-deliveries",
+    ),
+    path(
+        "api/v1/calendar/<str:key>/<str:secret>/schedules.ics",
+        CalendarFeedView.as_view(),
+        name="calendar-feed",
     ),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

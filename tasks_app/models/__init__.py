@@ -20,12 +20,13 @@ from .notify import (
 from .ops import ProcessHeartbeat
 from .resource import ResourceLock, ResourcePool
 from .run import Run, RunTrigger
-from .schedule import CatchUp, FireStatus, Overlap, Schedule, ScheduleFire
+from .schedule import CalendarFeed, CatchUp, FireStatus, Overlap, Schedule, ScheduleFire
 from .task import Dependency, Task, TaskStatus
 from .token import ApiToken
 from .tree import Tree
 
 __all__ = [
+    "CalendarFeed",
     "ApiToken",
     "Attempt",
     "AuditEvent",

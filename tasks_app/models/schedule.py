@@ -130,3 +130,19 @@ class ScheduleFire(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class CalendarFeed(models.Model):
+    """A user's private iCalendar link (calendar apps cannot send cookies or tokens): the URL
+    carries ``key`` (public, to find the row) and a secret stored only as its SHA-256."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed"
+    )
+    key = models.CharField(max_length=24, unique=True)
+    secret_digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"calendar feed of {self.user_id}"

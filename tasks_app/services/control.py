@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from tasks_app import selectors
 from tasks_app.engine import propagation, readiness
 from tasks_app.engine.inputs import mark_result
+from tasks_app.engine.snapshot import Graph
 from tasks_app.engine.states import TERMINAL, UPSTREAM_ERROR_TYPES, Outcome, Status
 from tasks_app.exceptions import (
     AlreadyRunning,
     ArchivedTask,
     InvalidTransition,
+    NotFound,
     OrchestratorError,
     TreeValidationError,
     ValidationError,
@@ -49,18 +53,170 @@ def _check_writable(tree: Tree) -> None:
 def _mark_ready(tree_id, events: EventBuffer, now) -> list:
     """Give every scheduled pending task whose dependencies are satisfied a ready time, and
     cancel the ones an already-failed required dependency blocks."""
-    graph = selectors.graph_snapshot(tree_id)
-    terminal = [n.id for n in graph.nodes.values() if n.status in TERMINAL]
-    fallout = propagation.fallout_causes(graph, terminal) if terminal else {}
-    if fallout:
-        scheduling.cancel_upstream_failed(fallout, events, now)
-        graph = selectors.graph_snapshot(tree_id)
-    ready = [i for i in readiness.ready_ids(graph) if graph.node(i).ready_at is None]
-    if ready:
-        Task.objects.filter(id__in=ready, status=Status.PENDING.value).update(ready_at=now, updated_at=now)
+    return _mark_ready_many({tree_id: events}, now)
+
+
+def _mark_ready_many(buffers: dict, now) -> list:
+    """``_mark_ready`` for many trees at once (``{tree_id: EventBuffer}``): two queries for the
+    graphs and one update for the ready times, whatever the number of trees."""
+    graphs = selectors.graph_snapshots(buffers)
+    ready_all: list = []
+    for tree_id, graph in graphs.items():
+        events = buffers[tree_id]
+        terminal = [n.id for n in graph.nodes.values() if n.status in TERMINAL]
+        fallout = propagation.fallout_causes(graph, terminal) if terminal else {}
+        if fallout:
+            scheduling.cancel_upstream_failed(fallout, events, now)
+            graph = selectors.graph_snapshot(tree_id)
+        ready = [i for i in readiness.ready_ids(graph) if graph.node(i).ready_at is None]
         for i in ready:
             events.add(tree_id, "task.ready", task_id=i)
-    return ready
+        ready_all.extend(ready)
+    if ready_all:
+        Task.objects.filter(id__in=ready_all, status=Status.PENDING.value).update(
+            ready_at=now, updated_at=now
+        )
+    return ready_all
+
+
+@dataclass
+class RunRequest:
+    """One tree to start in :func:`trees_execute`: the arguments ``tree_execute`` takes per tree."""
+
+    tree: Tree
+    actor: Any = None
+    task: Task | None = None
+    root_inputs: dict | None = None
+    demo: bool | None = None
+
+
+def _as_fresh(graph: Graph) -> Graph:
+    """The graph as ``_reset`` leaves it: every task pending, unscheduled results cleared."""
+    return Graph(
+        replace(n, status=Status.PENDING, ready_at=None, result=None, error_type=None, in_scope=True)
+        for n in graph.nodes.values()
+    )
+
+
+def _check_request(req: RunRequest, tree: Tree | None, graph: Graph | None, *, fresh: bool, source: str):
+    """Every refusal of ``tree_execute`` for one tree, before anything is written: the rule of
+    :func:`execute_check`, then the root inputs. Returns ``(runnable ids, reset?)``; raises."""
+    if tree is None:
+        raise NotFound(locking.MSG_TREE_GONE.format(id=req.tree.id), details={"tree": str(req.tree.id)})
+    req.task = locking.reload_task(req.task.id) if req.task is not None else None
+    verdict = execute_check(req.actor, tree, task=req.task, fresh=fresh, graph=graph, source=source)
+    runnable = verdict.check().ids
+    if req.root_inputs is not None:
+        _check_root_inputs(tree, req.root_inputs)
+    return runnable, fresh and tree.status in TERMINAL_VALUES
+
+
+def trees_execute(
+    requests: list[RunRequest], *, source: str = "api", trigger: str = "execute", fresh: bool = False
+) -> dict:
+    """Start runs of many trees together, in bulk statements: the batch form of ``tree_execute``
+    (which is this with one request), for the scheduler's bursts. Call inside ``atomic()``.
+
+    Returns ``{tree_id: Tree}`` for each started tree and ``{tree_id: OrchestratorError}`` for
+    each refused one (archived, already running, nothing to run, an executor its actor may not
+    use, invalid root inputs); a refused tree has nothing written, the others start. Trees are
+    locked in id order (no deadlock between two batches)."""
+    wanted = sorted({r.tree.id for r in requests}, key=str)
+    locked = {t.id: t for t in Tree.objects.select_for_update().filter(id__in=wanted).order_by("id")}
+    graphs = selectors.graph_snapshots(list(locked))
+    now = timezone.now()
+    results: dict = {}
+    accepted: list = []  # (request, locked tree, runnable, reset)
+    for req in requests:
+        tree = locked.get(req.tree.id)
+        try:
+            runnable, reset = _check_request(req, tree, graphs.get(req.tree.id), fresh=fresh, source=source)
+        except OrchestratorError as exc:
+            results[req.tree.id] = exc
+            continue
+        accepted.append((req, tree, runnable, reset))
+    if not accepted:
+        return results
+    buffers: dict = {}  # one buffer per actor: events carry who started the run
+    buffer_of: dict = {}
+    for req, tree, _, _ in accepted:
+        actor_id = getattr(req.actor, "pk", None)
+        if actor_id not in buffers:
+            buffers[actor_id] = EventBuffer(actor_id=actor_id, source=source)
+        buffer_of[tree.id] = buffers[actor_id]
+    for req, tree, _, _ in accepted:
+        if req.root_inputs is not None:
+            _write_root_inputs(tree, req.root_inputs, buffer_of[tree.id], now)
+    reset_by_buffer: dict = {}
+    for _, tree, _, reset in accepted:
+        if reset:
+            reset_by_buffer.setdefault(id(buffer_of[tree.id]), (buffer_of[tree.id], []))[1].append(tree.id)
+    for events, tree_ids in reset_by_buffer.values():
+        ids = [str(i) for i in Task.objects.filter(tree_id__in=tree_ids).values_list("id", flat=True)]
+        _reset(ids, events, now, "new run")
+    for req, _, runnable, _ in accepted:
+        if req.demo is not None:
+            _set_demo(runnable, req.demo)
+    tree_ids = [tree.id for _, tree, _, _ in accepted]
+    Task.objects.filter(tree_id__in=tree_ids).update(scheduled=False)
+    Task.objects.filter(id__in=[i for _, _, runnable, _ in accepted for i in runnable]).update(
+        scheduled=True, updated_at=now
+    )
+    Tree.objects.filter(id__in=tree_ids).update(
+        status=Status.IN_PROGRESS.value,
+        run_count=F("run_count") + 1,
+        started_at=now,
+        finished_at=None,
+        cancel_requested=False,
+        updated_at=now,
+    )
+    triggers = {}
+    for _, tree, _, _ in accepted:
+        run_trigger = trigger
+        if trigger == "execute" and tree.original_tree_id and not tree.run_count:
+            run_trigger = "copy"  # the first run of a copy: a copy-and-run, whichever client asked
+        triggers[tree.id] = run_trigger
+    runs = history.start_many(
+        [
+            {
+                "tree_id": tree.id,
+                "trigger": triggers[tree.id],
+                "actor": req.actor,
+                "target": req.task,
+                "scope": len(runnable),
+            }
+            for req, tree, runnable, _ in accepted
+        ],
+        source=source,
+        now=now,
+    )
+    for _, tree, runnable, _ in accepted:
+        buffer_of[tree.id].add(
+            tree.id,
+            "tree.status",
+            status=Status.IN_PROGRESS.value,
+            run=tree.run_count + 1,
+            scope=len(runnable),
+            run_number=runs[tree.id].number,
+            trigger=triggers[tree.id],
+        )
+    ready = _mark_ready_many({tree.id: buffer_of[tree.id] for _, tree, _, _ in accepted}, now)
+    # a run whose every task was cancelled by an already-failed dependency ends at once: only
+    # those trees need the full status rule (the others are in progress, as just written)
+    active = set(
+        Task.objects.filter(tree_id__in=tree_ids)
+        .filter(Q(status=Status.IN_PROGRESS.value) | Q(status=Status.PENDING.value, scheduled=True))
+        .values_list("tree_id", flat=True)
+        .distinct()
+    )
+    for tree_id in tree_ids:
+        if tree_id not in active:
+            scheduling.refresh_tree_status([tree_id], buffer_of[tree_id], now)
+    for events in buffers.values():
+        events.flush(locked=True)
+    dispatch.wake(max(1, len(ready)))
+    results.update(Tree.objects.in_bulk(tree_ids))
+    return results
 
 
 # --- "can I?": one check per tree action, used by the action itself and by every interface -----
@@ -136,9 +292,10 @@ def execute_check(
     if refusal is not None:
         return _refused("execute", refusal)
     graph = graph if graph is not None else selectors.graph_snapshot(tree.id)
+    if fresh and tree.status in TERMINAL_VALUES:
+        graph = _as_fresh(graph)  # a finished tree starts over: judged as the reset leaves it
     scope = propagation.run_scope(graph, str(task.id) if task is not None else str(tree.id))
-    restart = fresh and tree.status in TERMINAL_VALUES
-    runnable = [i for i in scope if restart or graph.node(i).status == Status.PENDING]
+    runnable = [i for i in scope if graph.node(i).status == Status.PENDING]
     if not runnable:
         return _refused(
             "execute",
@@ -223,67 +380,28 @@ def tree_execute(
     triggers). ``fresh``: a tree whose last run finished starts over, every task back to
     pending (triggers and schedules: each firing is a new run). ``demo`` (apflow's
     ``use_demo``) sets or clears ``params.use_demo`` on the tasks of the run: an executor that
-    declares a demo result returns it instead of running."""
-    tree = _lock_tree(tree.id)
-    if task is not None:
-        task = locking.reload_task(task.id)
-    runnable = execute_check(actor, tree, task=task, fresh=fresh, source=source).check().ids
-    events = EventBuffer(actor_id=getattr(actor, "pk", None), source=source)
-    now = timezone.now()
-    if root_inputs is not None:
-        _set_root_inputs(tree, root_inputs, events, now)
-    if fresh and tree.status in TERMINAL_VALUES:
-        ids = [str(i) for i in Task.objects.filter(tree_id=tree.id).values_list("id", flat=True)]
-        _reset(ids, events, now, "new run")
-    if demo is not None:
-        _set_demo(runnable, demo)
-    Task.objects.filter(tree_id=tree.id).update(scheduled=False)
-    Task.objects.filter(id__in=runnable).update(scheduled=True, updated_at=now)
-    Tree.objects.filter(id=tree.id).update(
-        status=Status.IN_PROGRESS.value,
-        run_count=tree.run_count + 1,
-        started_at=now,
-        finished_at=None,
-        cancel_requested=False,
-        updated_at=now,
-    )
-    if trigger == "execute" and tree.original_tree_id and not tree.run_count:
-        trigger = "copy"  # the first run of a copy: a copy-and-run, whichever client asked
-    run = history.start(
-        tree_id=tree.id,
-        trigger=trigger,
-        actor=actor,
-        source=source,
-        target=task,
-        scope=len(runnable),
-        now=now,
-    )
-    events.add(
-        tree.id,
-        "tree.status",
-        status=Status.IN_PROGRESS.value,
-        run=tree.run_count + 1,
-        scope=len(runnable),
-        run_number=run.number,
-        trigger=trigger,
-    )
-    ready = _mark_ready(tree.id, events, now)
-    scheduling.refresh_tree_status([tree.id], events, now)
-    events.flush()
-    dispatch.wake(max(1, len(ready)))
-    tree.refresh_from_db()
-    return tree
+    declares a demo result returns it instead of running.
+
+    One write path: this is :func:`trees_execute` with one request."""
+    request = RunRequest(tree=tree, actor=actor, task=task, root_inputs=root_inputs, demo=demo)
+    result = trees_execute([request], source=source, trigger=trigger, fresh=fresh)[tree.id]
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
-def _set_root_inputs(tree: Tree, inputs, events: EventBuffer, now) -> None:
+def _check_root_inputs(tree: Tree, inputs) -> None:
     if not isinstance(inputs, dict):
         raise ValidationError("inputs: must be a JSON object", details={"field": "inputs"})
     root = Task.objects.get(id=tree.id)
     problems = registry.check_inputs(root.executor, inputs)
     if problems:
         raise TreeValidationError([f"task '{root.name}': {p}" for p in problems])
-    Task.objects.filter(id=root.id).update(inputs=inputs, updated_at=now)
-    events.add(tree.id, "task.updated", task_id=root.id, fields=["inputs"])
+
+
+def _write_root_inputs(tree: Tree, inputs, events: EventBuffer, now) -> None:
+    Task.objects.filter(id=tree.id).update(inputs=inputs, updated_at=now)
+    events.add(tree.id, "task.updated", task_id=tree.id, fields=["inputs"])
 
 
 def _set_demo(task_ids, demo: bool) -> None:

@@ -34,11 +34,16 @@ class EventBuffer:
     def __len__(self) -> int:
         return sum(len(v) for v in self._items.values())
 
-    def flush(self) -> list[Event]:
-        """Allocate sequence numbers, insert the rows, publish after commit. Call inside atomic()."""
+    def flush(self, *, locked: bool = False) -> list[Event]:
+        """Allocate sequence numbers, insert the rows, publish after commit. Call inside atomic().
+
+        ``locked``: the caller holds the row lock of every tree in the buffer (a batch of runs
+        started together): on PostgreSQL all trees' events go in one statement."""
         rows: list[Event] = []
         now = timezone.now()
         if connection.vendor == "postgresql":
+            if locked and len(self.tree_ids()) > 1:
+                return self._flush_postgresql_many(now)
             return self._flush_postgresql(now)
         for tree_id in sorted(self._items, key=str):
             items = self._items[tree_id]
@@ -120,6 +125,78 @@ class EventBuffer:
                     created_at=now,
                 )
                 for offset, (kind, task_id, data) in enumerate(items)
+            )
+        self._items.clear()
+        if rows:
+            publish_on_commit([serialize_event(e) for e in rows])
+        return rows
+
+    def _flush_postgresql_many(self, now) -> list[Event]:
+        """Every tree's events in one statement (trees already locked by the caller, so the
+        multi-row counter update cannot deadlock): bump each counter, insert, queue the NOTIFYs."""
+        from tasks_app.live.delivery import PG_CHANNEL, wake_mode
+
+        notify = wake_mode() == "postgres"
+        tree_table, event_table = Tree._meta.db_table, Event._meta.db_table
+        trees = sorted((t for t, items in self._items.items() if items), key=str)
+        tree_col, count_col, v_tree, v_n, v_kind, v_task, v_data = [], [], [], [], [], [], []
+        for tree_id in trees:
+            items = self._items[tree_id]
+            tree_col.append(_db_uuid(tree_id))
+            count_col.append(len(items))
+            for offset, (kind, task_id, data) in enumerate(items, start=1):
+                v_tree.append(_db_uuid(tree_id))
+                v_n.append(offset)
+                v_kind.append(kind)
+                v_task.append(_db_uuid(task_id) if task_id else None)
+                v_data.append(json.dumps(data))
+        sql = (
+            "WITH c AS (SELECT * FROM unnest(%s::uuid[], %s::int[]) AS c(tree_id, n)), "
+            f"s AS (UPDATE {tree_table} t SET last_seq = t.last_seq + c.n FROM c WHERE t.id = c.tree_id "
+            "RETURNING t.id, t.last_seq, c.n), "
+            f"ins AS (INSERT INTO {event_table} (tree_id, seq, kind, task_id, data, actor_id, "
+            "source, created_at) "
+            "SELECT v.tree_id, s.last_seq - s.n + v.n, v.kind, v.task_id, v.data, %s, %s, %s "
+            "FROM unnest(%s::uuid[], %s::int[], %s::varchar[], %s::uuid[], %s::jsonb[]) "
+            "AS v(tree_id, n, kind, task_id, data) JOIN s ON s.id = v.tree_id RETURNING id, tree_id, seq) "
+            "SELECT ins.tree_id::text, ins.seq, ins.id FROM ins"
+            + (
+                " UNION ALL SELECT s.id::text, -1, 0 FROM s, "
+                "LATERAL (SELECT pg_notify(%s, s.id::text || ':' || s.last_seq::text)) AS notified"
+                if notify
+                else ""
+            )
+        )
+        params = [tree_col, count_col, self.actor_id, self.source, now, v_tree, v_n, v_kind, v_task, v_data]
+        if notify:
+            params.append(PG_CHANNEL)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            fetched = cursor.fetchall()
+        seq_id = {(tree, seq): event_id for tree, seq, event_id in fetched if seq >= 0}
+        first_of = {}
+        for tree, seq, _ in fetched:
+            if seq >= 0:
+                first_of[tree] = min(seq, first_of.get(tree, seq))
+        rows: list[Event] = []
+        for tree_id in trees:
+            key = str(_db_uuid(tree_id))
+            if key not in first_of:
+                raise Tree.DoesNotExist(str(tree_id))
+            first = first_of[key]
+            rows.extend(
+                Event(
+                    id=seq_id[(key, first + offset)],
+                    tree_id=tree_id,
+                    seq=first + offset,
+                    kind=kind,
+                    task_id=task_id,
+                    data=data,
+                    actor_id=self.actor_id,
+                    source=self.source,
+                    created_at=now,
+                )
+                for offset, (kind, task_id, data) in enumerate(self._items[tree_id])
             )
         self._items.clear()
         if rows:

@@ -21,22 +21,52 @@ def start(*, tree_id, trigger: str, actor=None, source: str = "", target=None, s
     """Open run n+1 of the tree (the caller holds the tree's row lock). A run still open is
     closed first as it stands (cannot happen through the services, which refuse to execute a
     running tree and let a retry join the running run)."""
-    if trigger not in TRIGGERS:
-        raise ValueError(f"unknown run trigger '{trigger}'")
-    Run.objects.filter(tree_id=tree_id, finished_at__isnull=True).update(finished_at=now)
-    last = Run.objects.filter(tree_id=tree_id).aggregate(n=Max("number"))["n"] or 0
-    user_id = getattr(actor, "pk", None)
-    return Run.objects.create(
-        tree_id=tree_id,
-        number=last + 1,
-        trigger=trigger,
-        source=(source or "")[:20],
-        started_by_id=user_id if user_id is not None and getattr(actor, "is_authenticated", True) else None,
-        target_task_id=getattr(target, "id", target),
-        started_at=now,
-        status=Status.IN_PROGRESS.value,
-        scope=scope,
-    )
+    return start_many(
+        [{"tree_id": tree_id, "trigger": trigger, "actor": actor, "target": target, "scope": scope}],
+        source=source,
+        now=now,
+    )[tree_id]
+
+
+def start_many(items, *, source: str = "", now) -> dict:
+    """``start`` for many trees in three statements (the caller holds every tree's row lock):
+    ``items`` are dicts of ``tree_id``, ``trigger``, ``actor``, ``target``, ``scope``.
+    Returns ``{tree_id: Run}``."""
+    items = list(items)
+    for item in items:
+        if item["trigger"] not in TRIGGERS:
+            raise ValueError(f"unknown run trigger '{item['trigger']}'")
+    ids = [item["tree_id"] for item in items]
+    Run.objects.filter(tree_id__in=ids, finished_at__isnull=True).update(finished_at=now)
+    last = {
+        str(tree_id): n
+        for tree_id, n in Run.objects.filter(tree_id__in=ids)
+        .values("tree_id")
+        .annotate(n=Max("number"))
+        .values_list("tree_id", "n")
+    }
+    runs = []
+    for item in items:
+        actor = item.get("actor")
+        user_id = getattr(actor, "pk", None)
+        target = item.get("target")
+        runs.append(
+            Run(
+                tree_id=item["tree_id"],
+                number=(last.get(str(item["tree_id"])) or 0) + 1,
+                trigger=item["trigger"],
+                source=(source or "")[:20],
+                started_by_id=user_id
+                if user_id is not None and getattr(actor, "is_authenticated", True)
+                else None,
+                target_task_id=getattr(target, "id", target),
+                started_at=now,
+                status=Status.IN_PROGRESS.value,
+                scope=item.get("scope", 0),
+            )
+        )
+    Run.objects.bulk_create(runs)
+    return {run.tree_id: run for run in runs}
 
 
 def open_runs(tree_ids) -> dict:

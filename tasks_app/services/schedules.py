@@ -19,18 +19,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections import defaultdict
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from tasks_app.engine import schedules as rules
 from tasks_app.engine.states import Status
-from tasks_app.exceptions import ArchivedTask, OrchestratorError, ValidationError
+from tasks_app.exceptions import ArchivedTask, OrchestratorError, PermissionDenied, ValidationError
 from tasks_app.models import FireStatus, Schedule, ScheduleFire, Tree
 from tasks_app.models.schedule import FIRE_OPEN, CatchUp, Overlap
 
-from . import control
+from . import control, grants
 from .event_log import EventBuffer
 
 logger = logging.getLogger(__name__)
@@ -231,9 +233,16 @@ def _worker() -> str:
 
 def _settle_open_fires(tree: Tree, events: EventBuffer, now: dt.datetime) -> None:
     """Record the outcome of the tree's running fire once its run ended (the tree row is locked)."""
-    if tree.status == Status.IN_PROGRESS.value:
+    _settle_open_fires_many([tree], events, now)
+
+
+def _settle_open_fires_many(trees: list[Tree], events: EventBuffer, now: dt.datetime) -> None:
+    """``_settle_open_fires`` for many locked trees: one query finds their running fires."""
+    idle = {tree.id: tree for tree in trees if tree.status != Status.IN_PROGRESS.value}
+    if not idle:
         return
-    for fire in ScheduleFire.objects.filter(tree_id=tree.id, status=FireStatus.RUNNING.value):
+    for fire in ScheduleFire.objects.filter(tree_id__in=list(idle), status=FireStatus.RUNNING.value):
+        tree = idle[fire.tree_id]
         # the tree's status is this run's outcome unless someone ran the tree again in between
         # (then the outcome shown is the later run's; the run-history Run row will make it exact)
         status = tree.status if tree.status in FireStatus.values else FireStatus.COMPLETED.value
@@ -369,6 +378,7 @@ def _due(now: dt.datetime, limit: int, failed: set) -> list[Schedule]:
     qs = (
         Schedule.objects.filter(enabled=True, next_run_at__lte=now)
         .exclude(id__in=failed)
+        .select_related("owner")
         .order_by("next_run_at")
     )
     if connection.vendor == "postgresql":
@@ -376,9 +386,11 @@ def _due(now: dt.datetime, limit: int, failed: set) -> list[Schedule]:
     return list(qs[:limit])
 
 
-def fire_due(now: dt.datetime | None = None, *, limit: int | None = None, batch: int = 20) -> int:
+def fire_due(now: dt.datetime | None = None, *, limit: int | None = None, batch: int = 250) -> int:
     """Fire every due schedule, at most ``limit`` (``ARBOR_SCHEDULE_BATCH``) in this call, in
-    short transactions of ``batch`` schedules. Returns how many fires were recorded."""
+    transactions of ``batch`` schedules claimed with ``FOR UPDATE SKIP LOCKED`` (so several
+    processes share a burst). Each claimed batch is fired with bulk statements
+    (:func:`_fire_batch`). Returns how many fires were recorded."""
     limit = limit or settings.ARBOR_SCHEDULE_BATCH
     worker = _worker()
     done = claimed = 0
@@ -390,12 +402,197 @@ def fire_due(now: dt.datetime | None = None, *, limit: int | None = None, batch:
             if not rows:
                 break
             claimed += len(rows)
-            for schedule in rows:
-                fired = _fire_one(schedule, now_tick, worker)
-                if fired is None:
-                    failed.add(schedule.id)
-                done += fired or 0
+            done += _fire_batch(rows, now_tick, worker, failed)
     return done
+
+
+def _fire_batch(rows: list[Schedule], now: dt.datetime, worker: str, failed: set) -> int:
+    """Fire the locked ``rows``: the common case (one due time, a tree no other schedule of the
+    batch fires) in bulk, the rest (catch-up of several due times, a second schedule of the same
+    tree) one by one by the same rules. A batch that fails as a whole (the unique backstop,
+    an unexpected error) is rolled back and fired one by one."""
+    bulk: list = []
+    single: list = []
+    trees_seen: set = set()
+    for schedule in rows:
+        plan = _plan(schedule, now)
+        if len(plan.fire) == 1 and schedule.tree_id not in trees_seen:
+            trees_seen.add(schedule.tree_id)
+            bulk.append((schedule, plan))
+        else:
+            single.append(schedule)
+    done = 0
+    if bulk:
+        try:
+            with transaction.atomic():
+                done += _fire_bulk(bulk, now, worker)
+        except Exception:
+            logger.warning(
+                "schedules: a batch of %d fires failed; firing one by one", len(bulk), exc_info=True
+            )
+            single = [schedule for schedule, _ in bulk] + single
+    for schedule in single:
+        fired = _fire_one(schedule, now, worker)
+        if fired is None:
+            failed.add(schedule.id)
+        done += fired or 0
+    return done
+
+
+def _plan(schedule: Schedule, now: dt.datetime) -> rules.DuePlan:
+    spec = spec_of(schedule)
+    remaining = None if schedule.max_runs is None else max(0, schedule.max_runs - schedule.run_count)
+    return rules.plan_due(
+        spec,
+        schedule.next_run_at,
+        now,
+        catch_up=schedule.catch_up,
+        max_catch_up=settings.ARBOR_SCHEDULE_MAX_CATCH_UP,
+        remaining_runs=remaining,
+        anchor=schedule.next_run_at,
+        end_at=schedule.end_at,
+    )
+
+
+def _fire_bulk(items: list, now: dt.datetime, worker: str) -> int:
+    """One due time per schedule, one schedule per tree: record every fire in one insert, decide
+    each by the overlap policy (as ``_dispatch_fire``), start the runs with one
+    ``control.trees_execute`` (the batch form of ``tree_execute``), record the outcomes and
+    advance the schedules in bulk."""
+    fired_at = timezone.now()
+    fires = ScheduleFire.objects.bulk_create(
+        [
+            ScheduleFire(
+                schedule=schedule,
+                tree_id=schedule.tree_id,
+                scheduled_for=plan.fire[0],
+                status=FireStatus.QUEUED.value,
+                missed=plan.missed,
+                fired_at=fired_at,
+                worker=worker,
+            )
+            for schedule, plan in items
+        ]
+    )
+    if getattr(settings, "ARBOR_TEST_FIRE_PAUSE", 0):
+        time.sleep(settings.ARBOR_TEST_FIRE_PAUSE)  # fault tests kill the process here
+    tree_ids = sorted({schedule.tree_id for schedule, _ in items}, key=str)
+    trees = {t.id: t for t in Tree.objects.select_for_update().filter(id__in=tree_ids).order_by("id")}
+    events = EventBuffer(source=SOURCE)
+    _settle_open_fires_many(list(trees.values()), events, now)
+    decided = timezone.now()
+    waiting = set(
+        ScheduleFire.objects.filter(tree_id__in=tree_ids, status=FireStatus.QUEUED.value)
+        .exclude(id__in=[f.id for f in fires])
+        .values_list("tree_id", flat=True)
+    )
+    counted: dict = {}
+    to_start: list = []
+    for (schedule, _), fire in zip(items, fires, strict=True):
+        tree = trees.get(schedule.tree_id)
+        counted[schedule.id] = False
+        if tree is None or tree.archived:
+            name = tree.name if tree is not None else schedule.tree_id
+            _set_end(fire, FireStatus.ERROR, MSG_ARCHIVED.format(name=name), at=decided)
+            continue
+        busy = tree.status == Status.IN_PROGRESS.value
+        if schedule.overlap == Overlap.QUEUE:
+            if busy or tree.id in waiting:
+                _set_end(fire, FireStatus.QUEUED, "waiting for the current run to end")
+                counted[schedule.id] = True
+                continue
+        elif busy and schedule.overlap == Overlap.SKIP:
+            _set_end(fire, FireStatus.SKIPPED, "the tree was still running", at=decided)
+            continue
+        elif busy:  # overlap = cancel: end the current run, then start this one
+            control.tree_cancel(
+                tree=tree,
+                source=SOURCE,
+                reason=f"cancelled by a schedule fire (overlap=cancel, schedule {schedule.id})",
+            )
+            tree.refresh_from_db()
+            _settle_open_fires_many([tree], events, now)
+        to_start.append((schedule, fire, tree))
+    owners: dict = {}  # one user object per owner: its permission cache serves all its fires
+    for schedule, fire, tree in to_start:
+        owners.setdefault(schedule.owner_id, schedule.owner)
+        events.add(
+            tree.id,
+            "schedule.fired",
+            schedule_id=str(schedule.id),
+            fire_id=fire.id,
+            scheduled_for=fire.scheduled_for.isoformat(),
+            run=tree.run_count + 1,
+        )
+    if len(events):
+        events.flush(locked=True)
+    if to_start:
+        # a fresh run in place (finished tasks back to pending, attempts kept), as each
+        # schedule's owner: a grant revoked since (an executor, a shared resource) stops the fire
+        results = control.trees_execute(
+            [
+                control.RunRequest(tree=tree, actor=owners[schedule.owner_id])
+                for schedule, _, tree in to_start
+            ],
+            source=SOURCE,
+            trigger="schedule",
+            fresh=True,
+        )
+        started_at = timezone.now()
+        for schedule, fire, tree in to_start:
+            result = results[tree.id]
+            if isinstance(result, Exception):
+                if isinstance(result, PermissionDenied):
+                    grants.record_denied(result, actor=schedule.owner, source=SOURCE)
+                _set_end(fire, FireStatus.ERROR, str(result)[:300], at=started_at)
+                continue
+            fire.status, fire.run_number, fire.started_at = (
+                FireStatus.RUNNING.value,
+                result.run_count,
+                started_at,
+            )
+            counted[schedule.id] = True
+    _save_fires(fires)
+    groups: dict = defaultdict(list)  # one update per (counted, next_run_at): few in a burst
+    for schedule, plan in items:
+        add = int(counted[schedule.id])
+        nxt = plan.next_run_at
+        if schedule.max_runs is not None and schedule.run_count + add >= schedule.max_runs:
+            nxt = None
+        groups[(add, nxt)].append(schedule.id)
+    updated_at = timezone.now()
+    for (add, nxt), ids in groups.items():
+        Schedule.objects.filter(id__in=ids).update(
+            run_count=F("run_count") + add, last_run_at=now, next_run_at=nxt, updated_at=updated_at
+        )
+    return len(items)
+
+
+def _save_fires(fires: list[ScheduleFire]) -> None:
+    """Write the batch's fire outcomes in a few statements: the started ones together (their run
+    number is their tree's run count, just incremented), the others grouped by outcome."""
+    running = [f.id for f in fires if f.status == FireStatus.RUNNING.value]
+    if running:
+        ScheduleFire.objects.filter(id__in=running).update(
+            status=FireStatus.RUNNING.value,
+            started_at=next(f.started_at for f in fires if f.status == FireStatus.RUNNING.value),
+            run_number=Subquery(Tree.objects.filter(id=OuterRef("tree_id")).values("run_count")[:1]),
+        )
+    ended: dict = defaultdict(list)
+    for fire in fires:
+        if fire.status != FireStatus.RUNNING.value:
+            ended[(fire.status, fire.reason, fire.finished_at)].append(fire.id)
+    for (status, reason, finished_at), ids in ended.items():
+        if status == FireStatus.QUEUED.value and not reason:
+            continue  # as inserted
+        ScheduleFire.objects.filter(id__in=ids).update(status=status, reason=reason, finished_at=finished_at)
+
+
+def _set_end(fire: ScheduleFire, status: FireStatus, reason: str, *, at: dt.datetime | None = None) -> None:
+    """``_end_fire`` without the write (``_save_fires`` writes the batch's fires together)."""
+    fire.status, fire.reason = status.value, reason
+    if status != FireStatus.QUEUED:
+        fire.finished_at = at or timezone.now()
 
 
 def _fire_one(schedule: Schedule, now: dt.datetime, worker: str) -> int | None:
@@ -471,5 +668,6 @@ def _settle_tree(tree_id, now: dt.datetime) -> int:
 
 def scheduler_tick(now: dt.datetime | None = None) -> int:
     """One bounded scheduler step (arbor_worker calls it every ``ARBOR_SCHEDULER_INTERVAL``)."""
+    fired = fire_due(now)  # first: a burst of due fires is the latency-sensitive part
     settle_fires(now)
-    return fire_due(now)
+    return fired
