@@ -17,6 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from rest_framework.exceptions import ParseError
 
+from tasks_app import conf
 from tasks_app.api.limits import parse_json_text
 from tasks_app.exceptions import LimitExceeded
 
@@ -42,8 +43,10 @@ SNAPSHOT_CHUNK_BYTES = 256 * 1024  # a big tree's snapshot goes out in parts of 
 MAX_OUT_BYTES = 768 * 1024
 
 
-def _cfg(name: str, default):
-    return type(default)(getattr(settings, name, default))
+def _cfg(name: str, default=None):
+    """A declared setting (``tasks_app.conf``), converted to the type of the value it replaces."""
+    value = conf.get(name)
+    return type(default)(value) if default is not None else value
 
 
 @database_sync_to_async

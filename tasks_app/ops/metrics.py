@@ -26,6 +26,7 @@ from django.db import connections
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q
 from django.utils import timezone
 
+from tasks_app import conf
 from tasks_app.engine.states import Outcome, Status
 
 SAMPLE_CAP = 20_000
@@ -94,7 +95,7 @@ def quantile(sorted_values: list[float], q: float) -> float | None:
 
 
 def window() -> float:
-    return float(getattr(settings, "ARBOR_METRICS_WINDOW", 300.0))
+    return float(conf.get("ARBOR_METRICS_WINDOW"))
 
 
 def oldest_ready_age(now=None) -> float | None:
@@ -342,7 +343,7 @@ def _live_metrics() -> list[Metric]:
 
 def exposition(now=None) -> str:
     """The metrics text, cached per process for ``ARBOR_METRICS_CACHE_SECONDS``."""
-    ttl = float(getattr(settings, "ARBOR_METRICS_CACHE_SECONDS", 5.0))
+    ttl = float(conf.get("ARBOR_METRICS_CACHE_SECONDS"))
     with _cache_lock:
         if ttl > 0 and _cache["text"] and time.monotonic() - _cache["at"] < ttl:
             return _cache["text"]

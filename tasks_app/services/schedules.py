@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from tasks_app import conf
 from tasks_app.engine import schedules as rules
 from tasks_app.engine.states import Status
 from tasks_app.exceptions import ArchivedTask, OrchestratorError, ValidationError
@@ -353,8 +354,8 @@ def _fire_schedule(schedule: Schedule, now: dt.datetime, worker: str) -> int:
             fired_at=timezone.now(),
             worker=worker,
         )
-        if getattr(settings, "ARBOR_TEST_FIRE_PAUSE", 0):
-            time.sleep(settings.ARBOR_TEST_FIRE_PAUSE)  # fault tests kill the process here
+        if pause := conf.get("ARBOR_TEST_FIRE_PAUSE"):
+            time.sleep(pause)  # fault tests kill the process here
         counted += _dispatch_fire(schedule, fire, now, last=index == len(plan.fire) - 1)
     schedule.run_count += counted
     schedule.last_run_at = now

@@ -28,6 +28,7 @@ import psutil
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 
+from tasks_app import conf
 from tasks_app.engine.states import Outcome
 from tasks_app.exceptions import UnknownExecutor
 from tasks_app.executors import registry
@@ -55,7 +56,7 @@ def refresh_connections() -> None:
 
 
 def worker_id() -> str:
-    label = getattr(settings, "ARBOR_WORKER_LABEL", "")  # ops: which machine/cluster ran it
+    label = conf.get("ARBOR_WORKER_LABEL")  # ops: which machine/cluster ran it
     return (
         f"{label}:{socket.gethostname()}:{os.getpid()}" if label else f"{socket.gethostname()}:{os.getpid()}"
     )
@@ -68,7 +69,7 @@ def request_stop() -> None:
 def stopping() -> bool:
     if _stop.is_set():
         return True
-    stop_file = os.environ.get("ARBOR_STOP_FILE")
+    stop_file = conf.env("ARBOR_STOP_FILE")
     return bool(stop_file and os.path.exists(stop_file))
 
 
