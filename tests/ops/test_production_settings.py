@@ -151,7 +151,8 @@ def test_rate_and_live_variables_reach_the_code_that_uses_them(tmp_path):
     and websockets' budgets (issue 17: these were documented and not all read)."""
     probe = (
         "import json; from tasks_app.api.throttling import UserRateThrottle, AnonRateThrottle;"
-        "from tasks_app.live.hub import Hub; from tasks_app import conf; import asyncio; h = Hub(asyncio.new_event_loop());"
+        "from tasks_app.live.hub import Hub; from tasks_app import conf; import asyncio;"
+        "h = Hub(asyncio.new_event_loop());"
         "print(json.dumps({'user': UserRateThrottle().get_rate(), 'anon': AnonRateThrottle().get_rate(),"
         "'poll_min': h.poll_min, 'backstop': h.backstop, 'idle': h.idle_stop,"
         "'log_burst': conf.get('ARBOR_LIVE_LOG_BURST'), 'subs': conf.get('ARBOR_LIVE_MAX_SUBSCRIPTIONS')}))"
