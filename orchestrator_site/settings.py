@@ -1,5 +1,8 @@
 """Arbor settings: one module, everything from the environment (healthchecks style).
 
+Every variable is declared once, with its default, parser and doc, in ``tasks_app/conf.py``;
+``env(NAME)`` reads it through that declaration.
+
 Embedded default: SQLite in ./var, no other server. Production: DATABASE_URL (PostgreSQL) and,
 optionally, REDIS_URL. See docs/deployment.md for every variable.
 """
@@ -12,36 +15,14 @@ from pathlib import Path
 
 import dj_database_url
 
+from tasks_app.conf import env
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def envbool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def envint(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
-
-
-def envfloat(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value not in (None, "") else default
-
-
-def envlist(name: str, default: list[str] | None = None) -> list[str]:
-    value = os.environ.get(name)
-    if value is None:
-        return list(default or [])
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-DEBUG = envbool("DEBUG", True)
+DEBUG = env("DEBUG")
 DEV_SECRET_KEY = "arbor-insecure-development-key-change-me-in-production-0123456789"
-SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+SECRET_KEY = env("SECRET_KEY") or DEV_SECRET_KEY
 SECRET_KEY_MIN_LENGTH = 50  # Django's own security.W009 thresholds, enforced at start
 SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
 if not DEBUG:
@@ -55,9 +36,9 @@ if not DEBUG:
             f"SECRET_KEY is too weak for DEBUG=0: use at least {SECRET_KEY_MIN_LENGTH} random characters "
             "(python -c 'import secrets; print(secrets.token_urlsafe(50))')"
         )
-ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
-CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
-VAR_DIR = Path(os.environ.get("ARBOR_VAR_DIR", BASE_DIR / "var"))
+ALLOWED_HOSTS = env("ALLOWED_HOSTS")
+CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
+VAR_DIR = Path(env("ARBOR_VAR_DIR", str(BASE_DIR / "var")))
 
 INSTALLED_APPS = [
     "daphne",
@@ -122,8 +103,8 @@ SQLITE_OPTIONS = {
     "timeout": 20,
 }
 
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
-CONN_MAX_AGE = envint("ARBOR_DB_CONN_MAX_AGE", 600)
+DATABASE_URL = env("DATABASE_URL")
+CONN_MAX_AGE = env("ARBOR_DB_CONN_MAX_AGE")
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)
@@ -155,12 +136,12 @@ def _process_role() -> str:
 # Daphne runs every request in a thread of its own, so persistent connections (CONN_MAX_AGE)
 # would pile up, one per thread ever used (measured: 104 connections after 1,000 requests). Web
 # processes therefore use a bounded per-process pool; single-threaded roles keep persistent ones.
-ARBOR_DB_POOL_SIZE = envint("ARBOR_DB_POOL_SIZE", 10 if _process_role() == "web" else 0)
+ARBOR_DB_POOL_SIZE = env("ARBOR_DB_POOL_SIZE", 10 if _process_role() == "web" else 0)
 if IS_POSTGRES:
     _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
-    _pg_options.setdefault("connect_timeout", envint("ARBOR_DB_CONNECT_TIMEOUT", 5))
+    _pg_options.setdefault("connect_timeout", env("ARBOR_DB_CONNECT_TIMEOUT"))
     _pg_options.setdefault(
-        "application_name", os.environ.get("ARBOR_DB_APPLICATION_NAME") or f"arbor-{_process_role()}"[:63]
+        "application_name", env("ARBOR_DB_APPLICATION_NAME") or f"arbor-{_process_role()}"[:63]
     )
     if ARBOR_DB_POOL_SIZE > 0:
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
@@ -170,7 +151,7 @@ if IS_POSTGRES:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- accounts: passwords, login lockout (django-axes), password reset (docs/security.md) --
-ARBOR_PASSWORD_MIN_LENGTH = envint("ARBOR_PASSWORD_MIN_LENGTH", 10)
+ARBOR_PASSWORD_MIN_LENGTH = env("ARBOR_PASSWORD_MIN_LENGTH")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -184,9 +165,9 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # refuses a locked-out (username, address) first
     "django.contrib.auth.backends.ModelBackend",
 ]
-ARBOR_LOGIN_FAILURE_LIMIT = envint("ARBOR_LOGIN_FAILURE_LIMIT", 5)
-ARBOR_LOGIN_COOLOFF_SECONDS = envint("ARBOR_LOGIN_COOLOFF_SECONDS", 300)
-ARBOR_LOGIN_COOLOFF_MAX_SECONDS = envint("ARBOR_LOGIN_COOLOFF_MAX_SECONDS", 24 * 3600)
+ARBOR_LOGIN_FAILURE_LIMIT = env("ARBOR_LOGIN_FAILURE_LIMIT")
+ARBOR_LOGIN_COOLOFF_SECONDS = env("ARBOR_LOGIN_COOLOFF_SECONDS")
+ARBOR_LOGIN_COOLOFF_MAX_SECONDS = env("ARBOR_LOGIN_COOLOFF_MAX_SECONDS")
 AXES_FAILURE_LIMIT = ARBOR_LOGIN_FAILURE_LIMIT
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_COOLOFF_TIME = "tasks_app.accounts.login_cooloff"  # doubles with every failure past the limit
@@ -196,14 +177,8 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
 # Password reset by mail is offered only when a mail server is configured (EMAIL_HOST).
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
-if EMAIL_HOST:
-    EMAIL_PORT = envint("EMAIL_PORT", 587)
-    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-    EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", True)
-    DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "arbor@localhost")
-ARBOR_PASSWORD_RESET = envbool("ARBOR_PASSWORD_RESET", bool(EMAIL_HOST))
+EMAIL_HOST = env("EMAIL_HOST")  # the mail settings are under "triggers and notifications"
+ARBOR_PASSWORD_RESET = env("ARBOR_PASSWORD_RESET", bool(EMAIL_HOST))
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -215,7 +190,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(os.environ.get("ARBOR_STATIC_ROOT", BASE_DIR / "staticfiles"))
+STATIC_ROOT = Path(env("ARBOR_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -223,83 +198,83 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 # --- request limits (documented in docs/api.md) ---------------------------------------------
-DATA_UPLOAD_MAX_MEMORY_SIZE = envint("ARBOR_MAX_BODY_BYTES", 5 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env("ARBOR_MAX_BODY_BYTES")
 ARBOR_LIMITS = {
-    "max_tasks_per_tree": envint("ARBOR_MAX_TASKS_PER_TREE", 10_000),
-    "max_tree_depth": envint("ARBOR_MAX_TREE_DEPTH", 50),
-    "max_dependencies_per_task": envint("ARBOR_MAX_DEPENDENCIES_PER_TASK", 1000),
-    "max_json_depth": envint("ARBOR_MAX_JSON_DEPTH", 20),
-    "max_batch_size": envint("ARBOR_MAX_BATCH_SIZE", 50),
-    "max_resources_per_task": envint("ARBOR_MAX_RESOURCES_PER_TASK", 20),
+    "max_tasks_per_tree": env("ARBOR_MAX_TASKS_PER_TREE"),
+    "max_tree_depth": env("ARBOR_MAX_TREE_DEPTH"),
+    "max_dependencies_per_task": env("ARBOR_MAX_DEPENDENCIES_PER_TASK"),
+    "max_json_depth": env("ARBOR_MAX_JSON_DEPTH"),
+    "max_batch_size": env("ARBOR_MAX_BATCH_SIZE"),
+    "max_resources_per_task": env("ARBOR_MAX_RESOURCES_PER_TASK"),
     "max_name_length": 200,
 }
 
 # --- execution -------------------------------------------------------------------------------
-ARBOR_WORKERS = envint("ARBOR_WORKERS", 2)
+ARBOR_WORKERS = env("ARBOR_WORKERS")
 # How services wake workers after a commit: "q2" (django-q2 ORM broker), "inline" (run in this
 # process after commit; tests and the CLI without a cluster) or "none" (tests drive workers).
-ARBOR_DISPATCH = os.environ.get("ARBOR_DISPATCH", "q2")
-ARBOR_LEASE_SECONDS = envfloat("ARBOR_LEASE_SECONDS", 10.0)
-ARBOR_HEARTBEAT_SECONDS = envfloat("ARBOR_HEARTBEAT_SECONDS", 2.0)
-ARBOR_REAPER_INTERVAL = envfloat("ARBOR_REAPER_INTERVAL", 1.0)
+ARBOR_DISPATCH = env("ARBOR_DISPATCH")
+ARBOR_LEASE_SECONDS = env("ARBOR_LEASE_SECONDS")
+ARBOR_HEARTBEAT_SECONDS = env("ARBOR_HEARTBEAT_SECONDS")
+ARBOR_REAPER_INTERVAL = env("ARBOR_REAPER_INTERVAL")
 # schedules: the scheduler tick in each arbor_worker, fires per tick, catch-up bound
-ARBOR_SCHEDULER_INTERVAL = envfloat("ARBOR_SCHEDULER_INTERVAL", 0.5)
-ARBOR_SCHEDULE_BATCH = envint("ARBOR_SCHEDULE_BATCH", 1000)
-ARBOR_SCHEDULE_MAX_CATCH_UP = envint("ARBOR_SCHEDULE_MAX_CATCH_UP", 10)
-ARBOR_SCHEDULE_MIN_INTERVAL = envint("ARBOR_SCHEDULE_MIN_INTERVAL", 10)
-ARBOR_DEFAULT_TIMEOUT = envfloat("ARBOR_DEFAULT_TIMEOUT", 3600.0)
-ARBOR_MAX_TIMEOUT = envfloat("ARBOR_MAX_TIMEOUT", 24 * 3600.0)
-ARBOR_TIMEOUT_GRACE = envfloat("ARBOR_TIMEOUT_GRACE", 5.0)
-ARBOR_CANCEL_GRACE = envfloat("ARBOR_CANCEL_GRACE", 5.0)
-ARBOR_SHUTDOWN_GRACE = envfloat("ARBOR_SHUTDOWN_GRACE", 30.0)
-ARBOR_DEFAULT_MAX_RETRIES = envint("ARBOR_DEFAULT_MAX_RETRIES", 0)
-ARBOR_DEFAULT_RETRY_DELAY = envfloat("ARBOR_DEFAULT_RETRY_DELAY", 1.0)
-ARBOR_MAX_RETRY_DELAY = envfloat("ARBOR_MAX_RETRY_DELAY", 600.0)
-ARBOR_DRAIN_BUDGET = envfloat("ARBOR_DRAIN_BUDGET", 30.0)
-ARBOR_CLAIM_BATCH = envint("ARBOR_CLAIM_BATCH", 64)
+ARBOR_SCHEDULER_INTERVAL = env("ARBOR_SCHEDULER_INTERVAL")
+ARBOR_SCHEDULE_BATCH = env("ARBOR_SCHEDULE_BATCH")
+ARBOR_SCHEDULE_MAX_CATCH_UP = env("ARBOR_SCHEDULE_MAX_CATCH_UP")
+ARBOR_SCHEDULE_MIN_INTERVAL = env("ARBOR_SCHEDULE_MIN_INTERVAL")
+ARBOR_DEFAULT_TIMEOUT = env("ARBOR_DEFAULT_TIMEOUT")
+ARBOR_MAX_TIMEOUT = env("ARBOR_MAX_TIMEOUT")
+ARBOR_TIMEOUT_GRACE = env("ARBOR_TIMEOUT_GRACE")
+ARBOR_CANCEL_GRACE = env("ARBOR_CANCEL_GRACE")
+ARBOR_SHUTDOWN_GRACE = env("ARBOR_SHUTDOWN_GRACE")
+ARBOR_DEFAULT_MAX_RETRIES = env("ARBOR_DEFAULT_MAX_RETRIES")
+ARBOR_DEFAULT_RETRY_DELAY = env("ARBOR_DEFAULT_RETRY_DELAY")
+ARBOR_MAX_RETRY_DELAY = env("ARBOR_MAX_RETRY_DELAY")
+ARBOR_DRAIN_BUDGET = env("ARBOR_DRAIN_BUDGET")
+ARBOR_CLAIM_BATCH = env("ARBOR_CLAIM_BATCH")
 # executor threads per worker process for executors that do not run inline (sleep, shell, http…):
 # each runs under its own lease, heartbeats, timeout and cancellation
-ARBOR_WORKER_CONCURRENCY = envint("ARBOR_WORKER_CONCURRENCY", 8)
-ARBOR_PROGRESS_INTERVAL = envfloat("ARBOR_PROGRESS_INTERVAL", 0.25)
-ARBOR_WATCHDOG_STALL_SECONDS = envfloat("ARBOR_WATCHDOG_STALL_SECONDS", 30.0)
+ARBOR_WORKER_CONCURRENCY = env("ARBOR_WORKER_CONCURRENCY")
+ARBOR_PROGRESS_INTERVAL = env("ARBOR_PROGRESS_INTERVAL")
+ARBOR_WATCHDOG_STALL_SECONDS = env("ARBOR_WATCHDOG_STALL_SECONDS")
 # how long a worker retries a service call while the database is unreachable (docs/reliability.md)
-ARBOR_DB_RETRY_SECONDS = envfloat("ARBOR_DB_RETRY_SECONDS", 60.0)
+ARBOR_DB_RETRY_SECONDS = env("ARBOR_DB_RETRY_SECONDS")
 
 # Executors that reach outside are off unless allow-listed here.
 ARBOR_EXECUTORS: dict[str, str] = {}
-ARBOR_HTTP_ALLOWED_HOSTS = envlist("ARBOR_HTTP_ALLOWED_HOSTS", [])
-ARBOR_SHELL_ALLOWED_COMMANDS = envlist("ARBOR_SHELL_ALLOWED_COMMANDS", [])
+ARBOR_HTTP_ALLOWED_HOSTS = env("ARBOR_HTTP_ALLOWED_HOSTS")
+ARBOR_SHELL_ALLOWED_COMMANDS = env("ARBOR_SHELL_ALLOWED_COMMANDS")
 
 # --- triggers and notifications (docs/notifications.md) ------------------------------------------
-ARBOR_TRIGGER_MAX_BYTES = envint("ARBOR_TRIGGER_MAX_BYTES", 64 * 1024)
-ARBOR_TRIGGER_TOLERANCE = envfloat("ARBOR_TRIGGER_TOLERANCE", 300.0)  # X-Arbor-Timestamp skew, seconds
-ARBOR_TRIGGER_RATE = os.environ.get("ARBOR_TRIGGER_RATE", "60/min")  # per trigger
+ARBOR_TRIGGER_MAX_BYTES = env("ARBOR_TRIGGER_MAX_BYTES")
+ARBOR_TRIGGER_TOLERANCE = env("ARBOR_TRIGGER_TOLERANCE")  # X-Arbor-Timestamp skew, seconds
+ARBOR_TRIGGER_RATE = env("ARBOR_TRIGGER_RATE")  # per trigger
 # Outbound webhook targets follow the http executor's rules (tasks_app/outbound.py): empty = off.
-ARBOR_WEBHOOK_ALLOWED_HOSTS = envlist("ARBOR_WEBHOOK_ALLOWED_HOSTS", [])
-ARBOR_WEBHOOK_TIMEOUT = envfloat("ARBOR_WEBHOOK_TIMEOUT", 10.0)
-ARBOR_WEBHOOK_MAX_ATTEMPTS = envint("ARBOR_WEBHOOK_MAX_ATTEMPTS", 5)
-ARBOR_WEBHOOK_RETRY_DELAY = envfloat("ARBOR_WEBHOOK_RETRY_DELAY", 10.0)  # doubled per attempt
-ARBOR_WEBHOOK_MAX_RETRY_DELAY = envfloat("ARBOR_WEBHOOK_MAX_RETRY_DELAY", 3600.0)
+ARBOR_WEBHOOK_ALLOWED_HOSTS = env("ARBOR_WEBHOOK_ALLOWED_HOSTS")
+ARBOR_WEBHOOK_TIMEOUT = env("ARBOR_WEBHOOK_TIMEOUT")
+ARBOR_WEBHOOK_MAX_ATTEMPTS = env("ARBOR_WEBHOOK_MAX_ATTEMPTS")
+ARBOR_WEBHOOK_RETRY_DELAY = env("ARBOR_WEBHOOK_RETRY_DELAY")  # doubled per attempt
+ARBOR_WEBHOOK_MAX_RETRY_DELAY = env("ARBOR_WEBHOOK_MAX_RETRY_DELAY")
 # E-mail notifications need mail: EMAIL_HOST (SMTP) or another EMAIL_BACKEND.
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
-EMAIL_PORT = envint("EMAIL_PORT", 25)
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "arbor@localhost")
+EMAIL_BACKEND = env("EMAIL_BACKEND")
+EMAIL_HOST = env("EMAIL_HOST")
+EMAIL_PORT = env("EMAIL_PORT")
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env("EMAIL_USE_TLS")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")
 # A started process gets PATH, LANG and HOME/TMPDIR/cwd in a per-attempt directory, nothing else of
 # the worker's environment but these names; inputs.env may set only ARBOR_SHELL_USER_ENV's names.
 # BASH_FUNC_*, LD_*, PYTHON*, GIT_*, IFS, ENV, BASH_ENV... are refused in both (docs/security.md).
-ARBOR_SHELL_PASS_ENV = envlist("ARBOR_SHELL_PASS_ENV", [])
-ARBOR_SHELL_USER_ENV = envlist("ARBOR_SHELL_USER_ENV", [])
-ARBOR_PYTHON_FUNCTIONS = envlist("ARBOR_PYTHON_FUNCTIONS", [])
+ARBOR_SHELL_PASS_ENV = env("ARBOR_SHELL_PASS_ENV")
+ARBOR_SHELL_USER_ENV = env("ARBOR_SHELL_USER_ENV")
+ARBOR_PYTHON_FUNCTIONS = env("ARBOR_PYTHON_FUNCTIONS")
 
 # django-q2 is a wake-up transport only: Arbor's own attempt rows are the source of truth, so a
 # redelivered drain job is harmless (it claims with a compare-and-set). The django-q2 timeout must
 # exceed the longest task timeout plus grace, or it would kill a healthy long task.
 Q_CLUSTER = {
-    "name": os.environ.get("ARBOR_CLUSTER_NAME", "arbor"),
+    "name": env("ARBOR_CLUSTER_NAME"),
     "workers": ARBOR_WORKERS,
     "orm": "default",
     "timeout": int(ARBOR_MAX_TIMEOUT + ARBOR_TIMEOUT_GRACE + ARBOR_DRAIN_BUDGET + 60),
@@ -313,26 +288,26 @@ Q_CLUSTER = {
     "save_limit": 100,
     "guard_cycle": 0.5,
     "label": "Worker cluster (django-q2)",
-    "sync": envbool("ARBOR_Q_SYNC", False),
+    "sync": env("ARBOR_Q_SYNC"),
 }
 
 # --- operations: probes, metrics, heartbeats (tasks_app/ops, docs/deployment.md) ---------------
-ARBOR_METRICS_TOKEN = os.environ.get("ARBOR_METRICS_TOKEN", "")
+ARBOR_METRICS_TOKEN = env("ARBOR_METRICS_TOKEN")
 # with DEBUG=0, /metrics and /readyz's detail need the token or a client address listed here
-ARBOR_METRICS_ALLOWED_IPS = envlist("ARBOR_METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
-ARBOR_HEALTH_STALE_SECONDS = envfloat("ARBOR_HEALTH_STALE_SECONDS", 15.0)
-ARBOR_METRICS_WINDOW = envfloat("ARBOR_METRICS_WINDOW", 300.0)
-ARBOR_METRICS_CACHE_SECONDS = envfloat("ARBOR_METRICS_CACHE_SECONDS", 5.0)
+ARBOR_METRICS_ALLOWED_IPS = env("ARBOR_METRICS_ALLOWED_IPS")
+ARBOR_HEALTH_STALE_SECONDS = env("ARBOR_HEALTH_STALE_SECONDS")
+ARBOR_METRICS_WINDOW = env("ARBOR_METRICS_WINDOW")
+ARBOR_METRICS_CACHE_SECONDS = env("ARBOR_METRICS_CACHE_SECONDS")
 # prefix of Attempt.worker ("<label>:<host>:<pid>"), e.g. the machine or cluster name
-ARBOR_WORKER_LABEL = os.environ.get("ARBOR_WORKER_LABEL", "")
+ARBOR_WORKER_LABEL = env("ARBOR_WORKER_LABEL")
 
 # --- channels ---------------------------------------------------------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = env("REDIS_URL")
 
 # Cache: DRF's throttle counters, shared by all web processes. Redis when REDIS_URL is set, else
 # a table in DATABASE_URL's database (made by migration 0005); the embedded default (SQLite, one
 # process) keeps counters in process memory: with N web processes that allows N times the rate.
-ARBOR_CACHE = os.environ.get("ARBOR_CACHE", "redis" if REDIS_URL else ("db" if DATABASE_URL else "locmem"))
+ARBOR_CACHE = env("ARBOR_CACHE", "redis" if REDIS_URL else ("db" if DATABASE_URL else "locmem"))
 if ARBOR_CACHE == "redis":
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 elif ARBOR_CACHE == "db":
@@ -353,7 +328,20 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 # Live updates (docs/live.md): how web processes hear of events committed by other processes.
 # "auto": Redis if REDIS_URL is set, else LISTEN/NOTIFY on PostgreSQL, else polling the event table.
-ARBOR_LIVE_WAKEUP = os.environ.get("ARBOR_LIVE_WAKEUP", "auto")
+ARBOR_LIVE_WAKEUP = env("ARBOR_LIVE_WAKEUP")
+# the event tail, the websockets' budgets and the dashboard stream (docs/live.md)
+ARBOR_LIVE_POLL_MIN = env("ARBOR_LIVE_POLL_MIN")
+ARBOR_LIVE_POLL_MAX = env("ARBOR_LIVE_POLL_MAX")
+ARBOR_LIVE_BACKSTOP = env("ARBOR_LIVE_BACKSTOP")
+ARBOR_LIVE_IDLE_STOP = env("ARBOR_LIVE_IDLE_STOP")
+ARBOR_LIVE_GAP_SECONDS = env("ARBOR_LIVE_GAP_SECONDS")
+ARBOR_LIVE_RECHECK_SECONDS = env("ARBOR_LIVE_RECHECK_SECONDS")
+ARBOR_LIVE_MAX_BACKLOG = env("ARBOR_LIVE_MAX_BACKLOG")
+ARBOR_LIVE_PROGRESS_PER_SECOND = env("ARBOR_LIVE_PROGRESS_PER_SECOND")
+ARBOR_LIVE_LOG_PER_SECOND = env("ARBOR_LIVE_LOG_PER_SECOND")
+ARBOR_LIVE_LOG_BURST = env("ARBOR_LIVE_LOG_BURST")
+ARBOR_LIVE_MAX_SUBSCRIPTIONS = env("ARBOR_LIVE_MAX_SUBSCRIPTIONS")
+ARBOR_LIVE_COUNTS_SECONDS = env("ARBOR_LIVE_COUNTS_SECONDS")
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -376,14 +364,14 @@ REST_FRAMEWORK = {
         "tasks_app.api.throttling.AnonRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "user": os.environ.get("ARBOR_THROTTLE_USER", "6000/min"),
-        "anon": os.environ.get("ARBOR_THROTTLE_ANON", "600/min"),
+        "user": env("ARBOR_THROTTLE_USER"),
+        "anon": env("ARBOR_THROTTLE_ANON"),
     },
 }
 # API tokens: lifetime of a new token when its creator gives none (0 = no expiry)
-ARBOR_TOKEN_DEFAULT_DAYS = envint("ARBOR_TOKEN_DEFAULT_DAYS", 90)
+ARBOR_TOKEN_DEFAULT_DAYS = env("ARBOR_TOKEN_DEFAULT_DAYS")
 # the built-in system_info executor (host metrics) is for staff unless opened to everyone
-ARBOR_SYSTEM_INFO_FOR_ALL = envbool("ARBOR_SYSTEM_INFO_FOR_ALL", False)
+ARBOR_SYSTEM_INFO_FOR_ALL = env("ARBOR_SYSTEM_INFO_FOR_ALL")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Arbor API",
     "DESCRIPTION": "Build, run and watch task trees.",
@@ -411,12 +399,12 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", True)
-    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
-    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 3600)
+    SESSION_COOKIE_SECURE = env("SESSION_COOKIE_SECURE")
+    CSRF_COOKIE_SECURE = env("CSRF_COOKIE_SECURE")
+    SECURE_SSL_REDIRECT = env("SECURE_SSL_REDIRECT")
+    SECURE_HSTS_SECONDS = env("SECURE_HSTS_SECONDS")
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+    SECURE_HSTS_PRELOAD = env("SECURE_HSTS_PRELOAD")
     SECURE_CONTENT_TYPE_NOSNIFF = True
 # Content-Security-Policy (django-csp): no inline or foreign script anywhere (the UI, the admin,
 # the browsable API, Swagger UI's split view). Inline *styles* stay allowed: templates, the admin
@@ -437,10 +425,10 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 # HSTS preload is opt-in (SECURE_HSTS_PRELOAD=1 once the domain is ready for the preload list).
-SILENCED_SYSTEM_CHECKS = envlist("SILENCED_SYSTEM_CHECKS", ["security.W021"])
+SILENCED_SYSTEM_CHECKS = env("SILENCED_SYSTEM_CHECKS")
 
 # --- logging ----------------------------------------------------------------------------------
-LOG_FORMAT = os.environ.get("ARBOR_LOG_FORMAT", "text")  # "json" for structured logs
+LOG_FORMAT = env("ARBOR_LOG_FORMAT")  # "json" for structured logs
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -449,10 +437,10 @@ LOGGING = {
         "json": {"()": "tasks_app.logging.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
-    "root": {"handlers": ["console"], "level": os.environ.get("ARBOR_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env("ARBOR_LOG_LEVEL")},
     "loggers": {
         "django-q": {
-            "level": os.environ.get("ARBOR_Q_LOG_LEVEL", "WARNING"),
+            "level": env("ARBOR_Q_LOG_LEVEL"),
             "propagate": True,
         },  # its logger name
         "daphne": {"level": "WARNING"},

@@ -5,6 +5,8 @@ A separate module (not override_settings) because django-q2 reads Q_CLUSTER once
 
 import os
 
+from tasks_app.conf import env
+
 from .settings import *  # noqa: F403
 from .settings import BASE_DIR, DATABASES, Q_CLUSTER
 
@@ -25,14 +27,14 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 
 # Tests drive workers explicitly (worker.loop.run_until_idle) unless a test opts in.
-ARBOR_DISPATCH = os.environ.get("ARBOR_DISPATCH", "none")
+ARBOR_DISPATCH = env("ARBOR_DISPATCH", "none")
 ARBOR_LEASE_SECONDS = 2.0
 ARBOR_HEARTBEAT_SECONDS = 0.25
 ARBOR_REAPER_INTERVAL = 0.25
 ARBOR_SCHEDULER_INTERVAL = 0.2
 ARBOR_SCHEDULE_MIN_INTERVAL = 1
 # fault tests: the scheduler sleeps this long inside a fire transaction (a window to kill it in)
-ARBOR_TEST_FIRE_PAUSE = float(os.environ.get("ARBOR_TEST_FIRE_PAUSE", "0"))
+ARBOR_TEST_FIRE_PAUSE = env("ARBOR_TEST_FIRE_PAUSE")
 ARBOR_TIMEOUT_GRACE = 1.0
 ARBOR_CANCEL_GRACE = 1.0
 ARBOR_SHUTDOWN_GRACE = 2.0
@@ -63,9 +65,9 @@ FAULT_EXECUTORS = {  # the same table as tests.fault_executors.FAULT_EXECUTORS (
     "spawn_child_then_hang": "tests.fault_executors.SpawnChildThenHang",
     "sleep_ignoring_cancel": "tests.fault_executors.SleepIgnoringCancel",
 }
-if os.environ.get("ARBOR_TEST_EXECUTORS"):
+if env("ARBOR_TEST_EXECUTORS"):
     ARBOR_EXECUTORS = {**globals().get("ARBOR_EXECUTORS", {}), **FAULT_EXECUTORS}
-if os.environ.get("ARBOR_TEST_Q_LOG"):
+if env("ARBOR_TEST_Q_LOG"):
     LOGGING = {
         "version": 1,
         "disable_existing_loggers": False,

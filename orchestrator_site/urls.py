@@ -1,10 +1,10 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import Http404
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
+from tasks_app import conf
 from tasks_app.api.rpc.a2a import RootView
 from tasks_app.ui.views import dashboard
 
@@ -12,7 +12,7 @@ _a2a_root = RootView.as_view()
 
 
 def _reset_enabled():
-    return bool(getattr(settings, "ARBOR_PASSWORD_RESET", False))
+    return bool(conf.get("ARBOR_PASSWORD_RESET"))
 
 
 def _if_reset_enabled(view):

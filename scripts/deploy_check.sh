@@ -110,7 +110,7 @@ assert body['status'] == 'ok', body
 print('readyz:', ', '.join(f\"{k}={'ok' if v['ok'] else 'FAIL'}\" for k, v in body['checks'].items()))"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/metrics")" = 401 ] || fail "/metrics answered without the token"
 curl -fsS "${AUTH[@]}" "$BASE/metrics" > "$WORK/metrics.txt"
-grep -q '^arbor_worker_clusters_alive 1$' "$WORK/metrics.txt" || fail "metrics: no live cluster"
+grep -Eq '^arbor_worker_clusters_alive 1(\.0)?$' "$WORK/metrics.txt" || fail "metrics: no live cluster"
 grep -c '^arbor_' "$WORK/metrics.txt" | sed 's/^/metrics: samples: /'
 LOGIN=$(curl -sS -o "$WORK/login.html" -w '%{http_code}' "${PROXY[@]}" "$BASE/accounts/login/")
 [ "$LOGIN" = 200 ] || fail "login page answered $LOGIN"

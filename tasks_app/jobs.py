@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 
+from tasks_app import conf
+
 
 def drain_job() -> int:
     """Claim and run ready tasks until the queue is empty or the drain budget is spent."""
     from tasks_app.worker.loop import drain
 
-    stats_file = os.environ.get("ARBOR_BENCH_STATS")
+    stats_file = conf.env("ARBOR_BENCH_STATS")
     if not stats_file:
         return drain(hard_kill=True)
     # benchmark mode: count this worker's database round trips

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.conf import settings
-
+from tasks_app import conf
 from tasks_app.exceptions import UnknownExecutor
 
 STAFF_ONLY = frozenset({"system_info"})
@@ -15,7 +14,7 @@ MSG_STAFF_ONLY = "{label}unknown executor '{executor}'"
 
 
 def staff_only() -> frozenset[str]:
-    return frozenset() if getattr(settings, "ARBOR_SYSTEM_INFO_FOR_ALL", False) else STAFF_ONLY
+    return frozenset() if conf.get("ARBOR_SYSTEM_INFO_FOR_ALL") else STAFF_ONLY
 
 
 def may_use(user, executor_id: str) -> bool:

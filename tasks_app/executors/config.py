@@ -1,4 +1,4 @@
-"""Setting names the executors understand, and the one place that reads them from Django.
+"""Setting names the executors understand, and the one place that reads them (through ``tasks_app.conf``).
 
 Executors receive these values in their ``config`` mapping (built by the registry); they never
 read settings themselves, so they can be constructed and tested without Django.
@@ -6,8 +6,9 @@ read settings themselves, so they can be constructed and tested without Django.
 
 from __future__ import annotations
 
-import os
 from typing import Any
+
+from tasks_app import conf
 
 SETTING_EXECUTORS = "ARBOR_EXECUTORS"
 SETTING_HTTP_ALLOWED_HOSTS = "ARBOR_HTTP_ALLOWED_HOSTS"
@@ -26,25 +27,10 @@ ALLOW_LIST_SETTINGS = (
 )
 
 
-def _setting(name: str, default: Any) -> Any:
-    """Return ``settings.<name>``, or ``default`` when Django settings are not configured."""
-    try:
-        from django.conf import settings
-        from django.core.exceptions import ImproperlyConfigured
-    except ImportError:  # pragma: no cover - Django is a project dependency
-        return default
-    if not settings.configured and not os.environ.get("DJANGO_SETTINGS_MODULE"):
-        return default
-    try:
-        return getattr(settings, name, default)
-    except (ImproperlyConfigured, ImportError):
-        return default
-
-
 def default_config() -> dict[str, Any]:
     """Return the allow-lists from settings, as lists (empty when unset)."""
     config: dict[str, Any] = {}
     for name in ALLOW_LIST_SETTINGS:
-        value = _setting(name, None)
+        value = conf.get(name)
         config[name] = list(value) if isinstance(value, (list, tuple, set, frozenset)) else []
     return config

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 
-from tasks_app import outbound
+from tasks_app import conf, outbound
 from tasks_app.exceptions import UnknownExecutor
 
 from . import config as _config
@@ -102,7 +102,7 @@ MSG_BAD_ALLOW_LIST = "settings.{name} must be a list of strings"
 def registered() -> dict[str, str]:
     """Return the executor table: the built-ins updated with ``settings.ARBOR_EXECUTORS``."""
     table = dict(BUILTIN_EXECUTORS)
-    extra = _config._setting(_config.SETTING_EXECUTORS, None)
+    extra = conf.get(_config.SETTING_EXECUTORS)
     if isinstance(extra, Mapping):
         table.update({str(k): v for k, v in extra.items() if isinstance(v, str)})
     return table
@@ -192,7 +192,7 @@ def check_inputs(executor_id: str, inputs: object) -> list[str]:
 def check_registry() -> list[str]:
     """Return one message per misconfiguration: bad ARBOR_EXECUTORS entries or allow-lists."""
     errors: list[str] = []
-    extra = _config._setting(_config.SETTING_EXECUTORS, None)
+    extra = conf.get(_config.SETTING_EXECUTORS)
     if extra is not None and not isinstance(extra, Mapping):
         errors.append(MSG_BAD_TABLE)
     elif extra:
@@ -204,7 +204,7 @@ def check_registry() -> list[str]:
         if error:
             errors.append(error)
     for name in _config.ALLOW_LIST_SETTINGS:
-        value = _config._setting(name, None)
+        value = conf.get(name)
         if value is not None and (
             not isinstance(value, (list, tuple, set, frozenset)) or not all(isinstance(v, str) for v in value)
         ):

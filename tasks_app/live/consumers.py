@@ -17,9 +17,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from rest_framework.exceptions import ParseError
 
+from tasks_app import conf
 from tasks_app.auth.websocket import SUBPROTOCOL
 from tasks_app.exceptions import LimitExceeded
 from tasks_app.input_limits import parse_json_text
+from tasks_app.ratelimit import TokenBucket
 
 from . import reads
 from .events import STAFF_GROUP, tree_group, user_group
@@ -42,8 +44,10 @@ SNAPSHOT_CHUNK_BYTES = 256 * 1024  # a big tree's snapshot goes out in parts of 
 MAX_OUT_BYTES = 768 * 1024
 
 
-def _cfg(name: str, default):
-    return type(default)(getattr(settings, name, default))
+def _cfg(name: str, default=None):
+    """A declared setting (``tasks_app.conf``), converted to the type of the value it replaces."""
+    value = conf.get(name)
+    return type(default)(value) if default is not None else value
 
 
 @database_sync_to_async
@@ -104,8 +108,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.closed = False
         self._tasks: list[asyncio.Task] = []
         self._kick = asyncio.Event()
-        self._tokens = self.max_messages_per_second
-        self._tokens_at = time.monotonic()
+        self._inbound = TokenBucket(self.max_messages_per_second, self.max_messages_per_second)
 
     # --- connection -----------------------------------------------------------------------------
 
@@ -182,16 +185,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if size > self.max_frame_bytes:
             await self.shut(CLOSE_TOO_BIG)
             return
-        now = time.monotonic()
-        self._tokens = min(
-            self.max_messages_per_second,
-            self._tokens + (now - self._tokens_at) * self.max_messages_per_second,
-        )
-        self._tokens_at = now
-        if self._tokens < 1.0:
+        if not self._inbound.take():
             await self.shut(CLOSE_RATE_LIMITED)
             return
-        self._tokens -= 1.0
         try:
             # the HTTP API's rules: no NaN, bounded nesting (no RecursionError), no NUL, no lone surrogate
             text = text_data if text_data is not None else (bytes_data or b"").decode("utf-8")

@@ -29,6 +29,8 @@ import time
 from django.conf import settings
 from django.db import connection
 
+from tasks_app import conf
+
 logger = logging.getLogger(__name__)
 
 PG_CHANNEL = "arbor_events"
@@ -38,10 +40,10 @@ MODES = ("poll", "postgres", "redis")
 
 
 def wake_mode() -> str:
-    forced = getattr(settings, "ARBOR_LIVE_WAKEUP", "auto") or "auto"
+    forced = conf.get("ARBOR_LIVE_WAKEUP") or "auto"
     if forced in MODES:
         return forced
-    if getattr(settings, "REDIS_URL", "") and _layer_backend().startswith("channels_redis"):
+    if settings.REDIS_URL and _layer_backend().startswith("channels_redis"):
         return "redis"
     if connection.vendor == "postgresql":
         return "postgres"
@@ -49,7 +51,7 @@ def wake_mode() -> str:
 
 
 def _layer_backend() -> str:
-    return str(getattr(settings, "CHANNEL_LAYERS", {}).get("default", {}).get("BACKEND", ""))
+    return str(settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", ""))
 
 
 # --- the writing side -------------------------------------------------------------------------

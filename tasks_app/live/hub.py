@@ -28,8 +28,9 @@ import time
 from collections import OrderedDict, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
-from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, connections
+
+from tasks_app import conf
 
 from . import delivery, reads
 from .events import STAFF_GROUP, tree_group, user_group
@@ -39,10 +40,6 @@ logger = logging.getLogger(__name__)
 TAIL_BATCH = 1000
 MAX_GAPS = 5000
 OWNER_CACHE = 10_000
-
-
-def _setting(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
 
 
 async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
@@ -65,11 +62,11 @@ class Hub:
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
         self.mode = delivery.wake_mode()
-        self.poll_min = _setting("ARBOR_LIVE_POLL_MIN", 0.02)
-        self.poll_max = _setting("ARBOR_LIVE_POLL_MAX", 0.1)
-        self.backstop = _setting("ARBOR_LIVE_BACKSTOP", 1.0)
-        self.idle_stop = _setting("ARBOR_LIVE_IDLE_STOP", 30.0)
-        self.gap_seconds = _setting("ARBOR_LIVE_GAP_SECONDS", 10.0)
+        self.poll_min = float(conf.get("ARBOR_LIVE_POLL_MIN"))
+        self.poll_max = float(conf.get("ARBOR_LIVE_POLL_MAX"))
+        self.backstop = float(conf.get("ARBOR_LIVE_BACKSTOP"))
+        self.idle_stop = float(conf.get("ARBOR_LIVE_IDLE_STOP"))
+        self.gap_seconds = float(conf.get("ARBOR_LIVE_GAP_SECONDS"))
         self.track_gaps = connection.vendor != "sqlite"  # SQLite commits in id order
         self.groups: dict[str, set] = defaultdict(set)
         self.memberships: dict = {}

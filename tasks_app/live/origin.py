@@ -58,7 +58,7 @@ def parse_origin(value: str) -> tuple[str, str, int] | None:
 def _secure(scope) -> bool:
     if scope.get("scheme") in ("wss", "https"):
         return True
-    proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    proxy = settings.SECURE_PROXY_SSL_HEADER
     if proxy:
         name, expected = proxy
         header = name.removeprefix("HTTP_").replace("_", "-").lower().encode()

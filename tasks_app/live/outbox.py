@@ -18,6 +18,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from tasks_app.ratelimit import TokenBucket
+
 PROGRESS = "task.progress"
 LOG = "task.log"
 
@@ -51,8 +53,7 @@ class Outbox:
         self.deleted: dict | None = None  # a tree.deleted notice (no sequence number)
         self._latest_progress: dict[str, int] = {}
         self._last_progress_at: dict[str, float] = {}
-        self._tokens = log_burst
-        self._tokens_at = clock()
+        self._log_bucket = TokenBucket(log_per_second, log_burst, clock)
         self._dropped: list[list[int]] = []
         self._dropped_counts: dict[str, int] = {}
         self.dropped_total: dict[str, int] = {}
@@ -118,20 +119,13 @@ class Outbox:
                     out.wait = due - now
                     return out
                 self._last_progress_at[task] = now
-            elif kind == LOG:
-                self._refill(now)
-                if self._tokens < 1.0:
-                    self._drop(kind)
-                    continue
-                self._tokens -= 1.0
+            elif kind == LOG and not self._log_bucket.take(now):
+                self._drop(kind)
+                continue
             self._flush_dropped(out.frames)
             out.frames.append(ev)
             del self.pending[self.next_seq]
             self.next_seq += 1
-
-    def _refill(self, now: float) -> None:
-        self._tokens = min(self.log_burst, self._tokens + (now - self._tokens_at) * self.log_rate)
-        self._tokens_at = now
 
     def _drop(self, kind: str) -> None:
         seq = self.next_seq

@@ -24,6 +24,8 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from django.utils import timezone
 
+from tasks_app import conf
+
 logger = logging.getLogger(__name__)
 
 WORKER_ROLE = "worker"
@@ -39,7 +41,7 @@ _last_beat = {"at": 0.0}
 
 def stale_after() -> float:
     """Seconds without a heartbeat after which a process counts as gone."""
-    return float(getattr(settings, "ARBOR_HEALTH_STALE_SECONDS", 15.0))
+    return float(conf.get("ARBOR_HEALTH_STALE_SECONDS"))
 
 
 def beat_interval() -> float:
@@ -72,7 +74,7 @@ def beat(role: str = WORKER_ROLE, *, cluster=None, force: bool = False, now=None
         if not updated:
             ProcessHeartbeat.objects.create(
                 **key,
-                label=getattr(settings, "ARBOR_WORKER_LABEL", ""),
+                label=conf.get("ARBOR_WORKER_LABEL"),
                 started_at=now,
                 seen_at=now,
                 info=info,
@@ -145,7 +147,7 @@ def check_broker() -> dict:
 
 
 def check_redis() -> dict:
-    url = getattr(settings, "REDIS_URL", "")
+    url = settings.REDIS_URL
     if not url:
         return {"ok": True, "skipped": "REDIS_URL is not set"}
     import redis

@@ -1,7 +1,11 @@
 """Prometheus metrics, derived from the database at scrape time (text exposition format 0.0.4).
 
-Nothing is counted in process memory, so any web process answers for the whole fleet and a
-restart loses nothing. Counts over the whole tables (tasks and trees by status) use the status
+Served by prometheus_client: a custom ``Collector`` (``ArborCollector``) on a registry of its own
+runs the queries below at every scrape, and ``generate_latest`` writes the text. Nothing is counted
+in process memory (no ``Counter``/``Gauge`` objects, no default process/platform collectors, which
+would describe whichever web process the scrape happened to reach), so any web process answers for
+the whole fleet and a restart loses nothing; the only per-process figures (``arbor_live_*``) carry
+``host`` and ``pid`` labels. Counts over the whole tables (tasks and trees by status) use the status
 indexes; everything about attempts looks at a recent window (``ARBOR_METRICS_WINDOW`` seconds,
 at most ``SAMPLE_CAP`` newest attempts) through the ``attempt_started`` index, so a scrape stays
 cheap on a large history. Windowed figures are gauges, not counters: use them as they are,
@@ -25,12 +29,16 @@ from django.conf import settings
 from django.db import connections
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q
 from django.utils import timezone
+from prometheus_client import exposition as prom_text
+from prometheus_client import metrics_core as prom
+from prometheus_client.registry import Collector, CollectorRegistry
 
+from tasks_app import conf
 from tasks_app.engine.states import Outcome, Status
 
 SAMPLE_CAP = 20_000
 QUANTILES = (0.5, 0.95, 0.99)
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = prom_text.CONTENT_TYPE_PLAIN_0_0_4
 
 _cache: dict = {"at": 0.0, "text": ""}
 _cache_lock = threading.Lock()
@@ -51,35 +59,35 @@ class Metric:
 # --- exposition -------------------------------------------------------------------------------
 
 
-def _escape(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+def to_prometheus(metric: Metric) -> prom.Metric:
+    """One of ours as a prometheus_client metric family (label values as text, None as NaN)."""
+    family = prom.Metric(metric.name, metric.help, metric.kind)
+    for labels, value in metric.samples:
+        family.add_sample(
+            metric.name, {k: str(v) for k, v in labels.items()}, math.nan if value is None else float(value)
+        )
+    return family
 
 
-def _number(value) -> str:
-    if value is None:
-        return "NaN"
-    value = float(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(round(value, 6))
+class ArborCollector(Collector):
+    """Queries the database when Prometheus scrapes (``collect``), never between scrapes."""
+
+    def __init__(self, source=None):
+        self.source = source  # a fixed list of Metric (render()), else collect() at every scrape
+
+    def collect(self):
+        for metric in collect() if self.source is None else self.source:
+            yield to_prometheus(metric)
+
+
+def registry(source=None) -> CollectorRegistry:
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(ArborCollector(source))
+    return reg
 
 
 def render(metrics: list[Metric]) -> str:
-    lines: list[str] = []
-    for metric in metrics:
-        lines.append(f"# HELP {metric.name} {metric.help}")
-        lines.append(f"# TYPE {metric.name} {metric.kind}")
-        for labels, value in metric.samples:
-            if labels:
-                inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-                lines.append(f"{metric.name}{{{inner}}} {_number(value)}")
-            else:
-                lines.append(f"{metric.name} {_number(value)}")
-    return "\n".join(lines) + "\n"
+    return prom_text.generate_latest(registry(metrics)).decode()
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -94,7 +102,7 @@ def quantile(sorted_values: list[float], q: float) -> float | None:
 
 
 def window() -> float:
-    return float(getattr(settings, "ARBOR_METRICS_WINDOW", 300.0))
+    return float(conf.get("ARBOR_METRICS_WINDOW"))
 
 
 def oldest_ready_age(now=None) -> float | None:
@@ -342,11 +350,11 @@ def _live_metrics() -> list[Metric]:
 
 def exposition(now=None) -> str:
     """The metrics text, cached per process for ``ARBOR_METRICS_CACHE_SECONDS``."""
-    ttl = float(getattr(settings, "ARBOR_METRICS_CACHE_SECONDS", 5.0))
+    ttl = float(conf.get("ARBOR_METRICS_CACHE_SECONDS"))
     with _cache_lock:
         if ttl > 0 and _cache["text"] and time.monotonic() - _cache["at"] < ttl:
             return _cache["text"]
-        text = render(collect(now))
+        text = prom_text.generate_latest(REGISTRY if now is None else registry(collect(now))).decode()
         _cache.update(at=time.monotonic(), text=text)
         return text
 
@@ -354,3 +362,6 @@ def exposition(now=None) -> str:
 def clear_cache() -> None:
     with _cache_lock:
         _cache.update(at=0.0, text="")
+
+
+REGISTRY = registry()  # /metrics: one collector, run at scrape time

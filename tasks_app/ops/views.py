@@ -19,6 +19,8 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from tasks_app import conf
+
 from . import health, metrics
 
 MSG_TOKEN = "a valid ARBOR_METRICS_TOKEN bearer token is required"
@@ -33,7 +35,7 @@ def _address_allowed(request) -> bool:
         address = ipaddress.ip_address(raw)
     except ValueError:
         return False
-    for entry in getattr(settings, "ARBOR_METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"]):
+    for entry in conf.get("ARBOR_METRICS_ALLOWED_IPS"):
         try:
             if address in ipaddress.ip_network(entry, strict=False):
                 return True
@@ -43,7 +45,7 @@ def _address_allowed(request) -> bool:
 
 
 def _token_ok(request) -> bool:
-    expected = getattr(settings, "ARBOR_METRICS_TOKEN", "")
+    expected = conf.get("ARBOR_METRICS_TOKEN")
     if not expected:
         return bool(settings.DEBUG) or _address_allowed(request)
     header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -75,7 +77,7 @@ def readyz(request):
 @require_http_methods(["GET", "HEAD"])
 def metrics_view(request):
     if not _token_ok(request):
-        if not getattr(settings, "ARBOR_METRICS_TOKEN", ""):
+        if not conf.get("ARBOR_METRICS_TOKEN"):
             return JsonResponse({"error": {"code": "forbidden", "message": MSG_ADDRESS}}, status=403)
         response = JsonResponse({"error": {"code": "unauthorized", "message": MSG_TOKEN}}, status=401)
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'

@@ -11,9 +11,9 @@ from __future__ import annotations
 import functools
 import logging
 import random
-import time
 
 from django.db import OperationalError, connection
+from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 logger = logging.getLogger(__name__)
 RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
@@ -21,7 +21,21 @@ ATTEMPTS = 3
 
 
 def is_retryable(exc: BaseException) -> bool:
-    return getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
+    return (
+        isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
+    )
+
+
+def _jitter(retry_state) -> float:
+    """10-50 ms times the attempt number: two retrying transactions rarely meet again."""
+    return random.uniform(0.01, 0.05) * retry_state.attempt_number
+
+
+def _log_retry(retry_state) -> None:
+    exc = retry_state.outcome.exception()
+    logger.info(
+        "%s rolled back by the database (%s); retrying", retry_state.fn.__name__, exc.__cause__.sqlstate
+    )
 
 
 def on_deadlock(fn):
@@ -33,15 +47,13 @@ def on_deadlock(fn):
     def wrapper(*args, **kwargs):
         if connection.in_atomic_block:
             return fn(*args, **kwargs)
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                return fn(*args, **kwargs)
-            except OperationalError as exc:
-                if attempt == ATTEMPTS or not is_retryable(exc):
-                    raise
-                logger.info(
-                    "%s rolled back by the database (%s); retrying", fn.__name__, exc.__cause__.sqlstate
-                )
-                time.sleep(random.uniform(0.01, 0.05) * attempt)
+        retrying = Retrying(
+            retry=retry_if_exception(is_retryable),
+            stop=stop_after_attempt(ATTEMPTS),
+            wait=_jitter,
+            before_sleep=_log_retry,
+            reraise=True,  # the database's own error, not tenacity's RetryError
+        )
+        return retrying(fn, *args, **kwargs)
 
     return wrapper

@@ -26,6 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
+from tasks_app import conf
 from tasks_app.engine import schedules as rules
 from tasks_app.engine.states import Status
 from tasks_app.exceptions import ArchivedTask, OrchestratorError, PermissionDenied, ValidationError
@@ -362,8 +363,8 @@ def _fire_schedule(schedule: Schedule, now: dt.datetime, worker: str) -> int:
             fired_at=timezone.now(),
             worker=worker,
         )
-        if getattr(settings, "ARBOR_TEST_FIRE_PAUSE", 0):
-            time.sleep(settings.ARBOR_TEST_FIRE_PAUSE)  # fault tests kill the process here
+        if pause := conf.get("ARBOR_TEST_FIRE_PAUSE"):
+            time.sleep(pause)  # fault tests kill the process here
         counted += _dispatch_fire(schedule, fire, now, last=index == len(plan.fire) - 1)
     schedule.run_count += counted
     schedule.last_run_at = now

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from tasks_app import conf
 from tasks_app.exceptions import ValidationError
 from tasks_app.models import ApiToken
 from tasks_app.services import audit
@@ -34,7 +34,7 @@ MESSAGES = {
 
 def default_expiry(now: datetime | None = None) -> datetime | None:
     """When a token made now expires if its creator names no expiry (ARBOR_TOKEN_DEFAULT_DAYS, 0 = never)."""
-    days = int(getattr(settings, "ARBOR_TOKEN_DEFAULT_DAYS", 0) or 0)
+    days = int(conf.get("ARBOR_TOKEN_DEFAULT_DAYS") or 0)
     return (now or timezone.now()) + timedelta(days=days) if days > 0 else None
 
 

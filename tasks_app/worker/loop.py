@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 import psutil
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_never, wait_exponential
 
+from tasks_app import conf
 from tasks_app.engine.states import Outcome
 from tasks_app.exceptions import UnknownExecutor
 from tasks_app.executors import registry
@@ -54,7 +56,7 @@ def refresh_connections() -> None:
 
 
 def worker_id() -> str:
-    label = getattr(settings, "ARBOR_WORKER_LABEL", "")  # ops: which machine/cluster ran it
+    label = conf.get("ARBOR_WORKER_LABEL")  # ops: which machine/cluster ran it
     return (
         f"{label}:{socket.gethostname()}:{os.getpid()}" if label else f"{socket.gethostname()}:{os.getpid()}"
     )
@@ -67,35 +69,46 @@ def request_stop() -> None:
 def stopping() -> bool:
     if _stop.is_set():
         return True
-    stop_file = os.environ.get("ARBOR_STOP_FILE")
+    stop_file = conf.env("ARBOR_STOP_FILE")
     return bool(stop_file and os.path.exists(stop_file))
 
 
 def _db_retry(fn, *args, attempts: int | None = None, **kwargs):
     """Run a service call, surviving a database restart or terminated connections: retried for up
-    to ``ARBOR_DB_RETRY_SECONDS`` (or ``attempts`` times), then the error is raised."""
-    delay = 0.1
+    to ``ARBOR_DB_RETRY_SECONDS`` (or ``attempts`` times), then the error is raised. Never inside a
+    transaction: the caller's work is gone with the connection, so the error goes up to it."""
     deadline = time.monotonic() + settings.ARBOR_DB_RETRY_SECONDS
-    i = 0
-    while True:
-        i += 1
-        try:
-            return fn(*args, **kwargs)
-        except (OperationalError, InterfaceError) as exc:
-            if (attempts is not None and i >= attempts) or time.monotonic() + delay > deadline:
-                raise
-            logger.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
-            from django.db import connection
+    # 0.1 s doubling up to 2 s: back soon after the database is, well within a lease (before the
+    # reaper gives up on our attempts)
+    wait = wait_exponential(multiplier=0.1, max=min(2.0, settings.ARBOR_LEASE_SECONDS / 4))
+    give_up = stop_after_attempt(attempts) if attempts is not None else stop_never
+    retrying = Retrying(
+        retry=retry_if_exception(_db_unavailable),
+        wait=lambda state: max(0.1, wait(state)),
+        # stop before a sleep that would end past the deadline (tenacity computes the wait first)
+        stop=give_up | (lambda state: time.monotonic() + state.upcoming_sleep > deadline),
+        before_sleep=_reconnect,
+        reraise=True,
+    )
+    return retrying(fn, *args, **kwargs)
 
-            if connection.in_atomic_block:
-                raise
-            try:
-                connection.close()
-            except Exception:
-                pass
-            time.sleep(delay)
-            # back soon after the database is: well within a lease, before the reaper gives up on us
-            delay = min(delay * 2, 2.0, settings.ARBOR_LEASE_SECONDS / 4)
+
+def _db_unavailable(exc: BaseException) -> bool:
+    from django.db import connection
+
+    return isinstance(exc, OperationalError | InterfaceError) and not connection.in_atomic_block
+
+
+def _reconnect(state) -> None:
+    from django.db import connection
+
+    logger.warning(
+        "database unavailable (%s); retrying in %.1fs", state.outcome.exception(), state.upcoming_sleep
+    )
+    try:
+        connection.close()
+    except Exception:
+        pass
 
 
 def drain(*, hard_kill: bool = True, budget: float | None = None, max_tasks: int | None = None) -> int:

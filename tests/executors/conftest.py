@@ -15,8 +15,8 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+from tasks_app import conf  # noqa: E402
 from tasks_app.executors import ExecutionContext  # noqa: E402
-from tasks_app.executors import config as executor_config  # noqa: E402
 
 
 class Recorder:
@@ -67,9 +67,9 @@ def make_context(recorder: Recorder) -> Callable[..., ExecutionContext]:
 
 @pytest.fixture
 def fake_settings(monkeypatch: pytest.MonkeyPatch) -> dict:
-    """A dict standing in for Django settings, as seen by the executors' settings helper."""
+    """A dict standing in for Django settings, as seen through ``tasks_app.conf.get``."""
     values: dict = {}
-    monkeypatch.setattr(executor_config, "_setting", lambda name, default: values.get(name, default))
+    monkeypatch.setattr(conf, "get", lambda name: values.get(name, conf.declared(name).default))
     return values
 
 

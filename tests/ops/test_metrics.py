@@ -232,3 +232,18 @@ def test_quantile_is_nearest_rank():
     assert metrics.quantile([1.0], 0.99) == 1.0
     assert metrics.quantile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.0
     assert metrics.quantile(list(map(float, range(1, 101))), 0.95) == 95.0
+
+
+def test_served_by_a_prometheus_client_collector_that_reads_the_database_at_scrape_time(client, fixture_run):
+    """One custom Collector on a registry of its own: no process-local Counter/Gauge and none of
+    prometheus_client's process/platform collectors (they would describe one web process only)."""
+    collectors = list(metrics.REGISTRY._collector_to_names) or list(
+        metrics.REGISTRY._names_to_collectors.values()
+    )
+    assert {type(c) for c in collectors} == {metrics.ArborCollector}
+    before = metric(parse_metrics(client.get("/metrics").content.decode()), "arbor_tasks", status="failed")
+    Task.objects.filter(status="completed").update(status="failed")  # another process's write, in effect
+    after = metric(parse_metrics(client.get("/metrics").content.decode()), "arbor_tasks", status="failed")
+    assert (before, after) == (1, 4)
+    text = client.get("/metrics").content.decode()
+    assert "process_cpu_seconds_total" not in text and "python_info" not in text

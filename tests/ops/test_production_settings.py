@@ -164,3 +164,37 @@ def test_web_processes_pool_their_connections(tmp_path):
     )
     db = json.loads(result.stdout.strip().splitlines()[-1])["db"]
     assert db["OPTIONS"]["pool"]["max_size"] == 4 and db["CONN_MAX_AGE"] == 0
+
+
+def test_rate_and_live_variables_reach_the_code_that_uses_them(tmp_path):
+    """ARBOR_THROTTLE_USER/ANON become the rates DRF's throttles apply; ARBOR_LIVE_* the live hub's
+    and websockets' budgets (issue 17: these were documented and not all read)."""
+    probe = (
+        "import json; from tasks_app.api.throttling import UserRateThrottle, AnonRateThrottle;"
+        "from tasks_app.live.hub import Hub; from tasks_app import conf; import asyncio;"
+        "h = Hub(asyncio.new_event_loop());"
+        "print(json.dumps({'user': UserRateThrottle().get_rate(), 'anon': AnonRateThrottle().get_rate(),"
+        "'poll_min': h.poll_min, 'backstop': h.backstop, 'idle': h.idle_stop,"
+        "'log_burst': conf.get('ARBOR_LIVE_LOG_BURST'), 'subs': conf.get('ARBOR_LIVE_MAX_SUBSCRIPTIONS')}))"
+    )
+    overrides = {
+        "ARBOR_THROTTLE_USER": "7/min",
+        "ARBOR_THROTTLE_ANON": "3/min",
+        "ARBOR_LIVE_POLL_MIN": "0.5",
+        "ARBOR_LIVE_BACKSTOP": "4",
+        "ARBOR_LIVE_IDLE_STOP": "9",
+        "ARBOR_LIVE_LOG_BURST": "11",
+        "ARBOR_LIVE_MAX_SUBSCRIPTIONS": "12",
+    }
+    result = manage(["shell", "-c", probe], overrides, tmp_path)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    assert got == {
+        "user": "7/min",
+        "anon": "3/min",
+        "poll_min": 0.5,
+        "backstop": 4.0,
+        "idle": 9.0,
+        "log_burst": 11.0,
+        "subs": 12,
+    }

@@ -1,4 +1,4 @@
-"""services.events.EventBuffer: the events of one transaction get contiguous sequence numbers per
+"""services.event_log.EventBuffer: the events of one transaction get contiguous sequence numbers per
 tree, after the tree's last one, in one insert (one statement per tree on PostgreSQL)."""
 
 import pytest

@@ -53,10 +53,10 @@ class Command(BaseCommand):
             raise CommandError(f"{exc.code}: {exc.message}") from None
 
     def _user(self, name):
-        import os
+        from tasks_app import conf
 
         User = get_user_model()
-        name = name or os.environ.get("ARBOR_CLI_USER")
+        name = name or conf.env("ARBOR_CLI_USER")
         if name:
             try:
                 return User.objects.get(username=name)

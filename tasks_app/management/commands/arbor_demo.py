@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from tasks_app import conf
 from tasks_app.models import Tree
 from tasks_app.services import trees
 
@@ -19,8 +19,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         User = get_user_model()
-        username = os.environ.get("ARBOR_DEMO_USER", "demo")
-        password = os.environ.get("ARBOR_DEMO_PASSWORD", "demo-arbor")
+        username = conf.env("ARBOR_DEMO_USER")
+        password = conf.env("ARBOR_DEMO_PASSWORD")
         user, created = User.objects.get_or_create(
             username=username, defaults={"is_staff": True, "is_superuser": True}
         )

@@ -12,13 +12,15 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from tasks_app import conf
+
 
 class Command(BaseCommand):
     help = "Serve Arbor (Daphne) and run the worker role together; Ctrl-C stops both cleanly."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default=os.environ.get("ARBOR_HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("ARBOR_PORT", "8000")))
+        parser.add_argument("--host", default=conf.env("ARBOR_HOST"))
+        parser.add_argument("--port", type=int, default=conf.env("ARBOR_PORT"))
 
     def handle(self, *args, **opts):
         manage = str(Path(settings.BASE_DIR) / "manage.py")
