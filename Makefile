@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres bench lint setup demo pg-start pg-stop clean
+.PHONY: run test test-sqlite test-postgres bench bench-peers lint setup demo pg-start pg-stop clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,10 @@ test-postgres: $(STAMP)
 
 bench: $(STAMP)
 	bash scripts/bench.sh
+
+## make bench-peers: the same, plus Dask and Celery + Redis on the same shapes and Arbor's ratio to the best
+bench-peers: $(STAMP)
+	BENCH_PEERS=1 bash scripts/bench.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
