@@ -67,13 +67,18 @@ class EventBuffer:
         """The same in one statement per tree: bump the counter, insert the rows and queue the
         NOTIFY (delivered on commit) — one round trip instead of three on the hot path."""
         from tasks_app.live.delivery import PG_CHANNEL, wake_mode
+        from tasks_app.live.waiters import STATUS_SUFFIX
 
-        notify = wake_mode() == "postgres"
+        notify_all = wake_mode() == "postgres"
         tree_table, event_table = Tree._meta.db_table, Event._meta.db_table
         rows: list[Event] = []
         for tree_id in sorted(self._items, key=str):
             items = self._items[tree_id]
             n = len(items)
+            # a status change always NOTIFYs (``wait: true`` waiters listen for it, whatever the
+            # live wake-up mode); other flushes only in the "postgres" wake-up mode
+            status = any(kind == "tree.status" for kind, _, _ in items)
+            notify = notify_all or status
             sql = (
                 f"WITH s AS (UPDATE {tree_table} SET last_seq = last_seq + %s WHERE id = %s RETURNING last_seq), "
                 f"ins AS (INSERT INTO {event_table} (tree_id, seq, kind, task_id, data, actor_id, source, created_at) "
@@ -81,7 +86,7 @@ class EventBuffer:
                 "unnest(%s::varchar[], %s::uuid[], %s::jsonb[]) WITH ORDINALITY AS v(kind, task_id, data, n) "
                 "RETURNING id, seq) "
                 "SELECT last_seq, ARRAY(SELECT id FROM ins ORDER BY seq)"
-                + (", pg_notify(%s, %s || ':' || last_seq::text)" if notify else "")
+                + (", pg_notify(%s, %s || ':' || last_seq::text || %s)" if notify else "")
                 + " FROM s"
             )
             tree_uuid = _db_uuid(tree_id)
@@ -98,7 +103,7 @@ class EventBuffer:
                 [json.dumps(data) for _, _, data in items],
             ]
             if notify:
-                params += [PG_CHANNEL, str(tree_id)]
+                params += [PG_CHANNEL, str(tree_id), STATUS_SUFFIX if status else ""]
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 row = cursor.fetchone()
