@@ -258,7 +258,7 @@ ARBOR_DRAIN_BUDGET = envfloat("ARBOR_DRAIN_BUDGET", 30.0)
 ARBOR_CLAIM_BATCH = envint("ARBOR_CLAIM_BATCH", 64)
 # executor threads per worker process for executors that do not run inline (sleep, shell, http…):
 # each runs under its own lease, heartbeats, timeout and cancellation
-ARBOR_WORKER_CONCURRENCY = envint("ARBOR_WORKER_CONCURRENCY", 8)
+ARBOR_WORKER_CONCURRENCY = envint("ARBOR_WORKER_CONCURRENCY", 32)
 ARBOR_PROGRESS_INTERVAL = envfloat("ARBOR_PROGRESS_INTERVAL", 0.25)
 ARBOR_WATCHDOG_STALL_SECONDS = envfloat("ARBOR_WATCHDOG_STALL_SECONDS", 30.0)
 # how long a worker retries a service call while the database is unreachable (docs/reliability.md)
