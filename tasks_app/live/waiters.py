@@ -122,7 +122,10 @@ class _PgListener(threading.Thread):
                         elif idle_since is None:
                             idle_since = time.monotonic()
                         elif time.monotonic() - idle_since > self.IDLE_STOP:
-                            self.stopped = True
+                            with _listener_lock:  # no waiter can find this thread alive and rely on it
+                                if not registry:
+                                    self.stopped = True
+                                    self.healthy = False
             except Exception as exc:
                 self.healthy = False
                 self.ready.set()  # waiters fall back to polling meanwhile
@@ -146,7 +149,7 @@ def _ensure_listener() -> bool:
     from .delivery import pg_conninfo
 
     with _listener_lock:
-        if _listener is None or _listener.pid != os.getpid() or not _listener.is_alive():
+        if _listener is None or _listener.pid != os.getpid() or _listener.stopped or not _listener.is_alive():
             _listener = _PgListener(pg_conninfo())
             _listener.start()
         listener = _listener
@@ -176,8 +179,9 @@ def wait_terminal(tree_id, timeout: float) -> tuple[str | None, str]:
             left = deadline - time.monotonic()
             if status is None or status in TERMINAL or left <= 0:
                 return status, woken_by
-            if not listening and connection.vendor == "postgresql":
-                listening = _listener is not None and _listener.healthy
+            if connection.vendor == "postgresql":
+                # the thread may have stopped (idle) or lost its connection since: restart it
+                listening = _ensure_listener()
             interval = (
                 float(getattr(settings, "ARBOR_WAIT_BACKSTOP", 1.0))
                 if listening
@@ -189,3 +193,13 @@ def wait_terminal(tree_id, timeout: float) -> tuple[str | None, str]:
             stats["event_wakeups" if woke else "poll_wakeups"] += 1
     finally:
         registry.unregister(key, event)
+
+
+def shutdown(timeout: float = 5.0) -> None:
+    """Stop this process's LISTEN thread (tests: before the test database is dropped)."""
+    global _listener
+    with _listener_lock:
+        listener, _listener = _listener, None
+    if listener is not None and listener.is_alive():
+        listener.stopped = True
+        listener.join(timeout)
