@@ -44,7 +44,6 @@ HARD_KILL_EXIT_CODE = 75
 LEASE_SAFETY = 0.8
 # With a free executor slot and nothing ended, look for newly ready work this often.
 POOL_POLL_SECONDS = 0.25
-HELP_WAKE_SECONDS = 0.5
 
 
 def refresh_connections() -> None:
@@ -119,22 +118,13 @@ def drain(*, hard_kill: bool = True, budget: float | None = None, max_tasks: int
     pool = _Pool(hard_kill=hard_kill)
     claims = _db_retry(runs.claim_batch, worker=me, limit=batch, slow_limit=slots)
     more = True
-    next_help = 0.0
     while claims or pool:
-        if (
-            claims
-            and (
-                len(claims) == batch
-                or runs.run_kind(claims[0].executor) == runs.ALONE
-                or len(pool) + len(claims) >= slots
-            )
-            and time.monotonic() >= next_help
+        if claims and (
+            len(claims) == batch
+            or runs.run_kind(claims[0].executor) == runs.ALONE
+            or len(pool) + len(claims) >= slots
         ):
-            # more work may be waiting: let an idle worker help. At most every HELP_WAKE_SECONDS
-            # per drain: with a full pool this held on every refill (W5: one OrmQ count, often a
-            # drain job, per handful of tasks), while one wake-up already starts the helper
-            dispatch.wake(1)
-            next_help = time.monotonic() + HELP_WAKE_SECONDS
+            dispatch.wake(1)  # more work may be waiting: let an idle worker help
         finishes = []
         for i, claim in enumerate(claims):
             if stopping():
