@@ -76,8 +76,10 @@ registry = _Registry()
 def notify_local(payloads: list[dict]) -> None:
     """After a commit in this process: wake the waiters of trees whose status changed (or that were
     deleted)."""
+    if not registry:  # worker processes never wait: nothing to look at
+        return
     trees = {p["tree"] for p in payloads if p.get("kind") in ("tree.status", "tree.deleted")}
-    if trees and registry:
+    if trees:
         registry.notify(trees)
 
 
