@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres bench lint lock setup demo pg-start pg-stop clean
+.PHONY: run test test-sqlite test-postgres bench bench-peers lint lock setup demo pg-start pg-stop clean
 
 # Python packages come from requirements.lock (pinned, with hashes), generated from pyproject.toml by
 # `make lock`; the project itself is then installed without resolving anything again.
@@ -35,6 +35,10 @@ test-postgres: $(STAMP)
 
 bench: $(STAMP)
 	bash scripts/bench.sh
+
+## make bench-peers: the same, plus Dask and Celery + Redis on the same shapes and Arbor's ratio to the best
+bench-peers: $(STAMP)
+	BENCH_PEERS=1 bash scripts/bench.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -77,3 +77,14 @@ def run_tree(tm):
         return tree, {t.name: t for t in Task.objects.filter(tree=tree)}
 
     return _run
+
+
+@pytest.fixture(autouse=True)
+def _stop_the_wait_listener():
+    """A ``wait: true`` on PostgreSQL starts a LISTEN thread holding a connection to the test
+    database: stop it after the test, or the database could not be dropped."""
+    yield
+    from tasks_app.live import waiters
+
+    if waiters._listener is not None:
+        waiters.shutdown()

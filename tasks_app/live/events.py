@@ -43,8 +43,9 @@ def publish_on_commit(payloads: Iterable[dict]) -> None:
 
 def _deliver(payloads: list[dict]) -> None:
     try:
-        from . import delivery, hub
+        from . import delivery, hub, waiters
 
+        waiters.notify_local(payloads)
         hub.deliver_local(payloads)
         delivery.after_commit(payloads)
     except Exception:  # delivery must never break a committed write

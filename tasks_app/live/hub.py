@@ -128,7 +128,8 @@ class Hub:
         self._wake.set()
 
     def on_wakeup(self, payload: str) -> None:
-        """A NOTIFY payload: ``<tree>:<seq>`` or ``deleted:<tree>``."""
+        """A NOTIFY payload: ``<tree>:<seq>`` (``<tree>:<seq>:status`` for a status change) or
+        ``deleted:<tree>``."""
         if payload.startswith("deleted:"):
             tree = payload.split(":", 1)[1]
             self.on_ephemeral(

@@ -72,13 +72,18 @@ class EventBuffer:
         """The same in one statement per tree: bump the counter, insert the rows and queue the
         NOTIFY (delivered on commit) — one round trip instead of three on the hot path."""
         from tasks_app.live.delivery import PG_CHANNEL, wake_mode
+        from tasks_app.live.waiters import STATUS_SUFFIX
 
-        notify = wake_mode() == "postgres"
+        notify_all = wake_mode() == "postgres"
         tree_table, event_table = Tree._meta.db_table, Event._meta.db_table
         rows: list[Event] = []
         for tree_id in sorted(self._items, key=str):
             items = self._items[tree_id]
             n = len(items)
+            # a status change always NOTIFYs (``wait: true`` waiters listen for it, whatever the
+            # live wake-up mode); other flushes only in the "postgres" wake-up mode
+            status = any(kind == "tree.status" for kind, _, _ in items)
+            notify = notify_all or status
             sql = (
                 f"WITH s AS (UPDATE {tree_table} SET last_seq = last_seq + %s WHERE id = %s "
                 "RETURNING last_seq), "
@@ -88,7 +93,7 @@ class EventBuffer:
                 "unnest(%s::varchar[], %s::uuid[], %s::jsonb[]) WITH ORDINALITY AS v(kind, task_id, data, n) "
                 "RETURNING id, seq) "
                 "SELECT last_seq, ARRAY(SELECT id FROM ins ORDER BY seq)"
-                + (", pg_notify(%s, %s || ':' || last_seq::text)" if notify else "")
+                + (", pg_notify(%s, %s || ':' || last_seq::text || %s)" if notify else "")
                 + " FROM s"
             )
             tree_uuid = _db_uuid(tree_id)
@@ -105,7 +110,7 @@ class EventBuffer:
                 [json.dumps(data) for _, _, data in items],
             ]
             if notify:
-                params += [PG_CHANNEL, str(tree_id)]
+                params += [PG_CHANNEL, str(tree_id), STATUS_SUFFIX if status else ""]
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 row = cursor.fetchone()
@@ -135,25 +140,29 @@ class EventBuffer:
         """Every tree's events in one statement (trees already locked by the caller, so the
         multi-row counter update cannot deadlock): bump each counter, insert, queue the NOTIFYs."""
         from tasks_app.live.delivery import PG_CHANNEL, wake_mode
+        from tasks_app.live.waiters import STATUS_SUFFIX
 
-        notify = wake_mode() == "postgres"
+        notify_all = wake_mode() == "postgres"
         tree_table, event_table = Tree._meta.db_table, Event._meta.db_table
         trees = sorted((t for t, items in self._items.items() if items), key=str)
-        tree_col, count_col, v_tree, v_n, v_kind, v_task, v_data = [], [], [], [], [], [], []
+        tree_col, count_col, suffix_col, v_tree, v_n, v_kind, v_task, v_data = [], [], [], [], [], [], [], []
         for tree_id in trees:
             items = self._items[tree_id]
             tree_col.append(_db_uuid(tree_id))
             count_col.append(len(items))
+            # a status change always NOTIFYs (``wait: true`` waiters), as in the per-tree flush
+            suffix_col.append(STATUS_SUFFIX if any(kind == "tree.status" for kind, _, _ in items) else "")
             for offset, (kind, task_id, data) in enumerate(items, start=1):
                 v_tree.append(_db_uuid(tree_id))
                 v_n.append(offset)
                 v_kind.append(kind)
                 v_task.append(_db_uuid(task_id) if task_id else None)
                 v_data.append(json.dumps(data))
+        notify = notify_all or any(suffix_col)
         sql = (
-            "WITH c AS (SELECT * FROM unnest(%s::uuid[], %s::int[]) AS c(tree_id, n)), "
+            "WITH c AS (SELECT * FROM unnest(%s::uuid[], %s::int[], %s::text[]) AS c(tree_id, n, suffix)), "
             f"s AS (UPDATE {tree_table} t SET last_seq = t.last_seq + c.n FROM c WHERE t.id = c.tree_id "
-            "RETURNING t.id, t.last_seq, c.n), "
+            "RETURNING t.id, t.last_seq, c.n, c.suffix), "
             f"ins AS (INSERT INTO {event_table} (tree_id, seq, kind, task_id, data, actor_id, "
             "source, created_at) "
             "SELECT v.tree_id, s.last_seq - s.n + v.n, v.kind, v.task_id, v.data, %s, %s, %s "
@@ -162,12 +171,14 @@ class EventBuffer:
             "SELECT ins.tree_id::text, ins.seq, ins.id FROM ins"
             + (
                 " UNION ALL SELECT s.id::text, -1, 0 FROM s, "
-                "LATERAL (SELECT pg_notify(%s, s.id::text || ':' || s.last_seq::text)) AS notified"
+                "LATERAL (SELECT pg_notify(%s, s.id::text || ':' || s.last_seq::text || s.suffix)) "
+                "AS notified" + ("" if notify_all else " WHERE s.suffix <> ''")
                 if notify
                 else ""
             )
         )
-        params = [tree_col, count_col, self.actor_id, self.source, now, v_tree, v_n, v_kind, v_task, v_data]
+        params = [tree_col, count_col, suffix_col, self.actor_id, self.source, now]
+        params += [v_tree, v_n, v_kind, v_task, v_data]
         if notify:
             params.append(PG_CHANNEL)
         with connection.cursor() as cursor:

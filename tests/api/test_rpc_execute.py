@@ -9,6 +9,7 @@ committed) test database; ARBOR_DISPATCH stays "none" so the request itself neve
 import json
 import threading
 import time
+import uuid
 
 import pytest
 from django.db import connection
@@ -218,3 +219,35 @@ def test_a_refused_run_rolls_the_created_tree_back(api, monkeypatch):
         resp = rpc(api, "tasks.execute", params)
         assert resp.json()["error"]["message"] == "refused for the test"
         assert not Tree.objects.exists()
+
+
+def test_create_answers_exactly_what_a_read_answers(api, user):
+    """tasks.create renders the tree from the rows it wrote (REST's fast path); it must equal the
+    apflow dicts read back from the database, in the same pre-order, field for field."""
+    from tasks_app.api.rpc.render import _preorder, task_dicts
+    from tasks_app.selectors import tree_tasks
+
+    client_id = "6f1c2d3e-4a5b-4c6d-8e7f-8091a2b3c4d5"
+    created = result_of(
+        rpc(
+            api,
+            "tasks.create",
+            [
+                t(
+                    "root",
+                    inputs={"b": 1, "aa": [1.5, None, "\u2028"]},
+                    tags=["x"],
+                    metadata={"k": {"v": True}},
+                ),
+                t("x", parent_id="root", priority=3),
+                {"id": client_id, "name": "a", "executor": "echo", "parent_id": "root", "priority": 0},
+                t("a2", parent_id=client_id),
+                t("b", parent_id="root", dependencies=["x", {"name": "a", "required": False}]),
+            ],
+        )
+    )
+    root_id = uuid.UUID(created[0]["id"])
+    read = task_dicts(_preorder(tree_tasks(root_id), root_id))
+    assert json.loads(json.dumps(created)) == json.loads(json.dumps(read))
+    assert [d["name"] for d in created] == [d["name"] for d in read]
+    assert next(d for d in created if d["id"] == client_id)["has_children"] is True

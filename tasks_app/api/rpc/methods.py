@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -16,7 +15,7 @@ from tasks_app import exceptions as domain
 from tasks_app import selectors
 from tasks_app.api.serializers import RunSerializer
 from tasks_app.engine.states import TERMINAL, Status
-from tasks_app.models import Task, Tree
+from tasks_app.models import Task
 from tasks_app.services import control, copying, notifications, task_fields, trees
 
 from . import scheduled
@@ -310,15 +309,12 @@ def _apflow_events(call: Call, params: dict) -> bool:
 
 
 def _wait_for(tree_id, timeout: float) -> str:
-    """Poll the tree's status until it is terminal or ``timeout`` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while True:
-        status = Tree.objects.filter(id=tree_id).values_list("status", flat=True).first()
-        if status is None or Status(status) in TERMINAL or time.monotonic() >= deadline:
-            return status or Status.CANCELLED.value
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 2, 0.5)
+    """Block until the tree is terminal or ``timeout`` seconds have passed, woken by the tree's
+    status events (``live.waiters``), not by a polling back-off."""
+    from tasks_app.live import waiters
+
+    status, _ = waiters.wait_terminal(tree_id, timeout)
+    return status or Status.CANCELLED.value
 
 
 def rpc_cancel(call: Call, params):
