@@ -26,6 +26,7 @@ ensure_chromium() {
 lint() {
   "$BIN/ruff" check .
   "$BIN/lint-imports" --no-cache >/dev/null && echo "import contracts kept"
+  "$BIN/mypy"  # configured in pyproject.toml: strict for engine/ and executors/, checked elsewhere
 }
 
 sqlite_suite() {

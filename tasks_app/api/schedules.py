@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import cast
 
 from django.http import HttpResponse
 from django.urls import reverse
@@ -127,7 +128,7 @@ def describe(schedule: Schedule) -> str:
 def render_schedules(schedules) -> list[dict]:
     schedules = list(schedules)
     context = {"last_fires": selectors.last_fires([x.id for x in schedules])}
-    return ScheduleSerializer(schedules, many=True, context=context).data
+    return cast(list[dict], ScheduleSerializer(schedules, many=True, context=context).data)
 
 
 def render_schedule(schedule: Schedule) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import operator
 from collections import defaultdict
+from typing import cast
 
 from django.db.models import CharField, Count
 from django.db.models.functions import Cast
@@ -542,7 +543,7 @@ def render_trees(trees) -> list[dict]:
     counts = status_counts([t.id for t in trees])
     for tree in trees:
         tree.counts = counts.get(tree.id, {})
-    return TreeSerializer(trees, many=True).data
+    return cast(list[dict], TreeSerializer(trees, many=True).data)
 
 
 def render_tree(tree: Tree, *, detail: bool = False, written=None) -> dict:

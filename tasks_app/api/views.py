@@ -10,6 +10,7 @@ that may be seen but not changed 403 naming the permission.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from urllib.parse import urlencode
 
 from django_filters.rest_framework import DjangoFilterBackend
@@ -24,6 +25,7 @@ from drf_spectacular.utils import (
 from rest_framework import filters as drf_filters
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -92,7 +94,7 @@ FILTER_BACKENDS = [DjangoFilterBackend, drf_filters.SearchFilter, StableOrdering
 
 class ApiViewMixin(ThrottleUnauthenticatedMixin):
     parser_classes = [LimitedJSONParser]
-    pagination_class = Pagination
+    pagination_class: type[BasePagination] | None = Pagination
 
     @property
     def user(self):
@@ -199,7 +201,10 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         else:
             raise TreeValidationError([MSG_BODY_SHAPE])
         tree = trees.tree_create(owner=request.user, tasks=tasks, actor=request.user, source=SOURCE)
-        written = (tree.written_rows, tree.written_edges)  # render the tasks without reading them back
+        written: tuple[Any, Any] | None = (
+            tree.written_rows,
+            tree.written_edges,
+        )  # render the tasks without reading them back
         if execute:
             control.tree_execute(tree=tree, actor=request.user, source=SOURCE)
             written = None  # the run changed them: read them

@@ -40,7 +40,9 @@ def on_deadlock(fn):
                 if attempt == ATTEMPTS or not is_retryable(exc):
                     raise
                 logger.info(
-                    "%s rolled back by the database (%s); retrying", fn.__name__, exc.__cause__.sqlstate
+                    "%s rolled back by the database (%s); retrying",
+                    fn.__name__,
+                    getattr(exc.__cause__, "sqlstate", None),
                 )
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from tasks_app.engine import inputs as engine_inputs
 from tasks_app.engine.backoff import retry_delay as backoff_delay
-from tasks_app.engine.resources import ResourceQueue, scoped
+from tasks_app.engine.resources import Lock, ResourceQueue, scoped
 from tasks_app.engine.resources import normalise as normalise_resources
 from tasks_app.engine.states import RETRYABLE_OUTCOMES, Outcome, Status
 from tasks_app.exceptions import UnknownExecutor
@@ -41,9 +42,9 @@ MAX_LOG_LINES = 200
 
 @dataclass
 class Claim:
-    attempt_id: object
-    task_id: object
-    tree_id: object
+    attempt_id: Any
+    task_id: Any
+    tree_id: Any
     number: int
     executor: str
     name: str
@@ -58,8 +59,8 @@ class Claim:
 
 @dataclass
 class Finish:
-    attempt_id: object
-    task_id: object
+    attempt_id: Any
+    task_id: Any
     outcome: str
     result: object = None
     error: str | None = None
@@ -120,10 +121,14 @@ def _shared_for(tasks, named: dict) -> SharedResources:
     return shared_resources(keys, {task.owner_id for task in tasks if named.get(task.id)})
 
 
-def _held(lock_lists) -> list[tuple[str, str]]:
+def _held(lock_lists) -> list[Lock]:
     """The locks live attempts hold on any key of ``lock_lists`` (scoped keys): one query."""
     keys = sorted({key for locks in lock_lists for key, _ in locks})
-    return list(ResourceLock.objects.filter(key__in=keys).values_list("key", "mode")) if keys else []
+    if not keys:
+        return []
+    return [
+        Lock(key, mode) for key, mode in ResourceLock.objects.filter(key__in=keys).values_list("key", "mode")
+    ]
 
 
 def _advisory_lock(keys) -> None:
@@ -329,8 +334,9 @@ def _start(pick: _Pick, *, worker: str, now, events: EventBuffer) -> list[Claim]
     claims, attempts = _new_attempts(pick, worker=worker, now=now, events=events)
     Attempt.objects.bulk_create(attempts)
     _mark_in_progress(pick.chosen, now)
+    attempt_of = {attempt.task_id: attempt.id for attempt in attempts}
     locks = [
-        ResourceLock(key=key, mode=mode, attempt_id=task.current_attempt_id, task_id=task.id)
+        ResourceLock(key=key, mode=mode, attempt_id=attempt_of[task.id], task_id=task.id)
         for task, task_locks in pick.lock_rows
         for key, mode in task_locks
     ]
@@ -566,7 +572,8 @@ def _finish(
     """Record the outcomes; returns the tasks that became ready and the trees whose status the
     caller refreshes (with ``_settle``, after anything else the transaction does)."""
     attempt_ids = [f.attempt_id for f in finishes]
-    where, where_params = "t.outcome = %s", [Outcome.RUNNING.value]
+    where = "t.outcome = %s"
+    where_params: list[object] = [Outcome.RUNNING.value]
     if expired_only:
         where += " AND (t.lease_expires_at < %s OR (t.lease_expires_at IS NULL AND t.started_at < %s))"
         cutoff = now - dt.timedelta(seconds=settings.ARBOR_LEASE_SECONDS)
@@ -721,10 +728,10 @@ def _finish_other(task: Task, f: Finish, events: EventBuffer, now) -> bool:
         return True
     # failed, timed_out, worker_lost: count this run's failures (retry and re-run start afresh;
     # ``ready_at`` is when the task joined the current run, and a backoff or an interruption keeps it)
-    failures = Attempt.objects.filter(task_id=task.id, outcome__in=[o.value for o in RETRYABLE_OUTCOMES])
+    failed = Attempt.objects.filter(task_id=task.id, outcome__in=[o.value for o in RETRYABLE_OUTCOMES])
     if task.ready_at is not None:
-        failures = failures.filter(started_at__gte=task.ready_at)
-    failures = failures.count()
+        failed = failed.filter(started_at__gte=task.ready_at)
+    failures = failed.count()
     max_retries = task.max_retries if task.max_retries is not None else settings.ARBOR_DEFAULT_MAX_RETRIES
     if outcome in RETRYABLE_OUTCOMES and not f.permanent and failures <= max_retries:
         base = task.retry_delay if task.retry_delay is not None else settings.ARBOR_DEFAULT_RETRY_DELAY

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 from django.conf import settings
@@ -125,7 +126,7 @@ def drain(*, hard_kill: bool = True, budget: float | None = None, max_tasks: int
             or len(pool) + len(claims) >= slots
         ):
             dispatch.wake(1)  # more work may be waiting: let an idle worker help
-        finishes = []
+        finishes: list[runs.Finish] = []
         for i, claim in enumerate(claims):
             if stopping():
                 finishes.extend(_interrupted(c) for c in claims[i:])
@@ -155,7 +156,7 @@ def drain(*, hard_kill: bool = True, budget: float | None = None, max_tasks: int
         became_ready: list = []
         if more and (free > 0 or pool):
             # record these outcomes and take the next batch in the same transaction (one commit per hop)
-            kw = {"worker": me, "limit": batch, "slow_limit": free, "alone_ok": not pool}
+            kw: dict[str, Any] = {"worker": me, "limit": batch, "slow_limit": free, "alone_ok": not pool}
             if finishes:
                 became_ready, claims = _db_retry(runs.finish_and_claim, finishes, **kw) or ([], [])
             else:
@@ -432,7 +433,7 @@ class _Pool:
         return finish
 
     def _supervise(self, now: float, recorded: list) -> list[runs.Finish]:
-        abandoned = []
+        abandoned: list[runs.Finish] = []
         stopping_now = stopping()
         if stopping_now:
             self.shutdown_since = self.shutdown_since or now
@@ -459,7 +460,7 @@ class _Pool:
             if (
                 slot.reason is None
                 and stopping_now
-                and now - self.shutdown_since >= settings.ARBOR_SHUTDOWN_GRACE
+                and now - (self.shutdown_since or now) >= settings.ARBOR_SHUTDOWN_GRACE
             ):
                 slot.reason = "interrupted"
                 slot.kill_at = now + min(1.0, settings.ARBOR_CANCEL_GRACE)
