@@ -1,5 +1,5 @@
 """A tiny deterministic scheduler loop over a ``Graph``, used by property tests and for
-explaining schedules. It picks the tasks to start with the claimer's own policy: the ready queue
+explaining schedules. It picks the tasks to start with the claim policy: the ready queue
 in ``order_key`` order walked through ``resources.select_startable`` (a ``ResourceQueue``: lock
 compatibility, capacity, FIFO per resource), so for the same queue, slots and held locks it starts
 the same tasks in the same order as ``services.runs`` (tests/services/test_claim_policy.py proves
