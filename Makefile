@@ -44,6 +44,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	bash scripts/js-lint.sh
 
 ## make lock: re-pin requirements.lock after a dependency changes in pyproject.toml (Python 3.11, Linux)

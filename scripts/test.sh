@@ -27,6 +27,7 @@ lint() {
   "$BIN/ruff" check .
   "$BIN/ruff" format --check . >/dev/null && echo "ruff format: nothing to change"
   "$BIN/lint-imports" --no-cache >/dev/null && echo "import contracts kept"
+  "$BIN/mypy"  # configured in pyproject.toml: strict for engine/ and executors/, checked elsewhere
   bash scripts/js-lint.sh  # eslint, prettier, stylelint and the node unit tests (installs node/npm ci if missing)
 }
 

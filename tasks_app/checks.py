@@ -1,7 +1,9 @@
 """System checks run at start-up (``manage.py check``, runserver, daphne via the app registry)."""
 
+from typing import cast
+
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 
 @register()
@@ -15,12 +17,12 @@ def executors_registered(app_configs, **kwargs):
 
 @register()
 def worker_transport(app_configs, **kwargs):
-    problems = []
+    problems: list[CheckMessage] = []
     if settings.Q_CLUSTER.get("orm") != "default":
         problems.append(Error("Q_CLUSTER must use the ORM broker on the default database", id="arbor.E002"))
     if settings.ARBOR_DISPATCH not in {"q2", "inline", "none"}:
         problems.append(Error("ARBOR_DISPATCH must be one of q2, inline, none", id="arbor.E003"))
-    if settings.Q_CLUSTER.get("timeout", 0) < settings.ARBOR_MAX_TIMEOUT:
+    if cast(float, settings.Q_CLUSTER.get("timeout", 0)) < settings.ARBOR_MAX_TIMEOUT:
         problems.append(Error("Q_CLUSTER timeout is shorter than ARBOR_MAX_TIMEOUT", id="arbor.E004"))
     if settings.ARBOR_HEARTBEAT_SECONDS * 2 > settings.ARBOR_LEASE_SECONDS:
         problems.append(Warning("heartbeat interval should be at most half the lease", id="arbor.W001"))

@@ -92,6 +92,11 @@ class PermissionDenied(OrchestratorError):
     (``app_label.codename``). Answered 403 (REST) and -32005 (JSON-RPC)."""
 
     code = "permission_denied"
+    # set by services.grants when it raises one: who was refused, through which interface, and
+    # whether the refusal was already written to the audit log
+    actor: Any = None
+    source: str = ""
+    audited: bool = False
 
 
 class AlreadyRunning(OrchestratorError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -88,7 +89,7 @@ def check_json(value, limit: int, *, nul_possible: bool = True, surrogates_possi
     JSON text has no escape that could produce one) skip the string checks: only containers are
     walked then."""
     strings = nul_possible or surrogates_possible
-    stack = [(value, 1, None)]
+    stack: list[tuple[Any, int, Any]] = [(value, 1, None)]
     while stack:
         item, depth, link = stack.pop()
         if strings and isinstance(item, str):

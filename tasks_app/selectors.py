@@ -450,7 +450,11 @@ def execution_stats(user, *, tree_id=None, slowest: int = 5) -> dict:
         counts[row["status"]] = row["n"]
     finished = tasks.filter(started_at__isnull=False, completed_at__isnull=False)
     rows = list(finished.values("id", "name", "tree_id", "started_at", "completed_at", "status"))
-    durations = [((r["completed_at"] - r["started_at"]).total_seconds(), r) for r in rows]
+    durations = [
+        ((r["completed_at"] - r["started_at"]).total_seconds(), r)
+        for r in rows
+        if r["completed_at"] is not None and r["started_at"] is not None  # the filter above
+    ]
     total = sum(d for d, _ in durations)
     durations.sort(key=lambda item: item[0], reverse=True)
     return {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, IntegerField, OuterRef, Subquery
@@ -183,7 +185,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
 # --- django-q2 -----------------------------------------------------------------------------------
 
 
-class SuperuserOnlyMixin:
+if TYPE_CHECKING:  # what the mixin is mixed into, for the type checker only
+    _ModelAdminBase = admin.ModelAdmin
+else:
+    _ModelAdminBase = object
+
+
+class SuperuserOnlyMixin(_ModelAdminBase):
     """django-q2's pages (schedules, queued, failed and successful jobs) for superusers only: a
     ``Schedule`` names an arbitrary ``func``, so creating one is code execution on the workers."""
 
@@ -222,12 +230,12 @@ def restrict_django_q(site: admin.AdminSite = admin.site) -> list[str]:
     stay exactly as django-q2 made them). Return the names of the models restricted."""
     import django_q.admin  # noqa: F401  (registers django-q2's admins first, whatever the app order)
 
-    restricted = []
+    restricted: list[str] = []
     for model, model_admin in list(site._registry.items()):
         if model._meta.app_label != "django_q" or isinstance(model_admin, SuperuserOnlyMixin):
             continue
         cls = type(model_admin)
         site.unregister(model)
         site.register(model, type(f"SuperuserOnly{cls.__name__}", (SuperuserOnlyMixin, cls), {}))
-        restricted.append(model._meta.model_name)
+        restricted.append(str(model._meta.model_name))
     return restricted

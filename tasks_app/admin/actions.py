@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -36,8 +37,8 @@ CONFIRMATION_TEMPLATE = "admin/tasks_app/action_confirmation.html"
 COPYING_UNAVAILABLE = "copying is not available (tasks_app.services.copying is missing)"
 TOO_MANY = "select at most {limit} objects for this action"
 
-Preview = Callable[[object, object], list[dict]]
-Apply = Callable[[object, object], str]
+Preview = Callable[[Any, Any], list[dict]]  # (a Task or a Tree, the user)
+Apply = Callable[[Any, Any], str]
 
 
 class Refused(OrchestratorError):

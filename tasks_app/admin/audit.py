@@ -8,7 +8,7 @@ from django.db.models import OuterRef, Subquery
 from tasks_app.models import Attempt, AuditEvent, Event, Task
 
 from . import display
-from .base import ReadOnlyAdmin
+from .base import ReadOnlyAdmin, fieldset_names
 from .filters import EventKindFilter, EventSourceFilter, TaskScopeFilter, TreeScopeFilter
 
 
@@ -49,7 +49,7 @@ class AttemptAdmin(ReadOnlyAdmin):
             {"fields": ("inputs_json", "result_json", "error_type", "error", "logs_json")},
         ),
     ]
-    readonly_fields = tuple(f for _title, opts in fieldsets for f in opts["fields"])
+    readonly_fields = fieldset_names(fieldsets)
 
     @admin.display(description="task", ordering="task__name")
     def task_link(self, obj):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
@@ -13,6 +15,11 @@ from tasks_app.models import Event, Task
 from . import display
 
 RECENT_EVENTS = 20
+
+
+def fieldset_names(fieldsets: Any) -> tuple[str, ...]:
+    """Every field named in ``fieldsets`` (flat ``"fields"`` tuples), in order."""
+    return tuple(name for _title, opts in fieldsets for name in opts["fields"])
 
 
 class ServiceBackedAdmin(admin.ModelAdmin):
@@ -48,9 +55,7 @@ class ServiceBackedAdmin(admin.ModelAdmin):
         """The changelist actions offered as buttons on one object's page."""
         if obj is None or self.is_archived(obj) or not super().has_change_permission(request):
             return []
-        return [
-            (name, description) for name, (_func, _name, description) in self.get_actions(request).items()
-        ]
+        return [(name, action[2]) for name, action in self.get_actions(request).items() if action is not None]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)

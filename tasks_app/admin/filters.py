@@ -43,7 +43,7 @@ def parse_uuid(value) -> uuid.UUID | None:
 
 
 class _ScopeFilter(admin.SimpleListFilter):
-    model = Tree
+    model: type[Tree] | type[Task] = Tree
     field = "tree_id"
 
     def lookups(self, request, model_admin):

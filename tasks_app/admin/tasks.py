@@ -13,7 +13,7 @@ from tasks_app.models import Attempt, Dependency, Task
 from tasks_app.services import tasks as task_services
 
 from . import actions, display
-from .base import ServiceBackedAdmin, events_summary
+from .base import ServiceBackedAdmin, events_summary, fieldset_names
 from .filters import TreeScopeFilter, parse_uuid
 
 MAX_LINKED = 100
@@ -175,7 +175,7 @@ class TaskAdmin(ServiceBackedAdmin):
         ("Lineage", {"fields": ("origin_type", "original_link", "copies_links")}),
         ("Audit trail", {"fields": ("events_table",)}),
     ]
-    readonly_fields = tuple(f for _title, opts in fieldsets for f in opts["fields"])
+    readonly_fields = fieldset_names(fieldsets)
 
     def is_archived(self, obj) -> bool:
         return obj.tree.archived
@@ -188,7 +188,7 @@ class TaskAdmin(ServiceBackedAdmin):
         if obj is None or not self.has_change_permission(request, obj):
             return self.fieldsets
         return [
-            (title, {**opts, "fields": tuple(JSON_TWINS.get(f, f) for f in opts["fields"])})
+            (title, {**opts, "fields": tuple(JSON_TWINS.get(f, f) for f in fieldset_names([(title, opts)]))})
             for title, opts in self.fieldsets
         ]
 

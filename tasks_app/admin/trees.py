@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from tasks_app.models import Run, Tree
 
 from . import actions, display
-from .base import ServiceBackedAdmin, events_summary
+from .base import ServiceBackedAdmin, events_summary, fieldset_names
 from .filters import parse_uuid
 
 MAX_LINKED = 100
@@ -116,7 +116,7 @@ class TreeAdmin(ServiceBackedAdmin):
         ("Lineage", {"fields": ("original_link", "copies_links")}),
         ("Audit trail", {"fields": ("events_table",)}),
     ]
-    readonly_fields = tuple(f for _title, opts in fieldsets for f in opts["fields"])
+    readonly_fields = fieldset_names(fieldsets)
 
     def is_archived(self, obj) -> bool:
         return obj.archived

@@ -65,9 +65,10 @@ def exception_handler(exc, context):
             error_body("validation", "a value cannot be stored: " + str(exc).splitlines()[0]),
             status=status.HTTP_400_BAD_REQUEST,
         )
-    response = drf_exception_handler(exc, context)
-    if response is None:
+    handled = drf_exception_handler(exc, context)
+    if handled is None:
         return None
+    response = handled
     data = response.data
     code = getattr(exc, "default_code", "error")
     if isinstance(exc, drf_exceptions.ValidationError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import cast
 
 from django.http import HttpResponse
 from django.urls import reverse
@@ -131,7 +132,7 @@ def describe(schedule: Schedule) -> str:
 def render_schedules(schedules) -> list[dict]:
     schedules = list(schedules)
     context = {"last_fires": selectors.last_fires([x.id for x in schedules])}
-    return ScheduleSerializer(schedules, many=True, context=context).data
+    return cast(list[dict], ScheduleSerializer(schedules, many=True, context=context).data)
 
 
 def render_schedule(schedule: Schedule) -> dict:
@@ -331,12 +332,14 @@ class ScheduleViewSet(ApiViewMixin, viewsets.GenericViewSet):
         if request.method == "DELETE":
             calendar_feed.feed_revoke(user=self.user)
             return Response(status=status.HTTP_204_NO_CONTENT)
-        feed = CalendarFeed.objects.filter(user=self.user).first()
+        current = CalendarFeed.objects.filter(user=self.user).first()
         return Response(
             {
-                "exists": feed is not None,
-                "created_at": feed.created_at.isoformat() if feed else None,
-                "last_used_at": feed.last_used_at.isoformat() if feed and feed.last_used_at else None,
+                "exists": current is not None,
+                "created_at": current.created_at.isoformat() if current else None,
+                "last_used_at": current.last_used_at.isoformat()
+                if current and current.last_used_at
+                else None,
             }
         )
 

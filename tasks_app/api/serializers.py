@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import operator
 from collections import defaultdict
+from typing import Any, cast
 
 from django.db.models import CharField, Count
 from django.db.models.functions import Cast
@@ -92,7 +93,7 @@ def task_field(spec: task_fields.TaskField, *, update: bool) -> serializers.Fiel
             return ResourceSerializer(many=True, **kw)
         child = DependencyRefField() if spec.items == "dependency" else serializers.CharField()
         return serializers.ListField(child=child, **kw)
-    limits = {"min_value": spec.minimum, "max_value": spec.limit()}
+    limits: dict[str, Any] = {"min_value": spec.minimum, "max_value": spec.limit()}
     if spec.type == task_fields.INTEGER:
         return serializers.IntegerField(**limits, **kw)
     if spec.exclusive_minimum:  # OpenAPI 3.0: minimum + exclusiveMinimum: true
@@ -563,7 +564,7 @@ def render_trees(trees) -> list[dict]:
     counts = status_counts([t.id for t in trees])
     for tree in trees:
         tree.counts = counts.get(tree.id, {})
-    return TreeSerializer(trees, many=True).data
+    return cast(list[dict], TreeSerializer(trees, many=True).data)
 
 
 def render_tree(tree: Tree, *, detail: bool = False, written=None) -> dict:

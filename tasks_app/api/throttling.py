@@ -5,16 +5,26 @@ A refused request gets 429 and ``Retry-After`` (tasks_app/api/exceptions.py keep
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rest_framework import exceptions, throttling
 from rest_framework.settings import api_settings
 
+if TYPE_CHECKING:  # what the mixins are mixed into, for the type checker only
+    from rest_framework.views import APIView
 
-class _LiveRates:
+    _RateBase = throttling.SimpleRateThrottle
+    _ViewBase = APIView
+else:
+    _RateBase = _ViewBase = object
+
+
+class _LiveRates(_RateBase):
     """DRF binds THROTTLE_RATES when the class is defined; read them per request instead, so a
     changed REST_FRAMEWORK setting (tests: override_settings) applies."""
 
     def get_rate(self):
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope or "")
 
 
 class UserRateThrottle(_LiveRates, throttling.UserRateThrottle):
@@ -28,7 +38,7 @@ class AnonRateThrottle(_LiveRates, throttling.AnonRateThrottle):
         return request.META.get("REMOTE_ADDR") or "unknown"
 
 
-class ThrottleUnauthenticatedMixin:
+class ThrottleUnauthenticatedMixin(_ViewBase):
     """DRF checks throttles only after authentication and permissions pass, so a client that is
     refused (a guessed token: 401; no credentials: 401/403) would never be throttled. Here the
     throttles also run before such a refusal: past the anonymous rate, the answer is 429."""

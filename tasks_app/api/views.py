@@ -24,6 +24,7 @@ from drf_spectacular.utils import (
 from rest_framework import filters as drf_filters
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -96,7 +97,7 @@ FILTER_BACKENDS = [DjangoFilterBackend, drf_filters.SearchFilter, StableOrdering
 
 class ApiViewMixin(ThrottleUnauthenticatedMixin):
     parser_classes = [LimitedJSONParser]
-    pagination_class = Pagination
+    pagination_class: type[BasePagination] | None = Pagination
 
     @property
     def user(self):

@@ -21,7 +21,7 @@ MARKS = frozenset({"success", "skipped"})
 def marker(result: Any) -> str | None:
     """``"success"`` / ``"skipped"`` for a result written by mark success / skip, else ``None``."""
     if isinstance(result, Mapping) and set(result) == {"marked", "by"} and result.get("marked") in MARKS:
-        return result["marked"]
+        return str(result["marked"])
     return None
 
 

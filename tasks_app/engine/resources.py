@@ -21,6 +21,7 @@ _STRENGTH = {READ: 0, WRITE: 1, EXCLUSIVE: 2}
 
 HELD = "waiting for resource '{key}' (held {mode})"
 AT_CAPACITY = "resource '{key}' is at capacity {capacity}"
+QUEUED = "waiting for resource '{key}' (queued behind a {mode} request)"
 NO_SLOT = "no free worker slot"
 INVALID_MODE = "resource '{key}' has invalid mode '{mode}'; expected read, write or exclusive"
 UNKNOWN_MODE = "invalid lock mode '{mode}'; expected read, write or exclusive"
@@ -153,6 +154,74 @@ def normalise(resources: Sequence[Mapping[str, Any]] | None) -> list[Lock]:
     return [Lock(key, mode) for key, mode in sorted(strongest(locks).items())]
 
 
+def lock_verdict(
+    locks: Sequence[Lock],
+    held: Sequence[Lock],
+    reserved: Sequence[Lock] = (),
+    capacity: Mapping[str, int] | None = None,
+) -> str | None:
+    """Why a task cannot take ``locks`` now (``None``: it can), FIFO per resource.
+
+    ``held``: one entry per holder of a key (running attempts, and tasks already picked in this
+    walk of the queue); ``reserved``: the locks of the tasks *ahead* of it in the queue that are
+    waiting themselves. A request that conflicts with a reserved one queues behind it, so a stream
+    of readers can never starve a writer, and a freed capacity slot goes to the first in line:
+    ``"waiting for resource 'db:x' (queued behind a write request)"``.
+    """
+    reason = can_acquire(locks, held, capacity)
+    if reason is not None or not reserved:
+        return reason
+    limits = capacity or {}
+    for key, mode in sorted(strongest(locks).items()):
+        for other_key, other_mode in reserved:
+            if other_key == key and not compatible(mode, other_mode):
+                return QUEUED.format(key=public_key(key), mode=other_mode)
+        limit = limits.get(key)
+        if limit is not None:
+            taken = sum(1 for k, _ in held if k == key) + sum(1 for k, _ in reserved if k == key)
+            if taken >= limit:
+                return AT_CAPACITY.format(key=public_key(key), capacity=limit)
+    return None
+
+
+class ResourceQueue:
+    """The claim policy for resources: walk the ready queue in order and ``offer`` each task's
+    locks; the one place that decides who gets a resource (the claimer, its watchdog and
+    ``simulate`` all walk one of these).
+
+    A task whose locks can be taken (``lock_verdict``) takes them; one that cannot keeps its
+    place: its locks are *reserved*, and later tasks that conflict with them queue behind it
+    (FIFO per resource). Tasks behind it that want other resources, or compatible modes, start.
+    """
+
+    def __init__(self, held: Iterable[Lock] = (), capacity: Mapping[str, int] | None = None) -> None:
+        self.held: list[Lock] = list(held)  # locks of running attempts
+        self.capacity: dict[str, int] = dict(capacity or {})
+        self.taken: list[Lock] = []  # locks of the tasks this walk started
+        self.reserved: list[Lock] = []  # locks of the tasks this walk left waiting
+
+    def refresh(self, held: Iterable[Lock], capacity: Mapping[str, int] | None) -> None:
+        """Replace what running attempts hold and the capacities (a claimer reading the queue
+        page by page re-reads them for each page's resources); taken and reserved locks stay."""
+        self.held = list(held)
+        self.capacity = dict(capacity or {})
+
+    def offer(self, locks: Sequence[Lock]) -> str | None:
+        """The next task in queue order wants ``locks``: take them and return ``None``, or
+        reserve them (the task waits in its place) and return why it waits."""
+        if not locks:
+            return None
+        wanted = [Lock(key, mode) for key, mode in sorted(strongest(locks).items())]
+        reason = lock_verdict(wanted, [*self.held, *self.taken], self.reserved, self.capacity)
+        (self.reserved if reason else self.taken).extend(wanted)
+        return reason
+
+    def keep_place(self, locks: Iterable[Lock]) -> None:
+        """A task ahead in the queue whose start is not decided here (a concurrent claimer has
+        its row) keeps its place for ``locks``: later conflicting requests queue behind it."""
+        self.reserved.extend(Lock(key, mode) for key, mode in locks)
+
+
 def select_startable(
     candidates: Sequence[tuple[str, Sequence[Lock]]],
     held: Sequence[Lock] = (),
@@ -160,24 +229,22 @@ def select_startable(
     slots: int | None = None,
     capacity: Mapping[str, int] | None = None,
 ) -> tuple[list[str], dict[str, str]]:
-    """Pick which of the ``(task id, locks)`` candidates (given in queue order) start now.
-
-    Walk the candidates in order, starting each one whose locks can all be taken given
-    ``held`` plus the locks of the tasks already picked, while fewer than ``slots`` are picked
-    (``None``: unlimited). A candidate that cannot take its locks does not stop the ones
-    behind it. Return ``(ids to start, {id: reason} for the others)``.
+    """Pick which of the ``(task id, locks)`` candidates (given in queue order) start now, as the
+    claimer does: walk them through a ``ResourceQueue`` given ``held`` (locks of running tasks)
+    while fewer than ``slots`` are picked (``None``: unlimited). A candidate that cannot take its
+    locks keeps its place: those behind it that conflict with what it waits for wait too (FIFO
+    per resource); the others may start. Return ``(ids to start, {id: reason} for the others)``.
     """
-    taken = list(held)
+    queue = ResourceQueue(held, capacity)
     started: list[str] = []
     waiting: dict[str, str] = {}
     for task_id, locks in candidates:
         if slots is not None and len(started) >= slots:
             waiting[task_id] = NO_SLOT
             continue
-        reason = can_acquire(locks, taken, capacity)
+        reason = queue.offer(locks)
         if reason is not None:
             waiting[task_id] = reason
             continue
         started.append(task_id)
-        taken.extend(Lock(key, mode) for key, mode in strongest(locks).items())
     return started, waiting

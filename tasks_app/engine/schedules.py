@@ -117,7 +117,7 @@ def _parse_once(expression: str, tz: ZoneInfo) -> dt.datetime:
     return when.astimezone(UTC)
 
 
-def _parse_interval(expression) -> int:
+def _parse_interval(expression: object) -> int:
     text = str(expression).strip()
     if not re.fullmatch(r"[+-]?\d+", text) or not 0 < int(text) <= MAX_INTERVAL:
         raise _invalid("expression", MSG_INTERVAL.format(expr=expression))
@@ -136,7 +136,7 @@ class Spec:
     at: dt.datetime | None = None
 
 
-def check(kind: str, expression, tz: str = "UTC") -> Spec:
+def check(kind: str, expression: object, tz: str = "UTC") -> Spec:
     """Validate a rule and return its :class:`Spec`; raise ValidationError naming the field."""
     if kind not in KINDS:
         raise _invalid("kind", MSG_KIND)
@@ -147,7 +147,7 @@ def check(kind: str, expression, tz: str = "UTC") -> Spec:
     if kind == "interval":
         return Spec(kind, expression, zinfo, seconds=_parse_interval(expression))
     cron = to_cron(kind, expression)
-    if len(cron.split()) != 5:
+    if cron is None or len(cron.split()) != 5:
         raise _invalid("expression", MSG_CRON.format(expr=expression, why="expected 5 fields"))
     try:
         CronSim(cron, dt.datetime(2000, 1, 1, tzinfo=zinfo))
@@ -163,13 +163,16 @@ def next_after(spec: Spec, after: dt.datetime, *, anchor: dt.datetime | None = N
     """
     after = after.astimezone(UTC)
     if spec.kind == "once":
+        assert spec.at is not None  # check() sets it for this kind
         return spec.at if spec.at > after else None
     if spec.kind == "interval":
+        assert spec.seconds is not None
         base = (anchor or after).astimezone(UTC)
         if base > after:
             return base
         steps = int((after - base).total_seconds() // spec.seconds) + 1
         return base + dt.timedelta(seconds=steps * spec.seconds)
+    assert spec.cron is not None
     local = after.astimezone(spec.tz)
     # cronsim starts at the next whole minute after a time with seconds, and at the time itself
     # when it is a whole minute: step past ``after`` so the result is strictly later
@@ -201,7 +204,7 @@ def fire_times(
         cursor = nxt
 
 
-def upcoming(spec: Spec, after: dt.datetime, count: int, **window) -> list[dt.datetime]:
+def upcoming(spec: Spec, after: dt.datetime, count: int, **window: dt.datetime | None) -> list[dt.datetime]:
     """The next ``count`` fire times (fewer if the rule ends)."""
     out: list[dt.datetime] = []
     for when in fire_times(spec, after, **window):
@@ -264,11 +267,14 @@ def plan_due(
 def describe(spec: Spec) -> str:
     """A human sentence for the rule (cron-descriptor for the wall-clock kinds)."""
     if spec.kind == "once":
+        assert spec.at is not None
         return f"Once, at {spec.at.astimezone(spec.tz).strftime('%Y-%m-%d %H:%M %Z')}"
     if spec.kind == "interval":
+        assert spec.seconds is not None
         return f"Every {_duration(spec.seconds)}"
+    assert spec.cron is not None
     try:
-        text = get_description(spec.cron)
+        text = str(get_description(spec.cron))
     except Exception:  # cron-descriptor does not know every cronsim extension
         text = spec.cron
     return f"{text} ({spec.tz.key})"

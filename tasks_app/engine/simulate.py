@@ -1,6 +1,12 @@
 """A tiny deterministic scheduler loop over a ``Graph``, used by property tests and for
-explaining schedules; it exercises readiness, ordering, fallout and resource locks exactly as
-the real scheduler should combine them.
+explaining schedules. It picks the tasks to start with the claim policy: the ready queue
+in ``order_key`` order walked through ``resources.select_startable`` (a ``ResourceQueue``: lock
+compatibility, capacity, FIFO per resource), so for the same queue, slots and held locks it starts
+the same tasks in the same order as ``services.runs`` (tests/services/test_claim_policy.py proves
+it on random trees). What it leaves out is the claimer's batching: every task here is one kind
+(the claimer also sorts tasks into batches of one run kind) and the whole ready queue is visible
+(a claim looks at most ``CLAIM_PAGES`` pages deep and stops after the first page that started
+something; the worker claims again while it has free slots).
 """
 
 from __future__ import annotations

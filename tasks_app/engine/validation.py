@@ -187,12 +187,12 @@ def validate_tree(
 
     levels, reached = _tree_levels(parent_edges)
     remaining = dict(parent_edges) if reached < len(parent_edges) else {}  # unreached: on or under a cycle
-    while (cycle := find_cycle(remaining)) is not None:
-        if len(cycle) == 2:
-            problems.add(_STRUCTURE, SELF_PARENT.format(name=name_of[cycle[0]]))
+    while (loop := find_cycle(remaining)) is not None:
+        if len(loop) == 2:
+            problems.add(_STRUCTURE, SELF_PARENT.format(name=name_of[loop[0]]))
         else:
-            problems.add(_STRUCTURE, PARENT_CYCLE.format(path=" -> ".join(name_of[key] for key in cycle)))
-        for key in cycle:
+            problems.add(_STRUCTURE, PARENT_CYCLE.format(path=" -> ".join(name_of[key] for key in loop)))
+        for key in loop:
             remaining.pop(key, None)
 
     if max_depth is not None and levels > max_depth:

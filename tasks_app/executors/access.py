@@ -17,13 +17,13 @@ def staff_only() -> frozenset[str]:
     return frozenset() if conf.get("ARBOR_SYSTEM_INFO_FOR_ALL") else STAFF_ONLY
 
 
-def may_use(user, executor_id: str) -> bool:
+def may_use(user: object, executor_id: str) -> bool:
     if executor_id not in staff_only():
         return True
     return bool(user is not None and getattr(user, "is_active", False) and getattr(user, "is_staff", False))
 
 
-def check(user, executor_ids: Iterable[str], label: str = "") -> None:
+def check(user: object, executor_ids: Iterable[str], label: str = "") -> None:
     """Raise UnknownExecutor (as for an unregistered id: the catalogue does not list it either)
     for an executor this user may not use."""
     for executor_id in executor_ids:

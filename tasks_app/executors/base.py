@@ -77,8 +77,8 @@ class ExecutionContext:
     attempt_number: int
     task_name: str
     task_key: str
-    params: dict = field(default_factory=dict)
-    dependency_results: dict = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict[str, Any])
+    dependency_results: dict[str, Any] = field(default_factory=dict[str, Any])
     timeout: float | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
     progress_callback: Callable[[float, str], None] | None = None
@@ -136,7 +136,7 @@ class Executor:
     id: ClassVar[str]
     name: ClassVar[str]
     description: ClassVar[str] = ""
-    input_schema: ClassVar[dict] = {"type": "object"}
+    input_schema: ClassVar[dict[str, Any]] = {"type": "object"}
     cancelable: ClassVar[bool] = False
     aggregate: ClassVar[bool] = False
     # What a run with apflow's ``use_demo`` returns instead of executing (no side effects); None:
@@ -152,15 +152,15 @@ class Executor:
     # ``registry.required_permission``; checked by ``services.grants``.
     permission: ClassVar[str | None] = None
 
-    def __init__(self, config: Mapping | None = None) -> None:
-        self.config: dict = dict(config or {})
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        self.config: dict[str, Any] = dict(config or {})
 
-    def execute(self, inputs: dict, context: ExecutionContext) -> object:
+    def execute(self, inputs: dict[str, Any], context: ExecutionContext) -> object:
         """Do the work and return a JSON-serialisable result; raise ExecutorError on failure."""
         raise NotImplementedError
 
     @classmethod
-    def check_inputs(cls, inputs: Mapping, config: Mapping) -> list[str]:
+    def check_inputs(cls, inputs: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
         """Return the problems in a task's own ``inputs`` that would surely fail it (none by default).
 
         Called when a task is created or edited, so a bad input is a 400 rather than a failed run;
@@ -185,7 +185,7 @@ class CancelableExecutor(Executor):
 
     cancelable = True
 
-    def __init__(self, config: Mapping | None = None) -> None:
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
         self._lock = threading.Lock()
         self._context: ExecutionContext | None = None

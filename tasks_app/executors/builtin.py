@@ -14,6 +14,7 @@ import platform
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .base import CancelableExecutor, ExecutionContext, Executor, ExecutorError, PermanentError
 from .config import SETTING_PYTHON_FUNCTIONS
@@ -37,7 +38,7 @@ class NoopExecutor(Executor):
     name = "No-op"
     description = "Does nothing and returns an empty object."
 
-    def execute(self, inputs: dict, context: ExecutionContext) -> dict:
+    def execute(self, inputs: dict[str, Any], context: ExecutionContext) -> dict[str, Any]:
         return {}
 
 
@@ -50,7 +51,7 @@ class EchoExecutor(Executor):
         "properties": {"result": {"description": "Value to return as the result"}},
     }
 
-    def execute(self, inputs: dict, context: ExecutionContext) -> object:
+    def execute(self, inputs: dict[str, Any], context: ExecutionContext) -> object:
         if "result" in inputs:
             return inputs["result"]
         return dict(inputs)
@@ -74,7 +75,7 @@ class SleepExecutor(CancelableExecutor):
         },
     }
 
-    def execute(self, inputs: dict, context: ExecutionContext) -> dict:
+    def execute(self, inputs: dict[str, Any], context: ExecutionContext) -> dict[str, Any]:
         self.bind(context)
         seconds = _sleep_seconds(1 if inputs.get("seconds") is None else inputs["seconds"])
         start = time.monotonic()
@@ -112,7 +113,7 @@ class FailExecutor(Executor):
         },
     }
 
-    def execute(self, inputs: dict, context: ExecutionContext) -> object:
+    def execute(self, inputs: dict[str, Any], context: ExecutionContext) -> object:
         message = str(inputs.get("message", MSG_FAIL_DEFAULT))
         if inputs.get("permanent"):
             raise PermanentError(message)
@@ -125,7 +126,7 @@ class AggregateResultsExecutor(Executor):
     description = "Collects the results of all completed dependencies, keyed by task name."
     aggregate = True
 
-    def execute(self, inputs: dict, context: ExecutionContext) -> dict:
+    def execute(self, inputs: dict[str, Any], context: ExecutionContext) -> dict[str, Any]:
         results = dict(context.dependency_results)
         return {"results": results, "count": len(results)}
 
@@ -138,7 +139,7 @@ class ApflowAggregateResultsExecutor(AggregateResultsExecutor):
     name = "Aggregate results (apflow shape)"
     description = "apflow's aggregate_results_executor: {summary, timestamp, results, result_count}."
 
-    def execute(self, inputs: dict, context: ExecutionContext) -> dict:
+    def execute(self, inputs: dict[str, Any], context: ExecutionContext) -> dict[str, Any]:
         results = dict(context.dependency_results)
         return {
             "summary": f"Aggregated {len(results)} dependency result(s)",
@@ -162,7 +163,7 @@ class SystemInfoExecutor(Executor):
         "platform": "demo",
     }
 
-    def execute(self, inputs: dict, context: ExecutionContext) -> dict:
+    def execute(self, inputs: dict[str, Any], context: ExecutionContext) -> dict[str, Any]:
         import psutil
 
         memory = psutil.virtual_memory()
@@ -196,7 +197,7 @@ class PythonFunctionExecutor(Executor):
         },
     }
 
-    def execute(self, inputs: dict, context: ExecutionContext) -> object:
+    def execute(self, inputs: dict[str, Any], context: ExecutionContext) -> object:
         path = inputs.get("function")
         if not isinstance(path, str) or not path:
             raise PermanentError(MSG_FUNCTION_REQUIRED)
@@ -222,13 +223,13 @@ class PythonFunctionExecutor(Executor):
         return func(**kwargs)
 
 
-def _import_callable(path: str) -> Callable:
+def _import_callable(path: str) -> Callable[..., Any]:
     module_path, _, attr = path.rpartition(".")
     if not module_path:
         raise PermanentError(MSG_FUNCTION_IMPORT.format(path=path, error="not a dotted path"))
     try:
         module = importlib.import_module(module_path)
-        func = getattr(module, attr)
+        func: Callable[..., Any] = getattr(module, attr)
     except (ImportError, AttributeError) as exc:
         raise PermanentError(MSG_FUNCTION_IMPORT.format(path=path, error=exc)) from None
     if not callable(func):

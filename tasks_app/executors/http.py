@@ -14,7 +14,8 @@ import contextlib
 import http.client
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from tasks_app import outbound
 
@@ -97,7 +98,7 @@ class HttpRequestExecutor(CancelableExecutor):
     }
 
     @classmethod
-    def check_inputs(cls, inputs, config) -> list[str]:
+    def check_inputs(cls, inputs: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
         url = inputs.get("url")
         if not isinstance(url, str) or not url.strip():
             return []
@@ -111,12 +112,12 @@ class HttpRequestExecutor(CancelableExecutor):
             return [exc.message]
         return []
 
-    def __init__(self, config=None) -> None:
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
         self._response: outbound.OutboundResponse | None = None
         self._connection: http.client.HTTPConnection | None = None
 
-    def execute(self, inputs: dict, context: ExecutionContext) -> dict:
+    def execute(self, inputs: dict[str, Any], context: ExecutionContext) -> dict[str, Any]:
         self.bind(context)
         allowed_hosts = list(self.config.get(SETTING_HTTP_ALLOWED_HOSTS) or ())
         url = inputs.get("url")
@@ -182,7 +183,7 @@ class HttpRequestExecutor(CancelableExecutor):
                     MSG_CONNECTION.format(url=url, reason=exc), error_type="connection_error"
                 ) from None
             context.check_cancelled()
-            result: dict = {
+            result: dict[str, Any] = {
                 "status": response.status,
                 "headers": _header_dict(response.headers),
                 "body": text,
@@ -256,7 +257,7 @@ def _timeout(value: object, context: ExecutionContext, url: str) -> float:
     return timeout
 
 
-def _read_body(response, context: ExecutionContext) -> tuple[str, bool]:
+def _read_body(response: outbound.OutboundResponse, context: ExecutionContext) -> tuple[str, bool]:
     """Read at most MAX_BODY_BYTES, checking for cancellation between chunks."""
     chunks: list[bytes] = []
     size = 0
@@ -282,7 +283,7 @@ def _read_body(response, context: ExecutionContext) -> tuple[str, bool]:
         return data.decode("utf-8", errors="replace"), truncated
 
 
-def _header_dict(headers) -> dict[str, str]:
+def _header_dict(headers: http.client.HTTPMessage) -> dict[str, str]:
     result: dict[str, str] = {}
     for name, value in headers.items():
         result[name] = f"{result[name]}, {value}" if name in result else value

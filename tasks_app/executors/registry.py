@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from typing import Any
 
 from tasks_app import conf, outbound
 from tasks_app.exceptions import UnknownExecutor
@@ -79,7 +80,7 @@ def known_ids() -> list[str]:
     return sorted(registered())
 
 
-def demo_result(executor_id: str):
+def demo_result(executor_id: str) -> object:
     """The demo result ``executor_id``'s class declares (``demo_result``), or None (no demo: it runs)."""
     try:
         cls = get_executor_class(executor_id)
@@ -133,7 +134,7 @@ def get_executor_class(executor_id: str) -> type[Executor]:
     return cls
 
 
-def get_executor(executor_id: str, config: Mapping | None = None) -> Executor:
+def get_executor(executor_id: str, config: Mapping[str, Any] | None = None) -> Executor:
     """Return a new instance for one attempt; ``config`` defaults to the allow-lists from settings."""
     cls = get_executor_class(executor_id)
     return cls(config=_config.default_config() if config is None else config)
@@ -157,7 +158,7 @@ def executor_choices() -> list[tuple[str, str]]:
     return [(item["id"], item["name"]) for item in describe_all()]
 
 
-def describe_all() -> list[dict]:
+def describe_all() -> list[dict[str, Any]]:
     """Return ``{id, name, description, input_schema, cancelable, permission}`` per importable executor,
     by id (``permission``: the full Django permission name the executor needs, or None)."""
     described = []

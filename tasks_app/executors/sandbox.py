@@ -20,7 +20,8 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from .base import PermanentError
 from .config import SETTING_SHELL_PASS_ENV, SETTING_SHELL_USER_ENV
@@ -86,7 +87,7 @@ def env_name_denied(name: str) -> bool:
     return upper in DENIED_ENV_NAMES or upper.startswith(DENIED_ENV_PREFIXES) or not _VALID_NAME.match(name)
 
 
-def check_env_settings(config: Mapping) -> list[str]:
+def check_env_settings(config: Mapping[str, Any]) -> list[str]:
     """Return one message per denied name in the pass-through or user allow-lists of ``config``."""
     errors = []
     for setting in (SETTING_SHELL_PASS_ENV, SETTING_SHELL_USER_ENV):
@@ -98,7 +99,7 @@ def check_env_settings(config: Mapping) -> list[str]:
     return errors
 
 
-def check_user_env(value: object, config: Mapping) -> dict[str, str]:
+def check_user_env(value: object, config: Mapping[str, Any]) -> dict[str, str]:
     """Return ``inputs.env`` as a dict once every name is allowed; raise PermanentError otherwise."""
     if value is None:
         return {}
@@ -121,7 +122,7 @@ def child_env(
     workdir: str,
     cwd: str,
     user_env: Mapping[str, str],
-    config: Mapping,
+    config: Mapping[str, Any],
     parent_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Build the complete environment of a child process started for one attempt.
@@ -184,7 +185,7 @@ def attempt_dir() -> Iterator[str]:
 def remove_tree(path: str) -> None:
     """Remove ``path``, also when the child made parts of it read-only."""
 
-    def _retry(func, failed_path, _exc_info):
+    def _retry(func: Callable[[str], object], failed_path: str, _exc_info: object) -> None:
         with contextlib.suppress(OSError):
             parent = os.path.dirname(failed_path)
             os.chmod(parent, os.stat(parent).st_mode | stat.S_IRWXU)

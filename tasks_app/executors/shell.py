@@ -17,7 +17,8 @@ import signal
 import subprocess
 import threading
 import time
-from typing import IO
+from collections.abc import Mapping
+from typing import IO, Any
 
 from . import sandbox
 from .base import CancelableExecutor, ExecutionCancelled, ExecutionContext, ExecutorError, PermanentError
@@ -39,7 +40,7 @@ MSG_EXIT_STATUS = "command {command!r} exited with status {returncode}"
 MSG_EXIT_SIGNAL = "command {command!r} was terminated by signal {signal}"
 
 _active_lock = threading.Lock()
-_active: dict[int, subprocess.Popen] = {}
+_active: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def active_process_groups() -> list[int]:
@@ -58,7 +59,7 @@ def kill_active_process_groups(grace: float | None = None) -> list[int]:
 
 
 def kill_process_group(
-    pgid: int, *, grace: float | None = None, process: subprocess.Popen | None = None
+    pgid: int, *, grace: float | None = None, process: subprocess.Popen[bytes] | None = None
 ) -> bool:
     """Send SIGTERM to the group, SIGKILL after ``grace`` seconds; return True once it is gone.
 
@@ -114,7 +115,7 @@ def _signal_group(pgid: int, signum: int) -> bool:
     return True
 
 
-def _reap(process: subprocess.Popen | None) -> None:
+def _reap(process: subprocess.Popen[bytes] | None) -> None:
     if process is not None:
         process.poll()
 
@@ -147,12 +148,12 @@ class ShellCommandExecutor(CancelableExecutor):
         },
     }
 
-    def __init__(self, config=None) -> None:
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def check_inputs(cls, inputs, config) -> list[str]:
+    def check_inputs(cls, inputs: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
         problems = []
         for check in (
             lambda: sandbox.check_user_env(inputs.get("env"), config),
@@ -164,7 +165,7 @@ class ShellCommandExecutor(CancelableExecutor):
                 problems.append(exc.message)
         return problems
 
-    def execute(self, inputs: dict, context: ExecutionContext) -> dict:
+    def execute(self, inputs: dict[str, Any], context: ExecutionContext) -> dict[str, Any]:
         self.bind(context)
         command = inputs.get("command")
         if not isinstance(command, str) or not command.strip():
@@ -193,7 +194,7 @@ class ShellCommandExecutor(CancelableExecutor):
         env: dict[str, str],
         context: ExecutionContext,
         timeout: float | None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         try:
             process = subprocess.Popen(
                 argv,
@@ -238,11 +239,11 @@ class ShellCommandExecutor(CancelableExecutor):
     def _supervise(
         self,
         command: str,
-        process: subprocess.Popen,
+        process: subprocess.Popen[bytes],
         pgid: int,
         context: ExecutionContext,
         timeout: float | None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         lines: queue.Queue[tuple[str, str] | None] = queue.Queue()
         outputs = {"stdout": _Capture(), "stderr": _Capture()}
         readers = [
@@ -290,7 +291,7 @@ class ShellCommandExecutor(CancelableExecutor):
             else:
                 message = MSG_EXIT_STATUS.format(command=command, returncode=returncode)
             raise ExecutorError(message, error_type="nonzero_exit", details=details)
-        result: dict = {"returncode": returncode, "stdout": stdout, "stderr": stderr}
+        result: dict[str, Any] = {"returncode": returncode, "stdout": stdout, "stderr": stderr}
         for name, capture in outputs.items():
             if capture.truncated:
                 result[f"{name}_truncated"] = True

@@ -446,6 +446,7 @@ class LiveMuxConsumer(LiveConsumer):
         groups = {tree_group(t) for t in self.feeds}
         if self.dashboard is not None:
             groups |= self.dashboard.groups()
+        assert self.hub is not None  # set on connect
         self.hub.regroup(self, groups)
 
     async def on_message(self, message: dict) -> None:
@@ -725,6 +726,7 @@ class DashboardConsumer(LiveConsumer):
             await self.shut(code)
             return
         if self.feed.restaff(fresh, await _db(reads.sees_all_trees, fresh)):
+            assert self.hub is not None  # set on connect
             self.hub.regroup(self, self.feed.groups())
             self.kick()
 

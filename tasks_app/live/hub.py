@@ -257,6 +257,7 @@ class Hub:
             if event_id in self.gaps:
                 del self.gaps[event_id]
                 continue
+            assert self.last_id is not None  # set by the first read, before any row
             if event_id <= self.last_id:
                 continue
             if self.track_gaps and event_id > self.last_id + 1:

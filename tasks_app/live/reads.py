@@ -11,6 +11,7 @@ import contextlib
 import json
 import uuid
 from collections import defaultdict
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -94,10 +95,10 @@ def tree_head(tree_id) -> tuple[str, int] | None:
     return (row[0], int(row[1])) if row else None
 
 
-def root_outcome(tree_id) -> dict:
+def root_outcome(tree_id) -> dict[str, Any]:
     """``{result, error}`` of a tree's root task (the final event of apflow-shaped streams)."""
     row = Task.objects.filter(id=tree_id).values("result", "error").first()
-    return row or {}
+    return dict(row) if row else {}
 
 
 def run_start_seq(tree_id) -> int:

@@ -93,7 +93,7 @@ def apflow_event(ev: dict) -> dict:
         "final": False,
     }
     if kind == "task.status":
-        out["type"] = APFLOW_TYPES.get(data.get("status"), "task_status")
+        out["type"] = APFLOW_TYPES.get(str(data.get("status")), "task_status")
         out["status"] = data.get("status")
         for key in ("result", "error", "error_type"):
             if key in data:
@@ -156,8 +156,7 @@ async def _async_stream(tree_id: str, after: int, prelude: str, keepalive: float
     from .hub import get_hub, wait_event
 
     convert, ending = shape or (None, _ending)
-    if shape is not None:
-        ending = database_sync_to_async(ending)
+    ending_async = database_sync_to_async(ending) if shape is not None else None
 
     yield prelude
     hub = get_hub()
@@ -177,7 +176,7 @@ async def _async_stream(tree_id: str, after: int, prelude: str, keepalive: float
                 continue
             status = _finished(head, after)
             if status is not None:
-                yield (await ending(status)) if shape is not None else ending(status)
+                yield (await ending_async(status)) if ending_async is not None else ending(status)
                 return
             silent = time.monotonic() - quiet_since
             if silent >= keepalive:

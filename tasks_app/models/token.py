@@ -9,6 +9,8 @@ class ApiToken(models.Model):
     """A program's credential. Only a SHA-256 of the token is stored; the clear token is shown
     once, when it is created (admin or ``manage.py arbor_token``)."""
 
+    token: str  # not a column: the clear token, set on the instance that issuing it returns
+
     PREFIX = "arb_"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")

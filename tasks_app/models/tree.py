@@ -1,4 +1,5 @@
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -12,6 +13,13 @@ class Tree(models.Model):
     ``last_seq`` is the per-tree event sequence: every state change bumps it in the same
     transaction that writes the change and its Event rows.
     """
+
+    # not columns: set on the instance a service returns (services.trees.tree_create,
+    # services.editing; live.snapshot caches the owner's name)
+    key_map: dict[str, str]
+    written_rows: list[Any]
+    written_edges: list[Any]
+    _owner_username: str
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trees")

@@ -191,8 +191,8 @@ def check_reaper() -> dict:
         ProcessHeartbeat.objects.filter(role=WORKER_ROLE)
         .order_by("-seen_at")
         .values_list("seen_at", flat=True)
+        .first()
     )
-    last = last.first()
     age = round((now - last).total_seconds(), 1) if last else None
     return {
         "ok": False,

@@ -45,7 +45,7 @@ def archived_refusal(tree: Tree) -> ArchivedTask | None:
 
 
 def _check_writable(tree: Tree) -> None:
-    refusal = archived_refusal(tree)
+    refusal: OrchestratorError | None = archived_refusal(tree)
     if refusal is not None:
         raise refusal
 
@@ -286,7 +286,7 @@ def execute_check(
     """Can ``user`` start a run of ``tree`` (of ``task`` and its unfinished upstream tasks)?
     Refused for an archived tree, a tree already executing, nothing pending in scope (with
     ``fresh``, a finished tree starts over: every task in scope), or an executor not granted."""
-    refusal = archived_refusal(tree)
+    refusal: OrchestratorError | None = archived_refusal(tree)
     if refusal is None and tree.status == Status.IN_PROGRESS.value:
         refusal = AlreadyRunning(f"tree '{tree.name}' is already executing")
     if refusal is not None:
@@ -308,7 +308,7 @@ def execute_check(
 
 def cancel_check(user, tree: Tree, *, graph=None) -> Verdict:
     """Can ``user`` cancel ``tree``: which pending or running tasks it would cancel."""
-    refusal = archived_refusal(tree)
+    refusal: OrchestratorError | None = archived_refusal(tree)
     if refusal is not None:
         return _refused("cancel", refusal)
     graph = graph if graph is not None else selectors.graph_snapshot(tree.id)
@@ -323,7 +323,7 @@ def cancel_check(user, tree: Tree, *, graph=None) -> Verdict:
 def retry_check(user, tree: Tree, *, graph=None, source: str = "") -> Verdict:
     """Can ``user`` retry ``tree`` in place: every failed or cancelled task (not cancelled because
     of an upstream task) and what it blocked, dependencies first."""
-    refusal = archived_refusal(tree)
+    refusal: OrchestratorError | None = archived_refusal(tree)
     if refusal is not None:
         return _refused("retry", refusal)
     graph = graph if graph is not None else selectors.graph_snapshot(tree.id)
@@ -684,7 +684,7 @@ def task_check(user, task: Task, action: str, *, tree: Tree | None = None, sourc
     """Can ``user`` apply ``action`` (``retry``, ``rerun``, ``cancel``, ``mark_success``, ``skip``)
     to ``task``: the tasks it would touch (:func:`preview`), or why it is refused (an archived
     tree, the task's status, an executor of the tasks it would run not granted)."""
-    refusal = archived_refusal(tree if tree is not None else task.tree)
+    refusal: OrchestratorError | None = archived_refusal(tree if tree is not None else task.tree)
     if refusal is not None:
         return _refused(action, refusal)
     graph = selectors.graph_snapshot(task.tree_id)

@@ -509,7 +509,7 @@ def _task_array(
             "id": new_ids[i],
             "name": name,
             "executor": row.executor,
-            "parent_id": new_ids[selection.parents[i]] if selection.parents[i] else None,
+            "parent_id": new_ids[parent] if (parent := selection.parents[i]) else None,
             "dependencies": [{"id": new_ids[dep.id], "required": dep.required} for dep in selection.deps[i]],
             "priority": overrides.get("priority", row.priority) if origin == "copy" else row.priority,
             "inputs": overrides.get("inputs", row.inputs) if origin == "copy" else row.inputs,

@@ -185,7 +185,7 @@ class EventBuffer:
             cursor.execute(sql, params)
             fetched = cursor.fetchall()
         seq_id = {(tree, seq): event_id for tree, seq, event_id in fetched if seq >= 0}
-        first_of = {}
+        first_of: dict[str, int] = {}
         for tree, seq, _ in fetched:
             if seq >= 0:
                 first_of[tree] = min(seq, first_of.get(tree, seq))

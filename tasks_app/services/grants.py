@@ -85,12 +85,12 @@ def executor_refusal(user, executor_ids: Iterable[str], *, source: str = "") -> 
     for executor_id in ids:
         permission = permission_for(executor_id)
         if permission is not None and not user.has_perm(permission):
-            exc = PermissionDenied(
+            denied = PermissionDenied(
                 MSG_NEEDS.format(executor=executor_id, permission=permission),
                 details={"executor": executor_id, "permission": permission},
             )
-            exc.actor, exc.source, exc.audited = user, source, False
-            return exc
+            denied.actor, denied.source, denied.audited = user, source, False
+            return denied
     return None
 
 

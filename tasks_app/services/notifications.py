@@ -21,6 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -305,7 +306,7 @@ def deliver(delivery: Delivery) -> Delivery:
         if not retry:
             logger.exception("notification %s: unexpected error", delivery.id)
     now = timezone.now()
-    fields = {"attempts": attempts, "last_status_code": code, "last_error": error[:2000]}
+    fields: dict[str, Any] = {"attempts": attempts, "last_status_code": code, "last_error": error[:2000]}
     if not error:
         fields.update(status=DeliveryStatus.DELIVERED, delivered_at=now, next_attempt_at=None)
     elif retry and attempts < max_attempts:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -42,9 +43,9 @@ MAX_LOG_LINES = 200
 
 @dataclass
 class Claim:
-    attempt_id: object
-    task_id: object
-    tree_id: object
+    attempt_id: Any
+    task_id: Any
+    tree_id: Any
     number: int
     executor: str
     name: str
@@ -59,8 +60,8 @@ class Claim:
 
 @dataclass
 class Finish:
-    attempt_id: object
-    task_id: object
+    attempt_id: Any
+    task_id: Any
     outcome: str
     result: object = None
     error: str | None = None
@@ -539,7 +540,8 @@ def _finish(
     """Record the outcomes; returns the tasks that became ready and the trees whose status the
     caller refreshes (with ``_settle``, after anything else the transaction does)."""
     attempt_ids = [f.attempt_id for f in finishes]
-    where, where_params = "t.outcome = %s", [Outcome.RUNNING.value]
+    where = "t.outcome = %s"
+    where_params: list[object] = [Outcome.RUNNING.value]
     if expired_only:
         where += " AND (t.lease_expires_at < %s OR (t.lease_expires_at IS NULL AND t.started_at < %s))"
         cutoff = now - dt.timedelta(seconds=settings.ARBOR_LEASE_SECONDS)
@@ -694,10 +696,10 @@ def _finish_other(task: Task, f: Finish, events: EventBuffer, now) -> bool:
         return True
     # failed, timed_out, worker_lost: count this run's failures (retry and re-run start afresh;
     # ``ready_at`` is when the task joined the current run, and a backoff or an interruption keeps it)
-    failures = Attempt.objects.filter(task_id=task.id, outcome__in=[o.value for o in RETRYABLE_OUTCOMES])
+    failed = Attempt.objects.filter(task_id=task.id, outcome__in=[o.value for o in RETRYABLE_OUTCOMES])
     if task.ready_at is not None:
-        failures = failures.filter(started_at__gte=task.ready_at)
-    failures = failures.count()
+        failed = failed.filter(started_at__gte=task.ready_at)
+    failures = failed.count()
     max_retries = task.max_retries if task.max_retries is not None else settings.ARBOR_DEFAULT_MAX_RETRIES
     if outcome in RETRYABLE_OUTCOMES and not f.permanent and failures <= max_retries:
         base = task.retry_delay if task.retry_delay is not None else settings.ARBOR_DEFAULT_RETRY_DELAY

@@ -80,7 +80,7 @@ def anchor_of(schedule: Schedule) -> dt.datetime:
 
 def _validate(values: dict) -> rules.Spec:
     spec = rules.check(values["kind"], values["expression"], values.get("timezone") or "UTC")
-    if spec.kind == "interval" and spec.seconds < settings.ARBOR_SCHEDULE_MIN_INTERVAL:
+    if spec.kind == "interval" and (spec.seconds or 0) < settings.ARBOR_SCHEDULE_MIN_INTERVAL:
         raise _invalid("expression", MSG_MIN_INTERVAL.format(n=settings.ARBOR_SCHEDULE_MIN_INTERVAL))
     for field in ("start_at", "end_at"):
         value = values.get(field)
@@ -108,7 +108,13 @@ def _first_fire(schedule: Schedule, spec: rules.Spec, now: dt.datetime) -> dt.da
     if spec.kind == "interval" and schedule.start_at is None:
         anchor = now  # first fire one interval from now, not at once
     times = rules.upcoming(spec, now, 1, anchor=anchor, start_at=schedule.start_at, end_at=schedule.end_at)
-    if spec.kind == "once" and not times and schedule.run_count == 0 and spec.at <= now:
+    if (
+        spec.kind == "once"
+        and not times
+        and schedule.run_count == 0
+        and spec.at is not None
+        and spec.at <= now
+    ):
         return spec.at  # a past 'once' fires at the next tick, like a missed fire
     return times[0] if times else None
 
@@ -341,6 +347,7 @@ def _end_fire(fire: ScheduleFire, status: FireStatus, reason: str, *, counts: bo
 def _fire_schedule(schedule: Schedule, now: dt.datetime, worker: str) -> int:
     """Record and dispatch the due fires of one locked schedule; advance it. Returns fires started."""
     spec = spec_of(schedule)
+    assert schedule.next_run_at is not None  # only due schedules are fired
     remaining = None if schedule.max_runs is None else max(0, schedule.max_runs - schedule.run_count)
     plan = rules.plan_due(
         spec,
@@ -443,6 +450,7 @@ def _fire_batch(rows: list[Schedule], now: dt.datetime, worker: str, failed: set
 def _plan(schedule: Schedule, now: dt.datetime) -> rules.DuePlan:
     spec = spec_of(schedule)
     remaining = None if schedule.max_runs is None else max(0, schedule.max_runs - schedule.run_count)
+    assert schedule.next_run_at is not None  # only due schedules are planned
     return rules.plan_due(
         spec,
         schedule.next_run_at,
@@ -614,6 +622,7 @@ def _fire_one(schedule: Schedule, now: dt.datetime, worker: str) -> int | None:
 
 def _advance_past_recorded(schedule: Schedule, now: dt.datetime) -> None:
     spec = spec_of(schedule)
+    assert schedule.next_run_at is not None  # only due schedules are advanced
     nxt = rules.next_after(spec, max(now, schedule.next_run_at), anchor=schedule.next_run_at)
     if nxt is not None and schedule.end_at is not None and nxt > schedule.end_at:
         nxt = None

@@ -7,6 +7,8 @@ snapshot, locks the rows it is about to change, and writes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
@@ -153,7 +155,8 @@ def refresh_tree_status(tree_ids, events: EventBuffer, now=None) -> None:
             .filter(Q(status=Status.IN_PROGRESS.value) | Q(status=Status.PENDING.value, scheduled=True))
             .exists()
         )
-        handled, counts = None, {}
+        handled: int | None = None
+        counts: dict[str, int] = {}
         if active:
             new = Status.IN_PROGRESS.value if tree["run_count"] else Status.PENDING.value
         elif not tree["run_count"]:
@@ -162,11 +165,15 @@ def refresh_tree_status(tree_ids, events: EventBuffer, now=None) -> None:
             new, handled, counts = _final_outcome(tree_id, tree["cancel_requested"])
         if new != tree["status"]:
             terminal = new in (Status.COMPLETED.value, Status.FAILED.value, Status.CANCELLED.value)
-            fields = {"status": new, "updated_at": now, "finished_at": now if terminal else None}
+            fields: dict[str, Any] = {
+                "status": new,
+                "updated_at": now,
+                "finished_at": now if terminal else None,
+            }
             if handled is not None:
                 fields["handled_failures"] = handled
             Tree.objects.filter(id=tree_id).update(**fields)
-            data = {"status": new}
+            data: dict[str, Any] = {"status": new}
             if terminal:
                 data["handled_failures"] = handled or 0
                 history.finish(

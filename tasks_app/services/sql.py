@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Any
 
 from django.db import connection, models
 
@@ -76,7 +77,7 @@ def update_rows(
         return cursor.rowcount
 
 
-EMPTY_JSON = {dict: "{}", list: "[]"}
+EMPTY_JSON: dict[type, str] = {dict: "{}", list: "[]"}
 
 
 def _json_adapter(field):
@@ -104,7 +105,7 @@ def _column_adapter(field):
     if connection.vendor == "postgresql":
         return None  # COPY: psycopg writes str, numbers, bool, None, UUID and datetime itself
     if isinstance(target, models.UUIDField):  # SQLite stores 32 hex digits
-        last = [None, None]  # a column often repeats one id (the tree, the parent)
+        last: list[Any] = [None, None]  # a column often repeats one id (the tree, the parent)
 
         def adapt_uuid(value):
             if value is last[0]:

@@ -259,8 +259,9 @@ def _problem(spec: TaskField, value, depth: int) -> str:
     if spec.items == "resource":
         if not isinstance(value, list):
             return spec.message(value)
-        if len(value) > spec.limit():
-            return f"more than {spec.limit()} resources"
+        most = spec.limit()
+        if most is not None and len(value) > most:
+            return f"more than {most} resources"
         try:
             normalise_resources(value)
         except ValidationError as exc:

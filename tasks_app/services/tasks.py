@@ -147,8 +147,8 @@ class _TreeIndex:
 
     def __init__(self, tasks: list[Task]) -> None:
         self.by_id = {str(t.id): t for t in tasks}
-        self.by_ref = {}
-        self.by_name = {}
+        self.by_ref: dict[str, Task] = {}
+        self.by_name: dict[str, Task] = {}
         for t in tasks:
             if t.ref:
                 self.by_ref.setdefault(t.ref, t)

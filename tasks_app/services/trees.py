@@ -69,8 +69,9 @@ class TaskDraft:
 def resolve_executor(raw: dict) -> str:
     executor = raw.get("executor")
     if not executor:
-        params = raw.get("params") if isinstance(raw.get("params"), dict) else {}
-        schemas = raw.get("schemas") if isinstance(raw.get("schemas"), dict) else {}
+        params, schemas = raw.get("params"), raw.get("schemas")
+        params = params if isinstance(params, dict) else {}
+        schemas = schemas if isinstance(schemas, dict) else {}
         executor = params.get("executor_id") or schemas.get("method")
     if not executor or not isinstance(executor, str):
         return ""
@@ -120,7 +121,7 @@ def parse_tree(raw_tasks) -> list[TaskDraft]:
     for i, raw in enumerate(raw_tasks):
         if not isinstance(raw, dict):
             errors.append(f"task #{i + 1}: must be an object")
-        elif not isinstance(raw.get("name"), str) or not raw.get("name").strip():
+        elif not isinstance(raw.get("name"), str) or not str(raw.get("name")).strip():
             errors.append(f"task #{i + 1}: name is required")
         elif len(raw["name"]) > limits["max_name_length"]:
             errors.append(

@@ -23,11 +23,20 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_never, wait_exponential
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_any,
+    stop_never,
+    wait_exponential,
+)
+from tenacity.stop import stop_base
 
 from tasks_app import conf
 from tasks_app.engine.states import Outcome
@@ -38,6 +47,18 @@ from tasks_app.executors.registry import DEMO_PARAM
 from tasks_app.services import dispatch, runs
 
 logger = logging.getLogger(__name__)
+
+
+class stop_when(stop_base):
+    """A tenacity stop strategy from a predicate on the retry state."""
+
+    def __init__(self, predicate) -> None:
+        self.predicate = predicate
+
+    def __call__(self, retry_state) -> bool:
+        return bool(self.predicate(retry_state))
+
+
 _stop = threading.Event()
 HARD_KILL_EXIT_CODE = 75
 # A worker that could not renew its lease for this fraction of it stops its executor (the reaper
@@ -86,7 +107,7 @@ def _db_retry(fn, *args, attempts: int | None = None, **kwargs):
         retry=retry_if_exception(_db_unavailable),
         wait=lambda state: max(0.1, wait(state)),
         # stop before a sleep that would end past the deadline (tenacity computes the wait first)
-        stop=give_up | (lambda state: time.monotonic() + state.upcoming_sleep > deadline),
+        stop=stop_any(give_up, stop_when(lambda state: time.monotonic() + state.upcoming_sleep > deadline)),
         before_sleep=_reconnect,
         reraise=True,
     )
@@ -137,7 +158,7 @@ def drain(*, hard_kill: bool = True, budget: float | None = None, max_tasks: int
             or len(pool) + len(claims) >= slots
         ):
             dispatch.wake(1)  # more work may be waiting: let an idle worker help
-        finishes = []
+        finishes: list[runs.Finish] = []
         for i, claim in enumerate(claims):
             if stopping():
                 finishes.extend(_interrupted(c) for c in claims[i:])
@@ -167,7 +188,7 @@ def drain(*, hard_kill: bool = True, budget: float | None = None, max_tasks: int
         became_ready: list = []
         if more and (free > 0 or pool):
             # record these outcomes and take the next batch in the same transaction (one commit per hop)
-            kw = {"worker": me, "limit": batch, "slow_limit": free, "alone_ok": not pool}
+            kw: dict[str, Any] = {"worker": me, "limit": batch, "slow_limit": free, "alone_ok": not pool}
             if finishes:
                 became_ready, claims = _db_retry(runs.finish_and_claim, finishes, **kw) or ([], [])
             else:
@@ -444,7 +465,7 @@ class _Pool:
         return finish
 
     def _supervise(self, now: float, recorded: list) -> list[runs.Finish]:
-        abandoned = []
+        abandoned: list[runs.Finish] = []
         stopping_now = stopping()
         if stopping_now:
             self.shutdown_since = self.shutdown_since or now
@@ -471,7 +492,7 @@ class _Pool:
             if (
                 slot.reason is None
                 and stopping_now
-                and now - self.shutdown_since >= settings.ARBOR_SHUTDOWN_GRACE
+                and now - (self.shutdown_since or now) >= settings.ARBOR_SHUTDOWN_GRACE
             ):
                 slot.reason = "interrupted"
                 slot.kill_at = now + min(1.0, settings.ARBOR_CANCEL_GRACE)

@@ -1,6 +1,14 @@
 import pytest
 
-from tasks_app.engine import Lock, can_acquire, compatible, normalise, select_startable
+from tasks_app.engine import (
+    Lock,
+    ResourceQueue,
+    can_acquire,
+    compatible,
+    lock_verdict,
+    normalise,
+    select_startable,
+)
 from tasks_app.exceptions import ValidationError
 
 MATRIX = {
@@ -120,7 +128,7 @@ def test_normalise_reports_every_bad_entry():
         normalise({"type": "db"})
 
 
-def test_select_startable_walks_the_queue_without_head_of_line_blocking():
+def test_select_startable_lets_tasks_behind_a_waiting_one_start_when_they_do_not_conflict():
     candidates = [
         ("writer", [Lock("db", "write")]),
         ("writer2", [Lock("db", "write")]),
@@ -142,3 +150,40 @@ def test_select_startable_respects_slots_held_locks_and_capacity():
     assert started == ["a", "c"]
     assert waiting == {"b": "resource 'gpu' is at capacity 2", "d": "no free worker slot"}
     assert select_startable([], slots=0) == ([], {})
+
+
+def test_select_startable_queues_conflicting_requests_behind_a_waiting_one():
+    """FIFO per resource: a reader behind a waiting exclusive request waits, a stream of readers
+    cannot starve it; a task on another resource still starts."""
+    candidates = [
+        ("excl", [Lock("db", "exclusive")]),
+        ("reader", [Lock("db", "read")]),
+        ("other", [Lock("cache", "write")]),
+    ]
+    started, waiting = select_startable(candidates, [Lock("db", "read")])
+    assert started == ["other"]
+    assert waiting == {
+        "excl": "waiting for resource 'db' (held read)",
+        "reader": "waiting for resource 'db' (queued behind a exclusive request)",
+    }
+
+
+def test_a_freed_capacity_slot_goes_to_the_first_in_line():
+    # "first" waits for db (held write) and reserves its pool slot: "second" may not take it
+    held = [Lock("db", "write"), Lock("pool", "read")]
+    candidates = [("first", [Lock("db", "write"), Lock("pool", "read")]), ("second", [Lock("pool", "read")])]
+    started, waiting = select_startable(candidates, held, capacity={"pool": 2})
+    assert started == []
+    assert waiting["second"] == "resource 'pool' is at capacity 2"
+    assert lock_verdict([Lock("pool", "read")], [Lock("pool", "read")], [], {"pool": 2}) is None
+
+
+def test_a_resource_queue_keeps_places_across_refreshes():
+    queue = ResourceQueue([Lock("db", "write")])
+    assert queue.offer([Lock("db", "write")]) == "waiting for resource 'db' (held write)"
+    queue.refresh([], {})  # the holder finished: the waiting request still comes first
+    queue.keep_place([Lock("gpu", "write")])  # a task another claimer is starting
+    assert queue.offer([Lock("gpu", "read")]) is None  # read and write share
+    assert queue.offer([Lock("db", "write")]) == "waiting for resource 'db' (queued behind a write request)"
+    assert queue.offer([]) is None
+    assert queue.taken == [Lock("gpu", "read")]

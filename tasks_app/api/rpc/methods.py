@@ -467,7 +467,7 @@ def rpc_running_status(call: Call, params):
     if raw is None:
         raw = params.get("context_ids")
     ids = id_list(raw, "task_ids")
-    out = []
+    out: list[dict[str, Any]] = []
     first_missing = None
     for raw_id in ids:
         try:

@@ -174,8 +174,9 @@ class RpcBaseView(ThrottleUnauthenticatedMixin, APIView):
             )
         elif isinstance(exc, drf_exceptions.Throttled):
             error = RpcError(RATE_LIMITED, f"Rate limited: {exc.detail}", http_status=429)
-            if exc.wait:
-                headers["Retry-After"] = str(int(exc.wait))
+            wait = getattr(exc, "wait", None)
+            if wait:
+                headers["Retry-After"] = str(int(wait))
         elif isinstance(exc, drf_exceptions.APIException):
             error = RpcError(INVALID_REQUEST, f"Invalid Request: {exc.detail}", http_status=exc.status_code)
         elif isinstance(exc, OperationalError | InterfaceError):

@@ -117,6 +117,7 @@ class Command(BaseCommand):
         attempts get the shutdown grace (then ``interrupted``), and the process group is killed
         after that; the new cluster starts at once."""
         old, stop_file = self.cluster, self.stop_file
+        assert old is not None  # only a running cluster is retired
         stop_file.touch()
         try:
             old.send_signal(signal.SIGTERM)
@@ -142,6 +143,7 @@ class Command(BaseCommand):
 
         from tasks_app.worker.loop import worker_id
 
+        assert self.cluster is not None  # asked while the cluster runs
         try:
             children = psutil.Process(self.cluster.pid).children(recursive=True)
         except psutil.Error:
