@@ -259,6 +259,7 @@ SETTINGS: tuple[Setting, ...] = (
     _("ARBOR_FUZZ_EXAMPLES", 12, _I, "schema fuzz tests: examples per operation", "test"),
     _("ARBOR_STATE_MACHINE_EXAMPLES", 125, _I, "state-machine tests: scales the number of runs", "test"),
     _("ARBOR_PG_PORT", 15432, _I, "scripts/pg.sh: port of the private PostgreSQL server", "test"),
+    _("ARBOR_BENCH_PG_PORT", 15440, _I, "scripts/bench.sh: port of the benchmark's PostgreSQL", "test"),
 )
 
 DECLARED: dict[str, Setting] = {s.name: s for s in SETTINGS}
