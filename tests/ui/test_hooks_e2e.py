@@ -147,6 +147,14 @@ def test_trigger_and_webhook_from_the_run_view(hooks_page, arbor_server, tm, wor
     expect(row).to_have_attribute("data-status", "delivered")
     expect(row).to_contain_text("200")
     expect(row).to_contain_text("completed")
+    # Redeliver: back to pending, then sent again
+    row.locator("[data-testid=redeliver]").click()
+    expect(row).to_have_attribute("data-status", "pending")
+    wait_for(lambda: notifications.deliver_due() or len(receiver.received) > 1, message="not redelivered")
+    assert len(receiver.received) == 2
+    dialog.get_by_label("Refresh the deliveries").click()
+    expect(row).to_have_attribute("data-status", "delivered")
+    screenshot(page, "hooks-deliveries")
     expect(item.locator("[data-testid=trigger-fires]")).to_contain_text("0 fires")  # not reloaded yet
     no_csp_violation(page)
 

@@ -146,6 +146,8 @@ const api = {
   ruleCreate: (owner, id, body) => api.post(`${owner}/${enc(id)}/notifications/`, body),
   ruleDelete: (id) => api.del(`notifications/${enc(id)}/`),
   ruleDeliveries: (id, params) => api.get(`notifications/${enc(id)}/deliveries/`, params),
+  redeliver: (ruleId, deliveryId) =>
+    api.post(`notifications/${enc(ruleId)}/deliveries/${enc(deliveryId)}/redeliver/`),
   // registry, stats, validation
   executors: () => api.get("executors/"),
   stats: (params) => api.get("stats/", params),

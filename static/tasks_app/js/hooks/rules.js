@@ -17,7 +17,32 @@ const DELIVERY_STATE = {
 };
 let seq = 0;
 
-function deliveriesTable(rows) {
+/** Redeliver button of a delivered or failed delivery; `after` reloads the table. */
+function redeliverButton(ruleId, d, after) {
+  if (d.status === "pending") return h("span.muted.small", "queued");
+  return h(
+    "button.btn.small",
+    {
+      type: "button",
+      dataset: { testid: "redeliver" },
+      "aria-label": `Redeliver the ${d.event} notification`,
+      on: {
+        click: async () => {
+          try {
+            await api.redeliver(ruleId, d.id);
+            toast("Queued for redelivery");
+          } catch (err) {
+            toast(errorMessage(err), "error");
+          }
+          after();
+        },
+      },
+    },
+    "Redeliver",
+  );
+}
+
+function deliveriesTable(rows, ruleId, after) {
   if (!rows.length) return h("p.small.muted", "No delivery yet: one is made when a run ends.");
   return h(
     "div.table-wrap",
@@ -27,7 +52,7 @@ function deliveriesTable(rows) {
         "thead",
         h(
           "tr",
-          ["When", "Event", "Status", "Attempts", "Response", "Error"].map((t) =>
+          ["When", "Event", "Status", "Attempts", "Response", "Error", ""].map((t) =>
             h("th", { scope: "col" }, t),
           ),
         ),
@@ -44,6 +69,7 @@ function deliveriesTable(rows) {
             h("td", String(d.attempts)),
             h("td", d.last_status_code == null ? "—" : String(d.last_status_code)),
             h("td.small.muted.hooks-wrap", d.last_error || ""),
+            h("td", redeliverButton(ruleId, d, after)),
           ),
         ),
       ),
@@ -61,7 +87,7 @@ function ruleRow(rule, ctx) {
   async function showDeliveries() {
     try {
       const rows = api.results(await api.ruleDeliveries(rule.id, { limit: 10 }));
-      clear(box).appendChild(deliveriesTable(rows));
+      clear(box).appendChild(deliveriesTable(rows, rule.id, showDeliveries));
     } catch (err) {
       clear(box).appendChild(h("p.form-error", errorMessage(err)));
     }
