@@ -8,14 +8,14 @@ import { api } from "../api.js";
 import { h, clear, toast, errorMessage, confirmDialog, timeEl } from "../ui.js";
 import { copyButton, fieldError, showFieldError } from "./fields.js";
 
-const SECRET_VAR = "ARBOR_TRIGGER_SECRET";
+const SECRET_VAR = "TRIGGER_SECRET";
 
 /** A shell-quoted string ('…' with embedded quotes escaped). */
 function shq(s) {
   return `'${String(s).replace(/'/g, "'\\''")}'`;
 }
 
-/** curl for one trigger; `secret` null → the secret comes from $ARBOR_TRIGGER_SECRET. */
+/** curl for one trigger; `secret` null → the secret comes from $TRIGGER_SECRET. */
 function curlExample(trigger, secret) {
   const key = secret ? shq(secret) : `"$${SECRET_VAR}"`;
   const body = `'{"example": "input"}'`;
