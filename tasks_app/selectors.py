@@ -650,3 +650,11 @@ def tree_rules(tree: Tree) -> QuerySet[NotificationRule]:
 
 def rule_deliveries(rule: NotificationRule) -> QuerySet[Delivery]:
     return Delivery.objects.filter(rule=rule).order_by("-created_at", "id")
+
+
+def rule_delivery_get(rule: NotificationRule, delivery_id) -> Delivery:
+    """One delivery of ``rule`` (the rule's access was checked by ``rule_get``)."""
+    try:
+        return Delivery.objects.get(rule=rule, id=parse_uuid(delivery_id, what="delivery"))
+    except Delivery.DoesNotExist:
+        raise NotFound(f"delivery '{delivery_id}' not found") from None

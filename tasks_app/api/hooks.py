@@ -5,7 +5,8 @@
   the secret appears once, in the answer to create and rotate.
 * ``POST /api/v1/triggers/{id}/fire/``: no session, CSRF or user token — the trigger's secret
   authenticates; rate limited per trigger (``ARBOR_TRIGGER_RATE``).
-* ``/api/v1/trees/{id}/notifications/`` and ``/api/v1/notifications/{id}/`` (+ ``deliveries/``).
+* ``/api/v1/trees/{id}/notifications/`` and ``/api/v1/notifications/{id}/`` (+ ``deliveries/``,
+  ``deliveries/{delivery_id}/redeliver/``).
 """
 
 from __future__ import annotations
@@ -405,3 +406,20 @@ class RuleDeliveriesView(_Owner):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.rule_deliveries(rule), request, view=self)
         return paginator.get_paginated_response(DeliverySerializer(page, many=True).data)
+
+
+class DeliveryRedeliverView(_Owner):
+    @extend_schema(
+        summary="Send a delivered or failed delivery again (due now, a fresh attempt budget)",
+        request=None,
+        responses={
+            202: DeliverySerializer,
+            **ERRORS,
+            409: OpenApiResponse(ErrorSerializer, description="the delivery is still pending"),
+        },
+    )
+    def post(self, request, id, delivery_id):
+        rule = selectors.rule_get(request.user, id, "change", request=request, source=SOURCE)
+        delivery = selectors.rule_delivery_get(rule, delivery_id)
+        delivery = notifications.delivery_redeliver(delivery=delivery, actor=request.user)
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -35,6 +35,11 @@ urlpatterns = [
         name="notification-deliveries",
     ),
     path(
+        "api/v1/notifications/<str:id>/deliveries/<str:delivery_id>/redeliver/",
+        hooks.DeliveryRedeliverView.as_view(),
+        name="notification-redeliver",
+    ),
+    path(
         "api/v1/calendar/<str:key>/<str:secret>/schedules.ics",
         CalendarFeedView.as_view(),
         name="calendar-feed",

@@ -30,7 +30,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from tasks_app import outbound
-from tasks_app.exceptions import ValidationError
+from tasks_app.exceptions import InvalidTransition, ValidationError
 from tasks_app.models import (
     Delivery,
     DeliveryStatus,
@@ -382,6 +382,19 @@ def redeliver(*, deliveries: Iterable[Delivery], actor=None) -> int:
         last_status_code=None,
         delivered_at=None,
     )
+
+
+MSG_REDELIVER_PENDING = "delivery is pending: the worker sends it at its next attempt"
+
+
+def delivery_redeliver(*, delivery: Delivery, actor) -> Delivery:
+    """The owner's "Redeliver" (REST): a delivered or failed delivery goes back to pending, due
+    now, with a fresh attempt budget; a pending one is refused (409), its retries are under way."""
+    if delivery.status == DeliveryStatus.PENDING:
+        raise InvalidTransition(MSG_REDELIVER_PENDING, details={"status": delivery.status})
+    redeliver(deliveries=[delivery], actor=actor)
+    delivery.refresh_from_db()
+    return delivery
 
 
 def rule_data_from_webhook_config(config) -> dict:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from tasks_app import selectors
 from tasks_app.exceptions import NotFound
 from tasks_app.models import Tree
+from tasks_app.services import notifications
 
 SOURCE = "web"
 API_BASE = "/api/v1/"
@@ -101,7 +102,14 @@ def tree_edit(request: HttpRequest, tree_id) -> HttpResponse:
 @login_required
 def tree_run(request: HttpRequest, tree_id) -> HttpResponse:
     tree = _tree_or_404(request, tree_id)
-    config = _config(request, "run", tree=str(tree.id), tree_name=tree.name, task_count=tree.task_count)
+    config = _config(
+        request,
+        "run",
+        tree=str(tree.id),
+        tree_name=tree.name,
+        task_count=tree.task_count,
+        mail=notifications.mail_configured(),
+    )
     return render(request, "tasks_app/run.html", {"nav": "", "arbor_config": config, "tree": tree})
 
 
@@ -109,7 +117,12 @@ def tree_run(request: HttpRequest, tree_id) -> HttpResponse:
 @login_required
 def schedule_list(request: HttpRequest) -> HttpResponse:
     """Your schedules: next fire, last outcome, pause/resume, and every fire with its run link."""
-    config = _config(request, "schedules", focus=request.GET.get("schedule") or None)
+    config = _config(
+        request,
+        "schedules",
+        focus=request.GET.get("schedule") or None,
+        mail=notifications.mail_configured(),
+    )
     return render(request, "tasks_app/schedules.html", {"nav": "schedules", "arbor_config": config})
 
 

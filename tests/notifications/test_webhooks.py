@@ -389,3 +389,34 @@ def test_a_schedule_rule_hears_of_the_runs_its_fires_start_and_only_those(api, m
     # another user's schedule is not found; deleting the schedule deletes its rules
     assert api.delete(f"/api/v1/schedules/{schedule['id']}/").status_code == 204
     assert not NotificationRule.objects.filter(id=rule["id"]).exists()
+
+
+def test_the_owner_redelivers_a_failed_delivery_over_rest(api, other_api, make_tree, drain, receiver):
+    data, _ = make_tree()
+    receiver.statuses = [404, 200]
+    rule = _rule(api, data["id"], url=receiver.url)
+    _run(api, data["id"], drain)
+    delivery = Delivery.objects.get()
+    path = f"/api/v1/notifications/{rule['id']}/deliveries/{delivery.id}/redeliver/"
+    # still pending: its retries are under way
+    resp = api.post(path)
+    assert resp.status_code == 409 and "pending" in resp.json()["error"]["message"]
+    notifications.deliver_due()
+    delivery.refresh_from_db()
+    assert delivery.status == "failed" and delivery.attempts == 1
+    # another user's rule is not found, and so is a delivery id that is not this rule's
+    assert other_api.post(path).status_code == 404
+    assert api.post(f"/api/v1/notifications/{rule['id']}/deliveries/not-a-uuid/redeliver/").status_code == 404
+    other = _rule(api, data["id"], url=receiver.url)
+    assert (
+        api.post(f"/api/v1/notifications/{other['id']}/deliveries/{delivery.id}/redeliver/").status_code
+        == 404
+    )
+    resp = api.post(path)
+    assert resp.status_code == 202, resp.json()
+    body = resp.json()
+    assert body["status"] == "pending" and body["attempts"] == 0 and body["last_status_code"] is None
+    assert notifications.deliver_due() == 1
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered" and delivery.last_status_code == 200
+    assert len(receiver.received) == 2

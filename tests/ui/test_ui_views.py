@@ -185,3 +185,20 @@ def test_graph_module_unit_tests_pass():
         timeout=120,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_run_view_and_schedules_page_say_whether_mail_is_configured(client, user, tm, settings):
+    """The triggers & notifications dialog offers e-mail rules only when the server can send mail."""
+    tree = tm.create_tree(TREE)
+    client.force_login(user)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = ""
+    response = client.get(f"/trees/{tree.id}/")
+    assert page_config(response)["mail"] is False
+    assert b'id="act-hooks"' in response.content and b"tasks_app/js/hooks.js" in response.content
+    assert page_config(client.get("/schedules/"))["mail"] is False
+    settings.EMAIL_HOST = "smtp.example.com"
+    assert page_config(client.get(f"/trees/{tree.id}/"))["mail"] is True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.EMAIL_HOST = ""
+    assert page_config(client.get("/schedules/"))["mail"] is True

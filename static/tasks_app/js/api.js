@@ -136,6 +136,18 @@ const api = {
   scheduleDelete: (id) => api.del(`schedules/${enc(id)}/`),
   scheduleRuns: (id, params) => api.get(`schedules/${enc(id)}/runs/`, params),
   schedulePreview: (body, opts) => request("POST", "schedules/preview/", body, opts),
+  // inbound triggers and notification rules (docs/notifications.md)
+  triggers: (treeId) => api.get(`trees/${enc(treeId)}/triggers/`),
+  triggerCreate: (treeId, body) => api.post(`trees/${enc(treeId)}/triggers/`, body),
+  triggerUpdate: (id, body) => api.patch(`triggers/${enc(id)}/`, body),
+  triggerRotate: (id) => api.post(`triggers/${enc(id)}/rotate/`),
+  triggerDelete: (id) => api.del(`triggers/${enc(id)}/`),
+  rules: (owner, id) => api.get(`${owner}/${enc(id)}/notifications/`),
+  ruleCreate: (owner, id, body) => api.post(`${owner}/${enc(id)}/notifications/`, body),
+  ruleDelete: (id) => api.del(`notifications/${enc(id)}/`),
+  ruleDeliveries: (id, params) => api.get(`notifications/${enc(id)}/deliveries/`, params),
+  redeliver: (ruleId, deliveryId) =>
+    api.post(`notifications/${enc(ruleId)}/deliveries/${enc(deliveryId)}/redeliver/`),
   // registry, stats, validation
   executors: () => api.get("executors/"),
   stats: (params) => api.get("stats/", params),

@@ -108,6 +108,13 @@ async function loadList() {
     actions.appendChild(
       h("button.btn.small", { dataset: { act: "runs", id: s.id, title: s.tree_name } }, "Runs"),
     );
+    actions.appendChild(
+      h(
+        "button.btn.small",
+        { type: "button", dataset: { notifySchedule: s.id, title: s.tree_name }, "aria-haspopup": "dialog" },
+        "Notify",
+      ),
+    );
     actions.appendChild(h("button.btn.small.danger", { dataset: { act: "delete", id: s.id } }, "Delete"));
     tbody.appendChild(
       h(
