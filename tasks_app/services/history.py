@@ -1,6 +1,6 @@
 """Run records (docs/semantics.md "Run records"): the service that starts a run opens one, in its
 own transaction; ``scheduling.refresh_tree_status`` closes it when it sets the tree's terminal
-status; ``runs._claim`` tags each attempt with its tree's open run."""
+status; ``runs._new_attempts`` tags each attempt with its tree's open run."""
 
 from __future__ import annotations
 

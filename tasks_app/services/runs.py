@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from tasks_app.engine import inputs as engine_inputs
 from tasks_app.engine.backoff import retry_delay as backoff_delay
-from tasks_app.engine.resources import AT_CAPACITY, can_acquire, compatible, public_key, scoped
+from tasks_app.engine.resources import Lock, ResourceQueue, scoped
 from tasks_app.engine.resources import normalise as normalise_resources
 from tasks_app.engine.states import RETRYABLE_OUTCOMES, Outcome, Status
 from tasks_app.exceptions import UnknownExecutor
@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 # Executors cheap enough to run several per claim (no I/O, no sleeping).
 BATCHABLE = {"noop", "echo", "fail", "aggregate_results"}
 INLINE, SHARED, ALONE = "inline", "shared", "alone"  # run_kind
-QUEUED = "waiting for resource '{key}' (queued behind a {mode} request)"
 CLAIM_PAGES = 4  # how far past lock-blocked tasks a claim looks (pages of max(2 x batch, 8))
 MAX_LOG_LINES = 200
 
@@ -91,26 +90,6 @@ def claimable_count(now=None) -> int:
     return ready_queue(now or timezone.now()).count()
 
 
-def lock_verdict(locks, held, reserved, capacity) -> str | None:
-    """Why a task cannot take ``locks`` now (``None``: it can). ``held``: locks of live attempts;
-    ``reserved``: locks wanted by tasks ahead of it in the queue that are waiting themselves — a
-    request that conflicts with one of those queues behind it, so a stream of readers can never
-    starve a writer (FIFO per resource), and a freed capacity slot goes to the first in line."""
-    reason = can_acquire(locks, held, capacity)
-    if reason is not None or not reserved:
-        return reason
-    for key, mode in locks:
-        for other_key, other_mode in reserved:
-            if other_key == key and not compatible(mode, other_mode):
-                return QUEUED.format(key=public_key(key), mode=other_mode)
-        limit = capacity.get(key)
-        if limit is not None:
-            taken = sum(1 for k, _ in held if k == key) + sum(1 for k, _ in reserved if k == key)
-            if taken >= limit:
-                return AT_CAPACITY.format(key=public_key(key), capacity=limit)
-    return None
-
-
 def claimable_since(since, *, now=None, sample: int = 100) -> bool:
     """Whether a ready task has been claimable (nothing changed it, its backoff was over, its
     locks were free and nobody ahead waited for them) since ``since`` — the watchdog's sign of a
@@ -122,17 +101,12 @@ def claimable_since(since, *, now=None, sample: int = 100) -> bool:
     named = {task.id: _task_locks(task) for task in queue}
     shared = _shared_for(queue, named)
     wanted = {task.id: scoped(named[task.id], task.owner_id, shared.keys) for task in queue}
-    held = _held(wanted.values())
-    reserved: list = []
+    resources = ResourceQueue(_held(wanted.values()), shared.capacity)  # the claimer's policy
     for task in queue:
-        locks = wanted[task.id]
         if shared.refused(task.owner_id, named[task.id]):
             pass  # a claim pass would have failed it at once, taking no lock
-        elif locks and lock_verdict(locks, held, reserved, shared.capacity):
-            reserved.extend(locks)
-            continue
-        else:
-            held.extend(locks)  # a claim pass would have started it
+        elif resources.offer(wanted[task.id]):
+            continue  # waits for a lock (a claim pass would have started the others)
         if task.updated_at < since and (task.next_attempt_at is None or task.next_attempt_at < since):
             return True
     return False
@@ -147,10 +121,14 @@ def _shared_for(tasks, named: dict) -> SharedResources:
     return shared_resources(keys, {task.owner_id for task in tasks if named.get(task.id)})
 
 
-def _held(lock_lists) -> list[tuple[str, str]]:
+def _held(lock_lists) -> list[Lock]:
     """The locks live attempts hold on any key of ``lock_lists`` (scoped keys): one query."""
     keys = sorted({key for locks in lock_lists for key, _ in locks})
-    return list(ResourceLock.objects.filter(key__in=keys).values_list("key", "mode")) if keys else []
+    if not keys:
+        return []
+    return [
+        Lock(key, mode) for key, mode in ResourceLock.objects.filter(key__in=keys).values_list("key", "mode")
+    ]
 
 
 def _advisory_lock(keys) -> None:
@@ -196,6 +174,52 @@ def _task_locks(task: Task) -> list:
         return []
 
 
+@dataclass
+class _Pick:
+    """What one claim decided, walking the ready queue: the tasks it starts (in queue order) with
+    the locks each takes, the ones it fails at once instead (a revoked grant), and the waiting
+    tasks whose ``waiting_reason`` changed."""
+
+    resources: ResourceQueue = field(default_factory=ResourceQueue)
+    chosen: list[Task] = field(default_factory=list)
+    lock_rows: list[tuple[Task, list]] = field(default_factory=list)
+    refusals: dict = field(default_factory=dict)  # task id -> why it fails instead of taking its locks
+    waiting_updates: list[Task] = field(default_factory=list)
+    seen: set = field(default_factory=set)  # task ids this claim has placed in the queue
+
+
+_CLAIM_FIELDS = (
+    "id",
+    "tree_id",
+    "owner_id",
+    "name",
+    "executor",
+    "priority",
+    "resources",
+    "timeout",
+    "params",
+    "inputs",
+    "attempt_count",
+    "waiting_reason",
+    "max_retries",
+)
+_CLAIMED_FIELDS = [
+    "status",
+    "started_at",
+    "completed_at",
+    "next_attempt_at",
+    "waiting_reason",
+    "progress",
+    "progress_message",
+    "error",
+    "error_type",
+    "result",
+    "updated_at",
+    "attempt_count",
+    "current_attempt",
+]
+
+
 def _claim(
     *,
     worker: str,
@@ -205,33 +229,34 @@ def _claim(
     now=None,
     events: EventBuffer | None = None,
 ) -> list[Claim]:
-    qs = ready_queue(now or timezone.now()).only(
-        "id",
-        "tree_id",
-        "owner_id",
-        "name",
-        "executor",
-        "priority",
-        "resources",
-        "timeout",
-        "params",
-        "inputs",
-        "attempt_count",
-        "waiting_reason",
-        "max_retries",
-    )
+    """Pick ready tasks (``_pick``) and start an attempt of each (``_start``); events go to
+    ``events`` (written by its owner with the other rows) or to a buffer flushed here."""
+    pick, now = _pick(limit=limit, slow_limit=slow_limit, alone_ok=alone_ok, now=now)
+    own_buffer = events is None
+    if events is None:
+        events = EventBuffer(source="worker")
+    if pick.waiting_updates:
+        Task.objects.bulk_update(pick.waiting_updates, ["waiting_reason"])
+    for task in pick.waiting_updates:  # shown live as "waiting for <resource>", not as stuck
+        events.add(task.tree_id, "task.waiting", task_id=task.id, reason=task.waiting_reason)
+    claims = _start(pick, worker=worker, now=now, events=events) if pick.chosen else []
+    # the tree is already in progress (execute/retry/rerun set it): no status refresh here
+    if own_buffer:
+        events.flush()
+    return claims
+
+
+def _pick(*, limit: int, slow_limit: int, alone_ok: bool, now) -> tuple[_Pick, dt.datetime]:
+    """Walk the ready queue page by page and decide what this claim starts; returns the decision
+    and ``now`` (read after the first page's queue and advisory locks unless given).
+
+    Tasks waiting for a lock keep their place, but never hide claimable work behind them: look
+    further down the queue (``CLAIM_PAGES`` pages at most) while everything seen so far waits."""
+    qs = ready_queue(now or timezone.now()).only(*_CLAIM_FIELDS)
     if connection.vendor == "postgresql":
         qs = qs.select_for_update(skip_locked=True, of=("self",))
     page = max(limit * 2, 8)
-    chosen: list[Task] = []
-    held_new: list[tuple[str, str]] = []
-    lock_rows: list[tuple[Task, list]] = []
-    refusals: dict = {}  # task id -> why it fails instead of taking its locks
-    waiting_updates: list[Task] = []
-    reserved: list[tuple[str, str]] = []  # wanted by tasks that wait: later conflicting ones queue behind
-    # Tasks waiting for a lock keep their place, but never hide claimable work behind them: look
-    # further down the queue (a few pages at most) while everything seen so far is blocked.
-    seen: set = set()
+    pick = _Pick()
     for offset in range(0, page * CLAIM_PAGES, page):
         candidates = list(qs[offset : offset + page])
         named = {task.id: _task_locks(task) for task in candidates}
@@ -242,61 +267,91 @@ def _claim(
         _advisory_lock([key for locks in wanted.values() for key, _ in locks])
         if now is None:
             now = timezone.now()  # read after the queue: later than any commit the queue saw
-        held_page = _held(wanted.values())  # after the advisory locks: what the page's resources hold
-        for task in _with_skipped(candidates, wanted, seen, now, offset + 2 * page):
-            if task.id not in wanted:
-                # ahead of us in the queue but row-locked by a concurrent claimer (SKIP LOCKED hid
-                # it): its claim is not committed, so it has not taken its locks yet. Keep its
-                # place, or we could take a lock a higher-priority task is about to take. (A key
-                # the page does not name cannot meet the page's keys, shared or not.)
-                reserved.extend(scoped(_task_locks(task), task.owner_id, shared.keys))
-                continue
-            if len(chosen) >= limit:
-                break
-            kind = run_kind(task.executor)
-            if chosen and kind != run_kind(chosen[0].executor):
-                continue  # a batch is of one kind
-            if kind == SHARED and len(chosen) >= slow_limit:
-                break
-            if kind == SHARED and slow_limit <= 0 or kind == ALONE and (chosen or not alone_ok):
-                continue  # the worker has no slot for it: another worker takes it
-            refused = shared.refused(task.owner_id, named[task.id])
-            if refused:
-                # a grant revoked since the task was written: it fails, taking no lock
-                refusals[task.id] = not_granted_message(refused)
-                chosen.append(task)
-                lock_rows.append((task, []))
-                continue
-            locks = wanted[task.id]
-            if locks:
-                held = held_page + held_new
-                reason = lock_verdict(locks, held, reserved, shared.capacity)
-                if reason:
-                    reserved.extend(locks)
-                    if task.waiting_reason != reason:
-                        task.waiting_reason = reason
-                        waiting_updates.append(task)
-                    continue
-                held_new.extend(locks)
-            chosen.append(task)
-            lock_rows.append((task, locks))
-        if chosen or len(candidates) < page:
+        # after the advisory locks: what the page's resources hold
+        pick.resources.refresh(_held(wanted.values()), shared.capacity)
+        queue = _with_skipped(candidates, wanted, pick.seen, now, offset + 2 * page)
+        _pick_from_page(pick, queue, named, wanted, shared, limit, slow_limit, alone_ok)
+        if pick.chosen or len(candidates) < page:
             break
-    shared = events is not None
-    events = events if shared else EventBuffer(source="worker")
-    if waiting_updates:
-        Task.objects.bulk_update(waiting_updates, ["waiting_reason"])
-        for task in waiting_updates:  # shown live as "waiting for <resource>", not as stuck
-            events.add(task.tree_id, "task.waiting", task_id=task.id, reason=task.waiting_reason)
-    if not chosen:
-        if not shared:
-            events.flush()
-        return []
-    ids = [t.id for t in chosen]
-    deps = _dependency_results(ids)
+    return pick, now
+
+
+def _pick_from_page(
+    pick: _Pick, queue: list[Task], named: dict, wanted: dict, shared, limit, slow_limit, alone_ok
+) -> None:
+    """Offer the tasks of one page (``queue``, in queue order) to the claim: the batch rules of
+    ``claim_batch`` first, then a revoked grant (the task fails, taking no lock), then the
+    engine's resource policy (``ResourceQueue``: lock modes, capacity, FIFO per resource)."""
+    for task in queue:
+        if task.id not in wanted:
+            # ahead of us in the queue but row-locked by a concurrent claimer (SKIP LOCKED hid
+            # it): its claim is not committed, so it has not taken its locks yet. Keep its
+            # place, or we could take a lock a higher-priority task is about to take. (A key
+            # the page does not name cannot meet the page's keys, shared or not.)
+            pick.resources.keep_place(scoped(_task_locks(task), task.owner_id, shared.keys))
+            continue
+        if len(pick.chosen) >= limit:
+            break
+        fit = _batch_fit(task, pick.chosen, slow_limit, alone_ok)
+        if fit == "full":
+            break
+        if fit == "skip":
+            continue  # not this batch's kind, or no slot for it: another claim takes it
+        refused = shared.refused(task.owner_id, named[task.id])
+        if refused:
+            # a grant revoked since the task was written: it fails, taking no lock
+            pick.refusals[task.id] = not_granted_message(refused)
+            pick.chosen.append(task)
+            pick.lock_rows.append((task, []))
+            continue
+        locks = wanted[task.id]
+        reason = pick.resources.offer(locks)
+        if reason:
+            if task.waiting_reason != reason:
+                task.waiting_reason = reason
+                pick.waiting_updates.append(task)
+            continue
+        pick.chosen.append(task)
+        pick.lock_rows.append((task, locks))
+
+
+def _batch_fit(task: Task, chosen: list[Task], slow_limit: int, alone_ok: bool) -> str:
+    """Whether ``task`` joins a batch that holds ``chosen`` (``claim_batch``: a batch is of one
+    run kind): ``"take"``, ``"skip"`` (leave it to another claim) or ``"full"`` (stop here)."""
+    kind = run_kind(task.executor)
+    if chosen and kind != run_kind(chosen[0].executor):
+        return "skip"
+    if kind == SHARED and len(chosen) >= slow_limit:
+        return "full"
+    if kind == SHARED and slow_limit <= 0 or kind == ALONE and (chosen or not alone_ok):
+        return "skip"  # the worker has no slot for it
+    return "take"
+
+
+def _start(pick: _Pick, *, worker: str, now, events: EventBuffer) -> list[Claim]:
+    """Start an attempt of each chosen task: the attempt rows, the tasks moved to
+    ``in_progress`` (compare-and-set) and the resource locks, in one pass each."""
+    claims, attempts = _new_attempts(pick, worker=worker, now=now, events=events)
+    Attempt.objects.bulk_create(attempts)
+    _mark_in_progress(pick.chosen, now)
+    attempt_of = {attempt.task_id: attempt.id for attempt in attempts}
+    locks = [
+        ResourceLock(key=key, mode=mode, attempt_id=attempt_of[task.id], task_id=task.id)
+        for task, task_locks in pick.lock_rows
+        for key, mode in task_locks
+    ]
+    if locks:
+        ResourceLock.objects.bulk_create(locks)
+    return claims
+
+
+def _new_attempts(pick: _Pick, *, worker: str, now, events: EventBuffer) -> tuple[list[Claim], list[Attempt]]:
+    """The attempt (not yet saved) and the worker's ``Claim`` of each chosen task, with effective
+    inputs from its dependencies' results; sets the tasks' attempt count and current attempt."""
+    chosen = pick.chosen
+    deps = _dependency_results([t.id for t in chosen])
     run_of = history.open_runs({t.tree_id for t in chosen})  # each attempt belongs to its tree's run
-    attempts = []
-    claims = []
+    attempts, claims = [], []
     lease = _lease(now)
     for index, task in enumerate(chosen):
         executor_cls = _executor_cls(task.executor)
@@ -333,8 +388,8 @@ def _claim(
                 dependency_results=engine_inputs.aggregate_results(dep_rows),
                 timeout=_timeout(task),
                 lease_expires_at=lease,
-                has_locks=bool(task.resources) and task.id not in refusals,
-                refused=refusals.get(task.id),
+                has_locks=bool(task.resources) and task.id not in pick.refusals,
+                refused=pick.refusals.get(task.id),
             )
         )
         events.add(
@@ -345,60 +400,37 @@ def _claim(
             attempt=number,
             worker=worker,
         )
-    Attempt.objects.bulk_create(attempts)
-    fields = [
-        "status",
-        "started_at",
-        "completed_at",
-        "next_attempt_at",
-        "waiting_reason",
-        "progress",
-        "progress_message",
-        "error",
-        "error_type",
-        "result",
-        "updated_at",
-        "attempt_count",
-        "current_attempt",
+    return claims, attempts
+
+
+def _mark_in_progress(chosen: list[Task], now) -> None:
+    """Move the chosen tasks to ``in_progress`` under their new attempts: one compare-and-set
+    statement (``status = 'pending'``), which cannot lose under the row locks (PostgreSQL) or the
+    IMMEDIATE transaction (SQLite)."""
+    rows = [
+        {
+            "pk": t.id,
+            "status": Status.IN_PROGRESS.value,
+            "started_at": now,
+            "completed_at": None,
+            "next_attempt_at": None,
+            "waiting_reason": "",
+            "progress": 0.0,
+            "progress_message": "",
+            "error": None,
+            "error_type": None,
+            "result": None,
+            "updated_at": now,
+            "attempt_count": t.attempt_count,
+            "current_attempt": t.current_attempt_id,
+        }
+        for t in chosen
     ]
     claimed = update_rows(
-        Task,
-        [
-            {
-                "pk": t.id,
-                "status": Status.IN_PROGRESS.value,
-                "started_at": now,
-                "completed_at": None,
-                "next_attempt_at": None,
-                "waiting_reason": "",
-                "progress": 0.0,
-                "progress_message": "",
-                "error": None,
-                "error_type": None,
-                "result": None,
-                "updated_at": now,
-                "attempt_count": t.attempt_count,
-                "current_attempt": t.current_attempt_id,
-            }
-            for t in chosen
-        ],
-        fields,
-        where="t.status = %s",  # the compare-and-set
-        where_params=[Status.PENDING.value],
+        Task, rows, _CLAIMED_FIELDS, where="t.status = %s", where_params=[Status.PENDING.value]
     )
-    if claimed != len(ids):  # cannot happen under the row locks / IMMEDIATE transaction
+    if claimed != len(chosen):
         raise RuntimeError("claim lost a compare-and-set race")
-    locks = [
-        ResourceLock(key=key, mode=mode, attempt_id=task.current_attempt_id, task_id=task.id)
-        for task, task_locks in lock_rows
-        for key, mode in task_locks
-    ]
-    if locks:
-        ResourceLock.objects.bulk_create(locks)
-    # the tree is already in progress (execute/retry/rerun set it): no status refresh here
-    if not shared:
-        events.flush()  # a shared buffer is written by its owner, with the other tree rows
-    return claims
 
 
 def _with_skipped(candidates: list[Task], wanted: dict, seen: set, now, depth: int) -> list[Task]:

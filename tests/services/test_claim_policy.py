@@ -4,8 +4,8 @@ Random trees (random dependencies, priorities, private and shared resources in r
 capacity pools, failures) run through ``engine.simulate`` and, tick by tick, through the real
 services on the test database: at each moment of the simulation the same tasks finish, then idle
 "workers" claim with ``runs.claim_batch`` until the slots are full or nothing is claimable. The
-tasks claimed, and their order, must be the simulator's starts at that moment. The simulator decides with
-``engine.resources.ResourceQueue``; the claimer with ``services.runs.lock_verdict``.
+tasks claimed, and their order, must be the simulator's starts at that moment. Both sides decide
+with one policy, ``engine.resources.ResourceQueue`` (priority order, FIFO per resource).
 """
 
 from __future__ import annotations
