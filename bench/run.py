@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import signal
 import statistics
 import subprocess
@@ -39,6 +38,7 @@ import psutil  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
+from shapes import PER_HOP, SHAPES, creation_tasks  # noqa: E402  (bench/ is sys.path[0])
 
 from tasks_app.models import Task, Tree  # noqa: E402
 from tasks_app.services import control, trees  # noqa: E402
@@ -46,79 +46,9 @@ from tasks_app.services import control, trees  # noqa: E402
 STATS_FILE = ROOT / ".tmp" / f"bench-worker-stats-{os.getpid()}.jsonl"
 
 
-# --- workloads (each task receives its dependencies' results) ----------------------------------
+# --- workloads: bench/shapes.py, the same task lists the served bench and the peers run -------
 
-
-def w1_exact():
-    """1 root -> 500 parallel -> 1 final."""
-    tasks = [{"id": "root", "name": "root", "executor": "noop"}]
-    tasks += [
-        {"id": f"p{i}", "name": f"p{i}", "executor": "noop", "parent_id": "root", "dependencies": ["root"]}
-        for i in range(500)
-    ]
-    tasks.append(
-        {
-            "id": "final",
-            "name": "final",
-            "executor": "noop",
-            "parent_id": "root",
-            "dependencies": [f"p{i}" for i in range(500)],
-        }
-    )
-    return tasks
-
-
-def w2():
-    """A chain of 200."""
-    tasks = [{"id": "n0", "name": "n0", "executor": "noop"}]
-    tasks += [
-        {"id": f"n{i}", "name": f"n{i}", "executor": "noop", "parent_id": "n0", "dependencies": [f"n{i - 1}"]}
-        for i in range(1, 200)
-    ]
-    return tasks
-
-
-def w3():
-    """2,000 independent tasks."""
-    tasks = [{"id": "root", "name": "root", "executor": "noop"}]
-    tasks += [{"id": f"t{i}", "name": f"t{i}", "executor": "noop", "parent_id": "root"} for i in range(1999)]
-    return tasks
-
-
-def w4():
-    """10 layers x 100, each task depends on 3 random tasks of the layer above (seed 42)."""
-    rng = random.Random(42)
-    tasks = [{"id": "root", "name": "root", "executor": "noop"}]
-    for layer in range(10):
-        for i in range(100):
-            deps = [] if layer == 0 else [f"l{layer - 1}_{j}" for j in rng.sample(range(100), 3)]
-            tasks.append(
-                {
-                    "id": f"l{layer}_{i}",
-                    "name": f"l{layer}_{i}",
-                    "executor": "noop",
-                    "parent_id": "root",
-                    "dependencies": deps,
-                }
-            )
-    return tasks
-
-
-SLEEP = {"executor": "sleep", "inputs": {"seconds": 0.005}}  # real work: 5 ms, not run inline
-
-
-def w5():
-    """2,000 independent tasks, each sleeping 5 ms."""
-    return [{**task, **SLEEP} for task in w3()]
-
-
-def w6():
-    """A chain of 200, each task sleeping 5 ms (reported per hop)."""
-    return [{**task, **SLEEP} for task in w2()]
-
-
-WORKLOADS = {"W1": w1_exact, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6}
-PER_HOP = {"W2", "W6"}
+WORKLOADS = SHAPES
 
 
 # --- plumbing --------------------------------------------------------------------------------
@@ -227,18 +157,7 @@ def creation_bench(user, runs, n=10_000):
 
     client = Client()
     client.force_login(user)
-    tasks = [{"id": "root", "name": "root", "executor": "noop"}]
-    tasks += [
-        {
-            "id": f"c{i}",
-            "name": f"c{i}",
-            "executor": "noop",
-            "parent_id": "root",
-            "dependencies": [f"c{i - 1}"] if i % 10 != 1 else [],
-        }
-        for i in range(1, n)
-    ]
-    body = json.dumps(tasks)
+    body = json.dumps(creation_tasks(n))
     out = []
     for _ in range(runs):
         t0 = time.perf_counter()
