@@ -49,30 +49,31 @@ class EventBuffer:
             items = self._items[tree_id]
             last = _bump_seq(tree_id, len(items))
             first = last - len(items) + 1
-            for offset, (kind, task_id, data) in enumerate(items):
-                rows.append(
-                    Event(
-                        tree_id=tree_id,
-                        seq=first + offset,
-                        kind=kind,
-                        task_id=task_id,
-                        data=data,
-                        actor_id=self.actor_id,
-                        source=self.source,
-                        created_at=now,
-                    )
-                )
+            rows.extend(self._event(tree_id, first + offset, item, now) for offset, item in enumerate(items))
         self._items.clear()
         if rows:
             Event.objects.bulk_create(rows, batch_size=500)
             publish_on_commit([serialize_event(e) for e in rows])
         return rows
 
+    def _event(self, tree_id, seq: int, item, now, event_id=None) -> Event:
+        kind, task_id, data = item
+        return Event(
+            id=event_id,
+            tree_id=tree_id,
+            seq=seq,
+            kind=kind,
+            task_id=task_id,
+            data=data,
+            actor_id=self.actor_id,
+            source=self.source,
+            created_at=now,
+        )
+
     def _flush_postgresql(self, now) -> list[Event]:
         """The same in one statement per tree: bump the counter, insert the rows and queue the
         NOTIFY (delivered on commit) — one round trip instead of three on the hot path."""
         from tasks_app.live.delivery import PG_CHANNEL, wake_mode
-        from tasks_app.live.waiters import STATUS_SUFFIX
 
         notify_all = wake_mode() == "postgres"
         tree_table, event_table = Tree._meta.db_table, Event._meta.db_table
@@ -80,10 +81,9 @@ class EventBuffer:
         for tree_id in sorted(self._items, key=str):
             items = self._items[tree_id]
             n = len(items)
-            # a status change always NOTIFYs (``wait: true`` waiters listen for it, whatever the
-            # live wake-up mode); other flushes only in the "postgres" wake-up mode
-            status = any(kind == "tree.status" for kind, _, _ in items)
-            notify = notify_all or status
+            # other flushes NOTIFY only in the "postgres" wake-up mode
+            suffix = _status_suffix(items)
+            notify = notify_all or bool(suffix)
             sql = (
                 f"WITH s AS (UPDATE {tree_table} SET last_seq = last_seq + %s WHERE id = %s "
                 "RETURNING last_seq), "
@@ -110,7 +110,7 @@ class EventBuffer:
                 [json.dumps(data) for _, _, data in items],
             ]
             if notify:
-                params += [PG_CHANNEL, str(tree_id), STATUS_SUFFIX if status else ""]
+                params += [PG_CHANNEL, str(tree_id), suffix]
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 row = cursor.fetchone()
@@ -118,18 +118,8 @@ class EventBuffer:
                 raise Tree.DoesNotExist(str(tree_id))
             first, ids = int(row[0]) - n + 1, row[1]
             rows.extend(
-                Event(
-                    id=ids[offset],
-                    tree_id=tree_id,
-                    seq=first + offset,
-                    kind=kind,
-                    task_id=task_id,
-                    data=data,
-                    actor_id=self.actor_id,
-                    source=self.source,
-                    created_at=now,
-                )
-                for offset, (kind, task_id, data) in enumerate(items)
+                self._event(tree_id, first + offset, item, now, event_id=ids[offset])
+                for offset, item in enumerate(items)
             )
         self._items.clear()
         if rows:
@@ -140,7 +130,6 @@ class EventBuffer:
         """Every tree's events in one statement (trees already locked by the caller, so the
         multi-row counter update cannot deadlock): bump each counter, insert, queue the NOTIFYs."""
         from tasks_app.live.delivery import PG_CHANNEL, wake_mode
-        from tasks_app.live.waiters import STATUS_SUFFIX
 
         notify_all = wake_mode() == "postgres"
         tree_table, event_table = Tree._meta.db_table, Event._meta.db_table
@@ -150,8 +139,7 @@ class EventBuffer:
             items = self._items[tree_id]
             tree_col.append(_db_uuid(tree_id))
             count_col.append(len(items))
-            # a status change always NOTIFYs (``wait: true`` waiters), as in the per-tree flush
-            suffix_col.append(STATUS_SUFFIX if any(kind == "tree.status" for kind, _, _ in items) else "")
+            suffix_col.append(_status_suffix(items))
             for offset, (kind, task_id, data) in enumerate(items, start=1):
                 v_tree.append(_db_uuid(tree_id))
                 v_n.append(offset)
@@ -196,23 +184,21 @@ class EventBuffer:
                 raise Tree.DoesNotExist(str(tree_id))
             first = first_of[key]
             rows.extend(
-                Event(
-                    id=seq_id[(key, first + offset)],
-                    tree_id=tree_id,
-                    seq=first + offset,
-                    kind=kind,
-                    task_id=task_id,
-                    data=data,
-                    actor_id=self.actor_id,
-                    source=self.source,
-                    created_at=now,
-                )
-                for offset, (kind, task_id, data) in enumerate(self._items[tree_id])
+                self._event(tree_id, first + offset, item, now, event_id=seq_id[(key, first + offset)])
+                for offset, item in enumerate(self._items[tree_id])
             )
         self._items.clear()
         if rows:
             publish_on_commit([serialize_event(e) for e in rows])
         return rows
+
+
+def _status_suffix(items) -> str:
+    """The NOTIFY payload's suffix for a tree's flushed events: a status change always NOTIFYs
+    (``wait: true`` waiters listen for it, whatever the live wake-up mode)."""
+    from tasks_app.live.waiters import STATUS_SUFFIX
+
+    return STATUS_SUFFIX if any(kind == "tree.status" for kind, _, _ in items) else ""
 
 
 def _bump_seq(tree_id, count: int) -> int:
