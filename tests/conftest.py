@@ -1,4 +1,5 @@
 import os
+import time
 
 import pytest
 
@@ -65,7 +66,7 @@ def tm(user):
 @pytest.fixture
 def run_tree(tm):
     """Create, execute and drain a tree in this process; returns {name: Task} and the tree."""
-    from tasks_app.models import Task
+    from tasks_app.models import Attempt, Task
     from tasks_app.worker.loop import run_until_idle
 
     def _run(tasks, *, execute=True):
@@ -73,6 +74,14 @@ def run_tree(tm):
         if execute:
             tm.execute(tree.id)
             run_until_idle(hard_kill=False, timeout=30)
+            # Background workers (the browser tests' ``workers``) may still be running a task of
+            # this tree when this process finds nothing left to claim: drain again until none is.
+            deadline = time.monotonic() + 30
+            while Attempt.objects.filter(tree=tree, outcome="running").exists():
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"tree {tree.pk}: an attempt still running after 30 s")
+                if not run_until_idle(hard_kill=False, timeout=5):
+                    time.sleep(0.05)
         tree.refresh_from_db()
         return tree, {t.name: t for t in Task.objects.filter(tree=tree)}
 
