@@ -229,11 +229,12 @@ def stop(proc) -> None:
 
 async def measure(port: int, env: dict, tree: str, token: str, events: int, interval: float) -> list[float]:
     from websockets.asyncio.client import connect
+    from websockets.typing import Origin
 
     received: dict[int, float] = {}
     async with connect(
         f"ws://127.0.0.1:{port}/ws/trees/{tree}/",
-        origin=f"http://127.0.0.1:{port}",
+        origin=Origin(f"http://127.0.0.1:{port}"),
         additional_headers={"Authorization": f"Bearer {token}"},
         proxy=None,
         max_size=None,

@@ -186,6 +186,7 @@ def scale_checks(user, target_tasks=100_000):
         trees.tree_create(owner=user, tasks=chunk, source="bench")
         have += 2000
     big = Tree.objects.filter(owner=user, task_count__gte=2000).order_by("-created_at").first()
+    assert big is not None, "the scale checks created no 2,000-task tree"
     client = Client()
     client.force_login(user)
 

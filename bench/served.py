@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -143,14 +144,14 @@ class Api:
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self.rpc_id = 0
 
-    def post(self, path: str, body) -> tuple[int, object]:
+    def post(self, path: str, body) -> tuple[int, Any]:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.conn.request("POST", path, body=data, headers=self.headers)
         resp = self.conn.getresponse()
         raw = resp.read()
         return resp.status, (json.loads(raw) if raw else None)
 
-    def rpc(self, method: str, params) -> object:
+    def rpc(self, method: str, params) -> Any:
         self.rpc_id += 1
         status, body = self.post(
             "/tasks", {"jsonrpc": "2.0", "id": self.rpc_id, "method": method, "params": params}
@@ -208,7 +209,7 @@ def run_create(api: Api, runs: int) -> dict:
     body_rpc = json.dumps(
         {"jsonrpc": "2.0", "id": 1, "method": "tasks.create", "params": {"tasks": tasks}}
     ).encode()
-    rows = {"rpc": [], "rest": []}
+    rows: dict[str, list[float]] = {"rpc": [], "rest": []}
     for _ in range(runs):
         for kind, path, body in (("rpc", "/tasks", body_rpc), ("rest", "/api/v1/trees/", body_rest)):
             t0 = time.perf_counter()
@@ -240,7 +241,7 @@ def main():
 
     call_command("migrate", verbosity=0)
     user, _ = get_user_model().objects.get_or_create(username="bench-served")
-    _, raw = tokens.token_create(
+    _, raw = tokens.token_issue(
         user=user, name="bench", expires_in_days=1, never_expires=False, source="bench"
     )
     connection.close()

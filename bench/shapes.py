@@ -9,10 +9,11 @@ dependencies' results.
 from __future__ import annotations
 
 import random
+from typing import Any
 
 
 def w1():
-    tasks = [{"id": "root", "name": "root", "executor": "noop"}]
+    tasks: list[dict[str, Any]] = [{"id": "root", "name": "root", "executor": "noop"}]
     tasks += [
         {"id": f"p{i}", "name": f"p{i}", "executor": "noop", "parent_id": "root", "dependencies": ["root"]}
         for i in range(500)
@@ -30,7 +31,7 @@ def w1():
 
 
 def w2():
-    tasks = [{"id": "n0", "name": "n0", "executor": "noop"}]
+    tasks: list[dict[str, Any]] = [{"id": "n0", "name": "n0", "executor": "noop"}]
     tasks += [
         {"id": f"n{i}", "name": f"n{i}", "executor": "noop", "parent_id": "n0", "dependencies": [f"n{i - 1}"]}
         for i in range(1, 200)
@@ -39,14 +40,14 @@ def w2():
 
 
 def w3():
-    tasks = [{"id": "root", "name": "root", "executor": "noop"}]
+    tasks: list[dict[str, Any]] = [{"id": "root", "name": "root", "executor": "noop"}]
     tasks += [{"id": f"t{i}", "name": f"t{i}", "executor": "noop", "parent_id": "root"} for i in range(1999)]
     return tasks
 
 
 def w4():
     rng = random.Random(42)
-    tasks = [{"id": "root", "name": "root", "executor": "noop"}]
+    tasks: list[dict[str, Any]] = [{"id": "root", "name": "root", "executor": "noop"}]
     for layer in range(10):
         for i in range(100):
             deps = [] if layer == 0 else [f"l{layer - 1}_{j}" for j in rng.sample(range(100), 3)]
@@ -80,7 +81,7 @@ PER_HOP = {"W2", "W6"}
 
 def creation_tasks(n: int = 10_000):
     """A root and n-1 children in chains of 10 (the creation benchmark)."""
-    tasks = [{"id": "root", "name": "root", "executor": "noop"}]
+    tasks: list[dict[str, Any]] = [{"id": "root", "name": "root", "executor": "noop"}]
     tasks += [
         {
             "id": f"c{i}",

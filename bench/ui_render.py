@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -81,7 +82,12 @@ def tree_tasks(n: int, seed: int = 7) -> list[dict]:
     tasks = [{"id": "t0", "name": "root", "executor": "noop"}]
     for i in range(1, n):
         parent = (i - 1) // 4
-        task = {"id": f"t{i}", "name": f"task-{i:05d}", "executor": "noop", "parent_id": f"t{parent}"}
+        task: dict[str, Any] = {
+            "id": f"t{i}",
+            "name": f"task-{i:05d}",
+            "executor": "noop",
+            "parent_id": f"t{parent}",
+        }
         deps = []
         if i > 8 and rng.random() < 0.3:
             deps.append({"id": f"t{rng.randrange(max(1, i - 60), i)}", "required": rng.random() < 0.8})
@@ -125,7 +131,7 @@ def start_server(port: int) -> subprocess.Popen:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return proc
         if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode()[-2000:])
+            raise RuntimeError(proc.stderr.read().decode()[-2000:] if proc.stderr else "server exited")
         time.sleep(0.1)
     proc.kill()
     raise RuntimeError("daphne did not start")
@@ -270,7 +276,7 @@ def main() -> None:
             for n in sizes:
                 url = f"{base}/trees/{tree_ids[n]}/"
                 size = len(client.get(f"/api/v1/trees/{tree_ids[n]}/").content)
-                row = {"payload_kb": round(size / 1024), "cold": [], "warm": []}
+                row: dict[str, Any] = {"payload_kb": round(size / 1024), "cold": [], "warm": []}
                 for _ in range(args.runs):
                     row["cold"].append(measure_load(page, url, cold=True))
                     row["warm"].append(measure_load(page, url, cold=False))
