@@ -38,7 +38,7 @@ import psutil  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
-from shapes import PER_HOP, SHAPES, creation_tasks  # noqa: E402  (bench/ is sys.path[0])
+from shapes import PER_HOP, SHAPES, STATEMENTS_SQL, creation_tasks  # noqa: E402  (bench/ is sys.path[0])
 
 from tasks_app.models import Task, Tree  # noqa: E402
 from tasks_app.services import control, trees  # noqa: E402
@@ -102,7 +102,7 @@ def pg_statements() -> int | None:
         return None
     with connection.cursor() as cur:
         try:
-            cur.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements")
+            cur.execute(STATEMENTS_SQL)
             return int(cur.fetchone()[0])
         except Exception:
             return None

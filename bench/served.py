@@ -51,7 +51,7 @@ django.setup()
 import psutil  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
-from shapes import PER_HOP, SHAPES, creation_tasks  # noqa: E402
+from shapes import PER_HOP, SHAPES, STATEMENTS_SQL, creation_tasks  # noqa: E402
 
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -171,7 +171,7 @@ def pg_statements() -> int | None:
         return None
     try:
         with connection.cursor() as cur:
-            cur.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements")
+            cur.execute(STATEMENTS_SQL)
             return int(cur.fetchone()[0])
     except Exception:
         return None

@@ -101,3 +101,13 @@ def graph(name: str):
     Arbor's parent/child link is not an ordering edge (a parent does not wait for its children,
     and W3's children do not wait for the root), so only ``dependencies`` count."""
     return [(t["id"], list(t.get("dependencies", [])), t["executor"] == "sleep") for t in SHAPES[name]()]
+
+
+# Statements the clients sent (web, workers, django-q2), counted by pg_stat_statements. PostgreSQL's
+# own foreign-key checks ("SELECT 1 FROM ONLY <table> x WHERE id = $1 FOR KEY SHARE OF x", one per
+# written row and key) show up there as top-level statements too; they are not round trips and
+# would triple the figure, so they are left out.
+STATEMENTS_SQL = (
+    "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+    "WHERE query NOT LIKE 'SELECT $_ FROM ONLY %FOR KEY SHARE OF x'"
+)
