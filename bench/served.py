@@ -240,7 +240,7 @@ def main():
 
     call_command("migrate", verbosity=0)
     user, _ = get_user_model().objects.get_or_create(username="bench-served")
-    _, raw = tokens.token_create(
+    _, raw = tokens.token_issue(
         user=user, name="bench", expires_in_days=1, never_expires=False, source="bench"
     )
     connection.close()
