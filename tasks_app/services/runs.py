@@ -29,7 +29,7 @@ from tasks_app.models import Attempt, Dependency, ResourceLock, Task
 from . import history, scheduling
 from .event_log import EventBuffer
 from .resources import SharedResources, not_granted_message, shared_resources
-from .sql import RoundTrip
+from .sql import RoundTrip, Template
 
 logger = logging.getLogger(__name__)
 
@@ -264,13 +264,11 @@ def _pick(*, limit: int, slow_limit: int, alone_ok: bool, now, trip: RoundTrip) 
 
     Tasks waiting for a lock keep their place, but never hide claimable work behind them: look
     further down the queue (``CLAIM_PAGES`` pages at most) while everything seen so far waits."""
-    qs = ready_queue(now or timezone.now()).values_list(*_CLAIM_COLUMNS)
-    if connection.vendor == "postgresql":
-        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    queue_now = now or timezone.now()
     page = max(limit * 2, 8)
     pick = _Pick()
     for offset in range(0, page * CLAIM_PAGES, page):
-        read = trip.rows(qs[offset : offset + page])  # with the writes the trip holds
+        read = _CLAIM_PAGE.rows(trip, queue_now, offset, page)  # with the writes the trip holds
         trip.run()
         candidates = [Task.from_db(connection.alias, _CLAIM_COLUMNS, row) for row in read.rows]
         named = {task.id: _task_locks(task) for task in candidates}
@@ -288,6 +286,16 @@ def _pick(*, limit: int, slow_limit: int, alone_ok: bool, now, trip: RoundTrip) 
         if pick.chosen or len(candidates) < page:
             break
     return pick, now
+
+
+def _claim_page(now, offset: int, size: int):
+    qs = ready_queue(now).values_list(*_CLAIM_COLUMNS)
+    if connection.vendor == "postgresql":
+        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    return qs[offset : offset + size]
+
+
+_CLAIM_PAGE = Template(_claim_page)
 
 
 def _pick_from_page(
@@ -449,8 +457,8 @@ class _Known:
         return cls(
             task_ids,
             tree_ids,
-            trip.rows(_dependency_results_query(list(task_ids))),
-            trip.rows(history.open_runs_query(tree_ids)),
+            _DEPENDENCY_RESULTS.rows(trip, list(task_ids)),
+            _OPEN_RUNS.rows(trip, [t for t in tree_ids if t]),
         )
 
     def covers(self, chosen: list[Task]) -> bool:
@@ -536,6 +544,10 @@ def _dependency_results_query(task_ids):
         .order_by("downstream_id", "position")
         .values_list("downstream_id", "upstream__name", "upstream__status", "upstream__result")
     )
+
+
+_DEPENDENCY_RESULTS = Template(_dependency_results_query)
+_OPEN_RUNS = Template(history.open_runs_query)
 
 
 def _dependency_results_of(rows) -> dict:
@@ -689,11 +701,7 @@ def _finish(
         # released however the attempt ended; a worker reporting on its own attempt also releases
         # what it held after the attempt was ended elsewhere (cancelled while running)
         trip.call(lambda: ResourceLock.objects.filter(attempt_id__in=attempt_ids).delete())
-    read = trip.rows(
-        Task.objects.filter(
-            id__in=sorted({f.task_id for f in finishes}, key=str), status=Status.IN_PROGRESS.value
-        ).values_list(*_FINISH_COLUMNS)
-    )
+    read = _FINISHED_TASKS.rows(trip, [f.task_id for f in finishes])
     trip.run()
     alive = set(fence.rows)
     if has_locks and expired_only:  # the reaper's fence: only the attempts it ended
@@ -786,6 +794,11 @@ _FINISH_COLUMNS = [
         "ready_at",
     }
 ]
+
+
+_FINISHED_TASKS = Template(
+    lambda ids: Task.objects.filter(id__in=ids, status=Status.IN_PROGRESS.value).values_list(*_FINISH_COLUMNS)
+)
 
 
 def _finish_other(task: Task, f: Finish, events: EventBuffer, now, trip: RoundTrip) -> bool:

@@ -21,7 +21,7 @@ from tasks_app.models import Dependency, Task, Tree
 
 from . import history, notifications
 from .event_log import EventBuffer
-from .sql import RoundTrip
+from .sql import RoundTrip, Template, arg
 
 ACTIVE = (Status.PENDING.value, Status.IN_PROGRESS.value)
 
@@ -65,11 +65,7 @@ def propagate(finished_ids, events: EventBuffer, now=None, trip: RoundTrip | Non
     guard = 0
     while frontier and guard < 10_000:
         guard += 1
-        downstream = Dependency.objects.filter(upstream_id__in=list(frontier)).values("downstream_id")
-        pending_qs = Task.objects.filter(id__in=downstream, status=Status.PENDING.value, scheduled=True)
-        if connection.vendor == "postgresql":
-            pending_qs = pending_qs.select_for_update().order_by("id")  # lock in primary-key order
-        read = trip.rows(pending_qs.values_list(*selectors.PARTIAL_NODE_FIELDS))
+        read = _PENDING_DEPENDENTS.rows(trip, list(frontier))
         trip.run()
         rows = read.rows
         if not rows:
@@ -85,12 +81,7 @@ def propagate(finished_ids, events: EventBuffer, now=None, trip: RoundTrip | Non
             if i not in fallout and graph.node(i).ready_at is None
         ]
         if ready:
-            trip.update(
-                Task.objects.filter(id__in=ready, status=Status.PENDING.value, ready_at__isnull=True),
-                ready_at=now,
-                waiting_reason="",
-                updated_at=now,
-            )
+            _MARK_READY.rows(trip, ready, now)
             became_ready.extend(ready)
             for i in ready:
                 became_ready.trees.add(tree_of.get(_uuid(i)))
@@ -103,6 +94,23 @@ def propagate(finished_ids, events: EventBuffer, now=None, trip: RoundTrip | Non
     if own_trip:
         trip.run()
     return became_ready
+
+
+def _pending_dependents(upstream_ids):
+    """The scheduled pending dependents of ``upstream_ids`` (the engine's input), row-locked in
+    primary-key order on PostgreSQL."""
+    downstream = Dependency.objects.filter(upstream_id__in=upstream_ids).values("downstream_id")
+    pending_qs = Task.objects.filter(id__in=downstream, status=Status.PENDING.value, scheduled=True)
+    if connection.vendor == "postgresql":
+        pending_qs = pending_qs.select_for_update().order_by("id")  # lock in primary-key order
+    return pending_qs.values_list(*selectors.PARTIAL_NODE_FIELDS)
+
+
+_PENDING_DEPENDENTS = Template(_pending_dependents)
+_MARK_READY = Template(
+    lambda ids, now: Task.objects.filter(id__in=ids, status=Status.PENDING.value, ready_at__isnull=True),
+    update={"ready_at": arg(1), "waiting_reason": "", "updated_at": arg(1)},
+)
 
 
 def cancel_upstream_failed(fallout: dict, events: EventBuffer, now) -> None:

@@ -9,6 +9,7 @@ and with one ``executemany`` on SQLite, using Django's own field adaptation.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import uuid
@@ -362,3 +363,122 @@ class RoundTrip:
         for _, _, _, result, _, then in group:
             if then is not None:
                 then(result)
+
+
+class Template:
+    """A hot-path read or update, built and compiled by the ORM once per shape, then reused.
+
+    ``build(*args)`` returns a queryset (or, with ``update=``, the queryset to update). Arguments
+    are lists of ids (UUIDs), single UUIDs or datetimes — sent as parameters — or anything else
+    (ints, strings: part of the statement, e.g. a page's offset). The first call of a shape
+    (which argument is a list of how many distinct ids, the other values) compiles ``build``'s
+    query with sentinel values and records where each sentinel lands among the parameters; later
+    calls put their own values there. Same SQL, same parameters, same converters as the ORM's:
+    only the ORM's Python time (0.2-0.6 ms per query here) is saved.
+    """
+
+    def __init__(self, build, *, update: dict | None = None) -> None:
+        self.build = build
+        self.update = update  # field -> argument index (or a constant): an UPDATE, not a read
+        self._cache: dict = {}
+
+    def rows(self, trip: RoundTrip, *args) -> Result:
+        args = tuple(_distinct(a) if isinstance(a, list | tuple | set | frozenset) else a for a in args)
+        key = (connection.vendor, *(("list", len(a)) if isinstance(a, list) else _static(a) for a in args))
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._cache[key] = self._compile(args)
+        sql, slots, compiler = entry
+        if sql is None:
+            return Result()  # e.g. ``id__in=[]``: the ORM sends nothing either
+        params = [value if arg is None else _adapt(_pick_arg(args, arg)) for arg, value in slots]
+        if compiler is None:
+            return trip.sql(sql, params)
+
+        def convert(result: Result) -> None:
+            result.rows = list(compiler.results_iter(results=[result.rows], tuple_expected=True))
+
+        return trip.sql(sql, params, fetch=True, then=convert)
+
+    def _compile(self, args):
+        sentinels = tuple(
+            [uuid.uuid4() for _ in a] if isinstance(a, list) else (_sentinel(a) if _is_param(a) else a)
+            for a in args
+        )
+        where: dict = {}
+        for i, s in enumerate(sentinels):
+            for j, value in enumerate(s if isinstance(s, list) else [s]):
+                if _is_param(value):
+                    where[_adapt(value)] = (i, j if isinstance(s, list) else None)
+        queryset = self.build(*sentinels)
+        if self.update is not None:
+            query = queryset.query.chain(UpdateQuery)
+            query.add_update_values(
+                {
+                    k: (sentinels[v[1]] if isinstance(v, tuple) and v[0] == "arg" else v)
+                    for k, v in self.update.items()
+                }
+            )
+            query.annotations = {}
+            compiler = query.get_compiler(connection=connection)
+        else:
+            compiler = queryset.query.get_compiler(connection=connection)
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:
+            return None, [], None
+        slots = [(where.get(p) if _hashable(p) else None, p) for p in params]
+        if {slot for slot, _ in slots if slot is not None} != set(where.values()):
+            raise RuntimeError(f"every argument must be a parameter of the statement: {sql}")
+        return sql, slots, (None if self.update is not None else compiler)
+
+
+def arg(index: int) -> tuple:
+    """In ``Template(update={field: arg(i)})``: the value of the template's i-th argument."""
+    return ("arg", index)
+
+
+def _distinct(values) -> list:
+    out, seen = [], set()
+    for value in values:
+        value = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+        if value not in seen:
+            seen.add(value)
+            out.append(value)
+    return out
+
+
+def _is_param(value) -> bool:
+    return isinstance(value, uuid.UUID | dt.datetime)
+
+
+def _static(value):
+    return ("param", type(value).__name__) if _is_param(value) else ("static", value)
+
+
+def _sentinel(value):
+    if isinstance(value, uuid.UUID):
+        return uuid.uuid4()
+    # a datetime no caller passes: microseconds from a fresh UUID
+    return dt.datetime(1901, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
+        microseconds=uuid.uuid4().int % 10**12
+    )
+
+
+def _adapt(value):
+    if isinstance(value, uuid.UUID):
+        return value if connection.vendor == "postgresql" else value.hex
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _hashable(value) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _pick_arg(args, slot):
+    i, j = slot
+    return args[i] if j is None else args[i][j]
