@@ -189,6 +189,15 @@ def insert_rows(model, fields: list[str], rows) -> int:
     return len(prepared)
 
 
+def _multi_statement() -> bool:
+    """Whether several statements with parameters can go in one query: PostgreSQL with Django's
+    default client-side binding (``OPTIONS["server_side_binding"]`` prepares each query, which
+    allows one statement only)."""
+    return connection.vendor == "postgresql" and not connection.settings_dict.get("OPTIONS", {}).get(
+        "server_side_binding"
+    )
+
+
 class Result:
     """What one statement of a :class:`RoundTrip` returned, once the round trip has run: ``rows``
     (when it was asked to fetch them) and ``rowcount``."""
@@ -335,12 +344,13 @@ class RoundTrip:
     def run(self) -> None:
         steps, self._steps = self._steps, []
         group: list = []
+        together = _multi_statement()
         for step in steps:
             if step[0] == "call":
                 self._send(group)
                 group = []
                 step[1]()
-            elif connection.vendor == "postgresql":
+            elif together:
                 group.append(step)
             else:
                 self._send([step])
@@ -460,9 +470,7 @@ def _sentinel(value):
     if isinstance(value, uuid.UUID):
         return uuid.uuid4()
     # a datetime no caller passes: microseconds from a fresh UUID
-    return dt.datetime(1901, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
-        microseconds=uuid.uuid4().int % 10**12
-    )
+    return dt.datetime(1901, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=uuid.uuid4().int % 10**12)
 
 
 def _adapt(value):
