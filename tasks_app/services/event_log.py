@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.db import connection
 from django.utils import timezone
 
 from tasks_app.live.events import publish_on_commit
 from tasks_app.models import Event, Tree
+
+from .sql import RoundTrip
 
 
 @dataclass
@@ -34,11 +37,21 @@ class EventBuffer:
     def __len__(self) -> int:
         return sum(len(v) for v in self._items.values())
 
-    def flush(self, *, locked: bool = False) -> list[Event]:
+    def flush(self, *, locked: bool = False, batch: RoundTrip | None = None) -> list[Event]:
         """Allocate sequence numbers, insert the rows, publish after commit. Call inside atomic().
 
         ``locked``: the caller holds the row lock of every tree in the buffer (a batch of runs
-        started together): on PostgreSQL all trees' events go in one statement."""
+        started together): on PostgreSQL all trees' events go in one statement. ``batch``: the
+        events written so far are written as steps of that round trip (with the writes before
+        them) when it runs; returns nothing then."""
+        if batch is not None:
+            pending = EventBuffer(actor_id=self.actor_id, source=self.source, _items=self._items)
+            self._items = defaultdict(list)
+            if connection.vendor == "postgresql" and not (locked and len(pending.tree_ids()) > 1):
+                pending._flush_postgresql(timezone.now(), batch=batch)
+            else:
+                batch.call(lambda: pending.flush(locked=locked))
+            return []
         rows: list[Event] = []
         now = timezone.now()
         if connection.vendor == "postgresql":
@@ -70,9 +83,10 @@ class EventBuffer:
             created_at=now,
         )
 
-    def _flush_postgresql(self, now) -> list[Event]:
+    def _flush_postgresql(self, now, batch: RoundTrip | None = None) -> list[Event]:
         """The same in one statement per tree: bump the counter, insert the rows and queue the
-        NOTIFY (delivered on commit) — one round trip instead of three on the hot path."""
+        NOTIFY (delivered on commit) — one round trip instead of three on the hot path (none of
+        its own with ``batch``: the statements join that round trip)."""
         from tasks_app.live.delivery import PG_CHANNEL, wake_mode
 
         notify_all = wake_mode() == "postgres"
@@ -111,20 +125,32 @@ class EventBuffer:
             ]
             if notify:
                 params += [PG_CHANNEL, str(tree_id), suffix]
+            if batch is not None:
+                batch.sql(sql, params, fetch=True, then=partial(self._written, tree_id, items, now))
+                continue
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 row = cursor.fetchone()
-            if row is None:
-                raise Tree.DoesNotExist(str(tree_id))
-            first, ids = int(row[0]) - n + 1, row[1]
-            rows.extend(
-                self._event(tree_id, first + offset, item, now, event_id=ids[offset])
-                for offset, item in enumerate(items)
-            )
+            rows.extend(self._rows_of(tree_id, items, now, row))
         self._items.clear()
         if rows:
             publish_on_commit([serialize_event(e) for e in rows])
         return rows
+
+    def _rows_of(self, tree_id, items, now, row) -> list[Event]:
+        """The Event rows one tree's statement wrote (``row``: its last_seq and the new ids)."""
+        if row is None:
+            raise Tree.DoesNotExist(str(tree_id))
+        first, ids = int(row[0]) - len(items) + 1, row[1]
+        return [
+            self._event(tree_id, first + offset, item, now, event_id=ids[offset])
+            for offset, item in enumerate(items)
+        ]
+
+    def _written(self, tree_id, items, now, result) -> None:
+        rows = self._rows_of(tree_id, items, now, result.rows[0] if result.rows else None)
+        if rows:
+            publish_on_commit([serialize_event(e) for e in rows])
 
     def _flush_postgresql_many(self, now) -> list[Event]:
         """Every tree's events in one statement (trees already locked by the caller, so the

@@ -71,11 +71,17 @@ def start_many(items, *, source: str = "", now) -> dict:
 
 def open_runs(tree_ids) -> dict:
     """``{tree_id: run_id}`` of the open run of each tree (for tagging new attempts)."""
+    return dict(open_runs_query(tree_ids))  # the latest open run wins
+
+
+def open_runs_query(tree_ids):
+    """``(tree_id, run_id)`` of the open runs of ``tree_ids``, the latest last."""
     ids = {t for t in tree_ids if t}
-    if not ids:
-        return {}
-    rows = Run.objects.filter(tree_id__in=ids, finished_at__isnull=True).order_by("number")
-    return dict(rows.values_list("tree_id", "id"))  # the latest open run wins
+    return (
+        Run.objects.filter(tree_id__in=ids, finished_at__isnull=True)
+        .order_by("number")
+        .values_list("tree_id", "id")
+    )
 
 
 def finish(tree_id, *, status: str, handled_failures: int, task_counts: dict, now) -> None:

@@ -29,7 +29,7 @@ from tasks_app.models import Attempt, Dependency, ResourceLock, Task
 from . import history, scheduling
 from .event_log import EventBuffer
 from .resources import SharedResources, not_granted_message, shared_resources
-from .sql import update_rows
+from .sql import RoundTrip, Template
 
 logger = logging.getLogger(__name__)
 
@@ -203,6 +203,8 @@ _CLAIM_FIELDS = (
     "waiting_reason",
     "max_retries",
 )
+# the claim page's columns, in the model's field order (``Task.from_db`` takes them so)
+_CLAIM_COLUMNS = [f.attname for f in Task._meta.concrete_fields if f.attname in _CLAIM_FIELDS]
 _CLAIMED_FIELDS = [
     "status",
     "started_at",
@@ -228,37 +230,47 @@ def _claim(
     alone_ok: bool = True,
     now=None,
     events: EventBuffer | None = None,
+    trip: RoundTrip | None = None,
+    known: _Known | None = None,
 ) -> list[Claim]:
     """Pick ready tasks (``_pick``) and start an attempt of each (``_start``); events go to
-    ``events`` (written by its owner with the other rows) or to a buffer flushed here."""
-    pick, now = _pick(limit=limit, slow_limit=slow_limit, alone_ok=alone_ok, now=now)
+    ``events`` (written by its owner with the other rows) or to a buffer flushed here.
+
+    ``trip``: the owner's round trip (``sql.RoundTrip``): what it holds goes out with the first
+    read of the queue, and the claim's writes are left in it for the owner to send with its
+    events; without one, the claim sends its writes and events itself."""
     own_buffer = events is None
+    trip = RoundTrip() if trip is None else trip
+    pick, now = _pick(limit=limit, slow_limit=slow_limit, alone_ok=alone_ok, now=now, trip=trip)
     if events is None:
         events = EventBuffer(source="worker")
     if pick.waiting_updates:
         Task.objects.bulk_update(pick.waiting_updates, ["waiting_reason"])
     for task in pick.waiting_updates:  # shown live as "waiting for <resource>", not as stuck
         events.add(task.tree_id, "task.waiting", task_id=task.id, reason=task.waiting_reason)
-    claims = _start(pick, worker=worker, now=now, events=events) if pick.chosen else []
+    claims = (
+        _start(pick, worker=worker, now=now, events=events, trip=trip, known=known) if pick.chosen else []
+    )
     # the tree is already in progress (execute/retry/rerun set it): no status refresh here
     if own_buffer:
-        events.flush()
+        events.flush(batch=trip)
+        trip.run()
     return claims
 
 
-def _pick(*, limit: int, slow_limit: int, alone_ok: bool, now) -> tuple[_Pick, dt.datetime]:
+def _pick(*, limit: int, slow_limit: int, alone_ok: bool, now, trip: RoundTrip) -> tuple[_Pick, dt.datetime]:
     """Walk the ready queue page by page and decide what this claim starts; returns the decision
     and ``now`` (read after the first page's queue and advisory locks unless given).
 
     Tasks waiting for a lock keep their place, but never hide claimable work behind them: look
     further down the queue (``CLAIM_PAGES`` pages at most) while everything seen so far waits."""
-    qs = ready_queue(now or timezone.now()).only(*_CLAIM_FIELDS)
-    if connection.vendor == "postgresql":
-        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    queue_now = now or timezone.now()
     page = max(limit * 2, 8)
     pick = _Pick()
     for offset in range(0, page * CLAIM_PAGES, page):
-        candidates = list(qs[offset : offset + page])
+        read = _CLAIM_PAGE.rows(trip, queue_now, offset, page)  # with the writes the trip holds
+        trip.run()
+        candidates = [Task.from_db(connection.alias, _CLAIM_COLUMNS, row) for row in read.rows]
         named = {task.id: _task_locks(task) for task in candidates}
         # one read of the shared resources the page names; every other key is its owner's own
         shared = _shared_for(candidates, named)
@@ -274,6 +286,16 @@ def _pick(*, limit: int, slow_limit: int, alone_ok: bool, now) -> tuple[_Pick, d
         if pick.chosen or len(candidates) < page:
             break
     return pick, now
+
+
+def _claim_page(now, offset: int, size: int):
+    qs = ready_queue(now).values_list(*_CLAIM_COLUMNS)
+    if connection.vendor == "postgresql":
+        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    return qs[offset : offset + size]
+
+
+_CLAIM_PAGE = Template(_claim_page)
 
 
 def _pick_from_page(
@@ -328,29 +350,37 @@ def _batch_fit(task: Task, chosen: list[Task], slow_limit: int, alone_ok: bool) 
     return "take"
 
 
-def _start(pick: _Pick, *, worker: str, now, events: EventBuffer) -> list[Claim]:
+def _start(
+    pick: _Pick, *, worker: str, now, events: EventBuffer, trip: RoundTrip, known: _Known | None = None
+) -> list[Claim]:
     """Start an attempt of each chosen task: the attempt rows, the tasks moved to
-    ``in_progress`` (compare-and-set) and the resource locks, in one pass each."""
-    claims, attempts = _new_attempts(pick, worker=worker, now=now, events=events)
-    Attempt.objects.bulk_create(attempts)
-    _mark_in_progress(pick.chosen, now)
+    ``in_progress`` (compare-and-set) and the resource locks, in one pass each — left in
+    ``trip`` (one round trip with the events that follow them)."""
+    claims, attempts = _new_attempts(pick, worker=worker, now=now, events=events, trip=trip, known=known)
+    trip.insert(attempts)
+    _mark_in_progress(pick.chosen, now, trip)
     attempt_of = {attempt.task_id: attempt.id for attempt in attempts}
     locks = [
         ResourceLock(key=key, mode=mode, attempt_id=attempt_of[task.id], task_id=task.id)
         for task, task_locks in pick.lock_rows
         for key, mode in task_locks
     ]
-    if locks:
-        ResourceLock.objects.bulk_create(locks)
+    trip.insert(locks)
     return claims
 
 
-def _new_attempts(pick: _Pick, *, worker: str, now, events: EventBuffer) -> tuple[list[Claim], list[Attempt]]:
+def _new_attempts(
+    pick: _Pick, *, worker: str, now, events: EventBuffer, trip: RoundTrip, known: _Known | None = None
+) -> tuple[list[Claim], list[Attempt]]:
     """The attempt (not yet saved) and the worker's ``Claim`` of each chosen task, with effective
     inputs from its dependencies' results; sets the tasks' attempt count and current attempt."""
     chosen = pick.chosen
-    deps = _dependency_results([t.id for t in chosen])
-    run_of = history.open_runs({t.tree_id for t in chosen})  # each attempt belongs to its tree's run
+    if known is None or not known.covers(chosen):
+        # the dependencies' results and the trees' open runs (each attempt belongs to its tree's
+        # run): two reads, one round trip
+        known = _Known.read(trip, [t.id for t in chosen], {t.tree_id for t in chosen})
+        trip.run()
+    deps, run_of = known.deps(), known.runs()
     attempts, claims = [], []
     lease = _lease(now)
     for index, task in enumerate(chosen):
@@ -403,7 +433,45 @@ def _new_attempts(pick: _Pick, *, worker: str, now, events: EventBuffer) -> tupl
     return claims, attempts
 
 
-def _mark_in_progress(chosen: list[Task], now) -> None:
+class _Known:
+    """The dependencies' results of some tasks and the open runs of some trees, read ahead: a
+    hop reads them for the tasks it has just made ready with its first read of the queue, which
+    saves a round trip whenever it claims those very tasks (a chain)."""
+
+    def __init__(self, task_ids, tree_ids, dep_rows, run_rows):
+        self.task_ids = {str(i) for i in task_ids}
+        self.tree_ids = {str(i) for i in tree_ids}
+        self._deps, self._runs = dep_rows, run_rows
+
+    @classmethod
+    def ahead(cls, trip: RoundTrip, became_ready: list, *, limit: int) -> _Known | None:
+        """The reads for the tasks a finish made ready, added to ``trip``; None if none did, or
+        more than a claim of ``limit`` could take (W1: 500 ready at once)."""
+        if not became_ready or len(became_ready) > limit:
+            return None
+        return cls.read(trip, became_ready, scheduling.trees_of_ready(became_ready))
+
+    @classmethod
+    def read(cls, trip: RoundTrip, task_ids, tree_ids) -> _Known:
+        """Reads added to ``trip``: in by the time the trip has run."""
+        return cls(
+            task_ids,
+            tree_ids,
+            _DEPENDENCY_RESULTS.rows(trip, list(task_ids)),
+            _OPEN_RUNS.rows(trip, [t for t in tree_ids if t]),
+        )
+
+    def covers(self, chosen: list[Task]) -> bool:
+        return all(str(t.id) in self.task_ids and str(t.tree_id) in self.tree_ids for t in chosen)
+
+    def deps(self) -> dict:
+        return _dependency_results_of(self._deps.rows)
+
+    def runs(self) -> dict:
+        return dict(self._runs.rows)  # ordered by run number: the latest open run wins
+
+
+def _mark_in_progress(chosen: list[Task], now, trip: RoundTrip) -> None:
     """Move the chosen tasks to ``in_progress`` under their new attempts: one compare-and-set
     statement (``status = 'pending'``), which cannot lose under the row locks (PostgreSQL) or the
     IMMEDIATE transaction (SQLite)."""
@@ -426,11 +494,14 @@ def _mark_in_progress(chosen: list[Task], now) -> None:
         }
         for t in chosen
     ]
-    claimed = update_rows(
-        Task, rows, _CLAIMED_FIELDS, where="t.status = %s", where_params=[Status.PENDING.value]
+
+    def check(result) -> None:
+        if result.rowcount != len(chosen):
+            raise RuntimeError("claim lost a compare-and-set race")
+
+    trip.update_rows(
+        Task, rows, _CLAIMED_FIELDS, where="t.status = %s", where_params=[Status.PENDING.value], then=check
     )
-    if claimed != len(chosen):
-        raise RuntimeError("claim lost a compare-and-set race")
 
 
 def _with_skipped(candidates: list[Task], wanted: dict, seen: set, now, depth: int) -> list[Task]:
@@ -467,14 +538,21 @@ def _timeout(task: Task) -> float | None:
     return task.timeout if task.timeout is not None else settings.ARBOR_DEFAULT_TIMEOUT
 
 
-def _dependency_results(task_ids) -> dict:
-    """{task_id: [(dep_name, status, result), ...]} in dependency-list order."""
-    out: dict = {}
-    rows = (
+def _dependency_results_query(task_ids):
+    return (
         Dependency.objects.filter(downstream_id__in=task_ids)
         .order_by("downstream_id", "position")
         .values_list("downstream_id", "upstream__name", "upstream__status", "upstream__result")
     )
+
+
+_DEPENDENCY_RESULTS = Template(_dependency_results_query)
+_OPEN_RUNS = Template(history.open_runs_query)
+
+
+def _dependency_results_of(rows) -> dict:
+    """{task_id: [(dep_name, status, result), ...]} in dependency-list order."""
+    out: dict = {}
     for down, name, status, result in rows:
         out.setdefault(down, []).append((name, Status(status), result))
     return out
@@ -526,8 +604,11 @@ def finish(finishes: list[Finish], *, actor=None, now=None, expired_only: bool =
     now = now or timezone.now()
     with transaction.atomic():
         events = EventBuffer(actor_id=getattr(actor, "pk", None), source="worker")
-        became_ready, refresh = _finish(finishes, now=now, events=events, expired_only=expired_only)
-        _settle(refresh, events, now)
+        trip = RoundTrip()
+        became_ready, refresh = _finish(
+            finishes, now=now, events=events, expired_only=expired_only, trip=trip
+        )
+        _settle(refresh, events, now, trip)
         return became_ready
 
 
@@ -540,7 +621,10 @@ def finish_and_claim(
     now = now or timezone.now()
     with transaction.atomic():
         events = EventBuffer(source="worker")
-        became_ready, refresh = _finish(finishes, now=now, events=events)
+        # one round trip for statements that need nothing from each other's results: the
+        # tasks made ready go out with the first read of the queue, the new attempts with the events
+        trip = RoundTrip()
+        became_ready, refresh = _finish(finishes, now=now, events=events, trip=trip)
         claims = _claim(
             worker=worker,
             limit=limit,
@@ -548,29 +632,37 @@ def finish_and_claim(
             alone_ok=alone_ok,
             now=fake_clock,
             events=events,
+            trip=trip,
+            known=_Known.ahead(trip, became_ready, limit=max(limit, slow_limit)),
         )
-        _settle(refresh, events, now)
+        _settle(refresh, events, now, trip)
         return became_ready, claims
 
 
-def _settle(refresh: set, events: EventBuffer, now) -> None:
+def _settle(refresh: set, events: EventBuffer, now, trip: RoundTrip) -> None:
     """Refresh the status of the trees in ``refresh`` and write the events: the only tree rows a
     finish (and claim) writes, so they are locked together, in one statement in id order, before
     any of them is written, at the end of the transaction. Before, two workers finishing tasks of
     two trees at once (one refreshing tree A, then numbering an event of tree B; the other the
     reverse) deadlocked, and the attempt PostgreSQL rolled back could outlive its lease while its
-    worker retried (seen in RT-06)."""
-    scheduling.lock_trees(set(refresh) | events.tree_ids())
+    worker retried (seen in RT-06).
+
+    ``trip`` holds the transaction's last writes (ready tasks, new attempts): they go out with
+    the tree locks and, when no status needs a refresh, with the events — one round trip."""
+    scheduling.lock_trees(set(refresh) | events.tree_ids(), trip)
     if refresh:
+        trip.run()
         scheduling.refresh_tree_status(refresh, events, now)
-    events.flush()
+    events.flush(batch=trip)
+    trip.run()
 
 
 def _finish(
-    finishes: list[Finish], *, now, events: EventBuffer, expired_only: bool = False
+    finishes: list[Finish], *, now, events: EventBuffer, trip: RoundTrip, expired_only: bool = False
 ) -> tuple[list, set]:
     """Record the outcomes; returns the tasks that became ready and the trees whose status the
-    caller refreshes (with ``_settle``, after anything else the transaction does)."""
+    caller refreshes (with ``_settle``, after anything else the transaction does). The last
+    write (the tasks made ready) is left in ``trip``."""
     attempt_ids = [f.attempt_id for f in finishes]
     where = "t.outcome = %s"
     where_params: list[object] = [Outcome.RUNNING.value]
@@ -581,8 +673,10 @@ def _finish(
             connection.ops.adapt_datetimefield_value(now),
             connection.ops.adapt_datetimefield_value(cutoff),
         ]
-    # the fence: only attempts that are still running record an outcome (one statement)
-    alive = update_rows(
+    # the fence: only attempts that are still running record an outcome (one statement), sent
+    # with the read of their tasks (whatever the fence says: the tasks of fenced-out attempts are
+    # ignored below)
+    fence = trip.update_rows(
         Attempt,
         [
             {
@@ -602,31 +696,23 @@ def _finish(
         where_params=where_params,
         returning=True,
     )
-    if any(f.has_locks for f in finishes):
+    has_locks = any(f.has_locks for f in finishes)
+    if has_locks and not expired_only:
         # released however the attempt ended; a worker reporting on its own attempt also releases
         # what it held after the attempt was ended elsewhere (cancelled while running)
-        released = [a for a in attempt_ids if a in alive] if expired_only else attempt_ids
-        ResourceLock.objects.filter(attempt_id__in=released).delete()
+        trip.call(lambda: ResourceLock.objects.filter(attempt_id__in=attempt_ids).delete())
+    read = _FINISHED_TASKS.rows(trip, [f.task_id for f in finishes])
+    trip.run()
+    alive = set(fence.rows)
+    if has_locks and expired_only:  # the reaper's fence: only the attempts it ended
+        ResourceLock.objects.filter(attempt_id__in=[a for a in attempt_ids if a in alive]).delete()
     for f in finishes:
         if f.attempt_id not in alive:
             logger.info("discarded a late outcome of attempt %s (%s)", f.attempt_id, f.outcome)
     live = [f for f in finishes if f.attempt_id in alive]
     if not live:
         return [], set()
-    tasks = {
-        t.id: t
-        for t in Task.objects.filter(id__in=[f.task_id for f in live], status=Status.IN_PROGRESS.value).only(
-            "id",
-            "tree_id",
-            "status",
-            "max_retries",
-            "retry_delay",
-            "attempt_count",
-            "name",
-            "current_attempt_id",
-            "ready_at",
-        )
-    }
+    tasks = {row[0]: Task.from_db(connection.alias, _FINISH_COLUMNS, row) for row in read.rows}
     completed: list[Task] = []
     terminal: list = []
     trees: set = set()
@@ -655,10 +741,10 @@ def _finish(
                 attempt=task.attempt_count,
                 result=_preview(f.result),
             )
-        elif _finish_other(task, f, events, now):
+        elif _finish_other(task, f, events, now, trip):
             terminal.append(task.id)
     if completed:
-        update_rows(
+        trip.update_rows(
             Task,
             [
                 {
@@ -685,14 +771,39 @@ def _finish(
                 "updated_at",
             ],
         )
-    became_ready = scheduling.propagate(terminal, events, now) if terminal else []
+    # the completions go out with propagate's first read (the dependents it row-locks)
+    became_ready = scheduling.propagate(terminal, events, now, trip) if terminal else []
     # a tree in which something just became ready is still in progress: no need to look
     still_running = set(scheduling.trees_of_ready(became_ready)) if became_ready else set()
     return became_ready, trees - still_running
 
 
-def _finish_other(task: Task, f: Finish, events: EventBuffer, now) -> bool:
+_FINISH_COLUMNS = [
+    f.attname
+    for f in Task._meta.concrete_fields
+    if f.attname
+    in {
+        "id",
+        "tree_id",
+        "status",
+        "max_retries",
+        "retry_delay",
+        "attempt_count",
+        "name",
+        "current_attempt_id",
+        "ready_at",
+    }
+]
+
+
+_FINISHED_TASKS = Template(
+    lambda ids: Task.objects.filter(id__in=ids, status=Status.IN_PROGRESS.value).values_list(*_FINISH_COLUMNS)
+)
+
+
+def _finish_other(task: Task, f: Finish, events: EventBuffer, now, trip: RoundTrip) -> bool:
     """Every outcome but success (rare: one row at a time). Returns True if the task is terminal."""
+    trip.run()  # what the trip holds is written first, in order
     fenced = Task.objects.filter(
         id=f.task_id, current_attempt_id=f.attempt_id, status=Status.IN_PROGRESS.value
     )

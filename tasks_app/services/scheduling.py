@@ -21,6 +21,7 @@ from tasks_app.models import Dependency, Task, Tree
 
 from . import history, notifications
 from .event_log import EventBuffer
+from .sql import RoundTrip, Template, arg
 
 ACTIVE = (Status.PENDING.value, Status.IN_PROGRESS.value)
 
@@ -44,26 +45,29 @@ def lock_tasks(ids) -> None:
         list(Task.objects.select_for_update().filter(id__in=ids).order_by("id").values_list("id", flat=True))
 
 
-def propagate(finished_ids, events: EventBuffer, now=None) -> list:
+def propagate(finished_ids, events: EventBuffer, now=None, trip: RoundTrip | None = None) -> list:
     """After tasks became terminal: cancel the dependents that can no longer run
     (``upstream_failed`` or ``upstream_cancelled``, cascading) and mark the dependents that became ready.
 
     Returns the ids that became ready. Concurrency: the candidate dependents are row-locked
     before their dependencies' statuses are read, so two transactions finishing the last two
     dependencies of one task serialise and the second one sees the first one's commit.
+
+    ``trip``: the caller's round trip: its pending writes go out with the first read, and the
+    write that marks tasks ready is left in it (the caller's next read takes it along).
     """
     now = now or timezone.now()
+    own_trip = trip is None
+    trip = RoundTrip() if trip is None else trip
     frontier = {str(i) for i in finished_ids}
     became_ready = ReadyList()
     seen_cancelled: set = set()
     guard = 0
     while frontier and guard < 10_000:
         guard += 1
-        downstream = Dependency.objects.filter(upstream_id__in=list(frontier)).values("downstream_id")
-        pending_qs = Task.objects.filter(id__in=downstream, status=Status.PENDING.value, scheduled=True)
-        if connection.vendor == "postgresql":
-            pending_qs = pending_qs.select_for_update().order_by("id")  # lock in primary-key order
-        rows = list(pending_qs.values_list(*selectors.PARTIAL_NODE_FIELDS))
+        read = _PENDING_DEPENDENTS.rows(trip, list(frontier))
+        trip.run()
+        rows = read.rows
         if not rows:
             break
         tree_of = {row[0]: row[1] for row in rows}
@@ -77,18 +81,36 @@ def propagate(finished_ids, events: EventBuffer, now=None) -> list:
             if i not in fallout and graph.node(i).ready_at is None
         ]
         if ready:
-            Task.objects.filter(id__in=ready, status=Status.PENDING.value, ready_at__isnull=True).update(
-                ready_at=now, waiting_reason="", updated_at=now
-            )
+            _MARK_READY.rows(trip, ready, now)
             became_ready.extend(ready)
             for i in ready:
                 became_ready.trees.add(tree_of.get(_uuid(i)))
                 events.add(tree_of.get(_uuid(i)), "task.ready", task_id=i)
         if fallout:
+            trip.run()
             cancel_upstream_failed(fallout, events, now)
             seen_cancelled |= set(fallout)
         frontier = set(fallout)
+    if own_trip:
+        trip.run()
     return became_ready
+
+
+def _pending_dependents(upstream_ids):
+    """The scheduled pending dependents of ``upstream_ids`` (the engine's input), row-locked in
+    primary-key order on PostgreSQL."""
+    downstream = Dependency.objects.filter(upstream_id__in=upstream_ids).values("downstream_id")
+    pending_qs = Task.objects.filter(id__in=downstream, status=Status.PENDING.value, scheduled=True)
+    if connection.vendor == "postgresql":
+        pending_qs = pending_qs.select_for_update().order_by("id")  # lock in primary-key order
+    return pending_qs.values_list(*selectors.PARTIAL_NODE_FIELDS)
+
+
+_PENDING_DEPENDENTS = Template(_pending_dependents)
+_MARK_READY = Template(
+    lambda ids, now: Task.objects.filter(id__in=ids, status=Status.PENDING.value, ready_at__isnull=True),
+    update={"ready_at": arg(1), "waiting_reason": "", "updated_at": arg(1)},
+)
 
 
 def cancel_upstream_failed(fallout: dict, events: EventBuffer, now) -> None:
@@ -125,13 +147,18 @@ def _uuid(value):
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-def lock_trees(tree_ids) -> None:
+def lock_trees(tree_ids, trip: RoundTrip | None = None) -> None:
     """Lock several tree rows in one statement, in id order (PostgreSQL locks the sorted rows one
     by one), before a transaction writes them in whatever order its steps need. One tree needs no
-    ordering, and SQLite transactions never run concurrently."""
+    ordering, and SQLite transactions never run concurrently. ``trip``: a step of that round trip
+    (taken before the steps added after it)."""
     ids = {str(t) for t in tree_ids if t}
     if len(ids) > 1 and connection.vendor == "postgresql":
-        list(Tree.objects.select_for_update().filter(id__in=ids).order_by("id").values_list("id", flat=True))
+        qs = Tree.objects.select_for_update().filter(id__in=ids).order_by("id").values_list("id")
+        if trip is None:
+            list(qs)
+        else:
+            trip.rows(qs)
 
 
 def refresh_tree_status(tree_ids, events: EventBuffer, now=None) -> None:

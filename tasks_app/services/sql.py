@@ -9,12 +9,15 @@ and with one ``executemany`` on SQLite, using Django's own field adaptation.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import uuid
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
+from django.db.models.sql import UpdateQuery
 
 
 def update_rows(
@@ -34,27 +37,9 @@ def update_rows(
         return field.get_db_prep_save(value, connection)
 
     if connection.vendor == "postgresql":
-        value_rows = []
-        params: list = []
-        for row in rows:
-            value_rows.append("(" + ", ".join(["%s"] * (len(cols) + 1)) + ")")
-            params.append(prep(pk, row["pk"]))
-            params.extend(prep(f, row[f.name]) for f in cols)
-        casts = ", ".join(
-            f"{connection.ops.quote_name(f.column)} = v.c{i}::{f.db_type(connection)}"
-            for i, f in enumerate(cols)
-        )
-        names = ", ".join(["id"] + [f"c{i}" for i in range(len(cols))])
-        sql = (
-            f"UPDATE {table} AS t SET {casts} FROM (VALUES {', '.join(value_rows)}) AS v({names}) "
-            f"WHERE t.{connection.ops.quote_name(pk.column)} = v.id::{pk.db_type(connection)}"
-        )
-        if where:
-            sql += f" AND {where}"
-        if returning:
-            sql += f" RETURNING t.{connection.ops.quote_name(pk.column)}"
+        sql, params = _update_rows_postgresql(model, rows, fields, where, where_params, returning)
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, *where_params])
+            cursor.execute(sql, params)
             if returning:
                 return {pk.to_python(r[0]) for r in cursor.fetchall()}
             return cursor.rowcount
@@ -75,6 +60,33 @@ def update_rows(
     with connection.cursor() as cursor:
         cursor.executemany(sql, batch)
         return cursor.rowcount
+
+
+def _update_rows_postgresql(model, rows, fields, where="", where_params=(), returning=False):
+    """The statement of :func:`update_rows` on PostgreSQL: ``UPDATE ... FROM (VALUES ...)``."""
+    meta = model._meta
+    table = connection.ops.quote_name(meta.db_table)
+    pk = meta.pk
+    cols = [meta.get_field(name) for name in fields]
+    value_rows = []
+    params: list = []
+    for row in rows:
+        value_rows.append("(" + ", ".join(["%s"] * (len(cols) + 1)) + ")")
+        params.append(pk.get_db_prep_save(row["pk"], connection))
+        params.extend(f.get_db_prep_save(row[f.name], connection) for f in cols)
+    casts = ", ".join(
+        f"{connection.ops.quote_name(f.column)} = v.c{i}::{f.db_type(connection)}" for i, f in enumerate(cols)
+    )
+    names = ", ".join(["id"] + [f"c{i}" for i in range(len(cols))])
+    sql = (
+        f"UPDATE {table} AS t SET {casts} FROM (VALUES {', '.join(value_rows)}) AS v({names}) "
+        f"WHERE t.{connection.ops.quote_name(pk.column)} = v.id::{pk.db_type(connection)}"
+    )
+    if where:
+        sql += f" AND {where}"
+    if returning:
+        sql += f" RETURNING t.{connection.ops.quote_name(pk.column)}"
+    return sql, [*params, *where_params]
 
 
 EMPTY_JSON: dict[type, str] = {dict: "{}", list: "[]"}
@@ -175,3 +187,306 @@ def insert_rows(model, fields: list[str], rows) -> int:
                 f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})", prepared
             )
     return len(prepared)
+
+
+def _multi_statement() -> bool:
+    """Whether several statements with parameters can go in one query: PostgreSQL with Django's
+    default client-side binding (``OPTIONS["server_side_binding"]`` prepares each query, which
+    allows one statement only)."""
+    return connection.vendor == "postgresql" and not connection.settings_dict.get("OPTIONS", {}).get(
+        "server_side_binding"
+    )
+
+
+class Result:
+    """What one statement of a :class:`RoundTrip` returned, once the round trip has run: ``rows``
+    (when it was asked to fetch them) and ``rowcount``."""
+
+    __slots__ = ("rows", "rowcount")
+
+    def __init__(self) -> None:
+        self.rows: list = []
+        self.rowcount = -1
+
+
+class RoundTrip:
+    """Statements that need nothing from each other's results, sent to PostgreSQL in one round trip.
+
+    On PostgreSQL consecutive statements go out as one multi-statement query (psycopg's client-side
+    binding cursor, the simple query protocol): the server still runs them one after the other, each
+    with its own snapshot, exactly as if they had been sent one by one — a row lock a statement waits
+    for is granted before the next statement reads. Only the network round trips (and the wait of
+    one backend for the other core) are saved. On SQLite each statement runs on its own, in the same
+    order (a local call: there is no round trip to save). ``call`` runs Python at its place in the
+    order (a step whose next statement depends on a result, or one written differently per
+    database); it ends the current round trip.
+    """
+
+    def __init__(self) -> None:
+        self._steps: list = []  # ("sql", sql, params, result, fetch, then) or ("call", fn)
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def sql(self, sql: str, params=(), *, fetch: bool = False, then=None) -> Result:
+        """Add a statement; ``then(result)`` runs once its result is in (converters, bookkeeping)."""
+        result = Result()
+        self._steps.append(("sql", sql, list(params), result, fetch, then))
+        return result
+
+    def call(self, fn) -> None:
+        self._steps.append(("call", fn))
+
+    def rows(self, queryset) -> Result:
+        """The rows of a ``values_list`` queryset (tuples, converted as the ORM converts them)."""
+        if connection.vendor != "postgresql":
+            result = Result()
+
+            def evaluate():
+                result.rows = [tuple(row) for row in queryset]
+                result.rowcount = len(result.rows)
+
+            self.call(evaluate)
+            return result
+        compiler = queryset.query.get_compiler(connection=connection)
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:  # e.g. ``id__in=[]``: no statement at all, as the ORM does
+            return Result()
+
+        def convert(result: Result) -> None:
+            result.rows = list(compiler.results_iter(results=[result.rows], tuple_expected=True))
+
+        return self.sql(sql, params, fetch=True, then=convert)
+
+    def update(self, queryset, **values) -> Result:
+        """``queryset.update(**values)`` as a step (its ``rowcount``: the rows changed)."""
+        if connection.vendor != "postgresql":
+            result = Result()
+
+            def write():
+                result.rowcount = queryset.update(**values)
+
+            self.call(write)
+            return result
+        query = queryset.query.chain(UpdateQuery)
+        query.add_update_values(values)
+        query.annotations = {}
+        sql, params = query.get_compiler(connection=connection).as_sql()
+        return self.sql(sql, params)
+
+    def update_rows(
+        self,
+        model,
+        rows: list[dict],
+        fields: list[str],
+        *,
+        where="",
+        where_params=(),
+        returning=False,
+        then=None,
+    ) -> Result:
+        """:func:`update_rows` as a step; the result's ``rows`` are the primary keys changed
+        (``returning``), its ``rowcount`` the number of rows changed; ``then(result)`` runs once
+        it is in."""
+        if connection.vendor != "postgresql" or not rows:
+            result = Result()
+
+            def write():
+                out = update_rows(
+                    model, rows, fields, where=where, where_params=where_params, returning=returning
+                )
+                result.rows = list(out) if returning else []
+                result.rowcount = len(out) if returning else out
+                if then is not None:
+                    then(result)
+
+            self.call(write)
+            return result
+        sql, params = _update_rows_postgresql(model, rows, fields, where, where_params, returning)
+        pk = model._meta.pk
+
+        def done(result: Result) -> None:
+            if returning:
+                result.rows = [pk.to_python(row[0]) for row in result.rows]
+            if then is not None:
+                then(result)
+
+        return self.sql(sql, params, fetch=returning, then=done)
+
+    def insert(self, objs) -> None:
+        """Insert model instances (every concrete column, defaults and ``auto_now`` applied as
+        ``bulk_create`` applies them; no signals, nothing read back)."""
+        if not objs:
+            return
+        if connection.vendor != "postgresql":
+            self.call(lambda: type(objs[0]).objects.bulk_create(objs))
+            return
+        meta = type(objs[0])._meta
+        # a serial primary key left unset is the database's to fill in, as with bulk_create
+        fields = [
+            f
+            for f in meta.local_concrete_fields
+            if not (f.primary_key and all(getattr(obj, f.attname) is None for obj in objs))
+        ]
+        quote = connection.ops.quote_name
+        params: list = []
+        for obj in objs:
+            for f in fields:
+                params.append(f.get_db_prep_save(f.pre_save(obj, True), connection))
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        self.sql(
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES {', '.join([row] * len(objs))}",
+            params,
+        )
+
+    def run(self) -> None:
+        steps, self._steps = self._steps, []
+        group: list = []
+        together = _multi_statement()
+        for step in steps:
+            if step[0] == "call":
+                self._send(group)
+                group = []
+                step[1]()
+            elif together:
+                group.append(step)
+            else:
+                self._send([step])
+        self._send(group)
+
+    @staticmethod
+    def _send(group: list) -> None:
+        if not group:
+            return
+        sql = "; ".join(step[1] for step in group)
+        params = [param for step in group for param in step[2]]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for index, (_, _, _, result, fetch, _) in enumerate(group):
+                if index:
+                    cursor.nextset()
+                result.rowcount = cursor.rowcount
+                if fetch:
+                    result.rows = cursor.fetchall()
+        for _, _, _, result, _, then in group:
+            if then is not None:
+                then(result)
+
+
+class Template:
+    """A hot-path read or update, built and compiled by the ORM once per shape, then reused.
+
+    ``build(*args)`` returns a queryset (or, with ``update=``, the queryset to update). Arguments
+    are lists of ids (UUIDs), single UUIDs or datetimes — sent as parameters — or anything else
+    (ints, strings: part of the statement, e.g. a page's offset). The first call of a shape
+    (which argument is a list of how many distinct ids, the other values) compiles ``build``'s
+    query with sentinel values and records where each sentinel lands among the parameters; later
+    calls put their own values there. Same SQL, same parameters, same converters as the ORM's:
+    only the ORM's Python time (0.2-0.6 ms per query here) is saved.
+    """
+
+    def __init__(self, build, *, update: dict | None = None) -> None:
+        self.build = build
+        self.update = update  # field -> argument index (or a constant): an UPDATE, not a read
+        self._cache: dict = {}
+
+    def rows(self, trip: RoundTrip, *args) -> Result:
+        args = tuple(_distinct(a) if isinstance(a, list | tuple | set | frozenset) else a for a in args)
+        key = (connection.vendor, *(("list", len(a)) if isinstance(a, list) else _static(a) for a in args))
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._cache[key] = self._compile(args)
+        sql, slots, compiler = entry
+        if sql is None:
+            return Result()  # e.g. ``id__in=[]``: the ORM sends nothing either
+        params = [value if arg is None else _adapt(_pick_arg(args, arg)) for arg, value in slots]
+        if compiler is None:
+            return trip.sql(sql, params)
+
+        def convert(result: Result) -> None:
+            result.rows = list(compiler.results_iter(results=[result.rows], tuple_expected=True))
+
+        return trip.sql(sql, params, fetch=True, then=convert)
+
+    def _compile(self, args):
+        sentinels = tuple(
+            [uuid.uuid4() for _ in a] if isinstance(a, list) else (_sentinel(a) if _is_param(a) else a)
+            for a in args
+        )
+        where: dict = {}
+        for i, s in enumerate(sentinels):
+            for j, value in enumerate(s if isinstance(s, list) else [s]):
+                if _is_param(value):
+                    where[_adapt(value)] = (i, j if isinstance(s, list) else None)
+        queryset = self.build(*sentinels)
+        if self.update is not None:
+            query = queryset.query.chain(UpdateQuery)
+            query.add_update_values(
+                {
+                    k: (sentinels[v[1]] if isinstance(v, tuple) and v[0] == "arg" else v)
+                    for k, v in self.update.items()
+                }
+            )
+            query.annotations = {}
+            compiler = query.get_compiler(connection=connection)
+        else:
+            compiler = queryset.query.get_compiler(connection=connection)
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:
+            return None, [], None
+        slots = [(where.get(p) if _hashable(p) else None, p) for p in params]
+        if {slot for slot, _ in slots if slot is not None} != set(where.values()):
+            raise RuntimeError(f"every argument must be a parameter of the statement: {sql}")
+        return sql, slots, (None if self.update is not None else compiler)
+
+
+def arg(index: int) -> tuple:
+    """In ``Template(update={field: arg(i)})``: the value of the template's i-th argument."""
+    return ("arg", index)
+
+
+def _distinct(values) -> list:
+    out, seen = [], set()
+    for value in values:
+        value = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+        if value not in seen:
+            seen.add(value)
+            out.append(value)
+    return out
+
+
+def _is_param(value) -> bool:
+    return isinstance(value, uuid.UUID | dt.datetime)
+
+
+def _static(value):
+    return ("param", type(value).__name__) if _is_param(value) else ("static", value)
+
+
+def _sentinel(value):
+    if isinstance(value, uuid.UUID):
+        return uuid.uuid4()
+    # a datetime no caller passes: microseconds from a fresh UUID
+    return dt.datetime(1901, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=uuid.uuid4().int % 10**12)
+
+
+def _adapt(value):
+    if isinstance(value, uuid.UUID):
+        return value if connection.vendor == "postgresql" else value.hex
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _hashable(value) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _pick_arg(args, slot):
+    i, j = slot
+    return args[i] if j is None else args[i][j]

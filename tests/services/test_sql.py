@@ -1,6 +1,7 @@
 """services.sql: the set-based writes of the worker's hot path (one statement per batch, on both
 databases) and of tree creation."""
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -62,3 +63,48 @@ def test_insert_rows_adapts_json_uuid_bool_and_dates(three):
     edge = [tree.id, tasks["a"].id, tasks["b"].id, False, 0]
     assert sql.insert_rows(Dependency, trees.DEPENDENCY_COLUMNS, [edge]) == 1
     assert Dependency.objects.get(downstream_id=tasks["b"].id).required is False
+
+
+def test_a_template_answers_what_the_orm_answers_for_every_call_of_a_shape(three, django_assert_num_queries):
+    from django.db import transaction
+    from django.utils import timezone
+
+    _, tasks = three
+    template = sql.Template(
+        lambda ids, since: (
+            Task.objects.filter(id__in=ids, created_at__lte=since)
+            .order_by("name")
+            .values_list("id", "name", "tree_id", "inputs", "scheduled")
+        )
+    )
+    now = timezone.now()
+    for ids in ([tasks["a"].pk], [tasks["b"].pk], [tasks["a"].pk, str(tasks["root"].pk), tasks["a"].pk]):
+        expected = [
+            tuple(row)
+            for row in Task.objects.filter(id__in=ids, created_at__lte=now)
+            .order_by("name")
+            .values_list("id", "name", "tree_id", "inputs", "scheduled")
+        ]
+        trip = sql.RoundTrip()
+        with transaction.atomic(), django_assert_num_queries(1):
+            result = template.rows(trip, ids, now)
+            trip.run()
+        assert result.rows == expected and len(expected) == len(set(map(str, ids)))
+    assert len(template._cache) == 2  # one compiled statement per count of ids
+    before = now - dt.timedelta(days=1)
+    trip = sql.RoundTrip()
+    assert (template.rows(trip, [tasks["a"].pk], before), trip.run())[0].rows == []
+
+
+def test_an_update_template_writes_its_arguments(three):
+    from django.utils import timezone
+
+    _, tasks = three
+    template = sql.Template(lambda ids, at: Task.objects.filter(id__in=ids), update={"ready_at": sql.arg(1)})
+    for name in ("a", "b"):
+        at = timezone.now()
+        trip = sql.RoundTrip()
+        result = template.rows(trip, [tasks[name].pk], at)
+        trip.run()
+        assert result.rowcount == 1 and Task.objects.get(pk=tasks[name].pk).ready_at == at
+    assert Task.objects.get(pk=tasks["root"].pk).ready_at is None

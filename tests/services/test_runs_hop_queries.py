@@ -1,0 +1,63 @@
+"""The worker's hop (``runs.finish_and_claim``: record an outcome and claim the dependent it made
+ready, one transaction) in round trips to the database: what W2 and W6 of the benchmark pay per
+task (docs/performance.md, "What bounds W2 and W6"). On PostgreSQL, statements that need nothing
+from each other's results go out together (``sql.RoundTrip``); on SQLite each is a local call.
+
+Counted: every ``execute`` inside the transaction (BEGIN and COMMIT come on top, the SAVEPOINTs of
+the test's own transaction are left out)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tasks_app.models import Attempt, Task
+from tasks_app.services import runs
+
+pytestmark = pytest.mark.django_db
+
+# round trips per hop inside the transaction (before sql.RoundTrip: 12 on PostgreSQL)
+MAX_ROUND_TRIPS = {"postgresql": 5, "sqlite": 14}
+
+
+def chain(n: int, **extra) -> list[dict]:
+    tasks = [{"id": "n0", "name": "n0", **extra}]
+    tasks += [
+        {"id": f"n{i}", "name": f"n{i}", "parent_id": "n0", "dependencies": [f"n{i - 1}"], **extra}
+        for i in range(1, n)
+    ]
+    return tasks
+
+
+def statements(ctx) -> list[str]:
+    return [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+
+@pytest.mark.parametrize(
+    "task,slow_limit",
+    [({"executor": "noop"}, 32), ({"executor": "sleep", "inputs": {"seconds": 0.005}}, 31)],
+    ids=["W2-noop", "W6-sleep"],
+)
+def test_a_hop_of_a_chain_costs_a_bounded_number_of_round_trips(tm, task, slow_limit):
+    tree = tm.create_tree(chain(6, **task))
+    tm.execute(tree.id)
+    (claim,) = runs.claim_batch(worker="w", limit=64, slow_limit=32)
+    for hop in range(1, 5):
+        finish = runs.Finish(
+            attempt_id=claim.attempt_id,
+            task_id=claim.task_id,
+            outcome="completed",
+            result={"hop": hop},
+            has_locks=claim.has_locks,
+        )
+        with CaptureQueriesContext(connection) as ctx:
+            ready, claims = runs.finish_and_claim([finish], worker="w", limit=64, slow_limit=slow_limit)
+        sent = statements(ctx)
+        assert len(sent) <= MAX_ROUND_TRIPS[connection.vendor], "\n".join(s[:160] for s in sent)
+        # the hop did its work: the finished task completed, its dependent claimed with its input
+        assert Task.objects.get(id=finish.task_id).status == "completed"
+        (claim,) = claims
+        assert claim.name == f"n{hop}" and [str(i) for i in ready] == [str(claim.task_id)]
+        assert claim.dependency_results == {f"n{hop - 1}": {"hop": hop}}
+        attempt = Attempt.objects.get(id=claim.attempt_id)
+        assert attempt.outcome == "running" and attempt.run_id is not None
+    assert Task.objects.get(id=claim.task_id).status == "in_progress"
