@@ -174,7 +174,7 @@ SETTINGS: tuple[Setting, ...] = (
     _("ARBOR_Q_SYNC", False, _B, "run django-q2 jobs synchronously (tests only)", "part"),
     _(
         "ARBOR_Q_IDLE_POLL",
-        5.0,
+        2.0,
         _F,
         "PostgreSQL: how often an idle worker cluster reads the job table (a job's NOTIFY wakes it at once)",
     ),

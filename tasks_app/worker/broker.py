@@ -11,12 +11,15 @@ its commit is notified (sooner than the 50 ms poll), and an idle cluster reads t
 ``ARBOR_Q_IDLE_POLL``. The LISTEN starts before the first read, so a job enqueued between a read
 and the wait is never missed (PostgreSQL queues the notification on the listening connection).
 The timed read stays as the backstop for what no notification announces (a job whose lock
-expired for a retry, a lost LISTEN connection). Elsewhere (SQLite) it is django-q2's ORM broker.
+expired for a retry, a lost LISTEN connection). The wait is sliced (``WAIT_SLICE``) to notice
+the cluster's stop file: django-q2's sentinel waits for the pusher before it stops the workers.
+Elsewhere (SQLite) it is django-q2's ORM broker.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from django.db import connections
@@ -27,6 +30,7 @@ from tasks_app import conf
 
 logger = logging.getLogger(__name__)
 CHANNEL = "arbor_q2"
+WAIT_SLICE = 0.25  # seconds: how soon a waiting pusher sees the stop file
 
 
 class ListeningORM(ORM):
@@ -57,11 +61,18 @@ class ListeningORM(ORM):
         tasks = self._take()
         if tasks:
             return tasks
-        if listening:
+        if listening and not self._stopping():
             self._wait(conf.get("ARBOR_Q_IDLE_POLL"))
         else:
-            time.sleep(Conf.POLL)  # no LISTEN (yet): django-q2's own poll
+            time.sleep(Conf.POLL)  # no LISTEN (yet), or stopping: django-q2's own poll
         return None
+
+    @staticmethod
+    def _stopping() -> bool:
+        """``arbor_worker`` touches the cluster's stop file before it stops the cluster, whose
+        sentinel then waits for this pusher: the wait must end within a slice, not a poll."""
+        stop_file = conf.env("ARBOR_STOP_FILE")
+        return bool(stop_file) and os.path.exists(stop_file)
 
     def _take(self):
         """django-q2's ``ORM.dequeue`` without its sleep: lock and return the next job(s)."""
@@ -102,9 +113,11 @@ class ListeningORM(ORM):
         most one empty read each)."""
         conn = self._listen_conn
         assert conn is not None
+        deadline = time.monotonic() + timeout
         try:
-            for _ in conn.notifies(timeout=timeout, stop_after=1):
-                pass
+            while (left := deadline - time.monotonic()) > 0 and not self._stopping():
+                for _ in conn.notifies(timeout=min(left, WAIT_SLICE), stop_after=1):
+                    return
         except Exception as exc:
             logger.warning("broker LISTEN connection lost (%s); polling until it is back", exc)
             self._drop_listener()

@@ -45,3 +45,24 @@ def test_an_idle_dequeue_waits_for_the_idle_poll_and_a_job_wakes_it(settings):
         assert [payload for _, payload in jobs] == ["payload"]
     finally:
         pusher._drop_listener()
+
+
+def test_the_stop_file_ends_the_wait(settings, monkeypatch, tmp_path):
+    """arbor_worker touches the stop file before it stops the cluster, whose sentinel waits for
+    the pusher: a waiting pusher must notice within a slice, not after the idle poll."""
+    if connection.vendor != "postgresql":
+        pytest.skip("LISTEN/NOTIFY: PostgreSQL only")
+    settings.ARBOR_Q_IDLE_POLL = 30
+    stop_file = tmp_path / "cluster.stop"
+    monkeypatch.setenv("ARBOR_STOP_FILE", str(stop_file))
+    pusher = ListeningORM(list_key="arbor-test")
+    try:
+        threading.Timer(0.5, stop_file.touch).start()
+        t0 = time.monotonic()
+        assert not pusher.dequeue()
+        assert time.monotonic() - t0 < 2.0
+        t0 = time.monotonic()
+        assert not pusher.dequeue()  # stopping: django-q2's short poll, no wait
+        assert time.monotonic() - t0 < 0.5
+    finally:
+        pusher._drop_listener()
