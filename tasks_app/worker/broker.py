@@ -11,8 +11,10 @@ its commit is notified (sooner than the 50 ms poll), and an idle cluster reads t
 ``ARBOR_Q_IDLE_POLL``. The LISTEN starts before the first read, so a job enqueued between a read
 and the wait is never missed (PostgreSQL queues the notification on the listening connection).
 The timed read stays as the backstop for what no notification announces (a job whose lock
-expired for a retry, a lost LISTEN connection). The wait is sliced (``WAIT_SLICE``) to notice
-the cluster's stop file: django-q2's sentinel waits for the pusher before it stops the workers.
+expired for a retry, a lost LISTEN connection). A waiting pusher ends its wait when the cluster's
+stop file appears (django-q2's sentinel waits for the pusher before it stops the workers):
+``arbor_worker`` calls :func:`wake_all` right after touching it, and the wait is sliced
+(``WAIT_SLICE``) in case that notification is lost.
 Elsewhere (SQLite) it is django-q2's ORM broker.
 """
 
@@ -30,7 +32,17 @@ from tasks_app import conf
 
 logger = logging.getLogger(__name__)
 CHANNEL = "arbor_q2"
-WAIT_SLICE = 0.25  # seconds: how soon a waiting pusher sees the stop file
+WAIT_SLICE = 1.0  # seconds: how soon a waiting pusher sees the stop file without a wake_all()
+
+
+def wake_all() -> None:
+    """Wake every waiting pusher (after a stop file was touched). Never raises."""
+    try:
+        if connections[Conf.ORM].vendor == "postgresql":
+            with connections[Conf.ORM].cursor() as cur:
+                cur.execute("SELECT pg_notify(%s, 'stop')", [CHANNEL])
+    except Exception as exc:  # the sliced wait notices the stop file anyway
+        logger.warning("could not wake the pushers (%s)", exc)
 
 
 class ListeningORM(ORM):

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django_q.brokers import get_broker
 
-from tasks_app.worker.broker import ListeningORM
+from tasks_app.worker.broker import WAIT_SLICE, ListeningORM, wake_all
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,10 +57,21 @@ def test_the_stop_file_ends_the_wait(settings, monkeypatch, tmp_path):
     monkeypatch.setenv("ARBOR_STOP_FILE", str(stop_file))
     pusher = ListeningORM(list_key="arbor-test")
     try:
-        threading.Timer(0.5, stop_file.touch).start()
+        threading.Timer(0.5, stop_file.touch).start()  # the slice notices it
         t0 = time.monotonic()
         assert not pusher.dequeue()
-        assert time.monotonic() - t0 < 2.0
+        assert time.monotonic() - t0 < 0.5 + WAIT_SLICE + 1.0
+        stop_file.unlink()
+
+        def stop():
+            stop_file.touch()
+            wake_all()  # as arbor_worker does: at once
+            connection.close()
+
+        threading.Timer(0.5, stop).start()
+        t0 = time.monotonic()
+        assert not pusher.dequeue()
+        assert time.monotonic() - t0 < 0.5 + WAIT_SLICE * 0.8
         t0 = time.monotonic()
         assert not pusher.dequeue()  # stopping: django-q2's short poll, no wait
         assert time.monotonic() - t0 < 0.5

@@ -31,6 +31,8 @@ from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, close_old_connections
 from django.utils import timezone
 
+from tasks_app.worker import broker
+
 logger = logging.getLogger("arbor.worker")
 
 
@@ -119,6 +121,7 @@ class Command(BaseCommand):
         old, stop_file = self.cluster, self.stop_file
         assert old is not None  # only a running cluster is retired
         stop_file.touch()
+        broker.wake_all()  # its pusher may be waiting on LISTEN: the sentinel waits for it
         try:
             old.send_signal(signal.SIGTERM)
         except ProcessLookupError:
@@ -240,6 +243,7 @@ class Command(BaseCommand):
             self.stop_file.touch()
         for _, _, stop_file in self.retiring:
             stop_file.touch()
+        broker.wake_all()  # pushers waiting on LISTEN see the stop file now, not after a slice
         self._stop_cluster(self.cluster, grace=settings.ARBOR_SHUTDOWN_GRACE + 10)
         for proc, _, stop_file in self.retiring:
             self._stop_cluster(proc, grace=1)
