@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres bench bench-peers lint lock setup demo pg-start pg-stop clean
+.PHONY: run test test-sqlite test-postgres bench bench-peers bench-scale lint lock setup demo pg-start pg-stop clean
 
 # Python packages come from requirements.lock (pinned, with hashes), generated from pyproject.toml by
 # `make lock`; the project itself is then installed without resolving anything again.
@@ -39,6 +39,10 @@ bench: $(STAMP)
 ## make bench-peers: the same, plus Dask and Celery + Redis on the same shapes and Arbor's ratio to the best
 bench-peers: $(STAMP)
 	BENCH_PEERS=1 bash scripts/bench.sh
+
+## make bench-scale: the scale checks alone (1,000,000 tasks, idle CPU, 1/2/4-worker curve, memory)
+bench-scale: $(STAMP)
+	bash scripts/bench-scale.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -151,6 +151,11 @@ class Api:
         raw = resp.read()
         return resp.status, (json.loads(raw) if raw else None)
 
+    def get(self, path: str) -> tuple[int, bytes]:
+        self.conn.request("GET", path, headers=self.headers)
+        resp = self.conn.getresponse()
+        return resp.status, resp.read()
+
     def rpc(self, method: str, params) -> Any:
         self.rpc_id += 1
         status, body = self.post(
@@ -159,6 +164,15 @@ class Api:
         if status != 200 or "error" in body:
             raise RuntimeError(f"{method}: HTTP {status} {str(body)[:300]}")
         return body["result"]
+
+
+def bench_token(username: str) -> str:
+    """A one-day bearer token for ``username`` (created if missing); returns the clear token."""
+    from tasks_app.services import tokens
+
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    _, raw = tokens.token_issue(user=user, name="bench", expires_in_days=1, source="bench")
+    return raw
 
 
 def root_id(created) -> str:
@@ -237,13 +251,8 @@ def main():
     (ROOT / ".tmp").mkdir(exist_ok=True)
     from django.core.management import call_command
 
-    from tasks_app.services import tokens
-
     call_command("migrate", verbosity=0)
-    user, _ = get_user_model().objects.get_or_create(username="bench-served")
-    _, raw = tokens.token_issue(
-        user=user, name="bench", expires_in_days=1, never_expires=False, source="bench"
-    )
+    raw = bench_token("bench-served")
     connection.close()
     report = {"db": args.db, "workers": int(os.environ["ARBOR_WORKERS"]), "runs": args.runs, "shapes": {}}
     server = Server()

@@ -273,6 +273,7 @@ ARBOR_PYTHON_FUNCTIONS = env("ARBOR_PYTHON_FUNCTIONS")
 # django-q2 is a wake-up transport only: Arbor's own attempt rows are the source of truth, so a
 # redelivered drain job is harmless (it claims with a compare-and-set). The django-q2 timeout must
 # exceed the longest task timeout plus grace, or it would kill a healthy long task.
+ARBOR_Q_IDLE_POLL = env("ARBOR_Q_IDLE_POLL")
 Q_CLUSTER = {
     "name": env("ARBOR_CLUSTER_NAME"),
     "workers": ARBOR_WORKERS,
@@ -283,6 +284,9 @@ Q_CLUSTER = {
     "ack_failures": True,
     "queue_limit": ARBOR_WORKERS,
     "bulk": 1,
+    # PostgreSQL: jobs are announced by NOTIFY and an idle pusher reads the table every
+    # ARBOR_Q_IDLE_POLL seconds (tasks_app/worker/broker.py); elsewhere it polls every 50 ms
+    "broker_class": "tasks_app.worker.broker.ListeningORM",
     "poll": 0.05,
     "catch_up": False,
     "save_limit": 100,

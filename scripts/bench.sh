@@ -4,6 +4,7 @@
 # in-process breakdown (bench/run.py) on the same server; then both on SQLite.
 # make bench-peers (BENCH_PEERS=1): Dask distributed and Celery + Redis on the same shapes in the same
 # invocation, then the side-by-side table with Arbor's ratio to the best peer (bench/compare.py).
+# Then (not with QUICK=1) the scale checks, scripts/bench-scale.sh, on a fresh PostgreSQL of their own.
 # RUNS=N (default 3, the median is reported); QUICK=1: RUNS=1 and no in-process breakdown or scale checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,10 @@ if [ "${QUICK:-0}" != 1 ]; then
 fi
 bash scripts/pg.sh destroy >/dev/null 2>&1 || true
 trap - EXIT
+if [ "${QUICK:-0}" != 1 ]; then
+  # on a fresh server of its own: its million rows never touch the figures above or below
+  bash scripts/bench-scale.sh
+fi
 echo "=== SQLite (embedded default), served ==="
 rm -f .tmp/bench.sqlite3*
 ARBOR_VAR_DIR=$PWD/.tmp/bench-var DATABASE_URL="sqlite:///$PWD/.tmp/bench.sqlite3" $BIN/python bench/served.py --db sqlite --runs "$RUNS"

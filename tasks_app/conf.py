@@ -172,6 +172,12 @@ SETTINGS: tuple[Setting, ...] = (
     _("ARBOR_WORKERS", 2, _I, "worker processes per arbor_worker (django-q2 cluster size)"),
     _("ARBOR_CLUSTER_NAME", "arbor", _S, "django-q2 queue name (Q_CLUSTER['name'])", "part"),
     _("ARBOR_Q_SYNC", False, _B, "run django-q2 jobs synchronously (tests only)", "part"),
+    _(
+        "ARBOR_Q_IDLE_POLL",
+        2.0,
+        _F,
+        "PostgreSQL: how often an idle worker cluster reads the job table (a job's NOTIFY wakes it at once)",
+    ),
     _("ARBOR_WORKER_LABEL", "", _S, "prefix of Attempt.worker (<label>:<host>:<pid>)"),
     _("ARBOR_DISPATCH", "q2", _S, "how commits wake workers: q2, inline or none"),
     _("ARBOR_LEASE_SECONDS", 10.0, _F, "attempt lease; a silent worker's attempt is reaped after it"),

@@ -35,6 +35,14 @@ class Pagination(LimitOffsetPagination):
 
     default_limit = DEFAULT_PAGE_SIZE
     max_limit = MAX_PAGE_SIZE
+    # a view that knows the page's ``count`` without counting the rows sets it before paginating
+    # (the unfiltered task list: selectors.task_list_total); None counts the queryset
+    known_count: int | None = None
+
+    def get_count(self, queryset) -> int:
+        if self.known_count is not None:
+            return self.known_count
+        return super().get_count(queryset)
 
 
 def body_depth_limit() -> int:

@@ -354,6 +354,10 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
         return self.get_paginated_response(serializers.RunAttemptSerializer(page, many=True).data)
 
 
+# the query parameters that can narrow the task list (any other leaves every visible task in it)
+TASK_LIST_NARROWING = (*TaskFilter.base_filters, drf_filters.SearchFilter.search_param)
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List tasks (filter, search, order, paginate)",
@@ -385,8 +389,15 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
         return selectors.task_get(self.user, self.kwargs[key], action, request=self.request, source=SOURCE)
 
     def list(self, request):
+        queryset = self.filter_queryset(self.get_queryset())
+        if not any(request.query_params.get(name, "") != "" for name in TASK_LIST_NARROWING):
+            # unfiltered: the count is the sum of the reader's trees' task counts, not a COUNT(*)
+            # over every task row they own (docs/performance.md "Scale")
+            paginator = self.paginator
+            assert isinstance(paginator, Pagination)  # the view's pagination_class
+            paginator.known_count = selectors.task_list_total(self.user)
         # the page is chosen on ids alone (an index-only walk of the list order), then its rows read
-        ids = self.paginate_queryset(self.filter_queryset(self.get_queryset()).values_list("pk", flat=True))
+        ids = self.paginate_queryset(queryset.values_list("pk", flat=True))
         return self.get_paginated_response(serializers.render_tasks(serializers.task_rows_by_id(ids)))
 
     def retrieve(self, request, pk=None):

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -23,9 +23,12 @@ from . import dispatch, runs
 logger = logging.getLogger(__name__)
 
 
-def reap(now=None, *, wake: bool = True) -> int:
-    """One bounded pass. Returns how many attempts were declared lost."""
+def reap(now=None, *, wake: bool = True, probe: bool = True) -> int:
+    """One bounded pass. Returns how many attempts were declared lost. ``probe=False``: the
+    caller has just asked :func:`anything_to_do`."""
     now = now or timezone.now()
+    if probe and not anything_to_do():
+        return 0
     expired = list(
         Attempt.objects.filter(outcome=Outcome.RUNNING.value)
         .filter(Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True, started_at__lt=now - _lease()))
@@ -48,6 +51,25 @@ def reap(now=None, *, wake: bool = True) -> int:
     if wake:
         wake_if_ready(now)
     return len(expired)
+
+
+def anything_to_do() -> bool:
+    """One statement: is any attempt running, any resource lock held, or any task pending and
+    ready? Otherwise a pass has nothing to reap, release or wake (a superset of the three
+    queries below, each read through a partial index: ``attempt_live_lease``,
+    ``task_ready_queue``). An idle Arbor runs this once per ``ARBOR_REAPER_INTERVAL`` instead of
+    three ORM queries, whose compilation cost more CPU than their execution (docs/performance.md,
+    "Scale")."""
+    q = connection.ops.quote_name
+    sql = (
+        f"SELECT EXISTS (SELECT 1 FROM {q(Attempt._meta.db_table)} WHERE {q('outcome')} = %s) "
+        f"OR EXISTS (SELECT 1 FROM {q(ResourceLock._meta.db_table)}) "
+        f"OR EXISTS (SELECT 1 FROM {q(Task._meta.db_table)} WHERE {q('status')} = %s "
+        f"AND {q('ready_at')} IS NOT NULL)"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, [Outcome.RUNNING.value, Status.PENDING.value])
+        return bool(cur.fetchone()[0])
 
 
 def wake_if_ready(now=None) -> None:

@@ -420,3 +420,18 @@ def test_the_owner_redelivers_a_failed_delivery_over_rest(api, other_api, make_t
     delivery.refresh_from_db()
     assert delivery.status == "delivered" and delivery.last_status_code == 200
     assert len(receiver.received) == 2
+
+
+def test_anything_due_follows_the_deliveries_deliver_due_would_send(api, make_tree, drain, receiver):
+    """The worker supervisor starts a sending thread only when ``anything_due`` says so."""
+    assert not notifications.anything_due()
+    data, _ = make_tree()
+    receiver.statuses = [500, 200]
+    _rule(api, data["id"], url=receiver.url)
+    _run(api, data["id"], drain)
+    assert notifications.anything_due()
+    assert notifications.deliver_due() == 1  # 500: retried later
+    assert not notifications.anything_due()  # not due yet
+    assert notifications.anything_due(now=_later())
+    assert notifications.deliver_due(now=_later()) == 1
+    assert not notifications.anything_due(now=_later(10 * 3600))  # delivered

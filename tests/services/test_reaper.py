@@ -92,3 +92,23 @@ def test_wake_if_ready_wakes_every_worker_only_while_work_is_claimable(tm, setti
     with mock.patch.object(reaper.dispatch, "wake") as wake:
         reaper.wake_if_ready(timezone.now())
     wake.assert_not_called()
+
+
+def test_anything_to_do_is_one_statement_that_sees_running_locked_and_ready_work(
+    tm, django_assert_num_queries
+):
+    """The idle probe (``reaper.anything_to_do``): nothing running, locked or ready is the only
+    case in which a reaper pass, the wake-up and the watchdog are skipped."""
+    with django_assert_num_queries(1):
+        assert not reaper.anything_to_do()
+    with django_assert_num_queries(1):
+        assert reaper.reap(wake=False) == 0
+    tree = start(tm, t("a", "sleep", resources=[{"type": "db", "identifier": "x"}]))
+    assert reaper.anything_to_do()  # ready
+    c = claim_named(tree, "a")
+    assert reaper.anything_to_do()  # running and locked
+    Attempt.objects.filter(id=c.attempt_id).update(outcome="cancelled")
+    assert reaper.anything_to_do()  # the lock is still held
+    ResourceLock.objects.all().delete()
+    Task.objects.filter(tree_id=tree.id).update(status="cancelled")
+    assert not reaper.anything_to_do()

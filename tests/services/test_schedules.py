@@ -310,3 +310,29 @@ def test_the_tick_command_fires_due_schedules(user, tree, clock):
     call_command("arbor_schedule_tick", stdout=out)
     assert out.getvalue().startswith("fired 1 due time(s)")
     assert ScheduleFire.objects.count() == 1
+
+
+def test_an_idle_tick_is_one_statement_and_a_due_one_fires(user, tree, clock, django_assert_num_queries):
+    """``scheduler_tick`` asks one ``EXISTS`` before the claim and the settling queries."""
+    s = make(user, tree)
+    clock.move_to(at(8, 59, 59))
+    with django_assert_num_queries(1):
+        assert schedules.scheduler_tick() == 0
+    assert schedules._work_waiting(at(9)) and not schedules._work_waiting(at(8, 59, 59))
+    assert tick(clock, at(9)) == 1
+    s.refresh_from_db()
+    assert s.run_count == 1
+    with django_assert_num_queries(1):  # fired and settled: idle again until tomorrow
+        assert schedules.scheduler_tick() == 0
+
+
+def test_the_idle_probe_sees_a_queued_fire(user, tree, clock):
+    make(user, tree, "interval", "60", overlap="queue")
+    control.tree_execute(tree=tree)
+    clock.move_to(T0 + dt.timedelta(seconds=60))
+    schedules.scheduler_tick()
+    assert ScheduleFire.objects.get().status == "queued"
+    run_until_idle(hard_kill=False, timeout=30)  # the manual run ends: the queued fire may start
+    assert schedules._work_waiting(T0 + dt.timedelta(seconds=61))  # nothing due, one fire to settle
+    schedules.scheduler_tick()
+    assert ScheduleFire.objects.get().status in ("running", "completed")

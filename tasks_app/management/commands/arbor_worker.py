@@ -31,6 +31,8 @@ from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, close_old_connections
 from django.utils import timezone
 
+from tasks_app.worker import broker
+
 logger = logging.getLogger("arbor.worker")
 
 
@@ -119,6 +121,7 @@ class Command(BaseCommand):
         old, stop_file = self.cluster, self.stop_file
         assert old is not None  # only a running cluster is retired
         stop_file.touch()
+        broker.wake_all()  # its pusher may be waiting on LISTEN: the sentinel waits for it
         try:
             old.send_signal(signal.SIGTERM)
         except ProcessLookupError:
@@ -183,10 +186,13 @@ class Command(BaseCommand):
                 self.db_error_at is not None
                 and time.monotonic() - self.db_error_at < settings.ARBOR_LEASE_SECONDS
             )
-            if grace:
+            # one statement when idle: nothing running, locked or ready means nothing to reap,
+            # wake or find wedged (docs/performance.md, "Scale")
+            busy = reaper.anything_to_do()
+            if busy and grace:
                 reaper.wake_if_ready()
-            else:
-                reaper.reap()
+            elif busy:
+                reaper.reap(probe=False)
             ops_health.beat(cluster=self.cluster)  # ops: "workers alive" / "reaper alive" for /readyz
             self._notify()
             if self.cluster is None:
@@ -196,7 +202,7 @@ class Command(BaseCommand):
                 self.stop_file.unlink(missing_ok=True)
                 self.cluster = self._start_cluster()
                 return
-            if self._wedged():
+            if busy and self._wedged():  # wedged needs claimable work: a pending, ready task
                 logger.error(
                     "watchdog: claimable work waited %.0fs with no claim; restarting the cluster",
                     settings.ARBOR_WATCHDOG_STALL_SECONDS,
@@ -212,7 +218,8 @@ class Command(BaseCommand):
         from tasks_app.services import schedules
 
         try:
-            close_old_connections()
+            # no close_old_connections() here: the reaper tick does it every second (each one
+            # costs a health-check statement); a database error below closes the connection
             schedules.scheduler_tick()
         except (OperationalError, InterfaceError) as exc:
             logger.warning("scheduler: database unavailable (%s)", exc)
@@ -224,6 +231,8 @@ class Command(BaseCommand):
 
         if self.notifier is not None and self.notifier.is_alive():
             return
+        if not notifications.anything_due():  # one statement; no thread, no second connection
+            return
         self.notifier = threading.Thread(
             target=notifications.deliver_due_in_thread, name="arbor-notify", daemon=True
         )
@@ -234,6 +243,7 @@ class Command(BaseCommand):
             self.stop_file.touch()
         for _, _, stop_file in self.retiring:
             stop_file.touch()
+        broker.wake_all()  # pushers waiting on LISTEN see the stop file now, not after a slice
         self._stop_cluster(self.cluster, grace=settings.ARBOR_SHUTDOWN_GRACE + 10)
         for proc, _, stop_file in self.retiring:
             self._stop_cluster(proc, grace=1)
