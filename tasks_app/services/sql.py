@@ -375,6 +375,10 @@ class RoundTrip:
                 then(result)
 
 
+TEMPLATE_MAX_IDS = 128  # ids per list argument worth keeping a compiled statement for
+TEMPLATE_MAX_SHAPES = 256  # compiled statements kept per template
+
+
 class Template:
     """A hot-path read or update, built and compiled by the ORM once per shape, then reused.
 
@@ -397,7 +401,13 @@ class Template:
         key = (connection.vendor, *(("list", len(a)) if isinstance(a, list) else _static(a) for a in args))
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._cache[key] = self._compile(args)
+            entry = self._compile(args)
+            # a hot path repeats a few small shapes; a big one (a cancelled subtree's thousands of
+            # ids) is compiled for this call only, and the cache never grows past a bound
+            if all(len(a) <= TEMPLATE_MAX_IDS for a in args if isinstance(a, list)):
+                if len(self._cache) >= TEMPLATE_MAX_SHAPES:
+                    self._cache.clear()
+                self._cache[key] = entry
         sql, slots, compiler = entry
         if sql is None:
             return Result()  # e.g. ``id__in=[]``: the ORM sends nothing either

@@ -108,3 +108,13 @@ def test_an_update_template_writes_its_arguments(three):
         trip.run()
         assert result.rowcount == 1 and Task.objects.get(pk=tasks[name].pk).ready_at == at
     assert Task.objects.get(pk=tasks["root"].pk).ready_at is None
+
+
+def test_a_template_keeps_no_statement_for_a_big_list(three):
+    _, tasks = three
+    template = sql.Template(lambda ids: Task.objects.filter(id__in=ids).values_list("name"))
+    many = [tasks["a"].pk] + [uuid.uuid4() for _ in range(sql.TEMPLATE_MAX_IDS)]
+    trip = sql.RoundTrip()
+    result = template.rows(trip, many)
+    trip.run()
+    assert result.rows == [("a",)] and template._cache == {}
