@@ -1,6 +1,8 @@
 """Functions used by tests: ``add`` (allow-listed for the python_function executor in test settings)
-and ``wait_for``, the one bounded poll every suite uses to wait for another thread or process."""
+``wait_for``, the one bounded poll every suite uses to wait for another thread or process, and
+``fake_sleep``."""
 
+import threading
 import time
 
 
@@ -28,3 +30,19 @@ def wait_for(
             what = message or (predicate.__doc__ or "").strip() or "condition"
             raise AssertionError(f"{what} not reached within {timeout}s")
         time.sleep(interval)
+
+
+def fake_sleep(monkeypatch) -> list[float]:
+    """Skip and record the ``time.sleep`` calls of the calling thread (a test of a retry loop);
+    other threads — an executor thread an earlier test left behind — still sleep for real, and
+    their sleeps are not counted."""
+    real, me, slept = time.sleep, threading.get_ident(), []
+
+    def sleep(seconds):
+        if threading.get_ident() == me:
+            slept.append(seconds)
+        else:
+            real(seconds)
+
+    monkeypatch.setattr("time.sleep", sleep)
+    return slept

@@ -6,13 +6,12 @@ from django.db import InterfaceError, OperationalError, transaction
 
 from tasks_app.services import retry
 from tasks_app.worker import loop as worker
+from tests.helpers import fake_sleep
 
 
 @pytest.fixture
 def sleeps(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr("time.sleep", slept.append)
-    return slept
+    return fake_sleep(monkeypatch)
 
 
 def failing(times: int, exc: Exception):

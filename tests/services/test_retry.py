@@ -1,11 +1,10 @@
 """services.retry: user actions re-run a transaction the database aborted to break a deadlock."""
 
-from unittest import mock
-
 import pytest
 from django.db import OperationalError, transaction
 
 from tasks_app.services import retry
+from tests.helpers import fake_sleep
 
 
 class _Cause(Exception):
@@ -30,9 +29,8 @@ def test_only_deadlocks_and_serialization_failures_are_retryable(sqlstate, retry
 
 
 @pytest.fixture
-def no_sleep():
-    with mock.patch("time.sleep") as sleep:  # tenacity sleeps through time.sleep
-        yield sleep
+def no_sleep(monkeypatch):
+    return fake_sleep(monkeypatch)  # tenacity sleeps through time.sleep
 
 
 def _flaky(errors):
@@ -52,7 +50,7 @@ def _flaky(errors):
 def test_a_deadlock_is_retried_until_it_succeeds(no_sleep):
     action, calls = _flaky([_db_error("40P01"), _db_error("40001")])
     assert action(21) == 42
-    assert calls == [21, 21, 21] and no_sleep.call_count == 2
+    assert calls == [21, 21, 21] and len(no_sleep) == 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -68,7 +66,7 @@ def test_other_database_errors_are_not_retried(no_sleep):
     action, calls = _flaky([_db_error("57014")])
     with pytest.raises(OperationalError):
         action(1)
-    assert calls == [1] and no_sleep.call_count == 0
+    assert calls == [1] and len(no_sleep) == 0
 
 
 @pytest.mark.django_db(transaction=True)
