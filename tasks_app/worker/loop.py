@@ -441,7 +441,11 @@ class _Pool:
             self.wakeup.clear()
             ended = [slot for slot in self.slots if slot.done.is_set()]
             finishes = [self._ended(slot) for slot in ended]
-            self.slots = [slot for slot in self.slots if not slot.done.is_set()]
+            # drop exactly the slots whose outcomes were just taken: asking ``done`` again would
+            # also drop one whose thread ended in between, and its outcome would never be recorded
+            # (its attempt, no longer heartbeated, was reaped as worker_lost ten seconds later)
+            taken = {id(slot) for slot in ended}
+            self.slots = [slot for slot in self.slots if id(slot) not in taken]
             now = time.monotonic()
             finishes.extend(self._supervise(now, [*pending, *finishes]))
             if finishes or not self.slots or (until is not None and now >= until):
