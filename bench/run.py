@@ -37,8 +37,7 @@ django.setup()
 import psutil  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection  # noqa: E402
-from shapes import PER_HOP, SHAPES, STATEMENTS_SQL, creation_tasks  # noqa: E402  (bench/ is sys.path[0])
+from shapes import PER_HOP, SHAPES, creation_tasks, median, pg_statements  # noqa: E402  (bench/ is sys.path[0])
 
 from tasks_app.models import Task, Tree  # noqa: E402
 from tasks_app.services import control, trees  # noqa: E402
@@ -95,17 +94,6 @@ def cpu_seconds(proc) -> float:
         except psutil.NoSuchProcess:
             pass
     return total
-
-
-def pg_statements() -> int | None:
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cur:
-        try:
-            cur.execute(STATEMENTS_SQL)
-            return int(cur.fetchone()[0])
-        except Exception:
-            return None
 
 
 def worker_queries() -> int:
@@ -167,11 +155,6 @@ def creation_bench(user, runs, n=10_000):
             return [{"error": f"HTTP {resp.status_code}: {resp.content[:200]!r}"}]
         out.append({"wall_s": wall, "tasks": n})
     return out
-
-
-def median(rows, key):
-    values = [r[key] for r in rows if r.get(key) is not None]
-    return statistics.median(values) if values else None
 
 
 def scale_checks(user, target_tasks=100_000):

@@ -51,7 +51,7 @@ django.setup()
 import psutil  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
-from shapes import PER_HOP, SHAPES, STATEMENTS_SQL, creation_tasks  # noqa: E402
+from shapes import PER_HOP, SHAPES, creation_tasks, median, pg_statements  # noqa: E402
 
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -180,17 +180,6 @@ def root_id(created) -> str:
     return next(r["id"] for r in rows if not r.get("parent_id"))
 
 
-def pg_statements() -> int | None:
-    if connection.vendor != "postgresql":
-        return None
-    try:
-        with connection.cursor() as cur:
-            cur.execute(STATEMENTS_SQL)
-            return int(cur.fetchone()[0])
-    except Exception:
-        return None
-
-
 def run_shape(api: Api, server: Server, name: str, runs: int) -> list[dict]:
     out = []
     for _ in range(runs):
@@ -234,11 +223,6 @@ def run_create(api: Api, runs: int) -> dict:
                 raise RuntimeError(f"create via {kind}: HTTP {status} {str(answer)[:300]}")
             rows[kind].append(wall)
     return {kind: {"runs": walls, "wall_s": statistics.median(walls)} for kind, walls in rows.items()}
-
-
-def median(rows, key):
-    values = [r[key] for r in rows if r.get(key) is not None]
-    return statistics.median(values) if values else None
 
 
 def main():

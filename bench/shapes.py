@@ -1,4 +1,5 @@
-"""The benchmark shapes, as Arbor task lists (no Django: the peers' runners import this too).
+"""The benchmark shapes, as Arbor task lists, and what the Arbor benches share (no Django at import:
+the peers' runners import this too).
 
 W1 1 root -> 500 parallel -> 1 final; W2 a chain of 200; W3 2,000 independent; W4 10 layers x 100,
 each depending on 3 random tasks of the layer above (seed 42); W5 = W3 and W6 = W2 with every task
@@ -9,6 +10,7 @@ dependencies' results.
 from __future__ import annotations
 
 import random
+import statistics
 from typing import Any
 
 
@@ -111,3 +113,24 @@ STATEMENTS_SQL = (
     "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
     "WHERE query NOT LIKE 'SELECT $_ FROM ONLY %FOR KEY SHARE OF x'"
 )
+
+
+def pg_statements() -> int | None:
+    """The statements counted so far (``STATEMENTS_SQL``); None off PostgreSQL or without the
+    extension."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    try:
+        with connection.cursor() as cur:
+            cur.execute(STATEMENTS_SQL)
+            return int(cur.fetchone()[0])
+    except Exception:
+        return None
+
+
+def median(rows: list[dict], key: str) -> float | None:
+    """The median of ``key`` over the runs that have it."""
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return statistics.median(values) if values else None
