@@ -346,19 +346,7 @@ def _end_fire(fire: ScheduleFire, status: FireStatus, reason: str, *, counts: bo
 
 def _fire_schedule(schedule: Schedule, now: dt.datetime, worker: str) -> int:
     """Record and dispatch the due fires of one locked schedule; advance it. Returns fires started."""
-    spec = spec_of(schedule)
-    assert schedule.next_run_at is not None  # only due schedules are fired
-    remaining = None if schedule.max_runs is None else max(0, schedule.max_runs - schedule.run_count)
-    plan = rules.plan_due(
-        spec,
-        schedule.next_run_at,
-        now,
-        catch_up=schedule.catch_up,
-        max_catch_up=settings.ARBOR_SCHEDULE_MAX_CATCH_UP,
-        remaining_runs=remaining,
-        anchor=schedule.next_run_at,
-        end_at=schedule.end_at,
-    )
+    plan = _plan(schedule, now)
     counted = 0
     for index, when in enumerate(plan.fire):
         fire = ScheduleFire.objects.create(
