@@ -16,6 +16,7 @@ from tasks_app.engine.states import Outcome
 from tasks_app.models import ApiToken, Attempt, ResourceLock, ResourcePool, Task
 from tasks_app.services import control, reaper, runs
 from tasks_app.worker import loop as worker
+from tests.engine.test_engine_resources import MATRIX
 from tests.fault.invariants import assert_invariants
 from tests.fault_executors import FAULT_EXECUTORS
 
@@ -290,19 +291,7 @@ def test_rerun_from_a_task_clears_downstream(tm):
     assert Attempt.objects.filter(task=get(tree, "b"), outcome="completed").count() == 2
 
 
-# --- resources -----------------------------------------------------------------------------------
-
-MATRIX = {
-    ("read", "read"): True,
-    ("read", "write"): True,
-    ("write", "read"): True,
-    ("write", "write"): False,
-    ("read", "exclusive"): False,
-    ("exclusive", "read"): False,
-    ("write", "exclusive"): False,
-    ("exclusive", "write"): False,
-    ("exclusive", "exclusive"): False,
-}
+# --- resources (MATRIX: the lock compatibility table of SEMANTICS, tests/engine) -------------
 
 
 @pytest.mark.parametrize("held,wanted", sorted(MATRIX))
