@@ -37,7 +37,6 @@ export const state = {
   hiddenBy: new Map(), // hidden task id -> collapsed ancestor id
   filter: null, // {id, dir}
   view: "graph",
-  attempts: [],
   logs: new Map(), // task id -> live log lines [{level, line, at}]
   queue: [],
   flushScheduled: false,
