@@ -298,25 +298,45 @@ PARTIAL_NODE_FIELDS = (
 )
 
 
-def partial_graph_from_rows(rows) -> Graph:
-    """Like :func:`partial_graph`, for task rows already read (``PARTIAL_NODE_FIELDS`` order): one
-    more query reads their dependency edges together with each upstream task's status."""
-    ids = [row[0] for row in rows]
-    edges = (
-        Dependency.objects.filter(downstream_id__in=ids)
+EDGE_FIELDS = (
+    "downstream_id",
+    "upstream_id",
+    "required",
+    "upstream__name",
+    "upstream__status",
+    "upstream__priority",
+    "upstream__position",
+    "upstream__error_type",
+    "upstream__scheduled",
+)
+
+
+def edges_into(downstream):
+    """The dependency edges of ``downstream`` (ids, or a subquery of ids) with each upstream
+    task's status: the rows :func:`partial_graph_from_rows` takes as ``edges``."""
+    return (
+        Dependency.objects.filter(downstream_id__in=downstream)
         .order_by("downstream_id", "position")
-        .values_list(
-            "downstream_id",
-            "upstream_id",
-            "required",
-            "upstream__name",
-            "upstream__status",
-            "upstream__priority",
-            "upstream__position",
-            "upstream__error_type",
-            "upstream__scheduled",
-        )
+        .values_list(*EDGE_FIELDS)
     )
+
+
+def edges_into_dependents_of(upstream_ids):
+    """The edges of every dependent of ``upstream_ids``: read in the same round trip as the
+    dependents themselves, before their ids are known (a superset of the edges needed)."""
+    return edges_into(Dependency.objects.filter(upstream_id__in=upstream_ids).values("downstream_id"))
+
+
+def partial_graph_from_rows(rows, edges=None) -> Graph:
+    """Like :func:`partial_graph`, for task rows already read (``PARTIAL_NODE_FIELDS`` order) and
+    their dependency edges (``EDGE_FIELDS`` order; edges of other tasks are ignored) — read here,
+    in one more query, when not given."""
+    ids = [row[0] for row in rows]
+    if edges is None:
+        edges = edges_into(ids)
+    else:
+        wanted = set(ids)
+        edges = [edge for edge in edges if edge[0] in wanted]
     deps: dict = defaultdict(list)
     upstream_nodes: dict = {}
     for down, up, required, name, status, priority, position, error_type, scheduled in edges:

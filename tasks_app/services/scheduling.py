@@ -65,13 +65,16 @@ def propagate(finished_ids, events: EventBuffer, now=None, trip: RoundTrip | Non
     guard = 0
     while frontier and guard < 10_000:
         guard += 1
+        # the dependents, row-locked, and then (a statement of its own, so it reads the upstream
+        # statuses after those locks were granted) the edges into them: one round trip
         read = _PENDING_DEPENDENTS.rows(trip, list(frontier))
+        edges = _DEPENDENT_EDGES.rows(trip, list(frontier))
         trip.run()
         rows = read.rows
         if not rows:
             break
         tree_of = {row[0]: row[1] for row in rows}
-        graph = selectors.partial_graph_from_rows(rows)
+        graph = selectors.partial_graph_from_rows(rows, edges=edges.rows)
         frontier = {i for i in frontier if i in graph.nodes}  # finished tasks with pending dependents
         fallout = propagation.fallout_causes(graph, frontier)
         fallout = {k: v for k, v in fallout.items() if k not in seen_cancelled}
@@ -107,6 +110,7 @@ def _pending_dependents(upstream_ids):
 
 
 _PENDING_DEPENDENTS = Template(_pending_dependents)
+_DEPENDENT_EDGES = Template(selectors.edges_into_dependents_of)
 _MARK_READY = Template(
     lambda ids, now: Task.objects.filter(id__in=ids, status=Status.PENDING.value, ready_at__isnull=True),
     update={"ready_at": arg(1), "waiting_reason": "", "updated_at": arg(1)},

@@ -10,6 +10,7 @@ and with one ``executemany`` on SQLite, using Django's own field adaptation.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import time
 import uuid
@@ -65,28 +66,39 @@ def update_rows(
 def _update_rows_postgresql(model, rows, fields, where="", where_params=(), returning=False):
     """The statement of :func:`update_rows` on PostgreSQL: ``UPDATE ... FROM (VALUES ...)``."""
     meta = model._meta
-    table = connection.ops.quote_name(meta.db_table)
     pk = meta.pk
     cols = [meta.get_field(name) for name in fields]
-    value_rows = []
     params: list = []
     for row in rows:
-        value_rows.append("(" + ", ".join(["%s"] * (len(cols) + 1)) + ")")
         params.append(pk.get_db_prep_save(row["pk"], connection))
         params.extend(f.get_db_prep_save(row[f.name], connection) for f in cols)
-    casts = ", ".join(
-        f"{connection.ops.quote_name(f.column)} = v.c{i}::{f.db_type(connection)}" for i, f in enumerate(cols)
-    )
+    # the same few small shapes come back on every hop of the worker: each is built once
+    build = _update_statement_cached if len(rows) <= TEMPLATE_MAX_IDS else _update_statement
+    sql = build(model, tuple(fields), len(rows), where, returning)
+    return sql, [*params, *where_params]
+
+
+def _update_statement(model, fields: tuple, count: int, where: str, returning: bool) -> str:
+    """The text of an ``UPDATE ... FROM (VALUES ...)`` of ``count`` rows."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    pk = meta.pk
+    cols = [meta.get_field(name) for name in fields]
+    row = "(" + ", ".join(["%s"] * (len(cols) + 1)) + ")"
+    casts = ", ".join(f"{quote(f.column)} = v.c{i}::{f.db_type(connection)}" for i, f in enumerate(cols))
     names = ", ".join(["id"] + [f"c{i}" for i in range(len(cols))])
     sql = (
-        f"UPDATE {table} AS t SET {casts} FROM (VALUES {', '.join(value_rows)}) AS v({names}) "
-        f"WHERE t.{connection.ops.quote_name(pk.column)} = v.id::{pk.db_type(connection)}"
+        f"UPDATE {quote(meta.db_table)} AS t SET {casts} FROM (VALUES {', '.join([row] * count)}) "
+        f"AS v({names}) WHERE t.{quote(pk.column)} = v.id::{pk.db_type(connection)}"
     )
     if where:
         sql += f" AND {where}"
     if returning:
-        sql += f" RETURNING t.{connection.ops.quote_name(pk.column)}"
-    return sql, [*params, *where_params]
+        sql += f" RETURNING t.{quote(pk.column)}"
+    return sql
+
+
+_update_statement_cached = functools.lru_cache(maxsize=256)(_update_statement)
 
 
 EMPTY_JSON: dict[type, str] = {dict: "{}", list: "[]"}
