@@ -654,7 +654,7 @@ def _settle(refresh: set, events: EventBuffer, now, trip: RoundTrip) -> None:
         trip.run()
         scheduling.refresh_tree_status(refresh, events, now)
     events.flush(batch=trip)
-    trip.run()
+    trip.run(commit=True)  # the transaction's last writes: its COMMIT goes with them
 
 
 def _finish(

@@ -210,6 +210,19 @@ def _multi_statement() -> bool:
     )
 
 
+def _commit_here() -> bool:
+    """Whether the current transaction may be committed by a :class:`RoundTrip`: the outermost
+    ``atomic()`` block (which commits on exit), not marked for rollback, multi-statement queries."""
+    return (
+        _multi_statement()
+        and connection.in_atomic_block
+        and len(connection.atomic_blocks) == 1
+        and not connection.savepoint_ids
+        and connection.commit_on_exit
+        and not connection.needs_rollback
+    )
+
+
 class Result:
     """What one statement of a :class:`RoundTrip` returned, once the round trip has run: ``rows``
     (when it was asked to fetch them) and ``rowcount``."""
@@ -353,7 +366,15 @@ class RoundTrip:
             params,
         )
 
-    def run(self) -> None:
+    def run(self, *, commit: bool = False) -> None:
+        """Send what the trip holds. ``commit``: nothing else is written in this transaction —
+        when it is the outermost atomic block on PostgreSQL (not a savepoint, as tests' are), its
+        ``COMMIT`` goes in the same round trip; Django's commit at the end of the block then has
+        nothing to send (psycopg sends no ``COMMIT`` on a connection that is not in a
+        transaction), and ``on_commit`` callbacks run as usual. A failed statement or ``COMMIT``
+        raises from here and the block rolls back, as it would at its end."""
+        if commit and _commit_here():
+            self.sql("COMMIT")
         steps, self._steps = self._steps, []
         group: list = []
         together = _multi_statement()

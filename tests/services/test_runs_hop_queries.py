@@ -62,3 +62,74 @@ def test_a_hop_of_a_chain_costs_a_bounded_number_of_round_trips(tm, task, slow_l
         attempt = Attempt.objects.get(id=claim.attempt_id)
         assert attempt.outcome == "running" and attempt.run_id is not None
     assert Task.objects.get(id=claim.task_id).status == "in_progress"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_hop_sends_its_commit_with_its_last_writes(tm, monkeypatch):
+    """On PostgreSQL the hop's ``COMMIT`` goes in the round trip of its last writes (the attempt,
+    the claimed task, the events): Django's commit at the end of the block finds the connection
+    out of its transaction and sends nothing. What was written is committed (another connection
+    sees it) and the after-commit delivery of the events still runs."""
+    import psycopg
+    from psycopg.pq import TransactionStatus
+
+    from tasks_app.live import events as live_events
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no round trips to save")
+    tree = tm.create_tree(chain(3, executor="noop"))
+    tm.execute(tree.id)
+    (claim,) = runs.claim_batch(worker="w", limit=64, slow_limit=32)
+    left_to_commit: list = []
+    real_commit = psycopg.Connection.commit
+
+    def commit(self):
+        left_to_commit.append(self.pgconn.transaction_status != TransactionStatus.IDLE)
+        return real_commit(self)
+
+    delivered: list = []
+    monkeypatch.setattr(psycopg.Connection, "commit", commit)
+    monkeypatch.setattr(live_events, "_deliver", lambda payloads: delivered.extend(payloads))
+    finish = runs.Finish(
+        attempt_id=claim.attempt_id, task_id=claim.task_id, outcome="completed", result={"hop": 1}
+    )
+    ready, claims = runs.finish_and_claim([finish], worker="w", limit=64, slow_limit=32)
+    assert left_to_commit == [False]  # the COMMIT had already gone out
+    assert not connection.in_atomic_block and connection.connection.info.transaction_status == (
+        TransactionStatus.IDLE
+    )
+    (next_claim,) = claims
+    # committed: a second connection sees the completion and the new attempt
+    other = connection.copy()
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT status FROM tasks_app_task WHERE id = %s", [finish.task_id])
+            status = cursor.fetchone()
+            cursor.execute("SELECT outcome FROM tasks_app_attempt WHERE id = %s", [next_claim.attempt_id])
+            outcome = cursor.fetchone()
+    finally:
+        other.close()
+    assert status == ("completed",) and outcome == ("running",)
+    assert {p["kind"] for p in delivered} >= {"task.status", "task.ready"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hop_inside_an_outer_transaction_leaves_the_commit_to_it(tm):
+    """Called inside someone else's transaction, the hop never commits it (a savepoint is no
+    place for COMMIT): the outer block can still roll everything back."""
+    from django.db import transaction
+
+    tree = tm.create_tree(chain(3, executor="noop"))
+    tm.execute(tree.id)
+    (claim,) = runs.claim_batch(worker="w", limit=64, slow_limit=32)
+    finish = runs.Finish(attempt_id=claim.attempt_id, task_id=claim.task_id, outcome="completed")
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), transaction.atomic():
+        runs.finish_and_claim([finish], worker="w", limit=64, slow_limit=32)
+        assert Task.objects.get(id=finish.task_id).status == "completed"
+        raise Undo
+    assert Task.objects.get(id=finish.task_id).status == "in_progress"
+    assert Attempt.objects.get(id=claim.attempt_id).outcome == "running"
