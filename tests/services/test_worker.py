@@ -216,3 +216,44 @@ def test_an_attempt_that_ends_while_the_pool_collects_outcomes_is_not_lost():
         assert pool.slots == [racing]  # still supervised: its outcome is taken on the next pass
         assert pool.wait(0) == ["racing"]
     assert pool.slots == []
+
+
+def test_executor_threads_are_reused_one_attempt_at_a_time():
+    """An executor thread takes the next attempt only once its last one returned; a fresh
+    ``contextvars`` context each time; an attempt that never returns keeps its thread."""
+    import contextvars
+    import threading
+
+    threads = worker._ExecutorThreads()
+    seen = contextvars.ContextVar("seen", default=None)
+    ran: list = []
+
+    def job(name, release=None):
+        def fn():
+            ran.append((name, threading.get_ident(), seen.get()))
+            seen.set(name)  # must not be visible to the next attempt on this thread
+            if release is not None:
+                release.wait(5)
+            done.set()
+
+        done = threading.Event()
+        return fn, done
+
+    first, first_done = job("a")
+    threads.run(first)
+    assert first_done.wait(5)
+    for _ in range(100):  # the thread offers itself again right after its attempt returned
+        if threads._idle:
+            break
+        time.sleep(0.01)
+    release = threading.Event()
+    stuck, stuck_done = job("b", release)
+    threads.run(stuck)  # takes the idle thread
+    other, other_done = job("c")
+    threads.run(other)  # the only thread is busy: a new one
+    assert other_done.wait(5)
+    release.set()
+    assert stuck_done.wait(5)
+    (a, b, c) = sorted(ran)
+    assert a[1] == b[1] != c[1]
+    assert [a[2], b[2], c[2]] == [None, None, None]
