@@ -232,6 +232,7 @@ ARBOR_DEFAULT_RETRY_DELAY = env("ARBOR_DEFAULT_RETRY_DELAY")
 ARBOR_MAX_RETRY_DELAY = env("ARBOR_MAX_RETRY_DELAY")
 ARBOR_DRAIN_BUDGET = env("ARBOR_DRAIN_BUDGET")
 ARBOR_CLAIM_BATCH = env("ARBOR_CLAIM_BATCH")
+ARBOR_PG_PREPARE = env("ARBOR_PG_PREPARE")
 # executor threads per worker process for executors that do not run inline (sleep, shell, http…):
 # each runs under its own lease, heartbeats, timeout and cancellation
 ARBOR_WORKER_CONCURRENCY = env("ARBOR_WORKER_CONCURRENCY")

@@ -197,6 +197,13 @@ SETTINGS: tuple[Setting, ...] = (
     _("ARBOR_MAX_RETRY_DELAY", 600.0, _F, "backoff cap (seconds)"),
     _("ARBOR_DRAIN_BUDGET", 30.0, _F, "seconds one wake-up job keeps claiming before yielding"),
     _("ARBOR_CLAIM_BATCH", 64, _I, "instant tasks claimed per transaction"),
+    _(
+        "ARBOR_PG_PREPARE",
+        True,
+        _B,
+        "PostgreSQL: the worker's hot statements are prepared once per connection (off behind a pooler"
+        " in transaction mode, which does not keep a session's prepared statements)",
+    ),
     _("ARBOR_WORKER_CONCURRENCY", 32, _I, "executor threads per worker process for concurrent executors"),
     _("ARBOR_PROGRESS_INTERVAL", 0.25, _F, "progress/log flush interval (seconds)"),
     _(

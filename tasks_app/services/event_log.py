@@ -98,16 +98,18 @@ class EventBuffer:
             # other flushes NOTIFY only in the "postgres" wake-up mode
             suffix = _status_suffix(items)
             notify = notify_all or bool(suffix)
+            # every parameter typed: the worker prepares this statement (RoundTrip, prepare=True)
             sql = (
-                f"WITH s AS (UPDATE {tree_table} SET last_seq = last_seq + %s WHERE id = %s "
+                f"WITH s AS (UPDATE {tree_table} SET last_seq = last_seq + %s::bigint WHERE id = %s::uuid "
                 "RETURNING last_seq), "
                 f"ins AS (INSERT INTO {event_table} (tree_id, seq, kind, task_id, data, actor_id, "
                 "source, created_at) "
-                "SELECT %s, s.last_seq - %s + v.n, v.kind, v.task_id, v.data, %s, %s, %s FROM s, "
+                "SELECT %s::uuid, s.last_seq - %s::bigint + v.n, v.kind, v.task_id, v.data, %s::bigint, "
+                "%s::varchar, %s::timestamptz FROM s, "
                 "unnest(%s::varchar[], %s::uuid[], %s::jsonb[]) WITH ORDINALITY AS v(kind, task_id, data, n) "
                 "RETURNING id, seq) "
                 "SELECT last_seq, ARRAY(SELECT id FROM ins ORDER BY seq)"
-                + (", pg_notify(%s, %s || ':' || last_seq::text || %s)" if notify else "")
+                + (", pg_notify(%s::text, %s::text || ':' || last_seq::text || %s::text)" if notify else "")
                 + " FROM s"
             )
             tree_uuid = _db_uuid(tree_id)
@@ -126,7 +128,9 @@ class EventBuffer:
             if notify:
                 params += [PG_CHANNEL, str(tree_id), suffix]
             if batch is not None:
-                batch.sql(sql, params, fetch=True, then=partial(self._written, tree_id, items, now))
+                batch.sql(
+                    sql, params, fetch=True, then=partial(self._written, tree_id, items, now), prepare=True
+                )
                 continue
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)

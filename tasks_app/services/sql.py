@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import itertools
 import json
+import re
 import time
 import uuid
+import weakref
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
 from django.db.models.sql import UpdateQuery
@@ -248,15 +253,18 @@ class RoundTrip:
     """
 
     def __init__(self) -> None:
-        self._steps: list = []  # ("sql", sql, params, result, fetch, then) or ("call", fn)
+        self._steps: list = []  # ("sql", sql, params, result, fetch, then, prepare) or ("call", fn)
 
     def __len__(self) -> int:
         return len(self._steps)
 
-    def sql(self, sql: str, params=(), *, fetch: bool = False, then=None) -> Result:
-        """Add a statement; ``then(result)`` runs once its result is in (converters, bookkeeping)."""
+    def sql(self, sql: str, params=(), *, fetch: bool = False, then=None, prepare: bool = False) -> Result:
+        """Add a statement; ``then(result)`` runs once its result is in (converters, bookkeeping).
+        ``prepare``: a statement of the hot path whose text comes from a bounded set of shapes —
+        on PostgreSQL it is prepared once per connection and then executed by name (the server
+        plans it once instead of at every hop)."""
         result = Result()
-        self._steps.append(("sql", sql, list(params), result, fetch, then))
+        self._steps.append(("sql", sql, list(params), result, fetch, then, prepare))
         return result
 
     def call(self, fn) -> None:
@@ -337,7 +345,7 @@ class RoundTrip:
             if then is not None:
                 then(result)
 
-        return self.sql(sql, params, fetch=returning, then=done)
+        return self.sql(sql, params, fetch=returning, then=done, prepare=len(rows) <= TEMPLATE_MAX_IDS)
 
     def insert(self, objs) -> None:
         """Insert model instances (every concrete column, defaults and ``auto_now`` applied as
@@ -364,6 +372,7 @@ class RoundTrip:
             f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
             f"VALUES {', '.join([row] * len(objs))}",
             params,
+            prepare=len(objs) <= TEMPLATE_MAX_IDS,
         )
 
     def run(self, *, commit: bool = False) -> None:
@@ -393,19 +402,111 @@ class RoundTrip:
     def _send(group: list) -> None:
         if not group:
             return
-        sql = "; ".join(step[1] for step in group)
-        params = [param for step in group for param in step[2]]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            for index, (_, _, _, result, fetch, _) in enumerate(group):
-                if index:
-                    cursor.nextset()
-                result.rowcount = cursor.rowcount
-                if fetch:
-                    result.rows = cursor.fetchall()
-        for _, _, _, result, _, then in group:
-            if then is not None:
-                then(result)
+        parts: list[str] = []
+        params: list = []
+        answers: list = []  # per part: the step whose result it is, or None (PREPARE, DEALLOCATE)
+        prepared = _Prepared.of_connection() if any(step[6] for step in group) else None
+        for step in group:
+            sql, step_params = step[1], step[2]
+            if prepared is not None and step[6]:
+                for extra in prepared.use(sql):
+                    parts.append(extra)
+                    answers.append(None)
+                sql = prepared.execute(sql, len(step_params))
+            parts.append(sql)
+            answers.append(step)
+            params.extend(step_params)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("; ".join(parts), params)
+                for index, step in enumerate(answers):
+                    if index:
+                        cursor.nextset()
+                    if step is None:
+                        continue
+                    result, fetch = step[3], step[4]
+                    result.rowcount = cursor.rowcount
+                    if fetch:
+                        result.rows = cursor.fetchall()
+        except BaseException:
+            if prepared is not None:
+                prepared.failed()
+            raise
+        if prepared is not None:
+            prepared.sent()
+        for step in group:
+            if step[5] is not None:
+                step[5](step[3])
+
+
+class _Prepared:
+    """The statements prepared on one PostgreSQL connection (``PREPARE`` / ``EXECUTE``, sent in the
+    round trip that first uses them). Prepared statements belong to the session: a new connection
+    starts afresh. After a round trip that failed, which of its ``PREPARE``s ran is unknown, so
+    the next one starts with ``DEALLOCATE ALL``; so does one past ``MAX`` statements."""
+
+    MAX = 512
+    _by_connection: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+        self.names: set[str] | None = set()  # None: unknown (deallocate everything first)
+        self.new: set[str] = set()
+        self.reset = False
+
+    @classmethod
+    def of_connection(cls) -> _Prepared | None:
+        if not _multi_statement() or not settings.ARBOR_PG_PREPARE:
+            return None
+        connection.ensure_connection()
+        raw = connection.connection
+        state = cls._by_connection.get(raw)
+        if state is None:
+            state = cls._by_connection[raw] = cls(raw)
+        state.new, state.reset = set(), False
+        return state
+
+    def use(self, sql: str) -> list[str]:
+        """What must precede the first ``EXECUTE`` of ``sql`` in this round trip."""
+        before = []
+        if self.names is None or len(self.names) >= self.MAX:
+            before.append("DEALLOCATE ALL")
+            self.names, self.reset = set(), True
+        name = _statement_name(sql)
+        if name not in self.names and name not in self.new:
+            self.new.add(name)
+            before.append(f"PREPARE {name} AS {_numbered(sql)}")
+        return before
+
+    @staticmethod
+    def execute(sql: str, count: int) -> str:
+        name = _statement_name(sql)
+        return f"EXECUTE {name}({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
+
+    def sent(self) -> None:
+        assert self.names is not None
+        self.names |= self.new
+        self.new = set()
+
+    def failed(self) -> None:
+        if self.new or self.reset:
+            self.names = None
+        self.new = set()
+
+
+@functools.lru_cache(maxsize=4096)
+def _statement_name(sql: str) -> str:
+    return "arbor_" + hashlib.blake2b(sql.encode(), digest_size=10).hexdigest()
+
+
+_PLACEHOLDER = re.compile(r"%[%s]")
+
+
+def _numbered(sql: str) -> str:
+    """``sql`` with its ``%s`` placeholders numbered ``$1, $2, …`` for ``PREPARE`` (``%%`` stays:
+    the driver turns it into ``%`` when it sends the round trip)."""
+    count = itertools.count(1)
+    return _PLACEHOLDER.sub(lambda m: m.group(0) if m.group(0) == "%%" else f"${next(count)}", sql)
 
 
 TEMPLATE_MAX_IDS = 128  # ids per list argument worth keeping a compiled statement for
@@ -445,13 +546,15 @@ class Template:
         if sql is None:
             return Result()  # e.g. ``id__in=[]``: the ORM sends nothing either
         params = [value if arg is None else _adapt(_pick_arg(args, arg)) for arg, value in slots]
+        # a shape kept in the cache is one of a bounded set: worth preparing
+        prepare = key in self._cache
         if compiler is None:
-            return trip.sql(sql, params)
+            return trip.sql(sql, params, prepare=prepare)
 
         def convert(result: Result) -> None:
             result.rows = list(compiler.results_iter(results=[result.rows], tuple_expected=True))
 
-        return trip.sql(sql, params, fetch=True, then=convert)
+        return trip.sql(sql, params, fetch=True, then=convert, prepare=prepare)
 
     def _compile(self, args):
         sentinels = tuple(
@@ -499,6 +602,11 @@ def _distinct(values) -> list:
             seen.add(value)
             out.append(value)
     return out
+
+
+def uuid_param(value) -> object:
+    """A UUID (or its text) as a statement parameter of this database (SQLite: 32 hex digits)."""
+    return _adapt(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
 
 
 def _is_param(value) -> bool:

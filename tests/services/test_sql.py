@@ -118,3 +118,79 @@ def test_a_template_keeps_no_statement_for_a_big_list(three):
     result = template.rows(trip, many)
     trip.run()
     assert result.rows == [("a",)] and template._cache == {}
+
+
+def _names_template():
+    return sql.Template(lambda ids: Task.objects.filter(id__in=ids).order_by("name").values_list("name"))
+
+
+def _run(template, *args):
+    trip = sql.RoundTrip()
+    result = template.rows(trip, *args)
+    trip.run()
+    return result.rows
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hot_statements_are_prepared_once_per_connection(three):
+    """On PostgreSQL a template's statement is prepared in the round trip that first uses it and
+    executed by name after that (same answers); a new connection prepares it again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    _, tasks = three
+    template = _names_template()
+    with CaptureQueriesContext(connection) as ctx:
+        assert [_run(template, [tasks[n].pk]) for n in ("a", "b", "a")] == [[("a",)], [("b",)], [("a",)]]
+    sent = [q["sql"] for q in ctx.captured_queries]
+    assert sent[0].startswith("PREPARE arbor_") and "; EXECUTE arbor_" in sent[0]
+    assert all(s.startswith("EXECUTE arbor_") for s in sent[1:]), sent
+    connection.close()
+    with CaptureQueriesContext(connection) as ctx:
+        assert _run(template, [tasks["b"].pk]) == [("b",)]
+    assert ctx.captured_queries[0]["sql"].startswith("PREPARE arbor_")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("error_first", [True, False], ids=["error-before-prepare", "error-after-prepare"])
+def test_after_a_failed_round_trip_the_next_one_starts_afresh(three, error_first):
+    """A round trip that fails leaves it unknown which of its PREPAREs ran (the server stops at
+    the failing statement): the next one deallocates everything first, and answers."""
+    from django.db import DatabaseError, connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    _, tasks = three
+    template = _names_template()
+    trip = sql.RoundTrip()
+    if error_first:
+        trip.sql("SELECT 1/0")
+    template.rows(trip, [tasks["a"].pk])
+    if not error_first:
+        trip.sql("SELECT 1/0")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        trip.run()
+    with CaptureQueriesContext(connection) as ctx:
+        assert _run(template, [tasks["a"].pk]) == [("a",)]
+    assert ctx.captured_queries[0]["sql"].startswith("DEALLOCATE ALL; PREPARE arbor_")
+    assert _run(template, [tasks["b"].pk]) == [("b",)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prepared_statements_can_be_turned_off(three, settings):
+    """ARBOR_PG_PREPARE=0 (behind a pooler in transaction mode): plain statements."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.ARBOR_PG_PREPARE = False
+    _, tasks = three
+    with CaptureQueriesContext(connection) as ctx:
+        assert _run(_names_template(), [tasks["a"].pk]) == [("a",)]
+    assert "PREPARE" not in ctx.captured_queries[0]["sql"] and "EXECUTE" not in ctx.captured_queries[0]["sql"]
+
+
+def test_placeholders_are_numbered_for_prepare():
+    assert sql._numbered("SELECT %s, '%%', %s::int WHERE a = %s") == "SELECT $1, '%%', $2::int WHERE a = $3"
