@@ -29,7 +29,7 @@ from tasks_app.models import Attempt, Dependency, ResourceLock, Task
 from . import history, scheduling
 from .event_log import EventBuffer
 from .resources import SharedResources, not_granted_message, shared_resources
-from .sql import RoundTrip, Template
+from .sql import RoundTrip, Template, uuid_param
 
 logger = logging.getLogger(__name__)
 
@@ -663,6 +663,8 @@ def _finish(
     """Record the outcomes; returns the tasks that became ready and the trees whose status the
     caller refreshes (with ``_settle``, after anything else the transaction does). The last
     write (the tasks made ready) is left in ``trip``."""
+    if not expired_only and all(f.outcome == Outcome.COMPLETED.value and not f.has_locks for f in finishes):
+        return _finish_completed(finishes, now=now, events=events, trip=trip)
     attempt_ids = [f.attempt_id for f in finishes]
     where = "t.outcome = %s"
     where_params: list[object] = [Outcome.RUNNING.value]
@@ -776,6 +778,117 @@ def _finish(
     # a tree in which something just became ready is still in progress: no need to look
     still_running = set(scheduling.trees_of_ready(became_ready)) if became_ready else set()
     return became_ready, trees - still_running
+
+
+def _finish_completed(
+    finishes: list[Finish], *, now, events: EventBuffer, trip: RoundTrip
+) -> tuple[list, set]:
+    """:func:`_finish` for a batch of successes holding no resource lock (the hot path: every hop
+    of a chain), in one round trip: the fence; the completion of each task whose current attempt
+    is one this fence just ended (a compare-and-set: the rule is the one above, ``completed``
+    completes the task); the tasks as they are now (for the events); and propagate's first read,
+    the dependents of the batch row-locked and the edges into them."""
+    attempt_ids = [f.attempt_id for f in finishes]
+    task_ids = [f.task_id for f in finishes]
+    fence = trip.update_rows(
+        Attempt,
+        [
+            {
+                "pk": f.attempt_id,
+                "outcome": Outcome.COMPLETED.value,
+                "result": f.result,
+                "error": None,
+                "error_type": None,
+                "finished_at": now,
+                "lease_expires_at": None,
+                "logs": (f.logs or [])[-MAX_LOG_LINES:],
+            }
+            for f in finishes
+        ],
+        ["outcome", "result", "error", "error_type", "finished_at", "lease_expires_at", "logs"],
+        where="t.outcome = %s",
+        where_params=[Outcome.RUNNING.value],
+        returning=True,
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    done = trip.update_rows(
+        Task,
+        [
+            {
+                "pk": f.task_id,
+                "status": Status.COMPLETED.value,
+                "result": f.result,
+                "error": None,
+                "error_type": None,
+                "progress": 1.0,
+                "completed_at": now,
+                "cancel_requested": False,
+                "updated_at": now,
+            }
+            for f in finishes
+        ],
+        [
+            "status",
+            "result",
+            "error",
+            "error_type",
+            "progress",
+            "completed_at",
+            "cancel_requested",
+            "updated_at",
+        ],
+        # still running the attempt this fence just ended (ours: we wrote that finished_at)
+        where=(
+            "t.status = %s AND t.current_attempt_id IN ("
+            + ", ".join(["%s"] * len(attempt_ids))
+            + f") AND EXISTS (SELECT 1 FROM {Attempt._meta.db_table} a WHERE a.id = t.current_attempt_id"
+            " AND a.outcome = %s AND a.finished_at = %s)"
+        ),
+        where_params=[
+            Status.IN_PROGRESS.value,
+            *(uuid_param(a) for a in attempt_ids),
+            Outcome.COMPLETED.value,
+            adapt(now),
+        ],
+        returning=True,
+    )
+    read = _COMPLETED_TASKS.rows(trip, task_ids)
+    ahead = scheduling.read_dependents(trip, task_ids)
+    trip.run()
+    alive = set(fence.rows)
+    for f in finishes:
+        if f.attempt_id not in alive:
+            logger.info("discarded a late outcome of attempt %s (%s)", f.attempt_id, f.outcome)
+    completed = set(done.rows)
+    if not completed:
+        return [], set()
+    tasks = {row[0]: row for row in read.rows}  # id, tree_id, attempt_count
+    terminal: list = []
+    trees: set = set()
+    for f in finishes:
+        if f.task_id not in completed:
+            continue  # fenced out, or the task moved on (cancelled, re-run): nothing recorded
+        _, tree_id, attempt_count = tasks[f.task_id]
+        trees.add(tree_id)
+        for level, line in f.new_logs:
+            events.add(tree_id, "task.log", task_id=f.task_id, level=level, line=str(line)[:2000])
+        terminal.append(f.task_id)
+        events.add(
+            tree_id,
+            "task.status",
+            task_id=f.task_id,
+            status=Status.COMPLETED.value,
+            attempt=attempt_count,
+            result=_preview(f.result),
+        )
+    became_ready = scheduling.propagate(terminal, events, now, trip, read_ahead=ahead)
+    still_running = set(scheduling.trees_of_ready(became_ready)) if became_ready else set()
+    return became_ready, trees - still_running
+
+
+_COMPLETED_TASKS = Template(
+    lambda ids: Task.objects.filter(id__in=ids).order_by().values_list("id", "tree_id", "attempt_count")
+)
 
 
 _FINISH_COLUMNS = [

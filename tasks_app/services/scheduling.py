@@ -45,7 +45,17 @@ def lock_tasks(ids) -> None:
         list(Task.objects.select_for_update().filter(id__in=ids).order_by("id").values_list("id", flat=True))
 
 
-def propagate(finished_ids, events: EventBuffer, now=None, trip: RoundTrip | None = None) -> list:
+def read_dependents(trip: RoundTrip, upstream_ids) -> tuple:
+    """Queue in ``trip`` what :func:`propagate` reads first: the scheduled pending dependents of
+    ``upstream_ids``, row-locked, and then (a statement of its own, so it reads the upstream
+    statuses after those locks were granted) the edges into them. Returns their two results."""
+    ids = list(upstream_ids)
+    return _PENDING_DEPENDENTS.rows(trip, ids), _DEPENDENT_EDGES.rows(trip, ids)
+
+
+def propagate(
+    finished_ids, events: EventBuffer, now=None, trip: RoundTrip | None = None, *, read_ahead=None
+) -> list:
     """After tasks became terminal: cancel the dependents that can no longer run
     (``upstream_failed`` or ``upstream_cancelled``, cascading) and mark the dependents that became ready.
 
@@ -55,6 +65,8 @@ def propagate(finished_ids, events: EventBuffer, now=None, trip: RoundTrip | Non
 
     ``trip``: the caller's round trip: its pending writes go out with the first read, and the
     write that marks tasks ready is left in it (the caller's next read takes it along).
+    ``read_ahead``: that first read, already queued or sent by the caller (``read_dependents`` of
+    these tasks or more: the engine looks only at the dependents of ``finished_ids``).
     """
     now = now or timezone.now()
     own_trip = trip is None
@@ -65,10 +77,10 @@ def propagate(finished_ids, events: EventBuffer, now=None, trip: RoundTrip | Non
     guard = 0
     while frontier and guard < 10_000:
         guard += 1
-        # the dependents, row-locked, and then (a statement of its own, so it reads the upstream
-        # statuses after those locks were granted) the edges into them: one round trip
-        read = _PENDING_DEPENDENTS.rows(trip, list(frontier))
-        edges = _DEPENDENT_EDGES.rows(trip, list(frontier))
+        if read_ahead is not None:
+            (read, edges), read_ahead = read_ahead, None
+        else:
+            read, edges = read_dependents(trip, frontier)
         trip.run()
         rows = read.rows
         if not rows:

@@ -29,7 +29,7 @@ from typing import Any
 
 import psutil
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
 from tenacity import (
     Retrying,
     retry_if_exception,
@@ -410,9 +410,9 @@ class _ExecutorThreads:
             try:
                 contextvars.Context().run(fn)
             finally:
-                # what the executor opened in this thread (a database connection) is dropped if
-                # broken or expired, as between requests
-                close_old_connections()
+                # a database connection the executor opened in this thread is closed, as it was
+                # when the thread ended with its attempt
+                connections.close_all()
             with self._lock:
                 self._idle.append(inbox)
 
