@@ -229,6 +229,16 @@ def graph_snapshot(tree_id, tasks: list[Task] | None = None) -> Graph:
     return Graph(node_from_task(t, deps.get(t.id, ())) for t in tasks)
 
 
+def status_graph(tree_id) -> Graph:
+    """The whole tree as an engine Graph without task results, inputs or attempts — what the
+    tree's status needs (a 2,000-task tree ending: 2 light reads instead of 2,000 model rows)."""
+    deps = tree_dependencies(tree_id)
+    rows = Task.objects.filter(tree_id=tree_id).order_by("position").values_list(*PARTIAL_NODE_FIELDS)
+    return Graph(
+        node_from_row(row, [Dep(str(up), required) for up, required in deps.get(row[0], ())]) for row in rows
+    )
+
+
 def graph_snapshots(tree_ids) -> dict:
     """``{tree_id: Graph}`` of many trees in two queries (the batch form of ``graph_snapshot``)."""
     ids = list(tree_ids)
@@ -298,6 +308,24 @@ PARTIAL_NODE_FIELDS = (
 )
 
 
+def node_from_row(row, deps) -> Node:
+    """A task row of ``PARTIAL_NODE_FIELDS`` (and its ``Dep``s) as the engine sees it."""
+    tid, _tree, name, status, priority, parent, position, ready_at, executor, error_type, scheduled = row
+    return Node(
+        id=str(tid),
+        name=name,
+        status=Status(status),
+        priority=priority,
+        deps=tuple(deps),
+        parent=str(parent) if parent else None,
+        created=position,
+        ready_at=ready_at.timestamp() if ready_at else None,
+        executor=executor,
+        error_type=error_type,
+        in_scope=scheduled,
+    )
+
+
 EDGE_FIELDS = (
     "downstream_id",
     "upstream_id",
@@ -350,33 +378,7 @@ def partial_graph_from_rows(rows, edges=None) -> Graph:
             error_type=error_type,
             in_scope=scheduled,
         )
-    nodes = {}
-    for (
-        tid,
-        _tree,
-        name,
-        status,
-        priority,
-        parent,
-        position,
-        ready_at,
-        executor,
-        error_type,
-        scheduled,
-    ) in rows:
-        nodes[tid] = Node(
-            id=str(tid),
-            name=name,
-            status=Status(status),
-            priority=priority,
-            deps=tuple(deps.get(tid, ())),
-            parent=str(parent) if parent else None,
-            created=position,
-            ready_at=ready_at.timestamp() if ready_at else None,
-            executor=executor,
-            error_type=error_type,
-            in_scope=scheduled,
-        )
+    nodes = {row[0]: node_from_row(row, deps.get(row[0], ())) for row in rows}
     for up, node in upstream_nodes.items():
         nodes.setdefault(up, node)
     return Graph(nodes.values())

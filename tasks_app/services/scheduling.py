@@ -231,7 +231,7 @@ def _final_outcome(tree_id, cancelled_by_user: bool) -> tuple[str, int, dict]:
     """The run's outcome once nothing of it is active: the engine's rule (its leaves decide,
     SEMANTICS "Tree status") over the whole tree, with its handled failures and the run's tasks
     by status."""
-    graph = selectors.graph_snapshot(tree_id)
+    graph = selectors.status_graph(tree_id)
     outcome = run_outcome(graph, started=True, cancelled_by_user=cancelled_by_user)
     counts: dict = {}
     for node in run_tasks(graph):

@@ -3,6 +3,8 @@ test reads a small and a large executed tree (root + a chain of children, so tas
 attempts, runs and events all grow with it) and pins the same count for both. A selector that
 fetches a related row per item (an N+1) makes the large case fail."""
 
+import dataclasses
+
 import pytest
 
 from tasks_app import selectors
@@ -32,6 +34,18 @@ def test_graph_snapshot_reads_tasks_and_edges_once(grown, django_assert_num_quer
     with django_assert_num_queries(2):
         graph = selectors.graph_snapshot(tree.id)
     assert len(graph) == len(tasks)
+
+
+def test_status_graph_is_the_snapshot_without_results(grown, django_assert_num_queries):
+    """What the tree's final status is decided on: every node as in the full snapshot (status,
+    dependencies, scope …) but no task results, in two light reads."""
+    tree, tasks = grown
+    full = selectors.graph_snapshot(tree.id)
+    with django_assert_num_queries(2):
+        light = selectors.status_graph(tree.id)
+    assert list(light.nodes) == list(full.nodes)
+    for node_id, node in full.nodes.items():
+        assert light.nodes[node_id] == dataclasses.replace(node, result=None)
 
 
 def test_tree_tasks_is_one_query(grown, django_assert_num_queries):
