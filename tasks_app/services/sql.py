@@ -69,41 +69,34 @@ def update_rows(
 
 
 def _update_rows_postgresql(model, rows, fields, where="", where_params=(), returning=False):
-    """The statement of :func:`update_rows` on PostgreSQL: ``UPDATE ... FROM (VALUES ...)``."""
+    """The statement of :func:`update_rows` on PostgreSQL: ``UPDATE ... FROM unnest(...)``, one
+    array parameter per column — the same statement text for any number of rows."""
     meta = model._meta
     pk = meta.pk
     cols = [meta.get_field(name) for name in fields]
-    params: list = []
-    for row in rows:
-        params.append(pk.get_db_prep_save(row["pk"], connection))
-        params.extend(f.get_db_prep_save(row[f.name], connection) for f in cols)
-    # the same few small shapes come back on every hop of the worker: each is built once
-    build = _update_statement_cached if len(rows) <= TEMPLATE_MAX_IDS else _update_statement
-    sql = build(model, tuple(fields), len(rows), where, returning)
-    return sql, [*params, *where_params]
+    params: list = [[pk.get_db_prep_save(row["pk"], connection) for row in rows]]
+    params.extend([f.get_db_prep_save(row[f.name], connection) for row in rows] for f in cols)
+    return _update_statement(model, tuple(fields), where, returning), [*params, *where_params]
 
 
-def _update_statement(model, fields: tuple, count: int, where: str, returning: bool) -> str:
-    """The text of an ``UPDATE ... FROM (VALUES ...)`` of ``count`` rows."""
+@functools.lru_cache(maxsize=256)
+def _update_statement(model, fields: tuple, where: str, returning: bool) -> str:
     meta = model._meta
     quote = connection.ops.quote_name
     pk = meta.pk
     cols = [meta.get_field(name) for name in fields]
-    row = "(" + ", ".join(["%s"] * (len(cols) + 1)) + ")"
-    casts = ", ".join(f"{quote(f.column)} = v.c{i}::{f.db_type(connection)}" for i, f in enumerate(cols))
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in [pk, *cols])
+    assignments = ", ".join(f"{quote(f.column)} = v.c{i}" for i, f in enumerate(cols))
     names = ", ".join(["id"] + [f"c{i}" for i in range(len(cols))])
     sql = (
-        f"UPDATE {quote(meta.db_table)} AS t SET {casts} FROM (VALUES {', '.join([row] * count)}) "
-        f"AS v({names}) WHERE t.{quote(pk.column)} = v.id::{pk.db_type(connection)}"
+        f"UPDATE {quote(meta.db_table)} AS t SET {assignments} FROM unnest({arrays}) AS v({names}) "
+        f"WHERE t.{quote(pk.column)} = v.id"
     )
     if where:
         sql += f" AND {where}"
     if returning:
         sql += f" RETURNING t.{quote(pk.column)}"
     return sql
-
-
-_update_statement_cached = functools.lru_cache(maxsize=256)(_update_statement)
 
 
 EMPTY_JSON: dict[type, str] = {dict: "{}", list: "[]"}
@@ -345,7 +338,7 @@ class RoundTrip:
             if then is not None:
                 then(result)
 
-        return self.sql(sql, params, fetch=returning, then=done, prepare=len(rows) <= TEMPLATE_MAX_IDS)
+        return self.sql(sql, params, fetch=returning, then=done, prepare=True)
 
     def insert(self, objs) -> None:
         """Insert model instances (every concrete column, defaults and ``auto_now`` applied as
@@ -363,16 +356,14 @@ class RoundTrip:
             if not (f.primary_key and all(getattr(obj, f.attname) is None for obj in objs))
         ]
         quote = connection.ops.quote_name
-        params: list = []
-        for obj in objs:
-            for f in fields:
-                params.append(f.get_db_prep_save(f.pre_save(obj, True), connection))
-        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        # one array parameter per column: the same statement text for any number of rows
+        params = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs] for f in fields]
+        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
         self.sql(
             f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES {', '.join([row] * len(objs))}",
+            f"SELECT * FROM unnest({arrays})",
             params,
-            prepare=len(objs) <= TEMPLATE_MAX_IDS,
+            prepare=True,
         )
 
     def run(self, *, commit: bool = False) -> None:

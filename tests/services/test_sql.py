@@ -194,3 +194,59 @@ def test_prepared_statements_can_be_turned_off(three, settings):
 
 def test_placeholders_are_numbered_for_prepare():
     assert sql._numbered("SELECT %s, '%%', %s::int WHERE a = %s") == "SELECT $1, '%%', $2::int WHERE a = $3"
+
+
+HOSTILE = ['it\'s "quoted"', "{braces}, commas", "back\\slash", "NULL", "", "ünï ☃ 𝄞", " spaced "]
+
+
+def test_update_rows_and_insert_keep_every_value_exactly(three):
+    """Column arrays (``unnest``) carry any text, JSON, null, bool, number and time unchanged."""
+    from django.utils import timezone
+
+    from tasks_app.models import Attempt
+
+    tree, tasks = three
+    now = timezone.now()
+    values = [
+        {
+            "pk": tasks[n].pk,
+            "name": text,
+            "result": {"v": text, "list": [text, None]} if i % 2 else None,
+            "progress": i / 7,
+            "cancel_requested": bool(i % 2),
+            "completed_at": now if i % 2 else None,
+        }
+        for i, (n, text) in enumerate(zip(["root", "a", "b"] * 3, HOSTILE))
+    ][-3:]
+    fields = ["name", "result", "progress", "cancel_requested", "completed_at"]
+    trip = sql.RoundTrip()
+    trip.update_rows(Task, values, fields)
+    attempts = [
+        Attempt(
+            task_id=tasks["a"].pk,
+            tree_id=tree.pk,
+            number=i + 1,
+            executor="noop",
+            worker=text,
+            outcome="failed",
+            started_at=now,
+            logs=[["info", text]],
+            result={"t": text},
+            effective_inputs={},
+            error=text or None,
+        )
+        for i, text in enumerate(HOSTILE)
+    ]
+    trip.insert(attempts)
+    trip.run()
+    for row in values:
+        task = Task.objects.get(pk=row["pk"])
+        assert [getattr(task, f) for f in fields] == [row[f] for f in fields]
+    for attempt in attempts:
+        stored = Attempt.objects.get(pk=attempt.pk)
+        assert (stored.worker, stored.logs, stored.result, stored.error) == (
+            attempt.worker,
+            attempt.logs,
+            attempt.result,
+            attempt.error,
+        )
