@@ -2,8 +2,8 @@
 
 Django's ``bulk_update`` builds one ``CASE WHEN`` per field and row, which costs more Python
 time than the database work for a batch of task completions. :func:`update_rows` writes many
-rows with different values in one statement on PostgreSQL (``UPDATE ... FROM (VALUES ...)``)
-and with one ``executemany`` on SQLite, using Django's own field adaptation.
+rows with different values in one statement on PostgreSQL (``UPDATE ... FROM unnest(...)``, an
+array per column) and with one ``executemany`` on SQLite, using Django's own field adaptation.
 :func:`insert_rows` is the same for ``bulk_create`` (a 10,000-task tree).
 """
 
