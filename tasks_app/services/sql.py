@@ -79,6 +79,16 @@ def _update_rows_postgresql(model, rows, fields, where="", where_params=(), retu
     return _update_statement(model, tuple(fields), where, returning), [*params, *where_params]
 
 
+@functools.lru_cache(maxsize=64)
+def _insert_statement(model, fields: tuple) -> str:
+    quote = connection.ops.quote_name
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"SELECT * FROM unnest({arrays})"
+    )
+
+
 @functools.lru_cache(maxsize=256)
 def _update_statement(model, fields: tuple, where: str, returning: bool) -> str:
     meta = model._meta
@@ -355,16 +365,9 @@ class RoundTrip:
             for f in meta.local_concrete_fields
             if not (f.primary_key and all(getattr(obj, f.attname) is None for obj in objs))
         ]
-        quote = connection.ops.quote_name
         # one array parameter per column: the same statement text for any number of rows
         params = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs] for f in fields]
-        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
-        self.sql(
-            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-            f"SELECT * FROM unnest({arrays})",
-            params,
-            prepare=True,
-        )
+        self.sql(_insert_statement(type(objs[0]), tuple(fields)), params, prepare=True)
 
     def run(self, *, commit: bool = False) -> None:
         """Send what the trip holds. ``commit``: nothing else is written in this transaction —
