@@ -58,6 +58,12 @@ def main():
         ratios = [f"{w / best:.2f}×" if w is not None and best else "—" for w, _ in values[:2]]
         print(f"| {label} | " + " | ".join(text for _, text in values) + " | " + " | ".join(ratios) + " |")
     for db, data in (("PostgreSQL", load("served-postgres.json")), ("SQLite", load("served-sqlite.json"))):
+        waits = {k: v.get("wait_answer_ms") for k, v in data.get("shapes", {}).items()}
+        if any(w is not None for w in waits.values()):
+            print(
+                f"\n`wait: true` answered after the tree ended ({db}, ms, median; includes the last commit): "
+                + ", ".join(f"{k} {w:.1f}" for k, w in waits.items() if w is not None)
+            )
         c = data.get("create_10000")
         if c:
             print(

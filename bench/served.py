@@ -53,6 +53,8 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
 from shapes import PER_HOP, SHAPES, creation_tasks, median, pg_statements  # noqa: E402
 
+from tasks_app.models import Tree  # noqa: E402
+
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
@@ -180,6 +182,29 @@ def root_id(created) -> str:
     return next(r["id"] for r in rows if not r.get("parent_id"))
 
 
+def ended_at(root: str):
+    """When the transaction that ended the tree committed: on PostgreSQL with
+    ``track_commit_timestamp`` (scripts/bench.sh turns it on), the commit time of the tree row's
+    last write; otherwise its ``finished_at`` — the start of that transaction, so the time from it
+    to the answer includes the transaction itself (an upper bound)."""
+    tree = Tree.objects.filter(tasks__id=root).values("id", "finished_at").first()
+    if tree is None:
+        return None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            try:
+                cursor.execute(
+                    "SELECT pg_xact_commit_timestamp(xmin) FROM tasks_app_tree WHERE id = %s", [tree["id"]]
+                )
+                (committed,) = cursor.fetchone()
+            except Exception:  # track_commit_timestamp is off
+                committed = None
+        connection.close()  # (a failed statement leaves the connection in an aborted state)
+        if committed is not None:
+            return committed
+    return tree["finished_at"]
+
+
 def run_shape(api: Api, server: Server, name: str, runs: int) -> list[dict]:
     out = []
     for _ in range(runs):
@@ -190,9 +215,11 @@ def run_shape(api: Api, server: Server, name: str, runs: int) -> list[dict]:
         t0 = time.perf_counter()
         result = api.rpc("tasks.execute", {"task_id": root, "wait": True, "timeout": 900})
         wall = time.perf_counter() - t0
+        answered = time.time()
         cpu1, s1 = server.cpu_seconds(), pg_statements()
         if result.get("status") != "completed":
             raise RuntimeError(f"{name}: tree ended {result.get('status')}: {str(result)[:300]}")
+        finished = ended_at(root)
         out.append(
             {
                 "wall_s": wall,
@@ -200,6 +227,7 @@ def run_shape(api: Api, server: Server, name: str, runs: int) -> list[dict]:
                 "per_hop_ms": wall / n * 1000 if name in PER_HOP else None,
                 "pg_statements_per_task": (s1 - s0) / n if s0 is not None and s1 is not None else None,
                 "cpu_s_per_task": (cpu1 - cpu0) / n,
+                "wait_answer_ms": (answered - finished.timestamp()) * 1000 if finished else None,
                 "tasks": n,
             }
         )
@@ -256,6 +284,7 @@ def main():
                         "per_hop_ms",
                         "pg_statements_per_task",
                         "cpu_s_per_task",
+                        "wait_answer_ms",
                     )
                 },
             }
@@ -280,13 +309,16 @@ def print_table(report):
         f"\nArbor served (Daphne, DEBUG=0, JSON-RPC execute wait) on {report['db']}, "
         f"{report['workers']} workers, median of {report['runs']}"
     )
-    print(f"{'shape':<8}{'wall s':>9}{'tasks/s':>10}{'ms/hop':>9}{'stmts/task':>12}{'cpu ms/task':>13}")
+    print(
+        f"{'shape':<8}{'wall s':>9}{'tasks/s':>10}{'ms/hop':>9}{'stmts/task':>12}{'cpu ms/task':>13}"
+        f"{'wait ms':>9}"
+    )
     for name, row in report["shapes"].items():
         cpu = row["cpu_s_per_task"] * 1000 if row["cpu_s_per_task"] is not None else None
         print(
             f"{name:<8}{fmt(row['wall_s'], '.3f'):>9}{fmt(row['tasks_per_s'], '.0f'):>10}"
             f"{fmt(row['per_hop_ms'], '.2f'):>9}{fmt(row['pg_statements_per_task'], '.1f'):>12}"
-            f"{fmt(cpu, '.2f'):>13}"
+            f"{fmt(cpu, '.2f'):>13}{fmt(row.get('wait_answer_ms'), '.1f'):>9}"
         )
     if "create_10000" in report:
         c = report["create_10000"]

@@ -20,7 +20,7 @@ if [ "${BENCH_PEERS:-0}" = 1 ]; then
   $BIN/python bench/peers.py --runs "$RUNS"
 fi
 bash scripts/pg.sh destroy >/dev/null 2>&1 || true
-export ARBOR_PG_EXTRA="-c shared_preload_libraries=pg_stat_statements"
+export ARBOR_PG_EXTRA="-c shared_preload_libraries=pg_stat_statements -c track_commit_timestamp=on"
 export ARBOR_PG_DURABLE=1
 URL=$(bash scripts/pg.sh start)
 trap 'bash scripts/pg.sh destroy >/dev/null 2>&1 || true' EXIT
