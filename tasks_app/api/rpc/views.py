@@ -10,7 +10,6 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions as drf_exceptions
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,6 +17,7 @@ from tasks_app import exceptions as domain
 from tasks_app.input_limits import InvalidString, LimitedJSONParser
 
 from ..idempotency import idempotent
+from ..renderers import JSONRenderer
 from ..throttling import ThrottleUnauthenticatedMixin
 from .methods import METHODS, Call, Streaming, methods_catalogue
 from .protocol import (
