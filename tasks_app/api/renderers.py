@@ -16,8 +16,9 @@ The two agree on everything DRF's renderer writes (compact separators, UTF-8 tex
 
 So: datetimes and dataclasses are handed to DRF's encoder (``default``), the two line separators are
 escaped as DRF escapes them, and the answer falls back to DRF's own rendering when orjson raises,
-or when the output holds ``0.0000`` or an exponent ``e-<one digit>`` (possibly a float written the
-other way; also a string holding those characters: then the fallback only costs time). Anything but
+or when the output holds a number written ``0.0000…`` or with an exponent ``e-<one digit>``
+(possibly a float written the other way; also a string holding such a number after a ``:``, ``,``
+or ``[``: then the fallback only costs time). Anything but
 the compact form (an ``indent`` in the ``Accept`` header, ``COMPACT_JSON=False``,
 ``UNICODE_JSON=False``) is DRF's.
 
@@ -33,8 +34,10 @@ import re
 import orjson
 from rest_framework import renderers
 
-# where orjson and json may write a float differently (see the module docstring)
-_FLOAT_SPELLING = re.compile(rb"0\.0000|e-\d(?!\d)")
+# where orjson and json may write a float differently (see the module docstring): a number token
+# (first, or after ``:``, ``,`` or ``[``) written ``0.0000…`` or with a one-digit negative exponent. Not any
+# ``e-4`` in the text: UUIDs are full of them (``…61e-4b…``)
+_FLOAT_SPELLING = re.compile(rb"(?:^|[:,\[])-?(?:0\.0000|\d+(?:\.\d+)?e-\d(?!\d))")
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 _LS, _PS = "\u2028".encode(), "\u2029".encode()
 

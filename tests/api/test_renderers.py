@@ -105,3 +105,17 @@ def test_the_apis_answer_with_it(api, settings):
     from tasks_app.api.rpc.views import JsonRpcView
 
     assert JsonRpcView.renderer_classes[0] is JSONRenderer
+
+
+def test_uuids_and_ordinary_numbers_stay_on_the_fast_path(monkeypatch):
+    """A UUID holds ``e-<digit>`` (``…61e-4b…``) in most answers; only a number token spelled
+    differently sends the answer to DRF's encoder."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("json.dumps was called")
+
+    monkeypatch.setattr(drf.json, "dumps", refuse)
+    data = {"ids": ["1b0a61e-4bc1", "9e-5", "x 1e-5"], "n": [1e-4, 2.5e16, 12e-20, 0.5]}
+    assert FAST.render(data, "application/json", {}) == (
+        b'{"ids":["1b0a61e-4bc1","9e-5","x 1e-5"],"n":[0.0001,2.5e+16,1.2e-19,0.5]}'
+    )
