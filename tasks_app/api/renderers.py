@@ -16,9 +16,9 @@ The two agree on everything DRF's renderer writes (compact separators, UTF-8 tex
 
 So: datetimes and dataclasses are handed to DRF's encoder (``default``), the two line separators are
 escaped as DRF escapes them, and the answer falls back to DRF's own rendering when orjson raises,
-or when the output holds a number written ``0.0000…`` or with an exponent ``e-<one digit>``
-(possibly a float written the other way; also a string holding such a number after a ``:``, ``,``
-or ``[``: then the fallback only costs time). Anything but
+or when the output holds ``0.0000`` or an exponent ``e-<one digit>`` ending a number (possibly a
+float written the other way; also a string holding those characters: then the fallback only costs
+time). Anything but
 the compact form (an ``indent`` in the ``Accept`` header, ``COMPACT_JSON=False``,
 ``UNICODE_JSON=False``) is DRF's.
 
@@ -34,10 +34,13 @@ import re
 import orjson
 from rest_framework import renderers
 
-# where orjson and json may write a float differently (see the module docstring): a number token
-# (first, or after ``:``, ``,`` or ``[``) written ``0.0000…`` or with a one-digit negative exponent. Not any
-# ``e-4`` in the text: UUIDs are full of them (``…61e-4b…``)
-_FLOAT_SPELLING = re.compile(rb"(?:^|[:,\[])-?(?:0\.0000|\d+(?:\.\d+)?e-\d(?!\d))")
+# where orjson and json may write a float differently (see the module docstring): ``0.0000…``, or a
+# one-digit negative exponent ending a number token (``,``, ``]``, ``}`` or the end follow it). Not any
+# ``e-4``: UUIDs are full of them (``…61e-4b…``), but in a UUID a hex digit or ``-``/``"`` follows.
+# A literal first, so that ``re`` scans for it in C: ≈ 5 ms over 7.5 MB (a pattern starting with a
+# class took 55 ms)
+_SMALL_EXPONENT = re.compile(rb"e-\d(?:[,\]}]|\Z)")
+_SMALL_DECIMAL = b"0.0000"
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 _LS, _PS = "\u2028".encode(), "\u2029".encode()
 
@@ -55,7 +58,7 @@ class JSONRenderer(renderers.JSONRenderer):
             out = orjson.dumps(data, default=encoder.default, option=_OPTIONS)
         except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
             return super().render(data, accepted_media_type, renderer_context)
-        if _FLOAT_SPELLING.search(out) is not None:
+        if _SMALL_DECIMAL in out or _SMALL_EXPONENT.search(out) is not None:
             return super().render(data, accepted_media_type, renderer_context)
         if _LS in out or _PS in out:
             out = out.replace(_LS, b"\\u2028").replace(_PS, b"\\u2029")
