@@ -2,6 +2,8 @@
 resolved from apflow's fields too) and creating the tree in one transaction."""
 
 import pytest
+from django.db.models import Q
+from django.utils import timezone
 
 from tasks_app.exceptions import InvalidTransition, LimitExceeded, TreeValidationError, UnknownExecutor
 from tasks_app.models import Dependency, Event, Run, Task, Tree
@@ -117,3 +119,54 @@ def test_a_refused_execute_rolls_the_creation_back(user, monkeypatch):
     with pytest.raises(InvalidTransition):
         trees.tree_create(owner=user, tasks=TASKS, actor=user, execute=True)
     assert not Tree.objects.exists() and not Task.objects.exists() and not Event.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_new_tasks_null_references_are_not_indexed_but_searches_by_them_are():
+    """``current_attempt`` and ``original_task`` are indexed only where set (two index writes fewer
+    per created task, docs/performance.md round 4); every search by them is by value (Django's
+    SET_NULL when an attempt or a task is deleted, PostgreSQL's foreign-key checks), which the
+    partial indexes serve."""
+    from django.db import connection
+
+    indexes = {index.name: index for index in Task._meta.indexes}
+    for name, field in (("task_current_attempt", "current_attempt"), ("task_original_task", "original_task")):
+        assert indexes[name].fields == [field]
+        assert indexes[name].condition == Q(**{f"{field}__isnull": False})
+        assert Task._meta.get_field(field).db_index is False  # no second, full index
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        for column, index in (
+            ("current_attempt_id", "task_current_attempt"),
+            ("original_task_id", "task_original_task"),
+        ):
+            # the statement PostgreSQL runs for a foreign-key check when the referenced row goes
+            cursor.execute(
+                f"PREPARE fk_{column}(uuid) AS "
+                f"SELECT 1 FROM ONLY tasks_app_task x WHERE {column} = $1 FOR KEY SHARE OF x"
+            )
+            cursor.execute(f"EXPLAIN EXECUTE fk_{column}('00000000-0000-0000-0000-000000000001')")
+            assert index in " ".join(row[0] for row in cursor.fetchall())
+            cursor.execute(f"DEALLOCATE fk_{column}")
+
+
+@pytest.mark.django_db
+def test_deleting_an_original_or_an_attempt_still_clears_the_reference(user):
+    from tasks_app.models import Attempt
+    from tasks_app.services.copying import task_copy
+
+    tree = trees.tree_create(owner=user, actor=user, tasks=[t("root")])
+    root = Task.objects.get(tree=tree)
+    copied = Task.objects.get(tree=task_copy(task=root, actor=user, source="api"))
+    assert copied.original_task_id == root.id
+    attempt = Attempt.objects.create(
+        task=copied, tree=copied.tree, number=1, executor="noop", started_at=timezone.now()
+    )
+    Task.objects.filter(pk=copied.pk).update(current_attempt=attempt)
+    attempt.delete()
+    Tree.objects.filter(pk=tree.pk).delete()
+    copied.refresh_from_db()
+    assert copied.original_task_id is None and copied.current_attempt_id is None
