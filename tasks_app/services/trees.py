@@ -130,29 +130,35 @@ def parse_tree(raw_tasks) -> list[TaskDraft]:
     if errors:
         raise TreeValidationError(errors)
     known = set(registry.registered())
+    aliases = registry.ALIASES
+    max_deps = limits["max_dependencies_per_task"]
     cleaned: dict[str, dict] = {}
     for raw in raw_tasks:
-        label = f"task '{raw['name']}'"
-        fields = parse_task_fields(raw, label, errors)
-        executor = resolve_executor(raw)
+        name = raw["name"]
+        # the common minimal task (name, id, executor, parent, dependencies): nothing to clean
+        fields = {} if raw.keys() <= UNCLEANED_FIELDS else parse_task_fields(raw, f"task '{name}'", errors)
+        executor = raw.get("executor")
+        if type(executor) is str and executor:  # the usual case: no apflow fallbacks to read
+            executor = aliases.get(executor, executor)
+        else:
+            executor = resolve_executor(raw)
         if not executor:
-            errors.append(f"{label}: executor is required")
+            errors.append(f"task '{name}': executor is required")
         elif executor not in known:
             raise UnknownExecutor(
-                f"{label}: {registry.unknown_message(executor)}",
-                details={"task": raw["name"], "executor": executor, "available": sorted(known)},
+                f"task '{name}': {registry.unknown_message(executor)}",
+                details={"task": name, "executor": executor, "available": sorted(known)},
             )
-        else:
-            errors.extend(
-                f"{label}: {problem}" for problem in registry.check_inputs(executor, fields.get("inputs"))
-            )
+        elif inputs := fields.get("inputs"):
+            errors.extend(f"task '{name}': {problem}" for problem in registry.check_inputs(executor, inputs))
         fields["executor"] = executor
-        deps = raw.get("dependencies") or []
-        if not isinstance(deps, list):
-            errors.append(f"{label}: dependencies must be a list")
-        elif len(deps) > limits["max_dependencies_per_task"]:
-            errors.append(f"{label}: more than {limits['max_dependencies_per_task']} dependencies")
-        cleaned[raw["name"]] = fields
+        deps = raw.get("dependencies")
+        if deps:  # (a missing, null or empty value means none)
+            if not isinstance(deps, list):
+                errors.append(f"task '{name}': dependencies must be a list")
+            elif len(deps) > max_deps:
+                errors.append(f"task '{name}': more than {max_deps} dependencies")
+        cleaned[name] = fields
     if errors:
         raise TreeValidationError(errors)
     specs = validation.resolve_refs(raw_tasks)

@@ -170,3 +170,35 @@ def test_deleting_an_original_or_an_attempt_still_clears_the_reference(user):
     Tree.objects.filter(pk=tree.pk).delete()
     copied.refresh_from_db()
     assert copied.original_task_id is None and copied.current_attempt_id is None
+
+
+def test_parse_tree_edge_cases_of_its_fast_path():
+    """parse_tree reads the usual task (a string executor, a list of dependencies, no other field)
+    without the general checks; every other spelling still takes them (round 4 of issue 18)."""
+    drafts = trees.parse_tree(
+        [
+            t("root", dependencies=None),
+            {"name": "a", "parent_id": "root", "params": {"executor_id": "noop"}, "dependencies": []},
+            {"name": "b", "parent_id": "root", "schemas": {"method": "noop"}},
+            t("c", parent_id="root", dependencies=["a"]),
+        ]
+    )
+    assert [(d.name, d.executor, d.deps) for d in drafts] == [
+        ("root", "noop", ()),
+        ("a", "noop", ()),
+        ("b", "noop", ()),
+        ("c", "noop", (("a", True),)),
+    ]
+    with pytest.raises(TreeValidationError) as refused:
+        trees.parse_tree(
+            [
+                t("root", executor=5),
+                t("a", parent_id="root", dependencies={"x": 1}),
+                t("b", parent_id="root", executor="echo", inputs=[1]),
+            ]
+        )
+    assert refused.value.errors == [
+        "task 'root': executor is required",
+        "task 'a': dependencies must be a list",
+        "task 'b': inputs must be an object",
+    ]
