@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -42,3 +47,14 @@ def freeze_startup_heap() -> None:
     get_resolver().url_patterns  # noqa: B018 -- import the URLconf, the views and serializers now
     gc.collect()  # what is already garbage is freed, not frozen
     gc.freeze()
+
+
+_helpers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="arbor-overlap")
+
+
+def in_background(fn: Callable[..., T], *args) -> Future[T]:
+    """Run ``fn(*args)`` on a helper thread while this one waits for something that releases the
+    GIL (a commit: libpq waits on its socket without the GIL); ``.result()`` returns its value or
+    raises its exception. ``fn`` must not touch the database: Django's connections are per thread,
+    and the helper's would be another session, outside the caller's transaction."""
+    return _helpers.submit(fn, *args)

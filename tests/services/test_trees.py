@@ -202,3 +202,48 @@ def test_parse_tree_edge_cases_of_its_fast_path():
         "task 'a': dependencies must be a list",
         "task 'b': inputs must be an object",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_answer_is_built_on_a_helper_thread_while_the_create_commits(user, monkeypatch):
+    """tree_create(answer=...) builds the caller's answer from the rows written on a helper thread
+    during its commit (PostgreSQL runs the deferred foreign-key checks then, with the GIL free)."""
+    import threading
+
+    from django.db import connection
+
+    seen = {}
+    real_commit = connection.commit
+
+    def commit():
+        seen["commit_thread"] = threading.current_thread()
+        return real_commit()
+
+    def answer(rows, edges):
+        seen["answer_thread"] = threading.current_thread()
+        return [row[trees.TASK_COLUMN_INDEX["name"]] for row in rows], len(edges)
+
+    monkeypatch.setattr(connection, "commit", commit)
+    tree = trees.tree_create(
+        owner=user,
+        actor=user,
+        tasks=[t("root"), t("a", parent_id="root", dependencies=["root"])],
+        answer=answer,
+    )
+    assert tree.answer == (["root", "a"], 1)
+    assert seen["answer_thread"] is not seen["commit_thread"] is threading.current_thread()
+    assert Task.objects.filter(tree=tree).count() == 2  # committed
+
+
+@pytest.mark.django_db
+def test_inside_an_outer_transaction_the_answer_is_built_after_the_writes(user):
+    import threading
+
+    threads = []
+    tree = trees.tree_create(
+        owner=user,
+        actor=user,
+        tasks=[t("root")],
+        answer=lambda rows, edges: threads.append(threading.current_thread()),
+    )
+    assert threads == [threading.current_thread()] and tree.answer is None
