@@ -12,6 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from tasks_app.auth.websocket import TokenAuthMiddlewareStack  # noqa: E402
 from tasks_app.live.origin import SameOriginValidator  # noqa: E402
 from tasks_app.live.routing import websocket_urlpatterns  # noqa: E402
+from tasks_app.perf import freeze_startup_heap  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -19,3 +20,5 @@ application = ProtocolTypeRouter(
         "websocket": SameOriginValidator(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+# full collections skip the startup heap (settings, URLs, models, libraries): see tasks_app.perf
+freeze_startup_heap()

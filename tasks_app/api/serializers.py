@@ -567,14 +567,15 @@ def render_trees(trees) -> list[dict]:
     return cast(list[dict], TreeSerializer(trees, many=True).data)
 
 
-def render_tree(tree: Tree, *, detail: bool = False, written=None) -> dict:
-    """The tree representation; ``detail`` adds its tasks, read from the database, or, given
-    ``written`` (a just created tree's ``(written_rows, written_edges)``), from those rows."""
+def render_tree(tree: Tree, *, detail: bool = False, rendered_tasks=None) -> dict:
+    """The tree representation; ``detail`` adds its tasks, read from the database, or given as
+    ``rendered_tasks`` (a just created tree's: ``render_written_tasks`` of the rows written, built
+    during its commit by ``trees.tree_create``)."""
     data = dict(render_trees([tree])[0])
     if detail:
         with gc_paused():  # up to 10,000 tasks: see tasks_app.perf
-            if written is not None:
-                data["tasks"] = render_written_tasks(*written)
+            if rendered_tasks is not None:
+                data["tasks"] = rendered_tasks
             else:
                 rows = tree_task_rows(tree.id)
                 data["tasks"] = render_tasks(rows, deps=tree_dependency_map(tree.id, rows))

@@ -204,14 +204,21 @@ class TreeViewSet(ApiViewMixin, viewsets.GenericViewSet):
             tasks = data
         else:
             raise TreeValidationError([MSG_BODY_SHAPE])
-        # with execute, created and started in one transaction (the run changed the rows: read them)
+        # with execute, created and started in one transaction (the run changed the rows: read them);
+        # without, the tasks are rendered from the rows written, during the commit (tree_create)
         tree = trees.tree_create(
-            owner=request.user, tasks=tasks, actor=request.user, source=SOURCE, execute=execute
+            owner=request.user,
+            tasks=tasks,
+            actor=request.user,
+            source=SOURCE,
+            execute=execute,
+            answer=None if execute else serializers.render_written_tasks,
         )
-        written = None if execute else (tree.written_rows, tree.written_edges)  # render without reading back
         stored = selectors.tree_get(request.user, tree.id)  # as committed (status, last_seq)
+        rendered = None if execute else tree.answer
         return Response(
-            serializers.render_tree(stored, detail=True, written=written), status=status.HTTP_201_CREATED
+            serializers.render_tree(stored, detail=True, rendered_tasks=rendered),
+            status=status.HTTP_201_CREATED,
         )
 
     def retrieve(self, request, pk=None):

@@ -62,13 +62,21 @@ class Task(models.Model):
     ready_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     attempt_count = models.PositiveIntegerField(default=0)
+    # the two nullable references below are indexed only where set (Meta.indexes): a new task has
+    # neither, and their only searches are by value (the SET_NULL of a deleted attempt or task,
+    # PostgreSQL's own foreign-key checks), which a partial index serves
     current_attempt = models.ForeignKey(
-        "tasks_app.Attempt", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "tasks_app.Attempt",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     cancel_requested = models.BooleanField(default=False)
 
     original_task = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies", db_index=False
     )
     origin_type = models.CharField(max_length=16, choices=OriginType.choices, default=OriginType.CREATE)
 
@@ -102,6 +110,16 @@ class Task(models.Model):
             models.Index(fields=["created_at", "position", "id"], name="task_created"),
             models.Index(fields=["status", "-created_at"], name="task_status_created"),
             models.Index(fields=["executor"], name="task_executor"),
+            models.Index(
+                fields=["current_attempt"],
+                name="task_current_attempt",
+                condition=models.Q(current_attempt__isnull=False),
+            ),
+            models.Index(
+                fields=["original_task"],
+                name="task_original_task",
+                condition=models.Q(original_task__isnull=False),
+            ),
             # client ids (apflow's ``id`` given at creation): the owner's newest task with a ref
             models.Index(
                 fields=["owner", "ref", "-created_at"], name="task_owner_ref", condition=~models.Q(ref="")

@@ -19,6 +19,7 @@ class Tree(models.Model):
     key_map: dict[str, str]
     written_rows: list[Any]
     written_edges: list[Any]
+    answer: Any  # tree_create(answer=...): what the caller answers with, built during the commit
     _owner_username: str
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -2,6 +2,8 @@
 resolved from apflow's fields too) and creating the tree in one transaction."""
 
 import pytest
+from django.db.models import Q
+from django.utils import timezone
 
 from tasks_app.exceptions import InvalidTransition, LimitExceeded, TreeValidationError, UnknownExecutor
 from tasks_app.models import Dependency, Event, Run, Task, Tree
@@ -117,3 +119,131 @@ def test_a_refused_execute_rolls_the_creation_back(user, monkeypatch):
     with pytest.raises(InvalidTransition):
         trees.tree_create(owner=user, tasks=TASKS, actor=user, execute=True)
     assert not Tree.objects.exists() and not Task.objects.exists() and not Event.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_new_tasks_null_references_are_not_indexed_but_searches_by_them_are():
+    """``current_attempt`` and ``original_task`` are indexed only where set (two index writes fewer
+    per created task, docs/performance.md round 4); every search by them is by value (Django's
+    SET_NULL when an attempt or a task is deleted, PostgreSQL's foreign-key checks), which the
+    partial indexes serve."""
+    from django.db import connection
+
+    indexes = {index.name: index for index in Task._meta.indexes}
+    for name, field in (("task_current_attempt", "current_attempt"), ("task_original_task", "original_task")):
+        assert indexes[name].fields == [field]
+        assert indexes[name].condition == Q(**{f"{field}__isnull": False})
+        assert Task._meta.get_field(field).db_index is False  # no second, full index
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        for column, index in (
+            ("current_attempt_id", "task_current_attempt"),
+            ("original_task_id", "task_original_task"),
+        ):
+            # the statement PostgreSQL runs for a foreign-key check when the referenced row goes
+            cursor.execute(
+                f"PREPARE fk_{column}(uuid) AS "
+                f"SELECT 1 FROM ONLY tasks_app_task x WHERE {column} = $1 FOR KEY SHARE OF x"
+            )
+            cursor.execute(f"EXPLAIN EXECUTE fk_{column}('00000000-0000-0000-0000-000000000001')")
+            assert index in " ".join(row[0] for row in cursor.fetchall())
+            cursor.execute(f"DEALLOCATE fk_{column}")
+
+
+@pytest.mark.django_db
+def test_deleting_an_original_or_an_attempt_still_clears_the_reference(user):
+    from tasks_app.models import Attempt
+    from tasks_app.services.copying import task_copy
+
+    tree = trees.tree_create(owner=user, actor=user, tasks=[t("root")])
+    root = Task.objects.get(tree=tree)
+    copied = Task.objects.get(tree=task_copy(task=root, actor=user, source="api"))
+    assert copied.original_task_id == root.id
+    attempt = Attempt.objects.create(
+        task=copied, tree=copied.tree, number=1, executor="noop", started_at=timezone.now()
+    )
+    Task.objects.filter(pk=copied.pk).update(current_attempt=attempt)
+    attempt.delete()
+    Tree.objects.filter(pk=tree.pk).delete()
+    copied.refresh_from_db()
+    assert copied.original_task_id is None and copied.current_attempt_id is None
+
+
+def test_parse_tree_edge_cases_of_its_fast_path():
+    """parse_tree reads the usual task (a string executor, a list of dependencies, no other field)
+    without the general checks; every other spelling still takes them (round 4 of issue 18)."""
+    drafts = trees.parse_tree(
+        [
+            t("root", dependencies=None),
+            {"name": "a", "parent_id": "root", "params": {"executor_id": "noop"}, "dependencies": []},
+            {"name": "b", "parent_id": "root", "schemas": {"method": "noop"}},
+            t("c", parent_id="root", dependencies=["a"]),
+        ]
+    )
+    assert [(d.name, d.executor, d.deps) for d in drafts] == [
+        ("root", "noop", ()),
+        ("a", "noop", ()),
+        ("b", "noop", ()),
+        ("c", "noop", (("a", True),)),
+    ]
+    with pytest.raises(TreeValidationError) as refused:
+        trees.parse_tree(
+            [
+                t("root", executor=5),
+                t("a", parent_id="root", dependencies={"x": 1}),
+                t("b", parent_id="root", executor="echo", inputs=[1]),
+            ]
+        )
+    assert refused.value.errors == [
+        "task 'root': executor is required",
+        "task 'a': dependencies must be a list",
+        "task 'b': inputs must be an object",
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_answer_is_built_on_a_helper_thread_while_the_create_commits(user, monkeypatch):
+    """tree_create(answer=...) builds the caller's answer from the rows written on a helper thread
+    during its commit (PostgreSQL runs the deferred foreign-key checks then, with the GIL free)."""
+    import threading
+
+    from django.db import connection
+
+    seen = {}
+    real_commit = connection.commit
+
+    def commit():
+        seen["commit_thread"] = threading.current_thread()
+        return real_commit()
+
+    def answer(rows, edges):
+        seen["answer_thread"] = threading.current_thread()
+        return [row[trees.TASK_COLUMN_INDEX["name"]] for row in rows], len(edges)
+
+    monkeypatch.setattr(connection, "commit", commit)
+    tree = trees.tree_create(
+        owner=user,
+        actor=user,
+        tasks=[t("root"), t("a", parent_id="root", dependencies=["root"])],
+        answer=answer,
+    )
+    assert tree.answer == (["root", "a"], 1)
+    assert seen["answer_thread"] is not seen["commit_thread"] is threading.current_thread()
+    assert Task.objects.filter(tree=tree).count() == 2  # committed
+
+
+@pytest.mark.django_db
+def test_inside_an_outer_transaction_the_answer_is_built_after_the_writes(user):
+    import threading
+
+    threads = []
+    tree = trees.tree_create(
+        owner=user,
+        actor=user,
+        tasks=[t("root")],
+        answer=lambda rows, edges: threads.append(threading.current_thread()),
+    )
+    assert threads == [threading.current_thread()] and tree.answer is None

@@ -38,7 +38,7 @@ from .protocol import (
     rpc_error_for,
     statuses_param,
 )
-from .render import attempt_dict, iso, output_list, task_dict, task_dicts, tree_dict
+from .render import attempt_dict, iso, output_list, task_dict, task_dicts, tree_dict, written_answer
 
 # --- calls -------------------------------------------------------------------------------------------
 
@@ -113,7 +113,14 @@ def rpc_create(call: Call, params):
     tasks, schedule_fields = scheduled.split_schedule(params)
     if schedule_fields is not None:
         return scheduled.create_with_schedule(call, params)
-    tree = trees.tree_create(owner=call.user, tasks=tasks, actor=call.user, source=SOURCE)
+    # the answer is built from the rows written, during the commit (trees.tree_create)
+    tree = trees.tree_create(
+        owner=call.user,
+        tasks=tasks,
+        actor=call.user,
+        source=SOURCE,
+        answer=written_answer(call.user.username),
+    )
     return output_list(tree)
 
 

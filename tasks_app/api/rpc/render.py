@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 
 from django.contrib.auth import get_user_model
@@ -153,9 +154,12 @@ def tree_dict(tasks: list[Task], root_id) -> dict:
 def output_list(tree: Tree):
     """apflow's ``output_list``: one task as a dict, several as a list in pre-order.
 
-    A tree just created by ``trees.tree_create`` (it carries ``written_rows``) is rendered from the
-    rows it wrote, as ``POST /api/v1/trees/`` does, instead of being read back."""
-    if getattr(tree, "written_rows", None) is not None:
+    A tree just created by ``trees.tree_create`` is rendered from the rows it wrote, as ``POST
+    /api/v1/trees/`` does, instead of being read back: during its commit when the create asked for
+    it (``answer=written_answer(...)``, its ``answer``), else here (it carries ``written_rows``)."""
+    if getattr(tree, "answer", None) is not None:
+        rendered = tree.answer
+    elif getattr(tree, "written_rows", None) is not None:
         rendered = _written_task_dicts(tree)
     else:
         tasks = _preorder(selectors.tree_tasks(tree.id), tree.id)
@@ -163,37 +167,48 @@ def output_list(tree: Tree):
     return rendered[0] if len(rendered) == 1 else rendered
 
 
+def written_answer(username: str):
+    """The ``answer`` of a JSON-RPC create for ``trees.tree_create``: :func:`written_task_dicts`
+    with the owner's name (known to the caller: no query on the helper thread)."""
+    return functools.partial(written_task_dicts, username=username)
+
+
 def _written_task_dicts(tree: Tree) -> list[dict]:
-    """:func:`task_dicts` of a just created tree, in pre-order, from the rows written (the REST
-    fast path, ``serializers.render_written_tasks``): every task is new, so its children and the
-    tasks that reference it can only be among these rows."""
-    from tasks_app.api.serializers import render_written_tasks
     from tasks_app.perf import gc_paused
 
     with gc_paused():
-        rest = render_written_tasks(tree.written_rows, tree.written_edges)
         username = (
             get_user_model().objects.filter(pk=tree.owner_id).values_list("username", flat=True).first()
         )
-        parents = {d["parent"] for d in rest}
-        referenced = {d["original_task"] for d in rest}
-        children: dict = defaultdict(list)
-        root = None
-        for d in sorted(rest, key=lambda d: d["position"]):
-            if d["parent"] is None:
-                root = root or d
-            else:
-                children[d["parent"]].append(d)
-        out: list[dict] = []
-        stack = [root] if root is not None else []
-        while stack:
-            d = stack.pop()
-            d["parent_id"] = d["parent"]
-            d["task_tree_id"] = d["tree"]
-            d["user_id"] = username
-            d["original_task_id"] = d["original_task"]
-            d["has_children"] = d["id"] in parents
-            d["has_references"] = d["id"] in referenced
-            out.append(d)
-            stack.extend(reversed(children[d["id"]]))
-        return out
+        return written_task_dicts(tree.written_rows, tree.written_edges, username=username)
+
+
+def written_task_dicts(rows: list, edges: list, *, username) -> list[dict]:
+    """:func:`task_dicts` of a just created tree, in pre-order, from the rows written (the REST
+    fast path, ``serializers.render_written_tasks``): every task is new, so its children and the
+    tasks that reference it can only be among these rows. Pure: no database."""
+    from tasks_app.api.serializers import render_written_tasks
+
+    rest = render_written_tasks(rows, edges)
+    parents = {d["parent"] for d in rest}
+    referenced = {d["original_task"] for d in rest}
+    children: dict = defaultdict(list)
+    root = None
+    for d in sorted(rest, key=lambda d: d["position"]):
+        if d["parent"] is None:
+            root = root or d
+        else:
+            children[d["parent"]].append(d)
+    out: list[dict] = []
+    stack = [root] if root is not None else []
+    while stack:
+        d = stack.pop()
+        d["parent_id"] = d["parent"]
+        d["task_tree_id"] = d["tree"]
+        d["user_id"] = username
+        d["original_task_id"] = d["original_task"]
+        d["has_children"] = d["id"] in parents
+        d["has_references"] = d["id"] in referenced
+        out.append(d)
+        stack.extend(reversed(children[d["id"]]))
+    return out
