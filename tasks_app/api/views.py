@@ -40,7 +40,7 @@ from tasks_app.services.copying import task_copy
 from tasks_app.services.grants import executor_catalogue
 
 from . import serializers
-from .filters import TaskFilter, TreeFilter
+from .filters import NameSearchFilter, TaskFilter, TreeFilter
 from .idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from .permissions import SessionForTokenWrites
 
@@ -374,7 +374,7 @@ class TaskViewSet(ApiViewMixin, viewsets.GenericViewSet):
     serializer_class = serializers.TaskSerializer
     filterset_class = TaskFilter
     search_fields = ["name"]
-    filter_backends = FILTER_BACKENDS
+    filter_backends = [DjangoFilterBackend, NameSearchFilter, StableOrderingFilter]
     ordering_fields = ["created_at", "priority", "name", "status"]
     ordering = ["-created_at"]
     ordering_tiebreak = ["position", "pk"]  # a tree's tasks share created_at: then creation order
