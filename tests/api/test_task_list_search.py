@@ -110,3 +110,11 @@ def test_the_indexes_answer_the_filters_conditions(api, make_tree):
 )
 def test_indexable_terms(term, indexable):
     assert filters._indexable(term) is indexable
+
+
+def test_hostile_terms_are_not_a_500(api, make_tree):
+    make_tree([t("root"), t("task 42", parent_id="root")])
+    api.raise_request_exception = False
+    for term in ("ab%00cd", "%ED%BF%BF%ED%BF%BF", "42%00", "%5C%5C%25%25__", "x" * 300):
+        resp = api.get(f"/api/v1/tasks/?search={term}")
+        assert resp.status_code < 500, (term, resp.status_code)
