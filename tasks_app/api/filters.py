@@ -8,8 +8,9 @@ import json
 import django_filters
 from django import forms
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Func, Q, TextField, Value
 from django_filters.fields import IsoDateTimeField
+from rest_framework import filters as drf_filters
 
 from tasks_app.engine.states import Status
 from tasks_app.models import Task, Tree
@@ -94,3 +95,67 @@ class TreeFilter(django_filters.FilterSet):
 
     def filter_owner(self, queryset, name, value):
         return filter_owner(queryset, name, value)
+
+
+class NameGrams(Func):
+    """The upper-cased text with every character doubled ("Task 42" -> "TTAASSKK  4422"): the
+    expression of PostgreSQL's ``task_name_grams`` trigram index (migration 0014_lists_filter_indexes,
+    which holds the same SQL). Doubling makes a two-character term three trigrams long."""
+
+    template = r"regexp_replace(UPPER(%(expressions)s::text), '(.)', '\1\1', 'g')"
+    output_field = TextField()
+
+
+def _indexable(term: str) -> bool:
+    """Whether ``term`` yields a trigram once doubled: two letters or digits in a row (pg_trgm
+    reads words of letters and digits). A term without one would scan the whole index."""
+    return any(a.isalnum() and b.isalnum() for a, b in zip(term, term[1:], strict=False))
+
+
+# the share of the task table a term's NameGrams condition may match (the planner's estimate) for
+# the index to be worth it: beyond it, the index's rechecks (the doubling, per candidate row) cost
+# more than reading every task of the reader
+SELECTIVE_SHARE = 0.05
+
+
+def _estimated_rows(queryset) -> float:
+    """The planner's estimate of how many rows ``queryset`` returns (EXPLAIN, nothing is run)."""
+    sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+    return float((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
+
+
+def _task_rows() -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [Task._meta.db_table])
+        row = cursor.fetchone()
+    return max(float(row[0]) if row else 0.0, 0.0)
+
+
+def _grams_of(queryset, term: str):
+    return queryset.alias(_name_grams=NameGrams("name")).filter(_name_grams__contains=NameGrams(Value(term)))
+
+
+class NameSearchFilter(drf_filters.SearchFilter):
+    """DRF's ``?search=`` (every term contained in the name, case-insensitively: the exact
+    condition, unchanged), plus on PostgreSQL, for the rarest term of two or more letters or digits
+    by the planner's statistics when it is rare (:data:`SELECTIVE_SHARE`), the same containment on
+    :class:`NameGrams`, which the ``task_name_grams`` index answers: a superset of the exact
+    condition (a name containing the term contains it doubled), so the rows are the same and the
+    planner may start from the index instead of every task of the reader (docs/performance.md
+    "Scale"). A common term gets no such condition: evaluated on every row it would only cost.
+    For views whose ``search_fields`` is the one field ``name``."""
+
+    def filter_queryset(self, request, queryset, view):
+        filtered = super().filter_queryset(request, queryset, view)
+        if connection.vendor != "postgresql" or list(getattr(view, "search_fields", [])) != ["name"]:
+            return filtered
+        terms = {term for term in self.get_search_terms(request) if _indexable(term)}
+        if not terms:
+            return filtered
+        rows, term = min((_estimated_rows(_grams_of(Task.objects.all(), term)), term) for term in terms)
+        if rows > SELECTIVE_SHARE * _task_rows():
+            return filtered
+        return _grams_of(filtered, term)
