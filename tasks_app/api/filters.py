@@ -99,7 +99,7 @@ class TreeFilter(django_filters.FilterSet):
 
 class NameGrams(Func):
     """The upper-cased text with every character doubled ("Task 42" -> "TTAASSKK  4422"): the
-    expression of PostgreSQL's ``task_name_grams`` trigram index (migration 0014_lists_filter_indexes,
+    expression of PostgreSQL's ``task_name_grams`` trigram index (migration 0015_lists_filter_indexes,
     which holds the same SQL). Doubling makes a two-character term three trigrams long."""
 
     template = r"regexp_replace(UPPER(%(expressions)s::text), '(.)', '\1\1', 'g')"

@@ -1,5 +1,5 @@
 """The task list's ``?search=`` and ``?tag=`` on PostgreSQL use the indexes of migration
-0014_lists_filter_indexes (docs/performance.md "Scale") and answer exactly what the plain
+0015_lists_filter_indexes (docs/performance.md "Scale") and answer exactly what the plain
 conditions answer; on SQLite the plain conditions alone."""
 
 import pytest

@@ -42,6 +42,6 @@ def run(statements):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tasks_app", "0013_sched_calendar_feed")]
+    dependencies = [("tasks_app", "0014_perf_create_partial_reference_indexes")]
 
     operations = [migrations.RunPython(run(FORWARD), run(BACKWARD))]
