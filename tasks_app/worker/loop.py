@@ -386,6 +386,12 @@ class _ExecutorThreads:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._idle: list[queue.SimpleQueue] = []  # the inboxes of threads waiting for work
+        # a forked child (django-q2 starts its workers so) has none of its parent's threads
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._idle = []
 
     def run(self, fn) -> None:
         with self._lock:

@@ -257,3 +257,30 @@ def test_executor_threads_are_reused_one_attempt_at_a_time():
     (a, b, c) = sorted(ran)
     assert a[1] == b[1] != c[1]
     assert [a[2], b[2], c[2]] == [None, None, None]
+
+
+def test_a_forked_child_starts_its_own_executor_threads():
+    """A child forked after its parent ran executors (django-q2 forks its workers) must not hand
+    an attempt to a thread that only exists in the parent."""
+    import os
+    import threading
+
+    threads = worker._ExecutorThreads()
+    done = threading.Event()
+    threads.run(done.set)
+    assert done.wait(5)
+    for _ in range(100):
+        if threads._idle:
+            break
+        time.sleep(0.01)
+    assert threads._idle
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its attempt must run
+        ran = threading.Event()
+        threads.run(ran.set)
+        os.write(write, b"1" if ran.wait(5) else b"0")
+        os._exit(0)
+    os.close(write)
+    assert os.read(read, 1) == b"1"
+    os.waitpid(pid, 0)
