@@ -216,7 +216,7 @@ def test_update_rows_and_insert_keep_every_value_exactly(three):
             "cancel_requested": bool(i % 2),
             "completed_at": now if i % 2 else None,
         }
-        for i, (n, text) in enumerate(zip(["root", "a", "b"] * 3, HOSTILE))
+        for i, (n, text) in enumerate(zip(["root", "a", "b"] * 3, HOSTILE, strict=False))
     ][-3:]
     fields = ["name", "result", "progress", "cancel_requested", "completed_at"]
     trip = sql.RoundTrip()
