@@ -80,11 +80,11 @@ def _update_rows_postgresql(model, rows, fields, where="", where_params=(), retu
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_statement(model, fields: tuple) -> str:
+def _insert_statement(table: str, fields: tuple) -> str:
     quote = connection.ops.quote_name
     arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
     return (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"INSERT INTO {quote(table)} ({', '.join(quote(f.column) for f in fields)}) "
         f"SELECT * FROM unnest({arrays})"
     )
 
@@ -367,7 +367,7 @@ class RoundTrip:
         ]
         # one array parameter per column: the same statement text for any number of rows
         params = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs] for f in fields]
-        self.sql(_insert_statement(type(objs[0]), tuple(fields)), params, prepare=True)
+        self.sql(_insert_statement(meta.db_table, tuple(fields)), params, prepare=True)
 
     def run(self, *, commit: bool = False) -> None:
         """Send what the trip holds. ``commit``: nothing else is written in this transaction —
