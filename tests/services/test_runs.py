@@ -10,7 +10,7 @@ import time
 from unittest import mock
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, connections
 
 from tasks_app.engine.states import Outcome
 from tasks_app.models import ApiToken, Attempt, ResourceLock, ResourcePool, Task
@@ -241,13 +241,18 @@ def test_cancelled_attempt_is_stopped_at_the_next_heartbeat(tm, settings):
     settings.ARBOR_CANCEL_GRACE = 0.3
     tree = start(tm, t("a", "sleep", max_retries=3, inputs={"seconds": 30}))
     c = claim_named(tree, "a")
-    timer = threading.Timer(0.3, lambda: control.task_cancel(task=get(tree, "a")))
+    def cancel():
+        try:
+            control.task_cancel(task=get(tree, "a"))
+        finally:
+            connections.close_all()  # the timer thread's own connection (else it outlives the test)
+
+    timer = threading.Timer(0.3, cancel)
     timer.start()
     t0 = time.monotonic()
     finish = worker.run_claim(c, hard_kill=False)
     elapsed = time.monotonic() - t0
     timer.join()
-    connection.close()  # the timer thread's connection
     assert elapsed < 0.3 + 0.25 + 0.5  # cancel + one heartbeat + slack
     runs.finish([finish])  # the late outcome is discarded
     task = get(tree, "a")
