@@ -167,7 +167,9 @@ def test_an_expired_token_answers_401_saying_it_expired_rpc(user):
 
 
 def test_an_expired_token_closes_the_websocket_saying_it_expired(user):
+    from channels.db import database_sync_to_async
     from channels.testing import WebsocketCommunicator
+    from django.db import connections
 
     from orchestrator_site.asgi import application
 
@@ -187,6 +189,9 @@ def test_an_expired_token_closes_the_websocket_saying_it_expired(user):
         connected, _ = await communicator.connect()
         closed = await communicator.receive_output(timeout=5)
         await communicator.disconnect()
+        # the token was read on asgiref's thread for sync code: close that thread's connection
+        # (else its session outlives the test and PostgreSQL's test database cannot be dropped)
+        await database_sync_to_async(connections.close_all)()
         return connected, closed
 
     _, closed = asyncio.run(connect())
