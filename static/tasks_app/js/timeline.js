@@ -272,7 +272,8 @@ function mount() {
     if (!state.view) return;
     const { v0, v1 } = state.view;
     const c = v0 + (v1 - v0) * (centerFrac == null ? 0.5 : centerFrac);
-    const span = Math.max(50, (v1 - v0) * factor);
+    // down to a 5 ms window (1 ms ticks): attempts of a fast run take a few milliseconds
+    const span = Math.max(5, (v1 - v0) * factor);
     state.view = { v0: c - (c - v0) * (span / (v1 - v0)), v1: c + (v1 - c) * (span / (v1 - v0)) };
     render(state.runs.find((r) => r.number === state.current));
   }
