@@ -680,20 +680,8 @@ def _finish(
     # ignored below)
     fence = trip.update_rows(
         Attempt,
-        [
-            {
-                "pk": f.attempt_id,
-                "outcome": f.outcome,
-                "result": f.result if f.outcome == Outcome.COMPLETED.value else None,
-                "error": f.error,
-                "error_type": f.error_type,
-                "finished_at": now,
-                "lease_expires_at": None,
-                "logs": (f.logs or [])[-MAX_LOG_LINES:],
-            }
-            for f in finishes
-        ],
-        ["outcome", "result", "error", "error_type", "finished_at", "lease_expires_at", "logs"],
+        [_fence_row(f, now) for f in finishes],
+        _FENCE_FIELDS,
         where=where,
         where_params=where_params,
         returning=True,
@@ -715,7 +703,7 @@ def _finish(
     if not live:
         return [], set()
     tasks = {row[0]: Task.from_db(connection.alias, _FINISH_COLUMNS, row) for row in read.rows}
-    completed: list[Task] = []
+    completed: list[Finish] = []
     terminal: list = []
     trees: set = set()
     for f in live:
@@ -723,61 +711,17 @@ def _finish(
         if task is None or task.current_attempt_id != f.attempt_id:
             continue  # the task moved on (cancelled, re-run): nothing more to record
         trees.add(task.tree_id)
-        for level, line in f.new_logs:
-            events.add(task.tree_id, "task.log", task_id=task.id, level=level, line=str(line)[:2000])
+        _announce(events, task.tree_id, task.id, task.attempt_count, f)
         if f.outcome == Outcome.COMPLETED.value:
-            task.status, task.result, task.error, task.error_type = (
-                Status.COMPLETED.value,
-                f.result,
-                None,
-                None,
-            )
-            task.progress, task.completed_at, task.cancel_requested, task.updated_at = 1.0, now, False, now
-            completed.append(task)
+            completed.append(f)
             terminal.append(task.id)
-            events.add(
-                task.tree_id,
-                "task.status",
-                task_id=task.id,
-                status=Status.COMPLETED.value,
-                attempt=task.attempt_count,
-                result=_preview(f.result),
-            )
         elif _finish_other(task, f, events, now, trip):
             terminal.append(task.id)
     if completed:
-        trip.update_rows(
-            Task,
-            [
-                {
-                    "pk": t.id,
-                    "status": Status.COMPLETED.value,
-                    "result": t.result,
-                    "error": None,
-                    "error_type": None,
-                    "progress": 1.0,
-                    "completed_at": now,
-                    "cancel_requested": False,
-                    "updated_at": now,
-                }
-                for t in completed
-            ],
-            [
-                "status",
-                "result",
-                "error",
-                "error_type",
-                "progress",
-                "completed_at",
-                "cancel_requested",
-                "updated_at",
-            ],
-        )
+        trip.update_rows(Task, [_completion_row(f, now) for f in completed], _COMPLETION_FIELDS)
     # the completions go out with propagate's first read (the dependents it row-locks)
     became_ready = scheduling.propagate(terminal, events, now, trip) if terminal else []
-    # a tree in which something just became ready is still in progress: no need to look
-    still_running = set(scheduling.trees_of_ready(became_ready)) if became_ready else set()
-    return became_ready, trees - still_running
+    return became_ready, _trees_to_refresh(trees, became_ready)
 
 
 def _finish_completed(
@@ -792,20 +736,8 @@ def _finish_completed(
     task_ids = [f.task_id for f in finishes]
     fence = trip.update_rows(
         Attempt,
-        [
-            {
-                "pk": f.attempt_id,
-                "outcome": Outcome.COMPLETED.value,
-                "result": f.result,
-                "error": None,
-                "error_type": None,
-                "finished_at": now,
-                "lease_expires_at": None,
-                "logs": (f.logs or [])[-MAX_LOG_LINES:],
-            }
-            for f in finishes
-        ],
-        ["outcome", "result", "error", "error_type", "finished_at", "lease_expires_at", "logs"],
+        [_fence_row(f, now) for f in finishes],
+        _FENCE_FIELDS,
         where="t.outcome = %s",
         where_params=[Outcome.RUNNING.value],
         returning=True,
@@ -813,30 +745,8 @@ def _finish_completed(
     adapt = connection.ops.adapt_datetimefield_value
     done = trip.update_rows(
         Task,
-        [
-            {
-                "pk": f.task_id,
-                "status": Status.COMPLETED.value,
-                "result": f.result,
-                "error": None,
-                "error_type": None,
-                "progress": 1.0,
-                "completed_at": now,
-                "cancel_requested": False,
-                "updated_at": now,
-            }
-            for f in finishes
-        ],
-        [
-            "status",
-            "result",
-            "error",
-            "error_type",
-            "progress",
-            "completed_at",
-            "cancel_requested",
-            "updated_at",
-        ],
+        [_completion_row(f, now) for f in finishes],
+        _COMPLETION_FIELDS,
         # still running the attempt this fence just ended (ours: we wrote that finished_at)
         where=(
             "t.status = %s AND t.current_attempt_id IN ("
@@ -870,20 +780,74 @@ def _finish_completed(
             continue  # fenced out, or the task moved on (cancelled, re-run): nothing recorded
         _, tree_id, attempt_count = tasks[f.task_id]
         trees.add(tree_id)
-        for level, line in f.new_logs:
-            events.add(tree_id, "task.log", task_id=f.task_id, level=level, line=str(line)[:2000])
+        _announce(events, tree_id, f.task_id, attempt_count, f)
         terminal.append(f.task_id)
+    became_ready = scheduling.propagate(terminal, events, now, trip, read_ahead=ahead)
+    return became_ready, _trees_to_refresh(trees, became_ready)
+
+
+_FENCE_FIELDS = ["outcome", "result", "error", "error_type", "finished_at", "lease_expires_at", "logs"]
+_COMPLETION_FIELDS = [
+    "status",
+    "result",
+    "error",
+    "error_type",
+    "progress",
+    "completed_at",
+    "cancel_requested",
+    "updated_at",
+]
+
+
+def _fence_row(f: Finish, now) -> dict:
+    """The attempt's outcome as the fence writes it (a result is kept only for a success)."""
+    return {
+        "pk": f.attempt_id,
+        "outcome": f.outcome,
+        "result": f.result if f.outcome == Outcome.COMPLETED.value else None,
+        "error": f.error,
+        "error_type": f.error_type,
+        "finished_at": now,
+        "lease_expires_at": None,
+        "logs": (f.logs or [])[-MAX_LOG_LINES:],
+    }
+
+
+def _completion_row(f: Finish, now) -> dict:
+    """The task a success completes (``_COMPLETION_FIELDS``)."""
+    return {
+        "pk": f.task_id,
+        "status": Status.COMPLETED.value,
+        "result": f.result,
+        "error": None,
+        "error_type": None,
+        "progress": 1.0,
+        "completed_at": now,
+        "cancel_requested": False,
+        "updated_at": now,
+    }
+
+
+def _announce(events: EventBuffer, tree_id, task_id, attempt_count, f: Finish) -> None:
+    """The attempt's log lines not announced yet and, for a success, the task's new status (other
+    outcomes are announced by ``_finish_other``, which decides them)."""
+    for level, line in f.new_logs:
+        events.add(tree_id, "task.log", task_id=task_id, level=level, line=str(line)[:2000])
+    if f.outcome == Outcome.COMPLETED.value:
         events.add(
             tree_id,
             "task.status",
-            task_id=f.task_id,
+            task_id=task_id,
             status=Status.COMPLETED.value,
             attempt=attempt_count,
             result=_preview(f.result),
         )
-    became_ready = scheduling.propagate(terminal, events, now, trip, read_ahead=ahead)
-    still_running = set(scheduling.trees_of_ready(became_ready)) if became_ready else set()
-    return became_ready, trees - still_running
+
+
+def _trees_to_refresh(trees: set, became_ready) -> set:
+    """The trees whose status the caller refreshes: a tree in which something just became ready
+    is still in progress, no need to look."""
+    return trees - set(scheduling.trees_of_ready(became_ready)) if became_ready else trees
 
 
 _COMPLETED_TASKS = Template(
