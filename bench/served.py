@@ -192,14 +192,13 @@ def ended_at(root: str):
         return None
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            try:
+            try:  # (autocommit: a failed statement leaves nothing to roll back)
                 cursor.execute(
                     "SELECT pg_xact_commit_timestamp(xmin) FROM tasks_app_tree WHERE id = %s", [tree["id"]]
                 )
                 (committed,) = cursor.fetchone()
             except Exception:  # track_commit_timestamp is off
                 committed = None
-        connection.close()  # (a failed statement leaves the connection in an aborted state)
         if committed is not None:
             return committed
     return tree["finished_at"]

@@ -11,6 +11,7 @@ from tasks_app.models import Attempt, Event, Task
 from tasks_app.services import control, runs
 from tasks_app.worker import loop as worker
 from tests.fault_executors import FAULT_EXECUTORS
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -242,10 +243,8 @@ def test_executor_threads_are_reused_one_attempt_at_a_time():
     first, first_done = job("a")
     threads.run(first)
     assert first_done.wait(5)
-    for _ in range(100):  # the thread offers itself again right after its attempt returned
-        if threads._idle:
-            break
-        time.sleep(0.01)
+    # the thread offers itself again right after its attempt returned
+    wait_for(lambda: threads._idle, timeout=5, interval=0.01, message="the thread is not idle again")
     release = threading.Event()
     stuck, stuck_done = job("b", release)
     threads.run(stuck)  # takes the idle thread
@@ -269,11 +268,7 @@ def test_a_forked_child_starts_its_own_executor_threads():
     done = threading.Event()
     threads.run(done.set)
     assert done.wait(5)
-    for _ in range(100):
-        if threads._idle:
-            break
-        time.sleep(0.01)
-    assert threads._idle
+    wait_for(lambda: threads._idle, timeout=5, interval=0.01, message="the thread is not idle again")
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: its attempt must run
