@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import Func, Q, TextField, Value
 from django_filters.fields import IsoDateTimeField
 from rest_framework import filters as drf_filters
+from rest_framework.exceptions import ValidationError
 
 from tasks_app.engine.states import Status
 from tasks_app.models import Task, Tree
@@ -138,7 +139,18 @@ def _grams_of(queryset, term: str):
     return queryset.alias(_name_grams=NameGrams("name")).filter(_name_grams__contains=NameGrams(Value(term)))
 
 
-class NameSearchFilter(drf_filters.SearchFilter):
+class SearchFilter(drf_filters.SearchFilter):
+    """DRF's ``?search=``, its refusals naming the parameter (``search: Null characters are not
+    allowed.``) as the other filters' do."""
+
+    def get_search_terms(self, request):
+        try:
+            return super().get_search_terms(request)
+        except ValidationError as exc:
+            raise ValidationError({self.search_param: exc.detail}) from None
+
+
+class NameSearchFilter(SearchFilter):
     """DRF's ``?search=`` (every term contained in the name, case-insensitively: the exact
     condition, unchanged), plus on PostgreSQL, for the rarest term of two or more letters or digits
     by the planner's statistics when it is rare (:data:`SELECTIVE_SHARE`), the same containment on

@@ -40,7 +40,7 @@ from tasks_app.services.copying import task_copy
 from tasks_app.services.grants import executor_catalogue
 
 from . import serializers
-from .filters import NameSearchFilter, TaskFilter, TreeFilter
+from .filters import NameSearchFilter, SearchFilter, TaskFilter, TreeFilter
 from .idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from .permissions import SessionForTokenWrites
 
@@ -92,7 +92,7 @@ class StableOrderingFilter(drf_filters.OrderingFilter):
         return [*ordering, *(sign + field for field in tiebreak if field not in named)]
 
 
-FILTER_BACKENDS = [DjangoFilterBackend, drf_filters.SearchFilter, StableOrderingFilter]
+FILTER_BACKENDS = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
 
 
 class ApiViewMixin(ThrottleUnauthenticatedMixin):

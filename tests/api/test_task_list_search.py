@@ -118,3 +118,11 @@ def test_hostile_terms_are_not_a_500(api, make_tree):
     for term in ("ab%00cd", "%ED%BF%BF%ED%BF%BF", "42%00", "%5C%5C%25%25__", "x" * 300):
         resp = api.get(f"/api/v1/tasks/?search={term}")
         assert resp.status_code < 500, (term, resp.status_code)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/tasks/", "/api/v1/trees/"])
+def test_a_refused_search_names_the_parameter(api, path):
+    """Like every other filter's refusal: the message says which parameter was wrong."""
+    resp = api.get(f"{path}?search=ab%00cd")
+    assert resp.status_code == 400
+    assert resp.json()["error"]["message"] == "search: Null characters are not allowed."
